@@ -1,0 +1,113 @@
+"""LangGraph's savers opened from the config, and the start-up that logs what it set up.
+
+    >>> async with open_checkpointer(OrchestratorConfig()) as saver:
+    ...     graph = builder.compile(checkpointer=saver)
+
+An async saver is bound to the event loop it was opened on: open one per loop. Streamlit's
+script threads have no loop, so the dashboard reads checkpoints with `open_sync_saver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import aiosqlite
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Engine
+
+from orchestrator.config import OrchestratorConfig, libpq_conninfo
+from orchestrator.db import backend_label, describe_connection_error, make_engine, upgrade_schema
+
+logger = logging.getLogger("orchestrator")
+
+# Seconds a SQLite connection waits for another writer before "database is locked".
+SQLITE_BUSY_TIMEOUT = 30.0
+# The settings LangGraph's PostgreSQL savers need on every connection.
+PG_CONNECTION_KWARGS = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
+
+
+@asynccontextmanager
+async def open_checkpointer(
+    config: OrchestratorConfig, *, max_connections: int = 10
+) -> AsyncIterator[BaseCheckpointSaver]:
+    """Open the configured async saver with its tables set up (logs the first two start-up lines)."""
+    config.validate()
+    logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
+    if config.checkpoint_mode == "sqlite":
+        async with aiosqlite.connect(str(config.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT) as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            logger.info("✅ AsyncSqliteSaver initialized successfully")
+            yield saver
+        return
+    url = config.postgres_url()
+    conninfo = libpq_conninfo(url)
+    try:
+        # One direct connection first: a clear error at once instead of a pool retrying.
+        await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=5)).close()
+    except psycopg.OperationalError as exc:
+        raise describe_connection_error(exc, url) from None
+    pool = AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_connections,
+        kwargs=PG_CONNECTION_KWARGS,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=10)
+    except PoolTimeout as exc:
+        await pool.close()
+        raise describe_connection_error(exc, url) from None
+    try:
+        # No pipeline: the saver shares the pool between concurrent runs.
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        logger.info("✅ AsyncPostgresSaver initialized successfully")
+        yield saver
+    finally:
+        await pool.close()
+
+
+def init_runs_tables(engine: Engine) -> None:
+    """Create or upgrade `runs` and `run_tasks` (logs the third start-up line)."""
+    upgrade_schema(engine)
+    logger.info("✅ Runs table initialized (%s)", backend_label(engine))
+
+
+async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> Engine:
+    """Set up the saver's tables and ours, logging the three start-up lines; return the engine."""
+    engine = engine or make_engine(config)
+    async with open_checkpointer(config, max_connections=1):
+        pass
+    await asyncio.to_thread(init_runs_tables, engine)
+    return engine
+
+
+@contextmanager
+def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]:
+    """A sync saver for reading checkpoints from a thread without an event loop."""
+    config.validate()
+    if config.checkpoint_mode == "sqlite":
+        with SqliteSaver.from_conn_string(str(config.sqlite_path)) as saver:
+            saver.conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+            yield saver
+        return
+    url = config.postgres_url()
+    try:
+        conn = psycopg.connect(libpq_conninfo(url), connect_timeout=5, **PG_CONNECTION_KWARGS)
+    except psycopg.OperationalError as exc:
+        raise describe_connection_error(exc, url) from None
+    with conn:
+        yield PostgresSaver(conn)

@@ -1,0 +1,306 @@
+"""The project's tables, one SQLAlchemy engine per backend, and schema migrations.
+
+Everything that differs between SQLite and PostgreSQL lives here: column types, connection
+settings, transaction start, error wording and the few SQL expressions that are spelled
+differently (`seconds_between`, `json_text`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    create_engine,
+    cast,
+    event,
+    Float,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.errors import DatabaseError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Our own version table, so a team's Alembic history in the same database is left alone.
+VERSION_TABLE = "orchestrator_alembic_version"
+
+# JSON text on SQLite, JSONB on PostgreSQL: one portable type.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both backends.
+
+    PostgreSQL stores `timestamptz`; SQLite stores naive UTC text, which sorts correctly, and
+    gets its tzinfo back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+metadata = MetaData()
+
+RUN_STATUSES = (
+    "queued",
+    "running",
+    "awaiting_input",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "interrupted",
+)
+ACTIVE_STATUSES = ("queued", "running", "awaiting_input")
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),  # also LangGraph's thread_id
+    Column("workflow", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("tasks_total", Integer, nullable=False, default=0),
+    Column("tasks_completed", Integer, nullable=False, default=0),
+    Column("tasks_failed", Integer, nullable=False, default=0),
+    Column("input", JSONType),
+    Column("state_snapshot", JSONType),
+    Column("error", Text),
+    Column("tags", JSONType),
+    Column("heartbeat_at", UTCDateTime),
+    Column("worker", String(200)),
+    # Added by migration 0002 (run control across processes).
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("resume_value", JSONType),
+    Column("rerun_of", String(64)),
+    Index("ix_runs_created_at", "created_at"),
+    Index("ix_runs_status_created_at", "status", "created_at"),
+    Index("ix_runs_workflow_created_at", "workflow", "created_at"),
+    Index("ix_runs_tasks_total", "tasks_total"),
+    Index("ix_runs_tasks_completed", "tasks_completed"),
+    Index("ix_runs_tasks_failed", "tasks_failed"),
+    Index("ix_runs_finished_at", "finished_at"),
+)
+
+run_tasks = Table(
+    "run_tasks",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", String(64), primary_key=True),  # LangGraph's task id
+    Column("node", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # running, succeeded, failed, interrupted
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("step", Integer),
+    Index("ix_run_tasks_node", "node"),
+)
+
+
+class seconds_between(FunctionElement):
+    """Seconds from the first timestamp to the second, as a float, on either backend."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return (
+        f"((julianday({compiler.process(end, **kw)}) - "
+        f"julianday({compiler.process(start, **kw)})) * 86400.0)"
+    )
+
+
+def json_text(column: ColumnElement) -> ColumnElement[str]:
+    """A JSON column as searchable text (JSONB has no LIKE; SQLite stores text already)."""
+    return cast(column, Text)
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """Insert rows, or update every other given column where the key already exists."""
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    stmt = dialect_insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+    )
+    conn.execute(stmt, rows)
+
+
+def _json_dumps(value: Any) -> str:
+    # Keep unicode as is in SQLite's JSON text, so a text search for "é" finds it.
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event below start transactions, not pysqlite.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL: readers (the dashboard) never block the writer (the executor), nor it them.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # Wait for a lock instead of failing at once with "database is locked".
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # Safe with WAL (a power cut may lose the last commit, never corrupt) and much faster.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_sqlite(conn: Any) -> None:
+    # A write transaction takes the write lock up front (IMMEDIATE): a deferred one that reads
+    # first and writes later fails with SQLITE_BUSY at once, without waiting for busy_timeout.
+    mode = "IMMEDIATE" if conn.get_execution_options().get("sqlite_write") else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(config: OrchestratorConfig) -> Engine:
+    """One engine for the configured backend (call once per process and keep it)."""
+    url = config.database_url()
+    if url.get_backend_name() == "sqlite":
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, json_serializer=_json_dumps)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    return create_engine(
+        url,
+        json_serializer=_json_dumps,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5, "application_name": "orchestrator"},
+    )
+
+
+def backend_label(engine: Engine) -> str:
+    """'SQLite' or 'PostgreSQL', as the start-up log lines spell them."""
+    return "SQLite" if engine.dialect.name == "sqlite" else "PostgreSQL"
+
+
+def describe_connection_error(exc: BaseException, url: URL) -> DatabaseError:
+    """One sentence, without the password, for a database that cannot be used."""
+    message = str(getattr(exc, "orig", None) or exc)
+    if url.get_backend_name() == "sqlite":
+        return DatabaseError(
+            f"Cannot open the SQLite database {url.database!r} ({message.splitlines()[0]}); "
+            "check that its folder exists and is writable, or set SQLITE_PATH."
+        )
+    host, port, name = url.host or "localhost", url.port or 5432, url.database or ""
+    where = f"PostgreSQL at {host}:{port}"
+    if "does not exist" in message and "database" in message:
+        return DatabaseError(
+            f'database "{name}" does not exist on {where}; create it with '
+            f"`CREATE DATABASE {name};` (e.g. psql -h {host} -p {port} -U {url.username or 'postgres'} "
+            f'-c "CREATE DATABASE {name};") and start again.'
+        )
+    if "password authentication failed" in message or "no password supplied" in message:
+        return DatabaseError(
+            f"{where} refused the login for user {url.username!r}; check the user name and "
+            "password in POSTGRES_URI."
+        )
+    if "role" in message and "does not exist" in message:
+        return DatabaseError(
+            f"{where} has no user {url.username!r}; create it or fix the user in POSTGRES_URI."
+        )
+    return DatabaseError(
+        f"{where} does not answer; start the server or fix the host and port in POSTGRES_URI."
+    )
+
+
+def check_database(engine: Engine) -> None:
+    """Raise DatabaseError (one sentence, no password) unless the database answers."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        raise describe_connection_error(exc, engine.url) from None
+
+
+def _alembic_config(engine_or_conn: Any) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = engine_or_conn
+    return cfg
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Apply the package's migrations up to `revision` (start-up runs this to 'head')."""
+    check_database(engine)
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_write=True)
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Two processes starting at once (dashboard and a worker) must not both migrate.
+                conn.execute(select(func.pg_advisory_xact_lock(0x6F726368)))
+            command.upgrade(_alembic_config(conn), revision)
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The applied migration, or None for a database the orchestrator has not set up."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head_version() -> str:
+    """The newest migration this package ships."""
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    return str(script.get_current_head())

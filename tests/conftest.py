@@ -1,0 +1,131 @@
+"""Fixtures: every store and start-up test runs on a SQLite file and on a real PostgreSQL database.
+
+PostgreSQL comes from ORCHESTRATOR_TEST_POSTGRES (default: the local server, trust auth).
+Each test gets its own throwaway database (`CREATE DATABASE test_<uuid>`), dropped afterwards.
+When no server answers the PostgreSQL half is skipped with the reason, unless
+ORCHESTRATOR_REQUIRE_POSTGRES=1 (set by .ci/run), which turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import make_engine, upgrade_schema
+from orchestrator.runs import RunStore
+
+ADMIN_URI = os.environ.get(
+    "ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _admin_connect() -> psycopg.Connection:
+    return psycopg.connect(ADMIN_URI, autocommit=True, connect_timeout=5)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    """The admin URI of a PostgreSQL server that answers (or skip / fail, see module doc)."""
+    try:
+        _admin_connect().close()
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL at {make_url(ADMIN_URI).host} does not answer ({str(exc).strip().splitlines()[0]})"
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_POSTGRES=1 forbids skipping")
+        pytest.skip(f"{reason}; set ORCHESTRATOR_TEST_POSTGRES to run the PostgreSQL half")
+    return ADMIN_URI
+
+
+@pytest.fixture
+def postgres_uri(postgres_admin: str) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with _admin_connect() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(postgres_admin).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> OrchestratorConfig:
+    """An OrchestratorConfig for the test's backend, on its own empty database."""
+    if backend == "sqlite":
+        return OrchestratorConfig(
+            checkpoint_mode="sqlite", sqlite_path=str(tmp_path / "orchestrator.db"), env_file=None
+        )
+    uri = request.getfixturevalue("postgres_uri")
+    return OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
+
+
+@pytest.fixture
+def engine(config: OrchestratorConfig):
+    engine = make_engine(config)
+    upgrade_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine) -> RunStore:
+    return RunStore(engine)
+
+
+# -- a role that must log in with a password (test_config.py, test_startup.py) -----------------
+
+PASSWORD_ROLE = "orchestrator_pw_test"
+RIGHT_PASSWORD = "right-pw"
+WRONG_PASSWORD = "hunter2-wrong"
+
+
+@pytest.fixture(scope="session")
+def password_role(postgres_admin: str) -> str:
+    """The admin URI rewritten for the role `orchestrator_pw_test` with password RIGHT_PASSWORD.
+
+    The server must check that role's password (CI adds
+    `host all orchestrator_pw_test 127.0.0.1/32 scram-sha-256` at the top of pg_hba.conf).
+    When a wrong password logs in anyway (the server trusts everybody) the test is skipped,
+    or fails under ORCHESTRATOR_REQUIRE_POSTGRES=1. Returns the URI with the right password.
+    """
+    with _admin_connect() as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        exists = conn.execute(
+            "SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)
+        ).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(f"{verb} ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{RIGHT_PASSWORD}'")
+    admin = make_url(postgres_admin)
+    right = admin.set(username=PASSWORD_ROLE, password=RIGHT_PASSWORD)
+    wrong = admin.set(username=PASSWORD_ROLE, password=WRONG_PASSWORD)
+    try:
+        psycopg.connect(wrong.render_as_string(hide_password=False), connect_timeout=5).close()
+    except psycopg.OperationalError:
+        pass
+    else:
+        reason = (
+            f"PostgreSQL at {admin.host} accepts {PASSWORD_ROLE} with a wrong password (no "
+            f"pg_hba.conf line `host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256`)"
+        )
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_POSTGRES=1 forbids skipping")
+        pytest.skip(reason)
+    try:
+        psycopg.connect(right.render_as_string(hide_password=False), connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"{PASSWORD_ROLE} cannot log in with the right password: {exc}")
+    return right.render_as_string(hide_password=False)
