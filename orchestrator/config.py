@@ -164,8 +164,7 @@ def to_psycopg_url(uri: str) -> URL:
         url = make_url(uri)
     except ArgumentError:
         raise ConfigError(
-            "POSTGRES_URI is not a valid URI; write it as "
-            "postgresql://user:password@host:5432/database."
+            "POSTGRES_URI is not a valid URI; write it as postgresql://user:password@host:5432/database."
         ) from None
     if url.drivername not in ("postgresql", "postgres", "postgresql+psycopg"):
         raise ConfigError(

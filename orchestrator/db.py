@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -31,10 +32,9 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
-    create_engine,
     cast,
+    create_engine,
     event,
-    Float,
     func,
     select,
     text,
@@ -73,19 +73,19 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("UTCDateTime needs a timezone-aware datetime")
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 metadata = MetaData()
@@ -164,8 +164,7 @@ def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> s
 def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
     start, end = list(element.clauses)
     return (
-        f"((julianday({compiler.process(end, **kw)}) - "
-        f"julianday({compiler.process(start, **kw)})) * 86400.0)"
+        f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
     )
 
 
@@ -179,9 +178,7 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: tup
     dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     stmt = dialect_insert(table)
     columns = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
-    )
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
     conn.execute(stmt, rows)
 
 

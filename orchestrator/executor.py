@@ -15,6 +15,7 @@ final status and state snapshot. It also marks runs whose executor died as `inte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -164,10 +165,8 @@ class Executor:
             try:
                 while not self._stop.is_set():
                     await self._claim_and_start()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._stop.wait(), self.poll_seconds)
-                    except TimeoutError:
-                        pass
             finally:
                 upkeep.cancel()
                 await self._drain(grace)
@@ -211,7 +210,9 @@ class Executor:
                     next_recovery = time.monotonic() + max(stale_after.total_seconds() / 3, 1.0)
                     for run_id in await asyncio.to_thread(self.store.mark_stale_interrupted, stale_after):
                         await asyncio.to_thread(self.store.close_open_tasks, run_id)
-                        logger.warning("Run %s had no heartbeat for %s; marked interrupted", run_id, stale_after)
+                        logger.warning(
+                            "Run %s had no heartbeat for %s; marked interrupted", run_id, stale_after
+                        )
             except Exception:
                 # A database hiccup must not stop the heartbeats of the runs still going.
                 logger.exception("Executor upkeep failed; retrying")
@@ -279,7 +280,9 @@ class Executor:
             return None
         return spec.initial_state(row["input"] or {})
 
-    async def _after_stop(self, run_id: str, recorder: TaskRecorder, graph: Any, cfg: Any, reason: str) -> None:
+    async def _after_stop(
+        self, run_id: str, recorder: TaskRecorder, graph: Any, cfg: Any, reason: str
+    ) -> None:
         await recorder.flush()
         snapshot = await self._latest_values(graph, cfg)
         if reason == "cancelled":
@@ -290,7 +293,11 @@ class Executor:
             # from its last checkpoint.
             logger.info("Run %s released back to the queue", run_id)
             await asyncio.to_thread(
-                self.store.update_run, run_id, expected=["running"], status="queued", worker=None,
+                self.store.update_run,
+                run_id,
+                expected=["running"],
+                status="queued",
+                worker=None,
                 state_snapshot=snapshot,
             )
 
@@ -302,7 +309,9 @@ class Executor:
         except Exception:
             return None
 
-    async def _finish(self, run_id: str, status: str, *, snapshot: Any = None, error: str | None = None) -> None:
+    async def _finish(
+        self, run_id: str, status: str, *, snapshot: Any = None, error: str | None = None
+    ) -> None:
         await asyncio.to_thread(
             self.store.set_status, run_id, status, expected=["running"], error=error, snapshot=snapshot
         )

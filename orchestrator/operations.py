@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine
+from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
 from orchestrator.runs import RunStore
 from orchestrator.workflows import WorkflowRegistry, load_registry
@@ -29,10 +29,15 @@ MAX_COPIES = 100
 class Orchestrator:
     """The package's front door: config, engine, run store, workflow registry and operations."""
 
-    def __init__(self, config: OrchestratorConfig | None = None, *, engine: Engine | None = None):
+    def __init__(
+        self, config: OrchestratorConfig | None = None, *, engine: Engine | None = None, migrate: bool = True
+    ):
+        """Open the configured database; with `migrate`, create or upgrade `runs` first."""
         self.config = config or OrchestratorConfig()
         self.config.validate()
         self.engine = engine or make_engine(self.config)
+        if migrate:
+            upgrade_schema(self.engine)
         self.store = RunStore(self.engine)
         self._registry: WorkflowRegistry | None = None
 
@@ -53,7 +58,9 @@ class Orchestrator:
         """The run's row, or RunNotFound."""
         run = self.store.get_run(run_id)
         if run is None:
-            raise RunNotFound(f"No run has the id {run_id!r}; check the id (python -m orchestrator runs lists them).")
+            raise RunNotFound(
+                f"No run has the id {run_id!r}; check the id (python -m orchestrator runs lists them)."
+            )
         return run
 
     # -- launching ----------------------------------------------------------------------
@@ -93,7 +100,10 @@ class Orchestrator:
         run = self.get_run(run_id)
         store = self.store
         if store.set_status(
-            run_id, "cancelled", expected=["queued", "awaiting_input", "interrupted"], error="Cancelled on request."
+            run_id,
+            "cancelled",
+            expected=["queued", "awaiting_input", "interrupted"],
+            error="Cancelled on request.",
         ):
             return "cancelled"
         if store.update_run(run_id, expected=["running"], cancel_requested=True):
@@ -110,8 +120,12 @@ class Orchestrator:
         self._writable()
         run = self.get_run(run_id)
         if self.store.update_run(
-            run_id, expected=["interrupted", "failed"], status="queued", worker=None,
-            cancel_requested=False, finished_at=None,
+            run_id,
+            expected=["interrupted", "failed"],
+            status="queued",
+            worker=None,
+            cancel_requested=False,
+            finished_at=None,
         ):
             return "queued"
         run = self.get_run(run_id)
@@ -144,7 +158,9 @@ class Orchestrator:
         ids = {p["id"] for p in pending}
         if interrupt_id is not None:
             if interrupt_id not in ids:
-                raise InputError(f"Run {run_id} has no pending interrupt {interrupt_id!r}; choose one of {', '.join(sorted(ids))}.")
+                raise InputError(
+                    f"Run {run_id} has no pending interrupt {interrupt_id!r}; choose one of {', '.join(sorted(ids))}."
+                )
             answer: Any = {interrupt_id: value}
         elif len(pending) > 1 and not (isinstance(value, dict) and set(value) <= ids):
             raise InputError(

@@ -89,9 +89,7 @@ class RunFilter:
         conds: list[Any] = []
         unknown = set(self.statuses) - set(RUN_STATUSES)
         if unknown:
-            raise InputError(
-                f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(RUN_STATUSES)}."
-            )
+            raise InputError(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(RUN_STATUSES)}.")
         if self.statuses:
             conds.append(runs.c.status.in_(list(self.statuses)))
         if self.workflows:
@@ -197,9 +195,7 @@ class RunStore:
             with self._write() as conn:
                 conn.execute(insert(runs), list(rows))
 
-    def update_run(
-        self, run_id: str, *, expected: Iterable[str] | None = None, **values: Any
-    ) -> bool:
+    def update_run(self, run_id: str, *, expected: Iterable[str] | None = None, **values: Any) -> bool:
         """Set columns of one run; with `expected`, only if its status is one of those.
 
         Returns whether the row was changed, so callers can tell a lost race from success.
@@ -310,8 +306,14 @@ class RunStore:
             if event.kind == "start":
                 row.started_here = True
                 row.values.update(
-                    run_id=run_id, task_id=event.task_id, node=event.node, status="running",
-                    started_at=event.at, step=event.step, finished_at=None, error=None,
+                    run_id=run_id,
+                    task_id=event.task_id,
+                    node=event.node,
+                    status="running",
+                    started_at=event.at,
+                    step=event.step,
+                    finished_at=None,
+                    error=None,
                 )
             else:
                 row.values.update(status=event.status, finished_at=event.at, error=event.error)
