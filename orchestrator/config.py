@@ -48,7 +48,8 @@ class OrchestratorConfig:
 
     Environment variables (or `.env`) used for fields not passed: CHECKPOINT_MODE,
     SQLITE_PATH, POSTGRES_URI, ORCHESTRATOR_WORKFLOWS (JSON object), ORCHESTRATOR_MODEL,
-    ORCHESTRATOR_CONCURRENCY, ORCHESTRATOR_READ_ONLY.
+    ORCHESTRATOR_CONCURRENCY, ORCHESTRATOR_READ_ONLY, ORCHESTRATOR_HEARTBEAT_SECONDS,
+    ORCHESTRATOR_STALE_AFTER_SECONDS.
     """
 
     checkpoint_mode: str | None = None
@@ -60,9 +61,9 @@ class OrchestratorConfig:
     model: str | None = None
     concurrency: int | None = None
     read_only: bool | None = None
-    heartbeat_seconds: float = 2.0
+    heartbeat_seconds: float | None = None
     # A running run whose heartbeat is older than this is taken as orphaned (its executor died).
-    stale_after_seconds: float = 30.0
+    stale_after_seconds: float | None = None
     env_file: str | None = ".env"
     _env: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -79,6 +80,10 @@ class OrchestratorConfig:
             self.model = env.get("ORCHESTRATOR_MODEL") or None
         if self.concurrency is None:
             self.concurrency = int(env.get("ORCHESTRATOR_CONCURRENCY", "4"))
+        if self.heartbeat_seconds is None:
+            self.heartbeat_seconds = float(env.get("ORCHESTRATOR_HEARTBEAT_SECONDS", "1"))
+        if self.stale_after_seconds is None:
+            self.stale_after_seconds = float(env.get("ORCHESTRATOR_STALE_AFTER_SECONDS", "30"))
         if self.read_only is None:
             self.read_only = _as_bool(env.get("ORCHESTRATOR_READ_ONLY", "false"))
 
