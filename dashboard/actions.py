@@ -1,0 +1,121 @@
+"""Run actions (cancel, resume, approve, reject, re-run, delete), shared by the detail and launch pages.
+
+Each button calls one package operation in its on_click callback, so the page that renders
+after it already shows the new status; the outcome is shown as one sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.operations import Orchestrator
+
+MESSAGE_KEY = "actions_message"
+
+
+def _do(label: str, call: Callable[[], Any]) -> None:
+    try:
+        result = call()
+    except OrchestratorError as exc:
+        st.session_state[MESSAGE_KEY] = ("error", f"{label} failed: {exc}")
+    else:
+        st.session_state[MESSAGE_KEY] = ("success", f"{label}: {result}")
+
+
+def show_last_message() -> None:
+    kind, text = st.session_state.pop(MESSAGE_KEY, (None, None))
+    if kind == "error":
+        st.error(text, icon="⚠️")
+    elif kind == "success":
+        st.success(text, icon="✅")
+
+
+def render_run_actions(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
+    """Buttons for what applies to the run now; cancel and delete ask for confirmation."""
+    if orch.config.read_only:
+        return
+    run_id, status = run["run_id"], run["status"]
+    cols = st.columns(4)
+    if status in ("queued", "running", "awaiting_input", "interrupted"):
+        with cols[0].popover("Cancel run", icon="🚫"):
+            st.write("Stop this run? A running run stops within a few seconds.")
+            st.button(
+                "Yes, cancel it",
+                key=f"{key}_cancel",
+                on_click=_do,
+                args=("Cancel", lambda: orch.cancel(run_id)),
+            )
+    if status in ("interrupted", "failed"):
+        cols[1].button(
+            "Resume",
+            key=f"{key}_resume",
+            icon="▶️",
+            help="Continue from the last checkpoint",
+            on_click=_do,
+            args=("Resume", lambda: orch.resume(run_id)),
+        )
+    cols[2].button(
+        "Re-run",
+        key=f"{key}_rerun",
+        icon="🔁",
+        help="A new run with the same input",
+        on_click=_do,
+        args=("Re-run queued as", lambda: orch.rerun(run_id)),
+    )
+    if status not in ("queued", "running"):
+        with cols[3].popover("Delete run", icon="🗑️"):
+            st.write("Delete this run, its task rows and its checkpoints? This cannot be undone.")
+            st.button(
+                "Yes, delete it",
+                key=f"{key}_delete",
+                type="primary",
+                on_click=_do,
+                args=("Delete", lambda: "deleted" if orch.delete(run_id) else "nothing to delete"),
+            )
+
+
+def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
+    """For a run awaiting input: the pending question, an editable plan, Approve and Reject."""
+    pending = orch.pending_interrupts(run["run_id"])
+    if not pending or orch.config.read_only:
+        return
+    run_id = run["run_id"]
+    with st.container(border=True):
+        st.subheader("✋ Waiting for approval")
+        value = pending[0]["value"]
+        plan = value.get("plan") if isinstance(value, dict) else None
+        if isinstance(plan, list) and len(pending) == 1:
+            st.caption("Edit the plan: change, add or remove tasks, then approve.")
+            edited = st.data_editor(
+                pd.DataFrame({"task": [str(t) for t in plan]}),
+                num_rows="dynamic",
+                key=f"{key}_plan",
+                column_config={"task": st.column_config.TextColumn("Task", required=True, width="large")},
+                hide_index=True,
+            )
+            answer: Any = [t.strip() for t in edited["task"].dropna().astype(str) if t.strip()]
+        else:
+            st.json(pending)
+            answer = None
+        reason = st.text_input("Reason (for a rejection)", key=f"{key}_reason")
+        left, right = st.columns(2)
+        left.button(
+            "Approve",
+            type="primary",
+            key=f"{key}_approve",
+            icon="✅",
+            on_click=_do,
+            args=("Approve", lambda: orch.approve(run_id, answer)),
+        )
+        right.button(
+            "Reject",
+            key=f"{key}_reject",
+            icon="✖️",
+            on_click=_do,
+            args=("Reject", lambda: orch.reject(run_id, reason)),
+        )

@@ -1,0 +1,119 @@
+"""Run detail: one run's metadata, tasks, state, checkpoint history and actions."""
+
+import streamlit as st
+
+from dashboard.actions import render_approval, render_run_actions, show_last_message
+from dashboard.charts import task_timeline
+from dashboard.formatting import duration_text, status_label, time_text
+from dashboard.state import cached_history, require_orchestrator
+from orchestrator.db import ACTIVE_STATUSES
+
+orch = require_orchestrator()
+st.title("Run detail")
+if "detail_run_id" not in st.session_state or st.query_params.get("run_id"):
+    st.session_state["detail_run_id"] = st.query_params.get("run_id", "")
+run_id = st.text_input("Run id", key="detail_run_id", placeholder="paste a run id").strip()
+if not run_id:
+    st.info("Open a run from the Runs page, or paste its id above.")
+    st.stop()
+st.query_params["run_id"] = run_id
+show_last_message()
+if orch.store.get_run(run_id) is None:
+    st.warning(f"No run has the id `{run_id}`. It may have been deleted; check the id on the Runs page.")
+    st.stop()
+
+
+@st.fragment(run_every=2 if orch.store.get_run(run_id)["status"] in ACTIVE_STATUSES else None)
+def live_header() -> None:
+    run = orch.store.get_run(run_id)
+    if run is None:
+        st.rerun(scope="app")
+    st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
+    cols = st.columns(6)
+    cols[0].metric("Duration", duration_text(run["duration_seconds"]))
+    cols[1].metric("Tasks", run["tasks_total"])
+    cols[2].metric("Completed", run["tasks_completed"])
+    cols[3].metric("Failed", run["tasks_failed"])
+    cols[4].metric("Worker", (run["worker"] or "–").split(":")[0])
+    cols[5].metric("Tags", ", ".join(run["tags"] or []) or "–")
+    if run["tasks_total"]:
+        st.progress(
+            run["tasks_completed"] / run["tasks_total"],
+            text=f"{run['tasks_completed']} of {run['tasks_total']} tasks",
+        )
+    st.caption(
+        f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
+        f"finished {time_text(run['finished_at'])}"
+        + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
+    )
+    if run["error"]:
+        first, _, rest = run["error"].partition("\n")
+        st.error(first)
+        if rest.strip():
+            with st.expander("Traceback"):
+                st.code(rest.strip(), language="text")
+    if (
+        st.session_state.get("detail_last_status", run["status"]) != run["status"]
+        and run["status"] not in ACTIVE_STATUSES
+    ):
+        st.session_state["detail_last_status"] = run["status"]
+        st.rerun(scope="app")  # finished: refresh the whole page once (state, history, actions)
+    st.session_state["detail_last_status"] = run["status"]
+
+
+live_header()
+run = orch.store.get_run(run_id)
+render_approval(orch, run, key="detail")
+render_run_actions(orch, run, key="detail")
+
+tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
+with tab_tasks:
+    tasks = orch.store.get_tasks(run_id)
+    if tasks:
+        st.altair_chart(task_timeline(tasks), width="stretch")
+        st.dataframe(
+            [
+                {k: t[k] for k in ("node", "status", "duration_seconds", "started_at", "error", "task_id")}
+                for t in tasks
+            ],
+            column_config={"duration_seconds": st.column_config.NumberColumn("Duration", format="%.3f s")},
+            hide_index=True,
+            key="detail_tasks",
+        )
+    else:
+        st.caption("No tasks recorded yet.")
+with tab_state:
+    left, right = st.columns(2)
+    left.markdown("**Input**")
+    left.json(run["input"] or {}, expanded=2)
+    right.markdown("**State snapshot** (final, or latest)")
+    right.json(run["state_snapshot"] or {}, expanded=1)
+with tab_history:
+    history = cached_history(run_id, (run["status"], run["tasks_total"], run["tasks_completed"]))
+    if not history:
+        st.caption("No checkpoints: the run has not started yet.")
+    else:
+        st.dataframe(
+            [
+                {
+                    "step": h["step"],
+                    "source": h["source"],
+                    "written by": ", ".join(h["writers"]),
+                    "changed": ", ".join(h["changed"]),
+                    "time": h["created_at"],
+                    "checkpoint": h["checkpoint_id"],
+                }
+                for h in history
+            ],
+            hide_index=True,
+            key="detail_history",
+        )
+        labels = [f"step {h['step']} · {h['source']} · {', '.join(h['writers']) or '–'}" for h in history]
+        chosen = st.selectbox(
+            "State at checkpoint",
+            range(len(history)),
+            index=len(history) - 1,
+            format_func=labels.__getitem__,
+            key="detail_checkpoint",
+        )
+        st.json(history[chosen]["values"], expanded=1)

@@ -1,0 +1,87 @@
+"""Runs: every run, filtered, sorted and paged by the database; the filters live in the URL."""
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.formatting import RUNS_COLUMNS, runs_frame
+from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
+from dashboard.state import require_orchestrator
+from dashboard.url_state import load_from_url, save_to_url
+from orchestrator.db import ACTIVE_STATUSES, RUN_STATUSES
+from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS
+
+EXPORT_LIMIT = 100_000
+
+orch = require_orchestrator()
+st.title("Runs")
+load_from_url(PARAMS, URL_MARKER)
+
+with st.container(border=True):
+    top = st.columns([2, 2, 2, 3])
+    top[0].multiselect("Status", RUN_STATUSES, key="runs_status")
+    workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
+    top[1].multiselect("Workflow", workflows, key="runs_workflow")
+    top[2].date_input("Created (UTC)", key="runs_created", format="YYYY-MM-DD")
+    top[3].text_input("Search run id, tags, input", key="runs_search", placeholder="e.g. nightly or a run id")
+    bounds = st.columns(6)
+    for i, count in enumerate(TASK_COUNTS):
+        label = COUNT_LABELS[count]
+        bounds[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
+        bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
+
+filters = to_run_filter(st.session_state)
+signature = repr(filters)
+if st.session_state.get("runs_signature", signature) != signature:
+    st.session_state["runs_page"] = 1  # new filters start on the first page
+st.session_state["runs_signature"] = signature
+
+controls = st.columns([2, 1, 1, 1, 2])
+controls[0].selectbox("Sort by", list(SORT_COLUMNS), key="runs_sort")
+controls[1].toggle("Ascending", key="runs_ascending")
+controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
+controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
+live = controls[4].toggle(
+    "Live refresh", value=True, key="runs_live", help="Refresh every 2 s while runs are going"
+)
+save_to_url(PARAMS, URL_MARKER)
+
+
+@st.fragment(run_every=2 if live else None)
+def runs_table() -> None:
+    size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
+    page = orch.store.query_runs(
+        filters,
+        sort=st.session_state["runs_sort"],
+        descending=not st.session_state["runs_ascending"],
+        limit=size,
+        offset=(page_number - 1) * size,
+    )
+    pages = max(1, math.ceil(page.total / size))
+    going = sum(r["status"] in ACTIVE_STATUSES for r in page.rows)
+    st.caption(
+        f"**{page.total:,}** matching runs · page {page_number} of {pages:,} · {going} going on this page"
+    )
+    selection = st.dataframe(
+        runs_frame(page.rows),
+        column_config=RUNS_COLUMNS,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="runs_table",
+    )
+    chosen = [page.rows[i]["run_id"] for i in selection.selection.rows if i < len(page.rows)]
+    if st.button("Open selected run", disabled=len(chosen) != 1, key="runs_open"):
+        st.switch_page("pages/run_detail.py", query_params={"run_id": chosen[0]})
+
+
+runs_table()
+
+
+def export_csv() -> bytes:
+    rows = orch.store.query_runs(filters, sort=st.session_state["runs_sort"], limit=EXPORT_LIMIT).rows
+    return pd.DataFrame(rows).to_csv(index=False).encode()
+
+
+st.download_button("Download filtered runs (CSV)", export_csv, "runs.csv", "text/csv", key="runs_csv")

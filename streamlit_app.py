@@ -1,0 +1,16 @@
+"""The dashboard's entry point: page config, navigation over pages/, and the shared sidebar."""
+
+import streamlit as st
+
+from dashboard.sidebar import render_sidebar
+
+st.set_page_config(page_title="Orchestrator runs", page_icon="🧭", layout="wide")
+
+pages = [
+    st.Page("pages/runs.py", title="Runs", icon="📋", default=True),
+    st.Page("pages/run_detail.py", title="Run detail", icon="🔎"),
+]
+
+navigation = st.navigation(pages)
+render_sidebar()
+navigation.run()
