@@ -32,10 +32,13 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    case,
     cast,
     create_engine,
     event,
     func,
+    literal_column,
+    or_,
     select,
     text,
 )
@@ -162,9 +165,12 @@ def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> s
 
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    start, end = list(element.clauses)
+    # Whole seconds from strftime('%s') plus the stored ".ffffff" part: exact to the microsecond,
+    # where julianday() arithmetic would be off by some 10 µs.
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
     return (
-        f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 86400.0)"
+        f"((CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER)) "
+        f"+ (CAST(substr({end}, 20) AS REAL) - CAST(substr({start}, 20) AS REAL)))"
     )
 
 
@@ -301,3 +307,106 @@ def head_version() -> str:
     """The newest migration this package ships."""
     script = ScriptDirectory.from_config(_alembic_config(None))
     return str(script.get_current_head())
+
+
+class time_bucket(FunctionElement):
+    """The UTC hour or day a timestamp falls in, as text 'YYYY-MM-DD HH:00', on either backend."""
+
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, column: Any, unit: str):
+        if unit not in ("hour", "day"):
+            raise ValueError("unit must be 'hour' or 'day'")
+        self.unit = unit
+        super().__init__(column)
+
+
+@compiles(time_bucket, "postgresql")
+def _time_bucket_pg(element: time_bucket, compiler: Any, **kw: Any) -> str:
+    pattern = "YYYY-MM-DD HH24:00" if element.unit == "hour" else "YYYY-MM-DD 00:00"
+    (column,) = list(element.clauses)
+    return f"to_char({compiler.process(column, **kw)} AT TIME ZONE 'UTC', '{pattern}')"
+
+
+@compiles(time_bucket, "sqlite")
+def _time_bucket_sqlite(element: time_bucket, compiler: Any, **kw: Any) -> str:
+    pattern = "%Y-%m-%d %H:00" if element.unit == "hour" else "%Y-%m-%d 00:00"
+    (column,) = list(element.clauses)
+    return f"strftime('{pattern}', {compiler.process(column, **kw)})"
+
+
+def grouped_percentiles(
+    conn: Connection,
+    value: ColumnElement,
+    where: list[Any],
+    group: ColumnElement | None,
+    fractions: tuple[float, ...],
+) -> dict[Any, dict[float, float | None]]:
+    """Continuous percentiles of `value` (NULLs ignored) per `group` (None: one group), by the database.
+
+    PostgreSQL computes percentile_cont itself. SQLite has no percentile function: a window
+    query numbers the sorted values and returns only the two rows around each percentile's
+    position, which are then interpolated exactly as percentile_cont does.
+    """
+    key = group if group is not None else literal_column("0")
+    where = [*where, value.is_not(None)]
+    if conn.dialect.name == "postgresql":
+        columns = (
+            func.percentile_cont(f).within_group(value).label(f"p{i}") for i, f in enumerate(fractions)
+        )
+        stmt = select(key.label("g"), *columns).where(*where)
+        if group is not None:
+            stmt = stmt.group_by(group)
+        return {row.g: {f: row[i + 1] for i, f in enumerate(fractions)} for row in conn.execute(stmt)}
+    ranked = (
+        select(
+            key.label("g"),
+            value.label("v"),
+            func.row_number().over(partition_by=group, order_by=value).label("rn"),
+            func.count().over(partition_by=group).label("n"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    wanted = []
+    for f in fractions:
+        position = (ranked.c.n - 1) * f
+        low = cast(position, Integer)
+        high = low + case((position > low, 1), else_=0)
+        wanted += [ranked.c.rn == low + 1, ranked.c.rn == high + 1]
+    rows = conn.execute(select(ranked.c.g, ranked.c.rn, ranked.c.n, ranked.c.v).where(or_(*wanted))).all()
+    values: dict[Any, dict[int, float]] = {}
+    sizes: dict[Any, int] = {}
+    for row in rows:
+        values.setdefault(row.g, {})[row.rn] = float(row.v)
+        sizes[row.g] = row.n
+    result: dict[Any, dict[float, float | None]] = {}
+    for g, by_rank in values.items():
+        result[g] = {}
+        for f in fractions:
+            position = (sizes[g] - 1) * f
+            low = int(position)
+            high = low + (1 if position > low else 0)
+            result[g][f] = by_rank[low + 1] + (by_rank[high + 1] - by_rank[low + 1]) * (position - low)
+    return result
+
+
+class bin_index(FunctionElement):
+    """floor(value / width), capped at `last`: the histogram bin of a non-negative value."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(bin_index, "postgresql")
+def _bin_index_pg(element: bin_index, compiler: Any, **kw: Any) -> str:
+    value, width, last = (compiler.process(c, **kw) for c in element.clauses)
+    return f"LEAST(CAST(FLOOR({value} / {width}) AS INTEGER), {last})"
+
+
+@compiles(bin_index, "sqlite")
+def _bin_index_sqlite(element: bin_index, compiler: Any, **kw: Any) -> str:
+    value, width, last = (compiler.process(c, **kw) for c in element.clauses)
+    # CAST truncates, which is floor for the non-negative values binned here.
+    return f"MIN(CAST({value} / {width} AS INTEGER), {last})"
