@@ -31,3 +31,37 @@ def task_timeline(tasks: list[dict[str, Any]]) -> alt.Chart:
         )
         .properties(height=max(80, 40 * frame["node"].nunique()))
     )
+
+
+def runs_over_time(rows: list[dict[str, Any]]) -> alt.Chart:
+    """Stacked bars of runs per hour or day by status; a click selects a bar (bucket and status)."""
+    pick = alt.selection_point(name="pick", fields=["bucket", "status"], on="click")
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:O", title=None, axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("runs:Q", title="runs", stack=True),
+            color=alt.Color("status:N", scale=STATUS_COLORS, legend=alt.Legend(orient="bottom")),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
+            tooltip=["bucket", "status", "runs"],
+        )
+        .add_params(pick)
+        .properties(height=260)
+    )
+
+
+def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
+    """Bars of a histogram computed by the database: [{start, end, runs}]."""
+    frame = pd.DataFrame(rows)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:Q", bin="binned", title=f"{title} ({unit})"),
+            x2="end:Q",
+            y=alt.Y("runs:Q", title="runs"),
+            tooltip=[alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("end:Q", format=".2f"), "runs"],
+        )
+        .properties(height=220)
+    )

@@ -11,6 +11,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import OrchestratorError
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
+from orchestrator.metrics import Period, overview
 from orchestrator.operations import Orchestrator
 
 
@@ -77,3 +78,9 @@ def read_only() -> bool:
         return bool(OrchestratorConfig().read_only)
     except OrchestratorError:
         return False
+
+
+@st.cache_data(ttl=10, show_spinner="Computing figures…")
+def cached_overview(start: Any, end: Any, workflows: tuple[str, ...]) -> dict[str, Any]:
+    """The overview's aggregates for a period (start/end rounded by the caller, so reruns hit the cache)."""
+    return overview(get_orchestrator().engine, Period(start, end), workflows)

@@ -187,3 +187,15 @@ def node_stats(
         for r in rows
     ]
     return sorted(stats, key=lambda s: -(s["p95_seconds"] or 0))[:limit]
+
+
+def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
+    """Everything the overview page shows, as plain values (several GROUP BY queries)."""
+    return {
+        "figures": figures_with_change(engine, period, workflows),
+        "over_time": runs_over_time(engine, period, workflows),
+        "durations": histogram(engine, period, workflows, of="duration"),
+        "task_counts": histogram(engine, period, workflows, of="tasks"),
+        "per_workflow": per_workflow(engine, period, workflows),
+        "nodes": node_stats(engine, period, workflows, limit=50),
+    }

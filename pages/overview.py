@@ -1,0 +1,115 @@
+"""Overview: runs, success, durations and tasks over a period, against the period before it."""
+
+import datetime as dt
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.formatting import duration_text
+from dashboard.state import cached_overview, require_orchestrator
+
+PERIODS = {
+    "Last 24 h": dt.timedelta(days=1),
+    "Last 7 days": dt.timedelta(days=7),
+    "Last 30 days": dt.timedelta(days=30),
+}
+
+orch = require_orchestrator()
+st.title("Overview")
+left, middle, right = st.columns([2, 2, 3])
+choice = left.segmented_control("Period", [*PERIODS, "Custom"], default="Last 7 days", key="overview_period")
+workflows = right.multiselect("Workflows", orch.store.workflow_names(), key="overview_workflows")
+now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+if choice == "Custom":
+    days = middle.date_input(
+        "From – to (UTC)", value=(now.date() - dt.timedelta(days=7), now.date()), key="overview_custom"
+    )
+    if len(days) != 2:
+        st.info("Choose the last day of the range too.")
+        st.stop()
+    start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(days[1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
+else:
+    start, end = now - PERIODS[choice or "Last 7 days"], now
+data = cached_overview(start, end, tuple(workflows))
+st.caption(f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, compared with the {end - start} before it.")
+
+
+def runs_link(**params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items() if v)
+    return f"./?{query}&created={start.date()}..{(end - dt.timedelta(microseconds=1)).date()}"
+
+
+current, change = data["figures"]["current"], data["figures"]["change"]
+cols = st.columns(8)
+cols[0].metric("Runs", f"{current['runs']:,}", change["runs"])
+rate = current["success_rate"]
+cols[1].metric(
+    "Success rate",
+    "–" if rate is None else f"{rate:.1%}",
+    None if change["success_rate"] is None else f"{change['success_rate']:+.1%}",
+)
+cols[2].metric("Failures", current["failed"], change["failed"], delta_color="inverse")
+cols[3].metric(
+    "Median duration",
+    duration_text(current["p50_seconds"]),
+    None if change["p50_seconds"] is None else f"{change['p50_seconds']:+.1f} s",
+    delta_color="inverse",
+)
+cols[4].metric(
+    "p95 duration",
+    duration_text(current["p95_seconds"]),
+    None if change["p95_seconds"] is None else f"{change['p95_seconds']:+.1f} s",
+    delta_color="inverse",
+)
+cols[5].metric("Tasks completed", f"{current['tasks_completed']:,}", change["tasks_completed"])
+cols[6].metric("Tasks failed", f"{current['tasks_failed']:,}", change["tasks_failed"], delta_color="inverse")
+cols[7].metric("Tasks / minute", f"{current['tasks_per_minute']:.2f}", f"{change['tasks_per_minute']:+.2f}")
+
+if not current["runs"]:
+    st.info("No runs in this period.")
+    st.stop()
+
+st.subheader("Runs over time")
+event = st.altair_chart(charts.runs_over_time(data["over_time"]), on_select="rerun", key="overview_time")
+picked = (event.selection.get("pick") or [None])[0] if event and event.selection else None
+if picked:
+    day = picked["bucket"][:10]
+    st.switch_page("pages/runs.py", query_params={"status": picked["status"], "created": f"{day}..{day}"})
+st.caption("Click a bar to open those runs.")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Duration")
+    st.altair_chart(charts.histogram(data["durations"], "duration", "s"), key="overview_durations")
+with right:
+    st.subheader("Tasks per run")
+    st.altair_chart(charts.histogram(data["task_counts"], "tasks", "count"), key="overview_tasks")
+
+st.subheader("By workflow")
+st.dataframe(
+    [{**row, "open": runs_link(workflow=row["workflow"])} for row in data["per_workflow"]],
+    column_config={
+        "open": st.column_config.LinkColumn("Runs", display_text="open runs"),
+        "success_rate": st.column_config.NumberColumn("Success", format="percent"),
+        "p50_seconds": st.column_config.NumberColumn("p50", format="%.2f s"),
+        "p95_seconds": st.column_config.NumberColumn("p95", format="%.2f s"),
+        "tasks_per_minute": st.column_config.NumberColumn("Tasks/min", format="%.2f"),
+    },
+    hide_index=True,
+    key="overview_workflows_table",
+)
+left, right = st.columns(2)
+nodes = data["nodes"]
+node_columns = {
+    "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent"),
+    "mean_seconds": st.column_config.NumberColumn("Mean", format="%.3f s"),
+    "p95_seconds": st.column_config.NumberColumn("p95", format="%.3f s"),
+}
+with left:
+    st.subheader("Slowest nodes")
+    st.dataframe(nodes[:10], column_config=node_columns, hide_index=True, key="overview_slow")
+with right:
+    st.subheader("Most failing nodes")
+    failing = sorted((n for n in nodes if n["failed"]), key=lambda n: (-n["failed"], n["node"]))[:10]
+    st.dataframe(failing, column_config=node_columns, hide_index=True, key="overview_failing")
