@@ -21,7 +21,7 @@ def task_timeline(tasks: list[dict[str, Any]]) -> alt.Chart:
     frame["duration"] = frame["duration_seconds"].round(3)
     return (
         alt.Chart(frame)
-        .mark_bar(height=8)
+        .mark_bar(height={"band": 0.7})
         .encode(
             x=alt.X("started_at:T", title="time (UTC)"),
             x2="end:T",
@@ -29,7 +29,7 @@ def task_timeline(tasks: list[dict[str, Any]]) -> alt.Chart:
             color=alt.Color("status:N", scale=STATUS_COLORS, legend=alt.Legend(orient="bottom")),
             tooltip=["node", "task_id", "status", "duration", "error"],
         )
-        .properties(height=max(80, 40 * frame["node"].nunique()))
+        .properties(height=max(120, 36 * frame["node"].nunique()))
     )
 
 

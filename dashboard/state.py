@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.router import ensure_router
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import OrchestratorError
 from orchestrator.executor import Executor
@@ -53,6 +54,7 @@ def open_orchestrator() -> Orchestrator | None:
 
 def require_orchestrator() -> Orchestrator:
     """For pages: the orchestrator, or stop the page after the banner."""
+    ensure_router()
     orch = open_orchestrator()
     if orch is None:
         st.stop()

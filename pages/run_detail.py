@@ -70,7 +70,7 @@ tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkp
 with tab_tasks:
     tasks = orch.store.get_tasks(run_id)
     if tasks:
-        st.altair_chart(task_timeline(tasks), width="stretch")
+        st.altair_chart(task_timeline(tasks), width="stretch", height="content")
         st.dataframe(
             [
                 {k: t[k] for k in ("node", "status", "duration_seconds", "started_at", "error", "task_id")}
