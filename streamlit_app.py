@@ -9,6 +9,7 @@ st.set_page_config(page_title="Orchestrator runs", page_icon="🧭", layout="wid
 pages = [
     st.Page("pages/runs.py", title="Runs", icon="📋", default=True),
     st.Page("pages/run_detail.py", title="Run detail", icon="🔎"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
     st.Page("pages/overview.py", title="Overview", icon="📈"),
 ]
 

@@ -65,3 +65,33 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
         )
         .properties(height=220)
     )
+
+
+def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
+    """Each task's duration by node, one colour per run: where do the runs spend their time?"""
+    return (
+        alt.Chart(pd.DataFrame(tasks))
+        .mark_tick(thickness=2, size=14)
+        .encode(
+            x=alt.X("duration_seconds:Q", title="task duration (s)"),
+            y=alt.Y("node:N", title=None),
+            color=alt.Color("run:N", legend=alt.Legend(orient="bottom")),
+            yOffset="run:N",
+            tooltip=["run", "node", "status", alt.Tooltip("duration_seconds:Q", format=".3f")],
+        )
+    )
+
+
+def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
+    """Tasks per node and run, grouped bars."""
+    return (
+        alt.Chart(pd.DataFrame(tasks))
+        .mark_bar()
+        .encode(
+            x=alt.X("count():Q", title="tasks"),
+            y=alt.Y("node:N", title=None),
+            color=alt.Color("run:N", legend=alt.Legend(orient="bottom")),
+            yOffset="run:N",
+            tooltip=["run", "node", "count()"],
+        )
+    )

@@ -39,6 +39,19 @@ def time_text(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "–"
 
 
+def cell_text(value: Any) -> str:
+    """A value as a short table cell: floats to 3 decimals, times in UTC, lists joined."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dt.datetime):
+        return time_text(value)
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "–"
+    return str(value)
+
+
 def detail_link(run_id: str) -> str:
     return f"run_detail?run_id={run_id}"
 

@@ -72,8 +72,11 @@ def runs_table() -> None:
         key="runs_table",
     )
     chosen = [page.rows[i]["run_id"] for i in selection.selection.rows if i < len(page.rows)]
-    if st.button("Open selected run", disabled=len(chosen) != 1, key="runs_open"):
+    left, right, _ = st.columns([1, 1, 3])
+    if left.button("Open selected run", disabled=len(chosen) != 1, key="runs_open"):
         st.switch_page("pages/run_detail.py", query_params={"run_id": chosen[0]})
+    if right.button("Compare selected", disabled=not 2 <= len(chosen) <= 10, key="runs_compare"):
+        st.switch_page("pages/compare.py", query_params={"run_ids": ",".join(chosen)})
 
 
 runs_table()

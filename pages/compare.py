@@ -1,0 +1,101 @@
+"""Compare: 2 to 10 runs side by side, their inputs and states diffed, and where two runs part."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.formatting import cell_text
+from dashboard.state import cached_history, require_orchestrator
+from orchestrator.compare import compare_table, diff_json, divergence
+
+orch = require_orchestrator()
+st.title("Compare runs")
+if "compare_runs" not in st.session_state or st.query_params.get("run_ids"):
+    st.session_state["compare_runs"] = [r for r in st.query_params.get("run_ids", "").split(",") if r][:10]
+recent = [r["run_id"] for r in orch.store.query_runs(limit=200).rows]
+chosen = st.multiselect(
+    "Runs (2 to 10; type or paste an id)",
+    list(dict.fromkeys(st.session_state["compare_runs"] + recent)),
+    key="compare_runs",
+    max_selections=10,
+    accept_new_options=True,
+)
+st.query_params["run_ids"] = ",".join(chosen)
+runs = orch.store.get_runs(chosen)
+missing = [r for r in chosen if r not in {run["run_id"] for run in runs}]
+if missing:
+    st.warning(f"No run has the id {', '.join(f'`{m}`' for m in missing)}; it is left out.")
+if len(runs) < 2:
+    st.info("Choose at least two runs, here or with **Compare selected** on the Runs page.")
+    st.stop()
+names = [f"{i + 1}: {run['run_id'][:8]}" for i, run in enumerate(runs)]
+
+st.subheader("Side by side")
+table = compare_table(runs)
+only_diff = st.toggle("Only rows that differ", key="compare_only_diff")
+shown = [row for row in table if row["differs"] or not only_diff]
+frame = pd.DataFrame(
+    [[cell_text(v) for v in row["values"]] for row in shown],
+    index=[row["metric"] for row in shown],
+    columns=names,
+)
+marks = pd.DataFrame(
+    [
+        ["background-color: #fff3b0" if i in row["differing_runs"] else "" for i in range(len(runs))]
+        for row in shown
+    ],
+    index=frame.index,
+    columns=names,
+)
+st.dataframe(frame.style.apply(lambda _: marks, axis=None), key="compare_table")
+st.caption("Highlighted: the value differs from run 1's.")
+
+st.subheader("Input and final state, key by key")
+other = st.selectbox(
+    "Diff run 1 against", range(1, len(runs)), format_func=names.__getitem__, key="compare_other"
+)
+for label, field in (("Input", "input"), ("State snapshot", "state_snapshot")):
+    changes = diff_json(runs[0][field] or {}, runs[other][field] or {})
+    st.markdown(f"**{label}**: {len(changes)} difference{'s' * (len(changes) != 1)}")
+    if changes:
+        st.dataframe(
+            pd.DataFrame(changes).astype({"left": str, "right": str}),
+            hide_index=True,
+            key=f"compare_diff_{field}",
+        )
+
+tasks = [
+    {**task, "run": name}
+    for run, name in zip(runs, names, strict=True)
+    for task in orch.store.get_tasks(run["run_id"])
+]
+if tasks:
+    left, right = st.columns(2)
+    left.markdown("**Task durations by node**")
+    left.altair_chart(charts.node_durations(tasks), key="compare_durations")
+    right.markdown("**Tasks by node**")
+    right.altair_chart(charts.node_counts(tasks), key="compare_counts")
+
+st.subheader("Divergence, step by step")
+pair = (0, other)
+histories = [cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"])) for i in pair]
+result = divergence(*histories, runs[pair[0]]["workflow"], runs[pair[1]]["workflow"])
+st.caption(f"{names[pair[0]]} against {names[pair[1]]}")
+if not result["applies"]:
+    st.info(result["reason"])
+else:
+    (st.success if result["first_divergent_step"] is None else st.warning)(result["summary"])
+    st.dataframe(
+        [
+            {
+                "step": s["step"],
+                "equal": s["equal"],
+                "differing": ", ".join(s["differing_channels"]),
+                "run 1 wrote": ", ".join(s["left_writers"]),
+                f"run {pair[1] + 1} wrote": ", ".join(s["right_writers"]),
+            }
+            for s in result["steps"]
+        ],
+        hide_index=True,
+        key="compare_steps",
+    )
