@@ -58,7 +58,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "orchestrator_alembic_version"
 
 # JSON text on SQLite, JSONB on PostgreSQL: one portable type.
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: Python None is SQL NULL (sorts last, matches IS NULL), not the JSON text "null".
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator):
@@ -289,11 +290,18 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     check_database(engine)
     with engine.connect() as conn:
         conn.execution_options(sqlite_write=True)
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (DROP + rename); with foreign keys on, dropping
+            # `runs` would cascade into `run_tasks`. The PRAGMA only works outside a transaction.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # Two processes starting at once (dashboard and a worker) must not both migrate.
                 conn.execute(select(func.pg_advisory_xact_lock(0x6F726368)))
             command.upgrade(_alembic_config(conn), revision)
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def schema_version(engine: Engine) -> str | None:

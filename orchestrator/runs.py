@@ -238,7 +238,6 @@ class RunStore:
         """
         if limit <= 0:
             return []
-        now = utcnow()
         oldest = (
             select(runs.c.run_id)
             .where(runs.c.status == "queued")
@@ -248,22 +247,29 @@ class RunStore:
         )
         if run_id is not None:
             oldest = oldest.where(runs.c.run_id == run_id)
-        stmt = (
-            update(runs)
-            .where(runs.c.run_id.in_(oldest.scalar_subquery()), runs.c.status == "queued")
-            .values(
-                status="running",
-                worker=worker,
-                started_at=func.coalesce(runs.c.started_at, now),
-                heartbeat_at=now,
-                finished_at=None,
-                error=None,
-                cancel_requested=False,
-            )
-            .returning(*runs.c)
-        )
+        now = utcnow()
         with self._write() as conn:
-            return [dict(row._mapping) for row in conn.execute(stmt)]
+            # Lock the ids first, then update exactly those: PostgreSQL may re-run a LIMIT
+            # subquery inside an UPDATE once per row and so claim more than `limit`.
+            ids = list(conn.execute(oldest).scalars())
+            if not ids:
+                return []
+            stmt = (
+                update(runs)
+                .where(runs.c.run_id.in_(ids), runs.c.status == "queued")
+                .values(
+                    status="running",
+                    worker=worker,
+                    started_at=func.coalesce(runs.c.started_at, now),
+                    heartbeat_at=now,
+                    finished_at=None,
+                    error=None,
+                    cancel_requested=False,
+                )
+                .returning(*runs.c)
+            )
+            claimed = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
+        return [claimed[i] for i in ids if i in claimed]
 
     def heartbeat(self, run_ids: Sequence[str], worker: str) -> set[str]:
         """Refresh the heartbeat of runs this worker holds; return those asked to cancel."""
@@ -425,7 +431,7 @@ class RunStore:
         """How many runs have each status (statuses with none are 0)."""
         stmt = select(runs.c.status, func.count()).group_by(runs.c.status)
         with self.engine.connect() as conn:
-            found = dict(conn.execute(stmt).tuples().all())
+            found = {status: count for status, count in conn.execute(stmt).all()}
         return {status: found.get(status, 0) for status in RUN_STATUSES}
 
     def count_runs(self) -> int:

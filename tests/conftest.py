@@ -104,9 +104,7 @@ def password_role(postgres_admin: str) -> str:
     """
     with _admin_connect() as conn:
         conn.execute("SET password_encryption = 'scram-sha-256'")
-        exists = conn.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)
-        ).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(f"{verb} ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{RIGHT_PASSWORD}'")
     admin = make_url(postgres_admin)

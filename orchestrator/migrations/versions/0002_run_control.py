@@ -23,9 +23,15 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.add_column(
-            sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default=sa.false())
+            # A literal default (not sa.false()) lets SQLite add the column in place.
+            sa.Column("cancel_requested", sa.Boolean(), nullable=False, server_default="0")
         )
-        batch.add_column(sa.Column("resume_value", sa.JSON().with_variant(JSONB(), "postgresql")))
+        batch.add_column(
+            sa.Column(
+                "resume_value",
+                sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
+            )
+        )
         batch.add_column(sa.Column("rerun_of", sa.String(64)))
 
 

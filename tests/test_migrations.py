@@ -1,0 +1,221 @@
+"""Schema migrations: one head, and an old database (first migration only) upgrades in place."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
+
+from orchestrator.db import (
+    MIGRATIONS_DIR,
+    VERSION_TABLE,
+    JSONType,
+    UTCDateTime,
+    head_version,
+    make_engine,
+    metadata,
+    run_tasks,
+    runs,
+    schema_version,
+    upgrade_schema,
+)
+from orchestrator.runs import RunStore
+
+FIRST = "0001"
+UTC = dt.UTC
+
+# `runs` and `run_tasks` as migration 0001 created them (the columns an old database has).
+old_metadata = MetaData()
+runs_0001 = Table(
+    "runs",
+    old_metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("workflow", String(200)),
+    Column("status", String(20)),
+    Column("created_at", UTCDateTime),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("tasks_total", Integer),
+    Column("tasks_completed", Integer),
+    Column("tasks_failed", Integer),
+    Column("input", JSONType),
+    Column("state_snapshot", JSONType),
+    Column("error", Text),
+    Column("tags", JSONType),
+    Column("heartbeat_at", UTCDateTime),
+    Column("worker", String(200)),
+)
+run_tasks_0001 = Table(
+    "run_tasks",
+    old_metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("task_id", String(64), primary_key=True),
+    Column("node", String(200)),
+    Column("status", String(20)),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("step", Integer),
+)
+COLUMNS_ADDED_AFTER_0001 = {"cancel_requested", "resume_value", "rerun_of"}
+
+OLD_RUN = {
+    "run_id": "old-run-1",
+    "workflow": "simulate",
+    "status": "succeeded",
+    "created_at": dt.datetime(2023, 11, 5, 8, 30, 15, 123456, tzinfo=UTC),
+    "started_at": dt.datetime(2023, 11, 5, 8, 30, 16, 1, tzinfo=UTC),
+    "finished_at": dt.datetime(2023, 11, 5, 8, 31, 0, 999999, tzinfo=UTC),
+    "tasks_total": 3,
+    "tasks_completed": 2,
+    "tasks_failed": 1,
+    "input": {"topic": "héllo ✓ 日本", "nested": {"n": [1, None, "x"]}},
+    "state_snapshot": {"messages": ["a", "b"], "done": True},
+    "error": "node b raised",
+    "tags": ["legacy", "ünï"],
+    "heartbeat_at": dt.datetime(2023, 11, 5, 8, 30, 59, tzinfo=UTC),
+    "worker": "host-1:123",
+}
+OLD_TASK = {
+    "run_id": "old-run-1",
+    "task_id": "task-a",
+    "node": "plan",
+    "status": "succeeded",
+    "started_at": dt.datetime(2023, 11, 5, 8, 30, 16, 500000, tzinfo=UTC),
+    "finished_at": dt.datetime(2023, 11, 5, 8, 30, 20, tzinfo=UTC),
+    "error": None,
+    "step": 1,
+}
+
+
+@pytest.fixture
+def bare_engine(config):
+    """An engine on the test's empty database, with no migration applied yet."""
+    engine = make_engine(config)
+    yield engine
+    engine.dispose()
+
+
+def column_names(engine, table: str) -> set[str]:
+    return {c["name"] for c in sqlalchemy.inspect(engine).get_columns(table)}
+
+
+def index_names(engine, table: str) -> set[str]:
+    return {i["name"] for i in sqlalchemy.inspect(engine).get_indexes(table)}
+
+
+def old_database(engine) -> None:
+    """A database as the first release left it: migration 0001 and one run with one task."""
+    upgrade_schema(engine, FIRST)
+    with engine.begin() as conn:
+        conn.execute(insert(runs_0001), [OLD_RUN])
+        conn.execute(insert(run_tasks_0001), [OLD_TASK])
+
+
+def test_migrations_have_exactly_one_head():
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    heads = script.get_heads()
+    assert len(heads) == 1
+    assert heads == [head_version()]
+    # A straight line from the head down to the first migration.
+    chain = [rev.revision for rev in script.walk_revisions()]
+    assert chain[-1] == FIRST
+    assert len(chain) == len(set(chain))
+    for rev in script.walk_revisions():
+        assert not rev.is_merge_point
+
+
+def test_fresh_database_has_no_schema_version(bare_engine):
+    assert schema_version(bare_engine) is None
+
+
+def test_first_migration_creates_the_old_schema(bare_engine):
+    upgrade_schema(bare_engine, FIRST)
+    assert schema_version(bare_engine) == FIRST
+    assert column_names(bare_engine, "runs") == {c.name for c in runs_0001.columns}
+    assert column_names(bare_engine, "run_tasks") == {c.name for c in run_tasks_0001.columns}
+
+
+def test_upgrade_from_first_migration_keeps_rows_and_adds_columns(bare_engine):
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    assert schema_version(bare_engine) == head_version()
+    assert column_names(bare_engine, "runs") >= COLUMNS_ADDED_AFTER_0001
+
+    store = RunStore(bare_engine)
+    run = store.get_run(OLD_RUN["run_id"])
+    assert run is not None
+    for key, value in OLD_RUN.items():
+        assert run[key] == value, key
+    assert run["cancel_requested"] is False
+    assert run["resume_value"] is None
+    assert run["rerun_of"] is None
+
+
+def test_upgrade_from_first_migration_keeps_task_rows(bare_engine, backend, request):
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    tasks = RunStore(bare_engine).get_tasks(OLD_RUN["run_id"])
+    assert len(tasks) == 1
+    for key, value in OLD_TASK.items():
+        assert tasks[0][key] == value, key
+
+
+def test_upgraded_schema_matches_the_package_tables(bare_engine):
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    for table in (runs, run_tasks):
+        assert column_names(bare_engine, table.name) == {c.name for c in table.columns}
+        assert index_names(bare_engine, table.name) == {i.name for i in table.indexes}
+    assert {t for t in metadata.tables} <= set(sqlalchemy.inspect(bare_engine).get_table_names())
+
+
+def test_upgraded_database_accepts_new_runs_with_defaults(bare_engine):
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    store = RunStore(bare_engine)
+    run_id = store.create_run("simulate", {"tasks": 1}, rerun_of=OLD_RUN["run_id"])
+    run = store.get_run(run_id)
+    assert run["cancel_requested"] is False
+    assert run["rerun_of"] == OLD_RUN["run_id"]
+    assert store.update_run(OLD_RUN["run_id"], cancel_requested=True, resume_value={"ok": "ja ✓"})
+    old = store.get_run(OLD_RUN["run_id"])
+    assert old["cancel_requested"] is True
+    assert old["resume_value"] == {"ok": "ja ✓"}
+
+
+def test_upgrading_twice_is_a_no_op(bare_engine):
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    inspector_before = (
+        column_names(bare_engine, "runs"),
+        index_names(bare_engine, "runs"),
+        column_names(bare_engine, "run_tasks"),
+    )
+    with bare_engine.connect() as conn:
+        rows_before = [tuple(r) for r in conn.execute(select(runs).order_by(runs.c.run_id))]
+    upgrade_schema(bare_engine)
+    upgrade_schema(bare_engine, head_version())
+    assert schema_version(bare_engine) == head_version()
+    assert (
+        column_names(bare_engine, "runs"),
+        index_names(bare_engine, "runs"),
+        column_names(bare_engine, "run_tasks"),
+    ) == inspector_before
+    with bare_engine.connect() as conn:
+        rows_after = [tuple(r) for r in conn.execute(select(runs).order_by(runs.c.run_id))]
+        versions = conn.execute(sqlalchemy.text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    assert rows_after == rows_before
+    assert versions == [(head_version(),)]
+
+
+def test_fresh_database_upgrades_straight_to_head(bare_engine):
+    upgrade_schema(bare_engine)
+    assert schema_version(bare_engine) == head_version()
+    assert column_names(bare_engine, "runs") >= COLUMNS_ADDED_AFTER_0001
