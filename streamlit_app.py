@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.sidebar import render_sidebar
+from dashboard.state import read_only
 
 st.set_page_config(page_title="Orchestrator runs", page_icon="🧭", layout="wide")
 
@@ -12,6 +13,8 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon="⚖️"),
     st.Page("pages/overview.py", title="Overview", icon="📈"),
 ]
+if not read_only():
+    pages.append(st.Page("pages/launch.py", title="Launch", icon="🚀"))
 
 navigation = st.navigation(pages)
 render_sidebar()

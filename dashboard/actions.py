@@ -6,6 +6,7 @@ after it already shows the new status; the outcome is shown as one sentence.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,19 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.operations import Orchestrator
 
 MESSAGE_KEY = "actions_message"
+
+
+def current_launcher() -> str:
+    """Who launches from this browser: the logged-in user's email, else this browser's launcher id.
+
+    The launcher id lives in the session and in the launch page's URL (`?by=…`), so reopening
+    that URL after closing the tab finds the same runs again.
+    """
+    if getattr(st.user, "is_logged_in", False) and st.user.get("email"):
+        return str(st.user["email"])
+    if "launcher" not in st.session_state:
+        st.session_state["launcher"] = st.query_params.get("by") or f"browser:{uuid.uuid4().hex[:12]}"
+    return st.session_state["launcher"]
 
 
 def _do(label: str, call: Callable[[], Any]) -> None:
@@ -35,13 +49,18 @@ def show_last_message() -> None:
         st.success(text, icon="✅")
 
 
-def render_run_actions(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
+ALL_ACTIONS = ("cancel", "resume", "rerun", "again", "delete")
+
+
+def render_run_actions(
+    orch: Orchestrator, run: dict[str, Any], key: str, only: tuple[str, ...] = ALL_ACTIONS
+) -> None:
     """Buttons for what applies to the run now; cancel and delete ask for confirmation."""
     if orch.config.read_only:
         return
     run_id, status = run["run_id"], run["status"]
-    cols = st.columns(4)
-    if status in ("queued", "running", "awaiting_input", "interrupted"):
+    cols = st.columns(5)
+    if "cancel" in only and status in ("queued", "running", "awaiting_input", "interrupted"):
         with cols[0].popover("Cancel run", icon="🚫"):
             st.write("Stop this run? A running run stops within a few seconds.")
             st.button(
@@ -50,7 +69,7 @@ def render_run_actions(orch: Orchestrator, run: dict[str, Any], key: str) -> Non
                 on_click=_do,
                 args=("Cancel", lambda: orch.cancel(run_id)),
             )
-    if status in ("interrupted", "failed"):
+    if "resume" in only and status in ("interrupted", "failed"):
         cols[1].button(
             "Resume",
             key=f"{key}_resume",

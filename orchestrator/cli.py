@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -114,7 +116,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 @command("run", "queue a run (with --wait: execute it here and report)", _run_arguments)
 def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     orch = Orchestrator(config)
-    run_id = orch.launch(args.workflow, _json_arg(args.input, "--input"), args.tag)
+    launched_by = f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    run_id = orch.launch(args.workflow, _json_arg(args.input, "--input"), args.tag, launched_by=launched_by)
     print(f"run_id: {run_id}")
     if not args.wait:
         print("queued; a worker or the dashboard's executor will run it")

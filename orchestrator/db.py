@@ -127,6 +127,8 @@ runs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("resume_value", JSONType),
     Column("rerun_of", String(64)),
+    # Added by migration 0003.
+    Column("launched_by", String(200)),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
@@ -134,6 +136,7 @@ runs = Table(
     Index("ix_runs_tasks_completed", "tasks_completed"),
     Index("ix_runs_tasks_failed", "tasks_failed"),
     Index("ix_runs_finished_at", "finished_at"),
+    Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
 )
 
 run_tasks = Table(

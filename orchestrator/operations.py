@@ -65,28 +65,57 @@ class Orchestrator:
 
     # -- launching ----------------------------------------------------------------------
 
-    def launch(self, workflow: str, input: dict[str, Any] | None, tags: Sequence[str] | None = None) -> str:
-        """Validate the input, queue the run, and return its id at once."""
+    def launch(
+        self,
+        workflow: str,
+        input: dict[str, Any] | None,
+        tags: Sequence[str] | None = None,
+        *,
+        launched_by: str | None = None,
+    ) -> str:
+        """Validate the input, queue the run, and return its id at once.
+
+        `launched_by` records who asked (a user's email, a browser's launcher id, user@host).
+        """
         self._writable()
         spec = self.registry.get(workflow)
         checked = spec.validate_input(input or {})
-        return self.store.create_run(workflow, checked, _clean_tags(tags))
+        return self.store.create_run(workflow, checked, _clean_tags(tags), launched_by=launched_by)
 
     def launch_copies(
-        self, workflow: str, input: dict[str, Any] | None, tags: Sequence[str] | None = None, copies: int = 1
+        self,
+        workflow: str,
+        input: dict[str, Any] | None,
+        tags: Sequence[str] | None = None,
+        copies: int = 1,
+        *,
+        launched_by: str | None = None,
     ) -> list[str]:
-        """Queue `copies` identical runs (load and flakiness checks)."""
+        """Queue `copies` identical runs (load and flakiness checks); all or none are queued."""
         if not 1 <= copies <= MAX_COPIES:
-            raise InputError(f"The number of copies must be between 1 and {MAX_COPIES}.")
-        return [self.launch(workflow, input, tags) for _ in range(copies)]
+            raise InputError(
+                f"The number of copies must be between 1 and {MAX_COPIES}.", {"copies": "out of range"}
+            )
+        self._writable()
+        checked = self.registry.get(workflow).validate_input(input or {})
+        return [
+            self.store.create_run(workflow, checked, _clean_tags(tags), launched_by=launched_by)
+            for _ in range(copies)
+        ]
 
-    def rerun(self, run_id: str) -> str:
-        """A new queued run with the same workflow, input and tags."""
+    def rerun(self, run_id: str, *, launched_by: str | None = None) -> str:
+        """A new queued run with the same workflow, input and tags (by `launched_by`, else the original's)."""
         self._writable()
         run = self.get_run(run_id)
         spec = self.registry.get(run["workflow"])
         checked = spec.validate_input(run["input"] or {})
-        return self.store.create_run(run["workflow"], checked, run["tags"], rerun_of=run_id)
+        return self.store.create_run(
+            run["workflow"],
+            checked,
+            run["tags"],
+            rerun_of=run_id,
+            launched_by=launched_by or run["launched_by"],
+        )
 
     # -- controlling --------------------------------------------------------------------
 

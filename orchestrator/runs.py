@@ -48,6 +48,7 @@ LIST_COLUMNS = (
     runs.c.tags,
     runs.c.worker,
     runs.c.heartbeat_at,
+    runs.c.launched_by,
 )
 
 SORT_COLUMNS: dict[str, Any] = {
@@ -83,6 +84,7 @@ class RunFilter:
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     text: str = ""
+    launched_by: str | None = None
 
     def conditions(self) -> list[Any]:
         """The WHERE clauses, each with bound parameters."""
@@ -100,6 +102,8 @@ class RunFilter:
                 conds.append(runs.c[name] >= low)
             if high is not None:
                 conds.append(runs.c[name] <= high)
+        if self.launched_by is not None:
+            conds.append(runs.c.launched_by == self.launched_by)
         if self.created_from is not None:
             conds.append(runs.c.created_at >= self.created_from)
         if self.created_to is not None:
@@ -172,6 +176,7 @@ class RunStore:
         status: str = "queued",
         rerun_of: str | None = None,
         created_at: dt.datetime | None = None,
+        launched_by: str | None = None,
     ) -> str:
         """Insert a run row (queued by default) and return its id."""
         run_id = run_id or new_run_id()
@@ -185,6 +190,7 @@ class RunStore:
                     input=input,
                     tags=list(tags or []),
                     rerun_of=rerun_of,
+                    launched_by=launched_by,
                 )
             )
         return run_id
@@ -400,6 +406,27 @@ class RunStore:
         )
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def latest_tasks(self, run_ids: Sequence[str], per_run: int = 3) -> dict[str, list[dict[str, Any]]]:
+        """The most recent task events of several runs (newest first), in one query."""
+        if not run_ids:
+            return {}
+        recent = func.row_number().over(
+            partition_by=run_tasks.c.run_id,
+            order_by=(
+                func.coalesce(run_tasks.c.finished_at, run_tasks.c.started_at).desc(),
+                run_tasks.c.task_id,
+            ),
+        )
+        ranked = (
+            select(run_tasks, recent.label("recent")).where(run_tasks.c.run_id.in_(list(run_ids))).subquery()
+        )
+        stmt = select(ranked).where(ranked.c.recent <= per_run).order_by(ranked.c.run_id, ranked.c.recent)
+        found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                found[row.run_id].append(dict(row._mapping))
+        return found
 
     def query_runs(
         self,
