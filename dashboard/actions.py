@@ -25,7 +25,7 @@ def current_launcher() -> str:
     The launcher id lives in the session and in the launch page's URL (`?by=…`), so reopening
     that URL after closing the tab finds the same runs again.
     """
-    if getattr(st.user, "is_logged_in", False) and st.user.get("email"):
+    if st.user.get("is_logged_in", False) and st.user.get("email"):
         return str(st.user["email"])
     if "launcher" not in st.session_state:
         st.session_state["launcher"] = st.query_params.get("by") or f"browser:{uuid.uuid4().hex[:12]}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import cached_status_counts, open_orchestrator
+from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database
 from orchestrator.errors import OrchestratorError
@@ -13,6 +13,9 @@ from orchestrator.errors import OrchestratorError
 def render_sidebar() -> None:
     """Mode, URI (masked) and its source, database health, run counts; errors as one sentence."""
     with st.sidebar:
+        if auth_configured() and st.user.get("is_logged_in", False):
+            st.markdown(f"Logged in as **{st.user.get('name') or st.user.get('email')}**")
+            st.button("Log out", on_click=st.logout, key="sidebar_logout")
         st.subheader("Database")
         try:
             config = OrchestratorConfig()

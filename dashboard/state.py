@@ -86,3 +86,11 @@ def read_only() -> bool:
 def cached_overview(start: Any, end: Any, workflows: tuple[str, ...]) -> dict[str, Any]:
     """The overview's aggregates for a period (start/end rounded by the caller, so reruns hit the cache)."""
     return overview(get_orchestrator().engine, Period(start, end), workflows)
+
+
+def auth_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has an [auth] section (then every page needs a login)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
