@@ -129,6 +129,8 @@ runs = Table(
     Column("rerun_of", String(64)),
     # Added by migration 0003.
     Column("launched_by", String(200)),
+    # Added by migration 0004: finished_at - started_at, written when a run finishes.
+    Column("duration_seconds", Float),
     Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
@@ -137,6 +139,7 @@ runs = Table(
     Index("ix_runs_tasks_failed", "tasks_failed"),
     Index("ix_runs_finished_at", "finished_at"),
     Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
+    Index("ix_runs_duration_seconds", "duration_seconds"),
 )
 
 run_tasks = Table(

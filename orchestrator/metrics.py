@@ -25,7 +25,7 @@ from orchestrator.db import (
 )
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
-run_seconds = seconds_between(runs.c.started_at, runs.c.finished_at)
+run_seconds = runs.c.duration_seconds
 task_seconds = seconds_between(run_tasks.c.started_at, run_tasks.c.finished_at)
 
 

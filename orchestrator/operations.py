@@ -155,6 +155,7 @@ class Orchestrator:
             worker=None,
             cancel_requested=False,
             finished_at=None,
+            duration_seconds=None,
         ):
             return "queued"
         run = self.get_run(run_id)

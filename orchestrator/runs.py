@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
     RUN_STATUSES,
+    UTCDateTime,
     json_text,
     run_tasks,
     runs,
@@ -31,8 +32,6 @@ from orchestrator.db import (
 )
 from orchestrator.errors import InputError
 
-duration_seconds = seconds_between(runs.c.started_at, runs.c.finished_at).label("duration_seconds")
-
 # What the runs list shows (state_snapshot and input stay out: they can be large).
 LIST_COLUMNS = (
     runs.c.run_id,
@@ -41,7 +40,7 @@ LIST_COLUMNS = (
     runs.c.created_at,
     runs.c.started_at,
     runs.c.finished_at,
-    duration_seconds,
+    runs.c.duration_seconds,
     runs.c.tasks_total,
     runs.c.tasks_completed,
     runs.c.tasks_failed,
@@ -55,7 +54,7 @@ SORT_COLUMNS: dict[str, Any] = {
     "created_at": runs.c.created_at,
     "started_at": runs.c.started_at,
     "finished_at": runs.c.finished_at,
-    "duration_seconds": duration_seconds.element,
+    "duration_seconds": runs.c.duration_seconds,
     "run_id": runs.c.run_id,
     "workflow": runs.c.workflow,
     "status": runs.c.status,
@@ -151,6 +150,23 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+def finished_values(at: dt.datetime) -> dict[str, Any]:
+    """`finished_at` and the `duration_seconds` from the row's own `started_at` (None if it never started)."""
+    return {
+        "finished_at": at,
+        "duration_seconds": seconds_between(runs.c.started_at, literal(at, UTCDateTime)),
+    }
+
+
+def _with_duration(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with `duration_seconds` set (every row of an executemany needs the same keys)."""
+    if "duration_seconds" in row:
+        return row
+    started, finished = row.get("started_at"), row.get("finished_at")
+    duration = (finished - started).total_seconds() if started and finished else None
+    return {**row, "duration_seconds": duration}
+
+
 class RunStore:
     """Create, update, query and aggregate runs (SQLAlchemy Core over one engine)."""
 
@@ -199,7 +215,7 @@ class RunStore:
         """Bulk insert complete run rows (seeding, imports, benchmarks)."""
         if rows:
             with self._write() as conn:
-                conn.execute(insert(runs), list(rows))
+                conn.execute(insert(runs), [_with_duration(row) for row in rows])
 
     def update_run(self, run_id: str, *, expected: Iterable[str] | None = None, **values: Any) -> bool:
         """Set columns of one run; with `expected`, only if its status is one of those.
@@ -224,7 +240,7 @@ class RunStore:
         """Move a run to `status`; a final status also sets `finished_at`."""
         values: dict[str, Any] = {"status": status}
         if status in ("succeeded", "failed", "cancelled", "interrupted"):
-            values["finished_at"] = utcnow()
+            values.update(finished_values(utcnow()))
         if error is not None:
             values["error"] = error
         if snapshot is not None:
@@ -269,6 +285,7 @@ class RunStore:
                     started_at=func.coalesce(runs.c.started_at, now),
                     heartbeat_at=now,
                     finished_at=None,
+                    duration_seconds=None,
                     error=None,
                     cancel_requested=False,
                 )
@@ -295,7 +312,7 @@ class RunStore:
             .where(runs.c.status == "running", runs.c.heartbeat_at < cutoff)
             .values(
                 status="interrupted",
-                finished_at=utcnow(),
+                **finished_values(utcnow()),
                 error=f"The executor stopped responding (no heartbeat for {older_than.total_seconds():.0f}s); "
                 "resume the run to continue from its last checkpoint.",
             )
@@ -381,15 +398,15 @@ class RunStore:
     # -- reads ------------------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """Every column of one run plus `duration_seconds`, or None."""
-        stmt = select(*runs.c, duration_seconds).where(runs.c.run_id == run_id)
+        """Every column of one run, or None."""
+        stmt = select(runs).where(runs.c.run_id == run_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         return dict(row._mapping) if row else None
 
     def get_runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Several runs by id, in the order asked (missing ids are left out)."""
-        stmt = select(*runs.c, duration_seconds).where(runs.c.run_id.in_(list(run_ids)))
+        stmt = select(runs).where(runs.c.run_id.in_(list(run_ids)))
         with self.engine.connect() as conn:
             found = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
         return [found[r] for r in run_ids if r in found]
