@@ -260,15 +260,16 @@ class RunStore:
         """
         if limit <= 0:
             return []
-        oldest = (
-            select(runs.c.run_id)
-            .where(runs.c.status == "queued")
-            .order_by(runs.c.created_at, runs.c.run_id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        queued = select(runs.c.run_id).where(runs.c.status == "queued")
         if run_id is not None:
-            oldest = oldest.where(runs.c.run_id == run_id)
+            queued = queued.where(runs.c.run_id == run_id)
+        # An idle executor polls often: look with a plain read before taking the write lock.
+        with self.engine.connect() as conn:
+            if conn.execute(queued.limit(1)).first() is None:
+                return []
+        oldest = (
+            queued.order_by(runs.c.created_at, runs.c.run_id).limit(limit).with_for_update(skip_locked=True)
+        )
         now = utcnow()
         with self._write() as conn:
             # Lock the ids first, then update exactly those: PostgreSQL may re-run a LIMIT
