@@ -98,6 +98,23 @@ def render_run_actions(
             )
 
 
+def edited_plan(plan: list[Any], edits: dict[str, Any] | None) -> list[str]:
+    """The plan after the data editor's edits (its session state: edited, added, deleted rows)."""
+    edits = edits or {}
+    rows = [str(task) for task in plan]
+    for index, change in (edits.get("edited_rows") or {}).items():
+        if "task" in change and int(index) < len(rows):
+            rows[int(index)] = change["task"] or ""
+    deleted = {int(i) for i in edits.get("deleted_rows") or []}
+    rows = [task for i, task in enumerate(rows) if i not in deleted]
+    rows += [added.get("task") or "" for added in edits.get("added_rows") or []]
+    return [task.strip() for task in rows if task and task.strip()]
+
+
+def _answer(plan: list[Any] | None, editor_key: str) -> Any:
+    return None if plan is None else edited_plan(plan, st.session_state.get(editor_key))
+
+
 def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
     """For a run awaiting input: the pending question, an editable plan, Approve and Reject."""
     pending = orch.pending_interrupts(run["run_id"])
@@ -110,18 +127,18 @@ def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
         plan = value.get("plan") if isinstance(value, dict) else None
         if isinstance(plan, list) and len(pending) == 1:
             st.caption("Edit the plan: change, add or remove tasks, then approve.")
-            edited = st.data_editor(
+            st.data_editor(
                 pd.DataFrame({"task": [str(t) for t in plan]}),
                 num_rows="dynamic",
                 key=f"{key}_plan",
                 column_config={"task": st.column_config.TextColumn("Task", required=True, width="large")},
                 hide_index=True,
             )
-            answer: Any = [t.strip() for t in edited["task"].dropna().astype(str) if t.strip()]
+            st.caption(f"{len(edited_plan(plan, st.session_state.get(f'{key}_plan')))} tasks will run.")
         else:
             st.json(pending)
-            answer = None
-        reason = st.text_input("Reason (for a rejection)", key=f"{key}_reason")
+            plan = None
+        st.text_input("Reason (for a rejection)", key=f"{key}_reason")
         left, right = st.columns(2)
         left.button(
             "Approve",
@@ -129,12 +146,13 @@ def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
             key=f"{key}_approve",
             icon="✅",
             on_click=_do,
-            args=("Approve", lambda: orch.approve(run_id, answer)),
+            # Read the editor and the reason when clicked: the click may arrive with the last edit.
+            args=("Approve", lambda: orch.approve(run_id, _answer(plan, f"{key}_plan"))),
         )
         right.button(
             "Reject",
             key=f"{key}_reject",
             icon="✖️",
             on_click=_do,
-            args=("Reject", lambda: orch.reject(run_id, reason)),
+            args=("Reject", lambda: orch.reject(run_id, st.session_state.get(f"{key}_reason", ""))),
         )

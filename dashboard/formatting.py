@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pandas as pd
@@ -50,6 +51,11 @@ def cell_text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "–"
     return str(value)
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as written (10 stays 10, strings quoted), or – for nothing."""
+    return "–" if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def detail_link(run_id: str) -> str:

@@ -25,7 +25,7 @@ PARAMS: list[Param] = [
     Param("runs_search", "q", "str", ""),
     Param("runs_sort", "sort", "str", "created_at", tuple(SORT_COLUMNS)),
     Param("runs_ascending", "asc", "bool", False),
-    Param("runs_page_size", "size", "int", 50),
+    Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
     Param("runs_page", "page", "int", 1),
 ]
 URL_MARKER = "runs_url"

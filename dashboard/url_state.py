@@ -56,7 +56,7 @@ def _parse_bool(_param: Param, raw: str) -> bool:
 
 def _parse_int(param: Param, raw: str) -> int:
     value = int(raw)
-    if value < 0:
+    if value < 0 or (param.choices and raw not in param.choices):
         raise ValueError(raw)
     return value
 

@@ -110,4 +110,7 @@ def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     with conn:
-        yield PostgresSaver(conn)
+        saver = PostgresSaver(conn)
+        # Its tables may not exist yet (no executor has started on this database).
+        saver.setup()
+        yield saver

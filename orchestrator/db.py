@@ -225,7 +225,10 @@ def make_engine(config: OrchestratorConfig) -> Engine:
     """One engine for the configured backend (call once per process and keep it)."""
     url = config.database_url()
     if url.get_backend_name() == "sqlite":
-        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise describe_connection_error(exc, url) from None
         engine = create_engine(url, json_serializer=_json_dumps)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.formatting import cell_text
+from dashboard.formatting import cell_text, json_text
 from dashboard.state import cached_history, require_orchestrator
 from orchestrator.compare import compare_table, diff_json, divergence
 
@@ -59,7 +59,9 @@ for label, field in (("Input", "input"), ("State snapshot", "state_snapshot")):
     st.markdown(f"**{label}**: {len(changes)} difference{'s' * (len(changes) != 1)}")
     if changes:
         st.dataframe(
-            pd.DataFrame(changes).astype({"left": str, "right": str}),
+            pd.DataFrame(
+                [{**c, "left": json_text(c["left"]), "right": json_text(c["right"])} for c in changes]
+            ),
             hide_index=True,
             key=f"compare_diff_{field}",
         )

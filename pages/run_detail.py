@@ -52,17 +52,14 @@ def live_header() -> None:
         if rest.strip():
             with st.expander("Traceback"):
                 st.code(rest.strip(), language="text")
-    if (
-        st.session_state.get("detail_last_status", run["status"]) != run["status"]
-        and run["status"] not in ACTIVE_STATUSES
-    ):
-        st.session_state["detail_last_status"] = run["status"]
-        st.rerun(scope="app")  # finished: refresh the whole page once (state, history, actions)
-    st.session_state["detail_last_status"] = run["status"]
+    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in ACTIVE_STATUSES:
+        st.rerun(scope="app")  # finished while refreshing: redraw the whole page once
 
 
-live_header()
 run = orch.store.get_run(run_id)
+# Set on every full run, so only a refresh of the header alone sees the status change.
+st.session_state["detail_last_status"] = run["status"]
+live_header()
 render_approval(orch, run, key="detail")
 render_run_actions(orch, run, key="detail")
 

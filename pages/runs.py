@@ -10,7 +10,7 @@ from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, 
 from dashboard.state import require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
 from orchestrator.db import ACTIVE_STATUSES, RUN_STATUSES
-from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS
+from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
 
 EXPORT_LIMIT = 100_000
 
@@ -51,14 +51,18 @@ save_to_url(PARAMS, URL_MARKER)
 @st.fragment(run_every=2 if live else None)
 def runs_table() -> None:
     size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
-    page = orch.store.query_runs(
-        filters,
-        sort=st.session_state["runs_sort"],
-        descending=not st.session_state["runs_ascending"],
-        limit=size,
-        offset=(page_number - 1) * size,
-    )
+
+    def query(number: int) -> RunPage:
+        sort, descending = st.session_state["runs_sort"], not st.session_state["runs_ascending"]
+        return orch.store.query_runs(
+            filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size
+        )
+
+    page = query(page_number)
     pages = max(1, math.ceil(page.total / size))
+    if page_number > pages:  # past the end (an old link, fewer runs now): show the last page
+        page_number = pages
+        page = query(page_number)
     going = sum(r["status"] in ACTIVE_STATUSES for r in page.rows)
     st.caption(
         f"**{page.total:,}** matching runs · page {page_number} of {pages:,} · {going} going on this page"
