@@ -26,7 +26,13 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine
 
 from orchestrator.config import OrchestratorConfig, libpq_conninfo
-from orchestrator.db import backend_label, describe_connection_error, make_engine, upgrade_schema
+from orchestrator.db import (
+    backend_label,
+    describe_connection_error,
+    make_engine,
+    saver_setup_lock,
+    upgrade_schema,
+)
 
 logger = logging.getLogger("orchestrator")
 
@@ -38,9 +44,12 @@ PG_CONNECTION_KWARGS = {"autocommit": True, "row_factory": dict_row, "prepare_th
 
 @asynccontextmanager
 async def open_checkpointer(
-    config: OrchestratorConfig, *, max_connections: int = 10
+    config: OrchestratorConfig, *, max_connections: int = 10, engine: Engine | None = None
 ) -> AsyncIterator[BaseCheckpointSaver]:
-    """Open the configured async saver with its tables set up (logs the first two start-up lines)."""
+    """Open the configured async saver with its tables set up (logs the first two start-up lines).
+
+    `engine` (else a temporary one) holds the set-up lock on PostgreSQL.
+    """
     config.validate()
     logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
     if config.checkpoint_mode == "sqlite":
@@ -70,14 +79,22 @@ async def open_checkpointer(
     except PoolTimeout as exc:
         await pool.close()
         raise describe_connection_error(exc, url) from None
+    lock_engine = engine or make_engine(config)
     try:
         # No pipeline: the saver shares the pool between concurrent runs.
         saver = AsyncPostgresSaver(pool)
-        await saver.setup()
+        lock = saver_setup_lock(lock_engine)
+        await asyncio.to_thread(lock.__enter__)
+        try:
+            await saver.setup()
+        finally:
+            await asyncio.to_thread(lock.__exit__, None, None, None)
         logger.info("✅ AsyncPostgresSaver initialized successfully")
         yield saver
     finally:
         await pool.close()
+        if engine is None:
+            lock_engine.dispose()
 
 
 def init_runs_tables(engine: Engine) -> None:
@@ -89,7 +106,7 @@ def init_runs_tables(engine: Engine) -> None:
 async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> Engine:
     """Set up the saver's tables and ours, logging the three start-up lines; return the engine."""
     engine = engine or make_engine(config)
-    async with open_checkpointer(config, max_connections=1):
+    async with open_checkpointer(config, max_connections=1, engine=engine):
         pass
     await asyncio.to_thread(init_runs_tables, engine)
     return engine
@@ -110,7 +127,11 @@ def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     with conn:
-        saver = PostgresSaver(conn)
-        # Its tables may not exist yet (no executor has started on this database).
+        yield PostgresSaver(conn)
+
+
+def setup_saver_tables(config: OrchestratorConfig, engine: Engine) -> None:
+    """Create LangGraph's tables with the sync saver (without the start-up log lines), so that
+    reading checkpoints works on a database no executor has served yet."""
+    with saver_setup_lock(engine), open_sync_saver(config) as saver:
         saver.setup()
-        yield saver

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +189,21 @@ def json_text(column: ColumnElement) -> ColumnElement[str]:
     return cast(column, Text)
 
 
-def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
-    """Insert rows, or update every other given column where the key already exists."""
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: tuple[str, ...],
+    only_where: ColumnElement[bool] | None = None,
+) -> None:
+    """Insert rows, or update every other given column where the key already exists
+    (and the existing row matches `only_where`, when given)."""
     dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     stmt = dialect_insert(table)
     columns = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}, where=only_where
+    )
     conn.execute(stmt, rows)
 
 
@@ -294,6 +306,33 @@ def _alembic_config(engine_or_conn: Any) -> AlembicConfig:
     return cfg
 
 
+# pg_advisory_lock keys: one for our migrations, one for LangGraph's saver set-up.
+MIGRATION_LOCK_KEY = 0x6F726368
+SAVER_SETUP_LOCK_KEY = 0x6F726369
+
+
+@contextmanager
+def saver_setup_lock(engine: Engine, poll_seconds: float = 0.1) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock while LangGraph's saver creates its tables.
+
+    The savers' setup() has no lock of its own: two processes starting together on a fresh
+    database both insert the same migration row and one fails. The lock is polled with
+    pg_try_advisory_lock outside any transaction, never waited on inside one: setup() runs
+    CREATE INDEX CONCURRENTLY, which waits for every open transaction, including a session
+    blocked on this lock, and the two would wait for each other. SQLite needs no lock.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while not conn.execute(select(func.pg_try_advisory_lock(SAVER_SETUP_LOCK_KEY))).scalar():
+            time.sleep(poll_seconds)
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(SAVER_SETUP_LOCK_KEY)))
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Apply the package's migrations up to `revision` (start-up runs this to 'head')."""
     check_database(engine)
@@ -307,7 +346,7 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # Two processes starting at once (dashboard and a worker) must not both migrate.
-                conn.execute(select(func.pg_advisory_xact_lock(0x6F726368)))
+                conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
             command.upgrade(_alembic_config(conn), revision)
         if sqlite:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")

@@ -40,6 +40,8 @@ from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
 
 logger = logging.getLogger("orchestrator.executor")
 
+# LangGraph's pending-write channels that do not mean "this task finished with a result".
+NOT_DONE = frozenset({"__error__", "__interrupt__", "__resume__"})
 # Task events are written at most this often (or when this many are waiting), per run.
 FLUSH_SECONDS = 0.5
 FLUSH_EVENTS = 500
@@ -157,7 +159,9 @@ class Executor:
         """Claim and execute runs until `stop` is set; then finish or release what is held."""
         self._loop = asyncio.get_running_loop()
         self._stop = stop or asyncio.Event()
-        async with open_checkpointer(self.config, max_connections=self.concurrency + 2) as saver:
+        async with open_checkpointer(
+            self.config, max_connections=self.concurrency + 2, engine=self.engine
+        ) as saver:
             self._saver = saver
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
@@ -229,7 +233,7 @@ class Executor:
 
     async def execute_claimed(self, row: dict[str, Any]) -> None:
         """Execute a run this caller has claimed already (`run --wait` uses this)."""
-        async with open_checkpointer(self.config, max_connections=2) as saver:
+        async with open_checkpointer(self.config, max_connections=2, engine=self.engine) as saver:
             self._saver = saver
             self._loop = asyncio.get_running_loop()
             upkeep = asyncio.create_task(self._upkeep())
@@ -276,9 +280,14 @@ class Executor:
         if row.get("resume_value") is not None:
             await asyncio.to_thread(self.store.update_run, row["run_id"], resume_value=None)
             return Command(resume=row["resume_value"]["resume"])
-        if await self._saver.aget_tuple({"configurable": {"thread_id": row["run_id"]}}):
-            return None
-        return spec.initial_state(row["input"] or {})
+        checkpoint = await self._saver.aget_tuple({"configurable": {"thread_id": row["run_id"]}})
+        if checkpoint is None:
+            return spec.initial_state(row["input"] or {})
+        # Continue from the checkpoint. Tasks whose results it already holds are not run again;
+        # make sure their rows say so, even if the executor died before writing their end.
+        done = {task_id for task_id, channel, _ in checkpoint.pending_writes or [] if channel not in NOT_DONE}
+        await asyncio.to_thread(self.store.mark_tasks_succeeded, row["run_id"], done)
+        return None
 
     async def _after_stop(
         self, run_id: str, recorder: TaskRecorder, graph: Any, cfg: Any, reason: str

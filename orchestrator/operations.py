@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from orchestrator.checkpointer import open_sync_saver
+from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
@@ -38,6 +38,7 @@ class Orchestrator:
         self.engine = engine or make_engine(self.config)
         if migrate:
             upgrade_schema(self.engine)
+            setup_saver_tables(self.config, self.engine)
         self.store = RunStore(self.engine)
         self._registry: WorkflowRegistry | None = None
 
@@ -180,8 +181,12 @@ class Orchestrator:
         """
         self._writable()
         run = self.get_run(run_id)
-        if run["status"] in ("queued", "running") and run.get("resume_value") is not None:
-            return run["status"]  # approved already
+        # Approved already: the answer is waiting to be picked up, or an executor has taken it
+        # (the snapshot still holds the question until the run writes its next one).
+        if run["status"] in ("queued", "running") and (
+            run.get("resume_value") is not None or "__interrupt__" in (run["state_snapshot"] or {})
+        ):
+            return run["status"]
         pending = self.pending_interrupts(run_id)
         if run["status"] != "awaiting_input" or not pending:
             raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")

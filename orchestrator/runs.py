@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
     RUN_STATUSES,
@@ -352,13 +352,53 @@ class RunStore:
         ends = [r.values for r in merged.values() if not r.started_here]
         with self._write() as conn:
             if starts:
-                upsert(conn, run_tasks, starts, keys=("run_id", "task_id"))
-            for values in ends:
-                conn.execute(
+                # A resumed run announces again the tasks whose results LangGraph restores from
+                # the checkpoint; their finished rows stay as they are.
+                upsert(conn, run_tasks, starts, ("run_id", "task_id"), run_tasks.c.status != "succeeded")
+            if ends:
+                ended = (
                     update(run_tasks)
-                    .where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == values["task_id"])
-                    .values(status=values["status"], finished_at=values["finished_at"], error=values["error"])
+                    .where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == bindparam("ended_task"))
+                    .values(
+                        status=bindparam("ended_status"),
+                        finished_at=bindparam("ended_at"),
+                        error=bindparam("ended_error"),
+                    )
                 )
+                conn.execute(
+                    ended,
+                    [
+                        {
+                            "ended_task": v["task_id"],
+                            "ended_status": v["status"],
+                            "ended_at": v["finished_at"],
+                            "ended_error": v["error"],
+                        }
+                        for v in ends
+                    ],
+                )  # one executemany for the whole batch
+            conn.execute(self._recount(run_id))
+
+    def mark_tasks_succeeded(self, run_id: str, task_ids: Iterable[str]) -> None:
+        """Record tasks whose results the checkpoint holds as succeeded, though their end was never
+        written here (their executor died between the saver's write and our next batch)."""
+        task_ids = list(task_ids)
+        if not task_ids:
+            return
+        with self._write() as conn:
+            conn.execute(
+                update(run_tasks)
+                .where(
+                    run_tasks.c.run_id == run_id,
+                    run_tasks.c.task_id.in_(task_ids),
+                    run_tasks.c.status != "succeeded",
+                )
+                .values(
+                    status="succeeded",
+                    finished_at=func.coalesce(run_tasks.c.finished_at, utcnow()),
+                    error=None,
+                )
+            )
             conn.execute(self._recount(run_id))
 
     @staticmethod

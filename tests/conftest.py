@@ -21,9 +21,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 
-ADMIN_URI = os.environ.get(
-    "ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgres"]
 
@@ -38,7 +36,9 @@ def postgres_admin() -> str:
     try:
         _admin_connect().close()
     except psycopg.OperationalError as exc:
-        reason = f"PostgreSQL at {make_url(ADMIN_URI).host} does not answer ({str(exc).strip().splitlines()[0]})"
+        reason = (
+            f"PostgreSQL at {make_url(ADMIN_URI).host} does not answer ({str(exc).strip().splitlines()[0]})"
+        )
         if REQUIRE_POSTGRES:
             pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_POSTGRES=1 forbids skipping")
         pytest.skip(f"{reason}; set ORCHESTRATOR_TEST_POSTGRES to run the PostgreSQL half")

@@ -13,11 +13,13 @@ from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from orchestrator.errors import InputError
+from orchestrator.workflows.limits import release, slot
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -92,11 +94,12 @@ class WorkerInput(TypedDict):
     task: str
     index: int
     goal: str
+    max_parallel: int
 
 
 def run_config(input: dict) -> dict:
-    """Bound the number of steps running at once to `max_parallel`."""
-    return {"max_concurrency": input["max_parallel"]}
+    """No extra run config: `max_parallel` is enforced inside `worker` (orchestrator.workflows.limits)."""
+    return {}
 
 
 # --- offline text processing -------------------------------------------------------------
@@ -273,7 +276,11 @@ def _fan_out(state: PlanExecuteState) -> list[Send] | str:
     plan = state.get("plan") or []
     if not plan:
         return "summarize"
-    return [Send("worker", {"task": t, "index": i, "goal": state["goal"]}) for i, t in enumerate(plan)]
+    limit = state.get("max_parallel") or 1
+    return [
+        Send("worker", {"task": t, "index": i, "goal": state["goal"], "max_parallel": limit})
+        for i, t in enumerate(plan)
+    ]
 
 
 def _after_planner(state: PlanExecuteState) -> list[Send] | str:
@@ -294,14 +301,16 @@ def build_plan_execute_graph(model: BaseChatModel | None = None) -> StateGraph:
             return {"plan": plan_offline(state["goal"], state["max_tasks"])}
         return {"plan": await plan_with_model(model, state["goal"], state["max_tasks"])}
 
-    async def worker(payload: WorkerInput) -> dict:
-        if model is None:
-            result = work_offline(payload["task"], payload["index"])
-        else:
-            result = await work_with_model(model, payload["task"], payload["index"], payload["goal"])
+    async def worker(payload: WorkerInput, config: RunnableConfig) -> dict:
+        async with slot(config, "worker", payload["max_parallel"]):
+            if model is None:
+                result = work_offline(payload["task"], payload["index"])
+            else:
+                result = await work_with_model(model, payload["task"], payload["index"], payload["goal"])
         return {"results": [result]}
 
-    async def summarize(state: PlanExecuteState) -> dict:
+    async def summarize(state: PlanExecuteState, config: RunnableConfig) -> dict:
+        release(config, "worker")
         results = sorted(state.get("results", []), key=lambda r: r["index"])
         return {"summary": summarize_offline(results) if model is None else summarize_model(results)}
 

@@ -8,9 +8,12 @@ import operator
 import random
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.workflows.limits import release, slot
 
 NAME = "simulate"
 DESCRIPTION = (
@@ -59,11 +62,12 @@ class WorkInput(TypedDict):
     seed: int
     fail_rate: float
     delay_ms: int
+    fan_out: int
 
 
 def run_config(input: dict) -> dict:
-    """Bound the number of `work` steps running at once to `fan_out`."""
-    return {"max_concurrency": input["fan_out"]}
+    """No extra run config: `fan_out` is enforced inside `work` (see orchestrator.workflows.limits)."""
+    return {}
 
 
 def _plan(state: SimulateState) -> dict:
@@ -79,13 +83,19 @@ def _fan_out(state: SimulateState) -> list[Send]:
                 "seed": state["seed"],
                 "fail_rate": state["fail_rate"],
                 "delay_ms": state["delay_ms"],
+                "fan_out": state["fan_out"],
             },
         )
         for i in state["task_ids"]
     ]
 
 
-async def _work(payload: WorkInput) -> dict:
+async def _work(payload: WorkInput, config: RunnableConfig) -> dict:
+    async with slot(config, "work", payload["fan_out"]):
+        return await _do_work(payload)
+
+
+async def _do_work(payload: WorkInput) -> dict:
     index, seed = payload["index"], payload["seed"]
     # One generator per (seed, index): the outcome does not depend on scheduling order.
     rng = random.Random(f"{seed}:{index}")
@@ -99,7 +109,8 @@ async def _work(payload: WorkInput) -> dict:
     return {"results": [{"index": index, "value": value, "digest": digest}]}
 
 
-def _summarize(state: SimulateState) -> dict:
+def _summarize(state: SimulateState, config: RunnableConfig) -> dict:
+    release(config, "work")
     results = sorted(state.get("results", []), key=lambda r: r["index"])
     total = sum(r["value"] for r in results)
     combined = hashlib.sha1("".join(r["digest"] for r in results).encode()).hexdigest()[:12]
