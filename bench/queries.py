@@ -27,10 +27,10 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestrator.config import OrchestratorConfig  # noqa: E402
-from orchestrator.db import RUN_STATUSES, make_engine, upgrade_schema  # noqa: E402
-from orchestrator.metrics import Period, overview  # noqa: E402
-from orchestrator.runs import RunFilter, RunStore  # noqa: E402
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import RUN_STATUSES, make_engine, upgrade_schema
+from orchestrator.metrics import Period, overview
+from orchestrator.runs import RunFilter, RunStore
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKFLOWS = ["simulate", "plan_execute", "etl_nightly", "rag_eval", "support_triage"]
@@ -44,10 +44,13 @@ FILTERS = {
     "tasks_failed between 5 and 10": (RunFilter(tasks_failed_min=5, tasks_failed_max=10), "created_at", True),
     "created in one day": (
         RunFilter(created_from=NOW - dt.timedelta(days=3), created_to=NOW - dt.timedelta(days=2)),
-        "created_at", True,
+        "created_at",
+        True,
     ),
     "failed + workflow + tasks >= 500": (
-        RunFilter(statuses=["failed"], workflows=["etl_nightly"], tasks_total_min=500), "created_at", True,
+        RunFilter(statuses=["failed"], workflows=["etl_nightly"], tasks_total_min=500),
+        "created_at",
+        True,
     ),
     "sort by tasks_completed": (RunFilter(), "tasks_completed", True),
     "text search 'nightly-7'": (RunFilter(text="nightly-7"), "created_at", True),
@@ -92,7 +95,9 @@ def timed(call, repeat: int = 5) -> float:
 
 def open_backend(backend: str, folder: Path) -> tuple[OrchestratorConfig, str | None]:
     if backend == "sqlite":
-        return OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=str(folder / "bench.db"), env_file=None), None
+        return OrchestratorConfig(
+            checkpoint_mode="sqlite", sqlite_path=str(folder / "bench.db"), env_file=None
+        ), None
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -115,7 +120,9 @@ def bench_backend(backend: str, n: int, folder: Path) -> dict[str, float]:
         print(f"\n## {backend}: seeded {n:,} runs in {time.perf_counter() - start:.1f} s")
         figures: dict[str, float] = {}
         for label, (filters, sort, descending) in FILTERS.items():
-            ms = timed(lambda f=filters, s=sort, d=descending: store.query_runs(f, sort=s, descending=d, limit=50))
+            ms = timed(
+                lambda f=filters, s=sort, d=descending: store.query_runs(f, sort=s, descending=d, limit=50)
+            )
             figures[label] = ms
             total = store.query_runs(filters, sort=sort, descending=descending, limit=1).total
             print(f"  runs page  {label:<34} {ms:8.1f} ms   ({total:,} matching)")
@@ -137,8 +144,9 @@ def bench_backend(backend: str, n: int, folder: Path) -> dict[str, float]:
 
 def show_plan(engine, store: RunStore) -> None:
     """The SQL of one filtered runs page and the database's plan for it."""
-    from orchestrator.runs import LIST_COLUMNS, runs
     from sqlalchemy import select
+
+    from orchestrator.runs import LIST_COLUMNS, runs
 
     filters = RunFilter(statuses=["failed"], tasks_total_min=900)
     stmt = select(*LIST_COLUMNS).where(*filters.conditions()).order_by(runs.c.created_at.desc()).limit(50)
