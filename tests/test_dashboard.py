@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import math
 import re
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
+from tests.helpers import wait_for
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 # Everything OrchestratorConfig (or the dashboard) reads from the environment.
@@ -63,18 +63,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was 
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last {last!r}")
 
 
 def reset_streamlit() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError, InvalidOperation, OrchestratorError, ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
+from tests.helpers import wait_for
 
 FLAKY = {"flaky": "tests.engine_workflows:build_flaky"}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted", "awaiting_input")
@@ -40,20 +40,6 @@ def fast_config(config: OrchestratorConfig, **overrides: Any) -> OrchestratorCon
     )
     values.update(overrides)
     return OrchestratorConfig(**values)
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll `predicate` until it returns something truthy (returned); fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value {last!r}")
 
 
 @pytest.fixture

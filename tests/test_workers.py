@@ -32,24 +32,11 @@ from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
 from tests.conftest import _admin_connect
+from tests.helpers import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUR_ENV = ("CHECKPOINT_MODE", "SQLITE_PATH", "POSTGRES_URI")
 CLAIMED = re.compile(r"Claimed run (\w+) ")
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = ""
-) -> Any:
-    """Poll `predicate` until it returns something truthy (returned); fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value {last!r}")
 
 
 def worker_env(config: OrchestratorConfig, **extra: str) -> dict[str, str]:
