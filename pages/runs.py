@@ -13,6 +13,20 @@ from orchestrator.db import ACTIVE_STATUSES, RUN_STATUSES
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
 
 EXPORT_LIMIT = 100_000
+SORT_LABELS = {
+    "created_at": "Created",
+    "started_at": "Started",
+    "finished_at": "Finished",
+    "duration_seconds": "Duration",
+    "run_id": "Run id",
+    "workflow": "Workflow",
+    "status": "Status",
+    "tasks_total": "Tasks",
+    "tasks_completed": "Completed",
+    "tasks_failed": "Failed",
+    "tags": "Tags",
+    "worker": "Worker",
+}
 
 orch = require_orchestrator()
 st.title("Runs")
@@ -38,7 +52,7 @@ if st.session_state.get("runs_signature", signature) != signature:
 st.session_state["runs_signature"] = signature
 
 controls = st.columns([2, 1, 1, 1, 2])
-controls[0].selectbox("Sort by", list(SORT_COLUMNS), key="runs_sort")
+controls[0].selectbox("Sort by", list(SORT_COLUMNS), key="runs_sort", format_func=SORT_LABELS.get)
 controls[1].toggle("Ascending", key="runs_ascending")
 controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
 controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
