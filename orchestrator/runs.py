@@ -212,10 +212,19 @@ class RunStore:
         return run_id
 
     def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert complete run rows (seeding, imports, benchmarks)."""
-        if rows:
-            with self._write() as conn:
-                conn.execute(insert(runs), [_with_duration(row) for row in rows])
+        """Bulk insert run rows (seeding, imports, benchmarks) in one executemany.
+
+        Rows may leave columns out: every row gets the union of the keys given, a missing one
+        taking the column's default (an executemany takes its columns from the first row).
+        """
+        if not rows:
+            return
+        rows = [_with_duration(row) for row in rows]
+        keys = list(dict.fromkeys(key for row in rows for key in row))
+        defaults = {c.name: c.default.arg if c.default is not None else None for c in runs.c}
+        complete = [{key: row.get(key, defaults.get(key)) for key in keys} for row in rows]
+        with self._write() as conn:
+            conn.execute(insert(runs), complete)
 
     def update_run(self, run_id: str, *, expected: Iterable[str] | None = None, **values: Any) -> bool:
         """Set columns of one run; with `expected`, only if its status is one of those.

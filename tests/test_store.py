@@ -751,3 +751,22 @@ def test_count_runs_and_workflow_names(seeded):
 def test_count_by_status_on_an_empty_table(store):
     assert store.count_by_status() == {s: 0 for s in RUN_STATUSES}
     assert store.query_runs().total == 0
+
+
+def test_insert_many_keeps_columns_only_later_rows_give(store):
+    store.insert_many(
+        [
+            {"run_id": "m1", "workflow": "simulate", "status": "queued", "created_at": T0},
+            {
+                "run_id": "m2",
+                "workflow": "simulate",
+                "status": "succeeded",
+                "created_at": T0,
+                "state_snapshot": {"summary": {"count": 3}},
+                "tasks_total": 5,
+            },
+        ]
+    )
+    first, second = store.get_run("m1"), store.get_run("m2")
+    assert (first["state_snapshot"], first["tasks_total"]) == (None, 0)
+    assert (second["state_snapshot"], second["tasks_total"]) == ({"summary": {"count": 3}}, 5)
