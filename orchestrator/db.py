@@ -134,7 +134,6 @@ runs = Table(
     Column("launched_by", String(200)),
     # Added by migration 0004: finished_at - started_at, written when a run finishes.
     Column("duration_seconds", Float),
-    Index("ix_runs_created_at", "created_at"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
     Index("ix_runs_tasks_total", "tasks_total"),
@@ -143,6 +142,17 @@ runs = Table(
     Index("ix_runs_finished_at", "finished_at"),
     Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
     Index("ix_runs_duration_seconds", "duration_seconds"),
+    # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range.
+    Index(
+        "ix_runs_overview",
+        "created_at",
+        "workflow",
+        "status",
+        "duration_seconds",
+        "tasks_total",
+        "tasks_completed",
+        "tasks_failed",
+    ),
 )
 
 run_tasks = Table(
