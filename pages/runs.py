@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard.formatting import RUNS_COLUMNS, runs_frame
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
-from dashboard.state import require_orchestrator
+from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
 from orchestrator.db import ACTIVE_STATUSES, RUN_STATUSES
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
@@ -57,12 +57,19 @@ controls[1].toggle("Ascending", key="runs_ascending")
 controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
 controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
 live = controls[4].toggle(
-    "Live refresh", value=True, key="runs_live", help="Refresh every 2 s while runs are going"
+    "Live refresh",
+    value=True,
+    key="runs_live",
+    help="Refresh every 2 s while runs are going (every 10 s otherwise)",
 )
 save_to_url(PARAMS, URL_MARKER)
 
 
-@st.fragment(run_every=2 if live else None)
+# Every 2 s while something is going; an idle table looks for new runs every 10 s.
+going_anywhere = any(cached_status_counts()[status] for status in ACTIVE_STATUSES)
+
+
+@st.fragment(run_every=(2 if going_anywhere else 10) if live else None)
 def runs_table() -> None:
     size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
 
