@@ -27,18 +27,16 @@ import psycopg
 import pytest
 import streamlit as st
 from sqlalchemy.engine import make_url
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
-from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
+from tests.apptest_helpers import execute, main_texts, open_page, reset_streamlit
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import wait_for
 
-APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 # Everything OrchestratorConfig (or the dashboard) reads from the environment.
 CONFIG_ENV = (
     "CHECKPOINT_MODE",
@@ -52,7 +50,6 @@ CONFIG_ENV = (
     "ORCHESTRATOR_STALE_AFTER_SECONDS",
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
 )
-AT_REST = ("succeeded", "failed", "cancelled", "interrupted", "awaiting_input")
 GOING = ("queued", "running", "awaiting_input")  # what the runs caption counts as "going"
 LINK = "run_detail?run_id="
 GOAL = "Collect data, then analyse it; then write the report"
@@ -63,39 +60,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was 
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def reset_streamlit() -> None:
-    st.cache_resource.clear()  # also stops an embedded executor (on_release)
-    st.cache_data.clear()
-    PagesManager.uses_pages_directory = None
-
-
-def open_page(page: str, /, **params: str) -> AppTest:
-    """A new session on `pages/<page>.py` with the given URL query parameters, rendered once."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(f"pages/{page}.py")
-    at.query_params.update(params)
-    return at.run()
-
-
-def execute(orch: Orchestrator, run_ids: list[str], until: tuple[str, ...] = AT_REST) -> dict[str, dict]:
-    """Run the queued runs with a standalone executor until each is in `until`; always stop it."""
-    executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, poll_seconds=0.1)
-    executor.start()
-    try:
-        wait_for(
-            lambda: all(orch.store.get_run(r)["status"] in until for r in run_ids),
-            what=f"runs {run_ids} to reach {until}",
-        )
-    finally:
-        executor.stop(grace=5)
-    assert not executor.is_alive
-    return {r: orch.store.get_run(r) for r in run_ids}
-
-
-def main_texts(at: AppTest, kind: str) -> list[str]:
-    return [str(e.value) for e in getattr(at.main, kind)]
 
 
 def visible_text(at: AppTest) -> str:
