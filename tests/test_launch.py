@@ -55,9 +55,6 @@ CUSTOM_WORKFLOWS = {
 }
 
 
-# -- helpers (as in test_dashboard.py; wait_for is tests.helpers') ---------------------------------------------------------
-
-
 # -- launch page helpers ------------------------------------------------------------------------
 
 
