@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
+from tests.apptest_helpers import reset_streamlit
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
@@ -127,3 +128,44 @@ def password_role(postgres_admin: str) -> str:
     except psycopg.OperationalError as exc:
         pytest.fail(f"{PASSWORD_ROLE} cannot log in with the right password: {exc}")
     return right.render_as_string(hide_password=False)
+
+
+# -- the dashboard's environment (AppTest page tests) ---------------------------------------------
+
+CONFIG_ENV = (
+    "CHECKPOINT_MODE",
+    "SQLITE_PATH",
+    "POSTGRES_URI",
+    "ORCHESTRATOR_WORKFLOWS",
+    "ORCHESTRATOR_MODEL",
+    "ORCHESTRATOR_CONCURRENCY",
+    "ORCHESTRATOR_READ_ONLY",
+    "ORCHESTRATOR_HEARTBEAT_SECONDS",
+    "ORCHESTRATOR_STALE_AFTER_SECONDS",
+    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
+    """No config from the outside, no `.env`, no embedded executor; fresh Streamlit caches."""
+    monkeypatch.chdir(tmp_path)
+    for name in CONFIG_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ORCHESTRATOR_EMBEDDED_EXECUTOR", "0")
+    reset_streamlit()
+    yield monkeypatch
+    reset_streamlit()
+
+
+@pytest.fixture
+def app_config(clean_env: pytest.MonkeyPatch, config: OrchestratorConfig) -> OrchestratorConfig:
+    """The test's database (conftest's `config`) given to the app through the environment."""
+    clean_env.setenv("CHECKPOINT_MODE", str(config.checkpoint_mode))
+    if config.checkpoint_mode == "sqlite":
+        clean_env.setenv("SQLITE_PATH", str(config.sqlite_path))
+    else:
+        clean_env.setenv("POSTGRES_URI", str(config.postgres_uri))
+    env_config = OrchestratorConfig()
+    assert env_config.database_url() == config.database_url()
+    return env_config

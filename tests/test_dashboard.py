@@ -33,23 +33,11 @@ from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
-from tests.apptest_helpers import execute, main_texts, open_page, reset_streamlit
+from tests.apptest_helpers import execute, main_texts, open_page
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import wait_for
 
 # Everything OrchestratorConfig (or the dashboard) reads from the environment.
-CONFIG_ENV = (
-    "CHECKPOINT_MODE",
-    "SQLITE_PATH",
-    "POSTGRES_URI",
-    "ORCHESTRATOR_WORKFLOWS",
-    "ORCHESTRATOR_MODEL",
-    "ORCHESTRATOR_CONCURRENCY",
-    "ORCHESTRATOR_READ_ONLY",
-    "ORCHESTRATOR_HEARTBEAT_SECONDS",
-    "ORCHESTRATOR_STALE_AFTER_SECONDS",
-    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
-)
 GOING = ("queued", "running", "awaiting_input")  # what the runs caption counts as "going"
 LINK = "run_detail?run_id="
 GOAL = "Collect data, then analyse it; then write the report"
@@ -112,31 +100,6 @@ def runs_caption(at: AppTest) -> str:
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
-    """No config from the outside, no `.env`, no embedded executor; fresh Streamlit caches."""
-    monkeypatch.chdir(tmp_path)
-    for name in CONFIG_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ORCHESTRATOR_EMBEDDED_EXECUTOR", "0")
-    reset_streamlit()
-    yield monkeypatch
-    reset_streamlit()
-
-
-@pytest.fixture
-def app_config(clean_env: pytest.MonkeyPatch, config: OrchestratorConfig) -> OrchestratorConfig:
-    """The test's database (conftest's `config`) given to the app through the environment."""
-    clean_env.setenv("CHECKPOINT_MODE", str(config.checkpoint_mode))
-    if config.checkpoint_mode == "sqlite":
-        clean_env.setenv("SQLITE_PATH", str(config.sqlite_path))
-    else:
-        clean_env.setenv("POSTGRES_URI", str(config.postgres_uri))
-    env_config = OrchestratorConfig()
-    assert env_config.database_url() == config.database_url()
-    return env_config
 
 
 @pytest.fixture

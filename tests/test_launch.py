@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,18 +31,6 @@ from tests.apptest_helpers import APP, execute, main_texts, open_page, reset_str
 from tests.helpers import wait_for
 
 LAUNCH_PAGE = APP.parent / "pages" / "launch.py"
-CONFIG_ENV = (
-    "CHECKPOINT_MODE",
-    "SQLITE_PATH",
-    "POSTGRES_URI",
-    "ORCHESTRATOR_WORKFLOWS",
-    "ORCHESTRATOR_MODEL",
-    "ORCHESTRATOR_CONCURRENCY",
-    "ORCHESTRATOR_READ_ONLY",
-    "ORCHESTRATOR_HEARTBEAT_SECONDS",
-    "ORCHESTRATOR_STALE_AFTER_SECONDS",
-    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
-)
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 LIVE = "launch_live"  # the key of the launch page's live view
 GOAL = "Collect the logs; parse them and then write a report"
@@ -120,31 +107,6 @@ def card_heads(at: AppTest) -> list[str]:
 
 
 # -- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
-    """No config from the outside, no `.env`, no embedded executor; fresh Streamlit caches."""
-    monkeypatch.chdir(tmp_path)
-    for name in CONFIG_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ORCHESTRATOR_EMBEDDED_EXECUTOR", "0")
-    reset_streamlit()
-    yield monkeypatch
-    reset_streamlit()
-
-
-@pytest.fixture
-def app_config(clean_env: pytest.MonkeyPatch, config: OrchestratorConfig) -> OrchestratorConfig:
-    """The test's database (conftest's `config`) given to the app through the environment."""
-    clean_env.setenv("CHECKPOINT_MODE", str(config.checkpoint_mode))
-    if config.checkpoint_mode == "sqlite":
-        clean_env.setenv("SQLITE_PATH", str(config.sqlite_path))
-    else:
-        clean_env.setenv("POSTGRES_URI", str(config.postgres_uri))
-    env_config = OrchestratorConfig()
-    assert env_config.database_url() == config.database_url()
-    return env_config
 
 
 @pytest.fixture
