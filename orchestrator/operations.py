@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 
 from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine, upgrade_schema
+from orchestrator.db import make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
-from orchestrator.runs import RunStore
+from orchestrator.runs import RunStore, new_run_id
 from orchestrator.workflows import WorkflowRegistry, load_registry
 
 MAX_COPIES = 100
@@ -78,10 +78,7 @@ class Orchestrator:
 
         `launched_by` records who asked (a user's email, a browser's launcher id, user@host).
         """
-        self._writable()
-        spec = self.registry.get(workflow)
-        checked = spec.validate_input(input or {})
-        return self.store.create_run(workflow, checked, _clean_tags(tags), launched_by=launched_by)
+        return self.launch_copies(workflow, input, tags, 1, launched_by=launched_by)[0]
 
     def launch_copies(
         self,
@@ -92,17 +89,27 @@ class Orchestrator:
         *,
         launched_by: str | None = None,
     ) -> list[str]:
-        """Queue `copies` identical runs (load and flakiness checks); all or none are queued."""
+        """Queue `copies` identical runs (load and flakiness checks) in one transaction: all or none."""
+        self._writable()
         if not 1 <= copies <= MAX_COPIES:
             raise InputError(
                 f"The number of copies must be between 1 and {MAX_COPIES}.", {"copies": "out of range"}
             )
-        self._writable()
         checked = self.registry.get(workflow).validate_input(input or {})
-        return [
-            self.store.create_run(workflow, checked, _clean_tags(tags), launched_by=launched_by)
+        rows = [
+            {
+                "run_id": new_run_id(),
+                "workflow": workflow,
+                "status": "queued",
+                "created_at": utcnow(),
+                "input": checked,
+                "tags": _clean_tags(tags),
+                "launched_by": launched_by,
+            }
             for _ in range(copies)
         ]
+        self.store.insert_many(rows)
+        return [row["run_id"] for row in rows]
 
     def rerun(self, run_id: str, *, launched_by: str | None = None) -> str:
         """A new queued run with the same workflow, input and tags (by `launched_by`, else the original's)."""
