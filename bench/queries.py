@@ -28,9 +28,10 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import RUN_STATUSES, make_engine, upgrade_schema
+from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.metrics import Period, overview
 from orchestrator.runs import RunFilter, RunStore
+from orchestrator.status import ALL_STATUSES
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WORKFLOWS = ["simulate", "plan_execute", "etl_nightly", "rag_eval", "support_triage"]
@@ -63,7 +64,7 @@ def seed_rows(n: int, rng: random.Random) -> list[dict]:
         created = NOW - dt.timedelta(seconds=rng.randrange(90 * 86400))
         total = rng.randrange(1, 1000)
         failed = rng.randrange(0, 12) if rng.random() < 0.2 else 0
-        status = rng.choices(RUN_STATUSES, weights=[1, 2, 1, 80, 10, 3, 3])[0]
+        status = rng.choices(ALL_STATUSES, weights=[1, 2, 1, 80, 10, 3, 3])[0]
         rows.append(
             {
                 "run_id": uuid.UUID(int=rng.getrandbits(128)).hex,

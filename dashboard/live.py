@@ -13,9 +13,9 @@ import streamlit as st
 
 from dashboard.actions import render_approval, render_run_actions
 from dashboard.formatting import detail_link, duration_text, status_label
-from orchestrator.db import ACTIVE_STATUSES
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
+from orchestrator.status import ACTIVE
 
 SHOWN = 10
 
@@ -53,7 +53,7 @@ def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[st
 def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
     """The latest runs `launched_by` started, refreshing every 2 s while one of them is going."""
     runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
-    going = any(r["status"] in ACTIVE_STATUSES for r in runs)
+    going = any(r["status"] in ACTIVE for r in runs)
 
     @st.fragment(run_every=2 if going else None)
     def live() -> None:
@@ -64,7 +64,7 @@ def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
         tasks = orch.store.latest_tasks([r["run_id"] for r in rows])
         for run in rows:
             render_run_card(orch, run, tasks.get(run["run_id"], []), key)
-        if going and not any(r["status"] in ACTIVE_STATUSES for r in rows):
+        if going and not any(r["status"] in ACTIVE for r in rows):
             st.rerun(scope="app")  # all done: stop refreshing
 
     live()

@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from dashboard.url_state import Param
-from orchestrator.db import RUN_STATUSES
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunFilter
+from orchestrator.status import ALL_STATUSES
 
 PAGE_SIZES = (25, 50, 100, 200)
 COUNT_LABELS = {"tasks_total": "Tasks", "tasks_completed": "Completed", "tasks_failed": "Failed"}
 
 PARAMS: list[Param] = [
-    Param("runs_status", "status", "list", [], tuple(RUN_STATUSES)),
+    Param("runs_status", "status", "list", [], tuple(ALL_STATUSES)),
     Param("runs_workflow", "workflow", "list", []),
     *(
         Param(f"runs_{count}_{bound}", f"{count}_{bound}", "int", None)

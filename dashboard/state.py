@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import streamlit as st
@@ -37,7 +36,7 @@ def get_executor() -> Executor:
 
 def embedded_executor_wanted(config: OrchestratorConfig) -> bool:
     """Off in read-only mode, or with ORCHESTRATOR_EMBEDDED_EXECUTOR=0 when workers run elsewhere."""
-    return not config.read_only and os.environ.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "1") != "0"
+    return config.embedded_executor and not config.read_only
 
 
 def open_orchestrator() -> Orchestrator | None:

@@ -25,8 +25,10 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine
 
-from orchestrator.config import OrchestratorConfig, libpq_conninfo
+from orchestrator.config import OrchestratorConfig
 from orchestrator.db import (
+    CONNECT_TIMEOUT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
     backend_label,
     describe_connection_error,
     make_engine,
@@ -36,8 +38,6 @@ from orchestrator.db import (
 
 logger = logging.getLogger("orchestrator")
 
-# Seconds a SQLite connection waits for another writer before "database is locked".
-SQLITE_BUSY_TIMEOUT = 30.0
 # The settings LangGraph's PostgreSQL savers need on every connection.
 PG_CONNECTION_KWARGS = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
 
@@ -53,17 +53,17 @@ async def open_checkpointer(
     config.validate()
     logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
     if config.checkpoint_mode == "sqlite":
-        async with aiosqlite.connect(str(config.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT) as conn:
+        async with aiosqlite.connect(config.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             logger.info("✅ AsyncSqliteSaver initialized successfully")
             yield saver
         return
     url = config.postgres_url()
-    conninfo = libpq_conninfo(url)
+    conninfo = config.postgres_conninfo()
     try:
         # One direct connection first: a clear error at once instead of a pool retrying.
-        await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=5)).close()
+        await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS)).close()
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     pool = AsyncConnectionPool(
@@ -84,11 +84,11 @@ async def open_checkpointer(
         # No pipeline: the saver shares the pool between concurrent runs.
         saver = AsyncPostgresSaver(pool)
         lock = saver_setup_lock(lock_engine)
-        await asyncio.to_thread(lock.__enter__)
+        await asyncio.to_thread(lock.acquire)
         try:
             await saver.setup()
         finally:
-            await asyncio.to_thread(lock.__exit__, None, None, None)
+            await asyncio.to_thread(lock.release)
         logger.info("✅ AsyncPostgresSaver initialized successfully")
         yield saver
     finally:
@@ -117,13 +117,15 @@ def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]
     """A sync saver for reading checkpoints from a thread without an event loop."""
     config.validate()
     if config.checkpoint_mode == "sqlite":
-        with SqliteSaver.from_conn_string(str(config.sqlite_path)) as saver:
-            saver.conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+        with SqliteSaver.from_conn_string(config.sqlite_path) as saver:
+            saver.conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             yield saver
         return
     url = config.postgres_url()
     try:
-        conn = psycopg.connect(libpq_conninfo(url), connect_timeout=5, **PG_CONNECTION_KWARGS)
+        conn = psycopg.connect(
+            config.postgres_conninfo(), connect_timeout=CONNECT_TIMEOUT_SECONDS, **PG_CONNECTION_KWARGS
+        )
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     with conn:

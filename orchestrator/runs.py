@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
-    RUN_STATUSES,
     UTCDateTime,
     json_text,
     run_tasks,
@@ -31,6 +30,7 @@ from orchestrator.db import (
     utcnow,
 )
 from orchestrator.errors import InputError
+from orchestrator.status import ALL_STATUSES, FINAL
 
 # What the runs list shows (state_snapshot and input stay out: they can be large).
 LIST_COLUMNS = (
@@ -88,9 +88,9 @@ class RunFilter:
     def conditions(self) -> list[Any]:
         """The WHERE clauses, each with bound parameters."""
         conds: list[Any] = []
-        unknown = set(self.statuses) - set(RUN_STATUSES)
+        unknown = set(self.statuses) - set(ALL_STATUSES)
         if unknown:
-            raise InputError(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(RUN_STATUSES)}.")
+            raise InputError(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(ALL_STATUSES)}.")
         if self.statuses:
             conds.append(runs.c.status.in_(list(self.statuses)))
         if self.workflows:
@@ -248,7 +248,7 @@ class RunStore:
     ) -> bool:
         """Move a run to `status`; a final status also sets `finished_at`."""
         values: dict[str, Any] = {"status": status}
-        if status in ("succeeded", "failed", "cancelled", "interrupted"):
+        if status in FINAL:
             values.update(finished_values(utcnow()))
         if error is not None:
             values["error"] = error
@@ -526,7 +526,7 @@ class RunStore:
         stmt = select(runs.c.status, func.count()).group_by(runs.c.status)
         with self.engine.connect() as conn:
             found = {status: count for status, count in conn.execute(stmt).all()}
-        return {status: found.get(status, 0) for status in RUN_STATUSES}
+        return {status: found.get(status, 0) for status in ALL_STATUSES}
 
     def count_runs(self) -> int:
         with self.engine.connect() as conn:

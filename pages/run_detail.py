@@ -6,7 +6,7 @@ from dashboard.actions import render_approval, render_run_actions, show_last_mes
 from dashboard.charts import task_timeline
 from dashboard.formatting import duration_text, status_label, time_text
 from dashboard.state import cached_history, require_orchestrator
-from orchestrator.db import ACTIVE_STATUSES
+from orchestrator.status import ACTIVE
 
 orch = require_orchestrator()
 st.title("Run detail")
@@ -23,7 +23,7 @@ if orch.store.get_run(run_id) is None:
     st.stop()
 
 
-@st.fragment(run_every=2 if orch.store.get_run(run_id)["status"] in ACTIVE_STATUSES else None)
+@st.fragment(run_every=2 if orch.store.get_run(run_id)["status"] in ACTIVE else None)
 def live_header() -> None:
     run = orch.store.get_run(run_id)
     if run is None:
@@ -52,7 +52,7 @@ def live_header() -> None:
         if rest.strip():
             with st.expander("Traceback"):
                 st.code(rest.strip(), language="text")
-    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in ACTIVE_STATUSES:
+    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in ACTIVE:
         st.rerun(scope="app")  # finished while refreshing: redraw the whole page once
 
 

@@ -9,8 +9,8 @@ from dashboard.formatting import RUNS_COLUMNS, runs_frame
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
-from orchestrator.db import ACTIVE_STATUSES, RUN_STATUSES
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
+from orchestrator.status import ACTIVE, ALL_STATUSES
 
 EXPORT_LIMIT = 100_000
 SORT_LABELS = {
@@ -34,7 +34,7 @@ load_from_url(PARAMS, URL_MARKER)
 
 with st.container(border=True):
     top = st.columns([2, 2, 2, 3])
-    top[0].multiselect("Status", RUN_STATUSES, key="runs_status")
+    top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status")
     workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
     top[1].multiselect("Workflow", workflows, key="runs_workflow")
     top[2].date_input("Created (UTC)", key="runs_created", format="YYYY-MM-DD")
@@ -66,7 +66,7 @@ save_to_url(PARAMS, URL_MARKER)
 
 
 # Every 2 s while something is going; an idle table looks for new runs every 10 s.
-going_anywhere = any(cached_status_counts()[status] for status in ACTIVE_STATUSES)
+going_anywhere = any(cached_status_counts()[status] for status in ACTIVE)
 
 
 @st.fragment(run_every=(2 if going_anywhere else 10) if live else None)
@@ -84,7 +84,7 @@ def runs_table() -> None:
     if page_number > pages:  # past the end (an old link, fewer runs now): show the last page
         page_number = pages
         page = query(page_number)
-    going = sum(r["status"] in ACTIVE_STATUSES for r in page.rows)
+    going = sum(r["status"] in ACTIVE for r in page.rows)
     st.caption(
         f"**{page.total:,}** matching runs · page {page_number} of {pages:,} · {going} going on this page"
     )

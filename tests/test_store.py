@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator.db import RUN_STATUSES, run_tasks, runs, utcnow
+from orchestrator.db import run_tasks, runs, utcnow
 from orchestrator.errors import InputError
 from orchestrator.runs import LIST_COLUMNS, SORT_COLUMNS, RunFilter, TaskEvent
+from orchestrator.status import ALL_STATUSES
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
@@ -738,8 +739,8 @@ def test_query_rejects_unknown_sort_status_and_bad_paging(seeded):
 def test_count_by_status_lists_every_status_with_zeros(seeded):
     want = Counter(r["status"] for r in SEED)
     got = seeded.count_by_status()
-    assert list(got) == list(RUN_STATUSES)
-    assert got == {s: want.get(s, 0) for s in RUN_STATUSES}
+    assert list(got) == list(ALL_STATUSES)
+    assert got == {s: want.get(s, 0) for s in ALL_STATUSES}
     assert got["awaiting_input"] == 0
 
 
@@ -749,7 +750,7 @@ def test_count_runs_and_workflow_names(seeded):
 
 
 def test_count_by_status_on_an_empty_table(store):
-    assert store.count_by_status() == {s: 0 for s in RUN_STATUSES}
+    assert store.count_by_status() == {s: 0 for s in ALL_STATUSES}
     assert store.query_runs().total == 0
 
 
