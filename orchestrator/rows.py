@@ -38,6 +38,8 @@ class RunRow(RunSummary):
     cancel_requested: bool
     resume_value: dict[str, Any] | None
     rerun_of: str | None
+    attempt: int
+    auto_retries: int
 
 
 class TaskRow(TypedDict):
@@ -51,4 +53,8 @@ class TaskRow(TypedDict):
     finished_at: dt.datetime | None
     error: str | None
     step: int | None
+    attempt: int
+    work_started_at: dt.datetime | None
+    # finished_at - (work_started_at or started_at): the work, not the wait for a slot.
     duration_seconds: float | None
+    wait_seconds: float | None

@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 import sqlalchemy
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select
 
@@ -219,3 +221,25 @@ def test_fresh_database_upgrades_straight_to_head(bare_engine):
     upgrade_schema(bare_engine)
     assert schema_version(bare_engine) == head_version()
     assert column_names(bare_engine, "runs") >= COLUMNS_ADDED_AFTER_0001
+
+
+@pytest.mark.parametrize("start", ["fresh", "first release"])
+def test_migrated_schema_equals_the_package_tables(bare_engine, start):
+    """Alembic's own comparison of the migrated database with `orchestrator.db.metadata`:
+    tables, columns, their types and nullability, indexes and foreign keys."""
+    if start == "first release":
+        old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    with bare_engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+        )
+        differences = compare_metadata(context, metadata)
+    assert differences == []
+
+
+def test_migrations_do_not_import_the_package():
+    """A migration keeps meaning what it meant: it spells out its types and SQL itself."""
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        source = path.read_text()
+        assert "from orchestrator" not in source and "import orchestrator" not in source, path.name

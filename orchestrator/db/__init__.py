@@ -35,8 +35,8 @@ from orchestrator.db.migrate import (
 from orchestrator.db.schema import JSONType, UTCDateTime, metadata, run_tasks, runs, utcnow
 
 __all__ = [
-    "MIGRATIONS_DIR",
     "CONNECT_TIMEOUT_SECONDS",
+    "MIGRATIONS_DIR",
     "SQLITE_BUSY_TIMEOUT_SECONDS",
     "VERSION_TABLE",
     "JSONType",

@@ -90,6 +90,10 @@ runs = Table(
     Column("launched_by", String(200)),
     # Added by migration 0004: finished_at - started_at, written when a run finishes.
     Column("duration_seconds", Float),
+    # Added by migration 0006: the claim number every executor write is fenced by, and the
+    # automatic resumes after database outages.
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("auto_retries", Integer, nullable=False, default=0),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
     Index("ix_runs_tasks_total", "tasks_total"),
@@ -116,11 +120,15 @@ run_tasks = Table(
     metadata,
     Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
     Column("task_id", String(64), primary_key=True),  # LangGraph's task id
+    # The run's attempt that executed it (migration 0006): a retried task keeps each attempt.
+    Column("attempt", Integer, primary_key=True, default=1),
     Column("node", String(200), nullable=False),
     Column("status", String(20), nullable=False),  # orchestrator.status.TaskStatus
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("error", Text),
     Column("step", Integer),
+    # When the task got its concurrency slot and started working (None: at once).
+    Column("work_started_at", UTCDateTime),
     Index("ix_run_tasks_node", "node"),
 )

@@ -2,7 +2,8 @@
 
 Why: the first schema. `runs` records every run (also LangGraph's thread); `run_tasks` keeps
 one row per executed node for timelines. Types are written out here, not imported from
-orchestrator.db, so this migration keeps meaning what it meant when later ones change db.py.
+orchestrator.db, so this migration keeps meaning what it meant when later ones change the
+package (a UTC datetime is `DateTime(timezone=True)` in the database on both backends).
 
 Revision ID: 0001
 Revises:
@@ -12,14 +13,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from orchestrator.db import UTCDateTime
-
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+def UTCDateTime() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:

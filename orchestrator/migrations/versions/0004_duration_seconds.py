@@ -13,12 +13,18 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-from orchestrator.db import seconds_between
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+# finished_at - started_at in seconds, as each backend spells it (written out here: migrations
+# do not import the package's live code). Migration 0006 recomputes these exactly on SQLite.
+SECONDS = {
+    "postgresql": "EXTRACT(EPOCH FROM (finished_at - started_at))",
+    "sqlite": "((CAST(strftime('%s', finished_at) AS INTEGER) - CAST(strftime('%s', started_at) AS INTEGER)) "
+    "+ (CAST(substr(finished_at, 20) AS REAL) - CAST(substr(started_at, 20) AS REAL)))",
+}
 
 
 def upgrade() -> None:
@@ -33,7 +39,7 @@ def upgrade() -> None:
     op.execute(
         runs.update()
         .where(runs.c.started_at.is_not(None), runs.c.finished_at.is_not(None))
-        .values(duration_seconds=seconds_between(runs.c.started_at, runs.c.finished_at))
+        .values(duration_seconds=sa.literal_column(SECONDS[op.get_bind().dialect.name]))
     )
     op.create_index("ix_runs_duration_seconds", "runs", ["duration_seconds"])
 
