@@ -1,0 +1,70 @@
+"""The live view: runs someone launched, refreshed in place while any of them is going.
+
+The runs come from the database (by `launched_by`), not from session state, so closing the
+tab loses nothing: the runs go on, and the view finds them again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import streamlit as st
+
+from dashboard.actions import render_approval, render_run_actions
+from dashboard.formatting import detail_link, duration_text, status_label
+from orchestrator.operations import Orchestrator
+from orchestrator.runs import RunFilter
+from orchestrator.status import ACTIVE
+
+SHOWN = 10
+
+
+def _elapsed(run: dict[str, Any]) -> str:
+    if run["duration_seconds"] is not None:
+        return duration_text(run["duration_seconds"])
+    if run["started_at"]:
+        return duration_text((dt.datetime.now(dt.UTC) - run["started_at"]).total_seconds())
+    return "not started"
+
+
+def _events(tasks: list[dict[str, Any]]) -> str:
+    return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
+
+
+def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[str, Any]], key: str) -> None:
+    """One run: status, progress of tasks, failures, elapsed time, latest task events, actions."""
+    with st.container(border=True):
+        head, link = st.columns([4, 1])
+        head.markdown(f"**{status_label(run['status'])}** · {run['workflow']} · `{run['run_id']}`")
+        link.markdown(f"[open]({detail_link(run['run_id'])})")
+        total, done = run["tasks_total"], run["tasks_completed"]
+        st.progress(
+            done / total if total else 0.0,
+            text=f"{done} of {total} tasks · {run['tasks_failed']} failed · {_elapsed(run)}",
+        )
+        st.caption(f"Latest: {_events(tasks)}")
+        if run["status"] == "awaiting_input":
+            render_approval(orch, run, key=f"{key}_{run['run_id']}")
+        if run["status"] in ("running", "queued", "interrupted"):
+            render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=("cancel", "resume"))
+
+
+def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
+    """The latest runs `launched_by` started, refreshing every 2 s while one of them is going."""
+    runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
+    going = any(r["status"] in ACTIVE for r in runs)
+
+    @st.fragment(run_every=2 if going else None)
+    def live() -> None:
+        rows = orch.store.get_runs([r["run_id"] for r in runs])
+        if not rows:
+            st.caption("Runs you launch appear here, and stay here after you close the tab.")
+            return
+        tasks = orch.store.latest_tasks([r["run_id"] for r in rows])
+        for run in rows:
+            render_run_card(orch, run, tasks.get(run["run_id"], []), key)
+        if going and not any(r["status"] in ACTIVE for r in rows):
+            st.rerun(scope="app")  # all done: stop refreshing
+
+    live()

@@ -1,0 +1,53 @@
+"""The runs page's filters: their widgets' keys, their URL names, and the RunFilter they make."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from dashboard.url_state import Param
+from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunFilter
+from orchestrator.status import ALL_STATUSES
+
+PAGE_SIZES = (25, 50, 100, 200)
+COUNT_LABELS = {"tasks_total": "Tasks", "tasks_completed": "Completed", "tasks_failed": "Failed"}
+
+PARAMS: list[Param] = [
+    Param("runs_status", "status", "list", [], tuple(ALL_STATUSES)),
+    Param("runs_workflow", "workflow", "list", []),
+    *(
+        Param(f"runs_{count}_{bound}", f"{count}_{bound}", "int", None)
+        for count in TASK_COUNTS
+        for bound in ("min", "max")
+    ),
+    Param("runs_created", "created", "date_range", ()),
+    Param("runs_search", "q", "str", ""),
+    Param("runs_sort", "sort", "str", "created_at", tuple(SORT_COLUMNS)),
+    Param("runs_ascending", "asc", "bool", False),
+    Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
+    Param("runs_page", "page", "int", 1),
+]
+URL_MARKER = "runs_url"
+
+
+def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
+    """The RunFilter for the widgets' current values."""
+    counts = {
+        f"{count}_{bound}": state.get(f"runs_{count}_{bound}")
+        for count in TASK_COUNTS
+        for bound in ("min", "max")
+    }
+    dates = tuple(state.get("runs_created") or ())
+    created_from = created_to = None
+    if dates:
+        created_from = dt.datetime.combine(dates[0], dt.time(), tzinfo=dt.UTC)
+        created_to = dt.datetime.combine(dates[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return RunFilter(
+        statuses=list(state.get("runs_status") or []),
+        workflows=list(state.get("runs_workflow") or []),
+        created_from=created_from,
+        created_to=created_to,
+        text=state.get("runs_search") or "",
+        **{k: int(v) if v is not None else None for k, v in counts.items()},
+    )

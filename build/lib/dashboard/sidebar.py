@@ -1,0 +1,52 @@
+"""The sidebar every page shares: which database, whether it answers, and the run counts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import check_database
+from orchestrator.errors import OrchestratorError
+
+
+def render_sidebar() -> None:
+    """Mode, URI (masked) and its source, database health, run counts; errors as one sentence."""
+    with st.sidebar:
+        if auth_configured() and st.user.get("is_logged_in", False):
+            st.markdown(f"Logged in as **{st.user.get('name') or st.user.get('email')}**")
+            st.button("Log out", on_click=st.logout, key="sidebar_logout")
+        st.subheader("Database")
+        try:
+            config = OrchestratorConfig()
+        except OrchestratorError as exc:
+            st.error(str(exc))
+            return
+        st.markdown(f"**Mode:** `{config.checkpoint_mode}`")
+        if config.checkpoint_mode == "sqlite":
+            st.caption(f"File: `{config.display_name}`")
+        masked = config.masked_uri()
+        st.markdown(f"**POSTGRES_URI:** {config.uri_source}")
+        if masked:
+            st.caption(f"`{masked}`")
+        orch = open_orchestrator()
+        if orch is None:
+            st.markdown("**Database:** ❌ not usable")
+            return
+        try:
+            check_database(orch.engine)
+        except OrchestratorError as exc:
+            st.markdown("**Database:** ❌ does not answer")
+            st.error(str(exc))
+            return
+        st.markdown("**Database:** ✅ answers")
+        counts = cached_status_counts()
+        st.subheader("Runs")
+        total = sum(counts.values())
+        left, right = st.columns(2)
+        left.metric("All runs", f"{total:,}")
+        right.metric("Running", f"{counts['running']:,}")
+        left.metric("Queued", f"{counts['queued']:,}")
+        right.metric("Awaiting input", f"{counts['awaiting_input']:,}")
+        if config.read_only:
+            st.info("Read-only: launching and run actions are off.", icon="🔒")

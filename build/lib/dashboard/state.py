@@ -1,0 +1,95 @@
+"""Resources made once per process (st.cache_resource) and data cached briefly (st.cache_data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard.router import ensure_router
+from orchestrator.config import OrchestratorConfig
+from orchestrator.errors import OrchestratorError
+from orchestrator.executor import Executor
+from orchestrator.history import checkpoint_history
+from orchestrator.metrics import Period, overview
+from orchestrator.operations import Orchestrator
+
+
+@st.cache_resource(show_spinner=False)
+def get_orchestrator() -> Orchestrator:
+    """The config, engine (one per process) and run store; migrates the runs tables once."""
+    return Orchestrator(OrchestratorConfig())
+
+
+def _stop_executor(executor: Executor) -> None:
+    executor.stop(grace=5)
+
+
+@st.cache_resource(show_spinner=False, on_release=_stop_executor)
+def get_executor() -> Executor:
+    """The embedded executor: the SQLite default needs nothing else to run what is launched."""
+    orch = get_orchestrator()
+    executor = Executor(orch.config, engine=orch.engine, registry=orch.registry)
+    executor.start()
+    return executor
+
+
+def embedded_executor_wanted(config: OrchestratorConfig) -> bool:
+    """Off in read-only mode, or with ORCHESTRATOR_EMBEDDED_EXECUTOR=0 when workers run elsewhere."""
+    return config.embedded_executor and not config.read_only
+
+
+def open_orchestrator() -> Orchestrator | None:
+    """The orchestrator, with its embedded executor started; on a user's error, a banner and None."""
+    try:
+        orch = get_orchestrator()
+        if embedded_executor_wanted(orch.config):
+            get_executor()
+        return orch
+    except OrchestratorError as exc:
+        st.error(f"**The orchestrator cannot start.** {exc}", icon="🛑")
+        return None
+
+
+def require_orchestrator() -> Orchestrator:
+    """For pages: the orchestrator, or stop the page after the banner."""
+    ensure_router()
+    orch = open_orchestrator()
+    if orch is None:
+        st.stop()
+    return orch
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def cached_history(run_id: str, version: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """A run's checkpoints; `version` (status, task counts) changes whenever the run moves on."""
+    orch = get_orchestrator()
+    nodes = {task["task_id"]: task["node"] for task in orch.store.get_tasks(run_id)}
+    return checkpoint_history(orch.config, run_id, nodes)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def cached_status_counts() -> dict[str, int]:
+    return get_orchestrator().store.count_by_status()
+
+
+def read_only() -> bool:
+    """Whether the dashboard hides every action that changes data (a bad config counts as no)."""
+    try:
+        return bool(OrchestratorConfig().read_only)
+    except OrchestratorError:
+        return False
+
+
+@st.cache_data(ttl=10, show_spinner="Computing figures…")
+def cached_overview(start: Any, end: Any, workflows: tuple[str, ...]) -> dict[str, Any]:
+    """The overview's aggregates for a period (start/end rounded by the caller, so reruns hit the cache)."""
+    return overview(get_orchestrator().engine, Period(start, end), workflows)
+
+
+def auth_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` has an [auth] section (then every page needs a login)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False

@@ -1,0 +1,139 @@
+"""LangGraph's savers opened from the config, and the start-up that logs what it set up.
+
+    >>> async with open_checkpointer(OrchestratorConfig()) as saver:
+    ...     graph = builder.compile(checkpointer=saver)
+
+An async saver is bound to the event loop it was opened on: open one per loop. Streamlit's
+script threads have no loop, so the dashboard reads checkpoints with `open_sync_saver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import aiosqlite
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from sqlalchemy import Engine
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import (
+    CONNECT_TIMEOUT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    backend_label,
+    describe_connection_error,
+    make_engine,
+    saver_setup_lock,
+    upgrade_schema,
+)
+
+logger = logging.getLogger("orchestrator")
+
+# The settings LangGraph's PostgreSQL savers need on every connection.
+PG_CONNECTION_KWARGS = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
+
+
+@asynccontextmanager
+async def open_checkpointer(
+    config: OrchestratorConfig, *, max_connections: int = 10, engine: Engine | None = None
+) -> AsyncIterator[BaseCheckpointSaver]:
+    """Open the configured async saver with its tables set up (logs the first two start-up lines).
+
+    `engine` (else a temporary one) holds the set-up lock on PostgreSQL.
+    """
+    config.validate()
+    logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
+    if config.checkpoint_mode == "sqlite":
+        async with aiosqlite.connect(config.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
+            saver = AsyncSqliteSaver(conn)
+            await saver.setup()
+            logger.info("✅ AsyncSqliteSaver initialized successfully")
+            yield saver
+        return
+    url = config.postgres_url()
+    conninfo = config.postgres_conninfo()
+    try:
+        # One direct connection first: a clear error at once instead of a pool retrying.
+        await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS)).close()
+    except psycopg.OperationalError as exc:
+        raise describe_connection_error(exc, url) from None
+    pool = AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=max_connections,
+        kwargs=PG_CONNECTION_KWARGS,
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=10)
+    except PoolTimeout as exc:
+        await pool.close()
+        raise describe_connection_error(exc, url) from None
+    lock_engine = engine or make_engine(config)
+    try:
+        # No pipeline: the saver shares the pool between concurrent runs.
+        saver = AsyncPostgresSaver(pool)
+        lock = saver_setup_lock(lock_engine)
+        await asyncio.to_thread(lock.acquire)
+        try:
+            await saver.setup()
+        finally:
+            await asyncio.to_thread(lock.release)
+        logger.info("✅ AsyncPostgresSaver initialized successfully")
+        yield saver
+    finally:
+        await pool.close()
+        if engine is None:
+            lock_engine.dispose()
+
+
+def init_runs_tables(engine: Engine) -> None:
+    """Create or upgrade `runs` and `run_tasks` (logs the third start-up line)."""
+    upgrade_schema(engine)
+    logger.info("✅ Runs table initialized (%s)", backend_label(engine))
+
+
+async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> Engine:
+    """Set up the saver's tables and ours, logging the three start-up lines; return the engine."""
+    engine = engine or make_engine(config)
+    async with open_checkpointer(config, max_connections=1, engine=engine):
+        pass
+    await asyncio.to_thread(init_runs_tables, engine)
+    return engine
+
+
+@contextmanager
+def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]:
+    """A sync saver for reading checkpoints from a thread without an event loop."""
+    config.validate()
+    if config.checkpoint_mode == "sqlite":
+        with SqliteSaver.from_conn_string(config.sqlite_path) as saver:
+            saver.conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            yield saver
+        return
+    url = config.postgres_url()
+    try:
+        conn = psycopg.connect(
+            config.postgres_conninfo(), connect_timeout=CONNECT_TIMEOUT_SECONDS, **PG_CONNECTION_KWARGS
+        )
+    except psycopg.OperationalError as exc:
+        raise describe_connection_error(exc, url) from None
+    with conn:
+        yield PostgresSaver(conn)
+
+
+def setup_saver_tables(config: OrchestratorConfig, engine: Engine) -> None:
+    """Create LangGraph's tables with the sync saver (without the start-up log lines), so that
+    reading checkpoints works on a database no executor has served yet."""
+    with saver_setup_lock(engine), open_sync_saver(config) as saver:
+        saver.setup()

@@ -1,0 +1,333 @@
+"""OrchestratorConfig: which database to use, and how the engine runs.
+
+Every setting can be passed to the constructor, or left out and read from the environment,
+where a `.env` file in the working directory fills what the process environment does not
+set. A value passed to the constructor always wins. Every setting is checked when the config
+is made: a bad one raises ConfigError with one sentence saying how to fix it.
+
+    >>> from orchestrator.config import OrchestratorConfig
+    >>> OrchestratorConfig().checkpoint_mode
+    'sqlite'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sqlalchemy.engine import URL
+
+from orchestrator.errors import ConfigError
+
+VALID_MODES = ("sqlite", "postgres")
+URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
+# libpq parameters that hold a secret: never shown, whatever form the URI takes.
+SECRET_PARAMS = frozenset({"password", "sslpassword"})
+# Bounds of the engine's settings: a worker must heartbeat often enough without spinning a
+# core, and a run may only count as orphaned after several heartbeats were missed.
+MIN_HEARTBEAT_SECONDS = 0.05
+MAX_HEARTBEAT_SECONDS = 600.0
+STALE_HEARTBEATS = 3
+MAX_CONCURRENCY = 1000
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+# The environment includes `.env`: the sidebar and `doctor` say "environment" for both.
+UriSource = Literal["config", "environment", "not set"]
+
+
+def _read_env(env_file: str | None) -> dict[str, str]:
+    """The process environment over the `.env` file (python-dotenv's precedence)."""
+    values: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def parse_bool(raw: str, name: str) -> bool:
+    """A yes/no setting; anything but the usual words is an error, never silently "no"."""
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false (or 1/0, yes/no, on/off), not {raw.strip()[:40]!r}.")
+
+
+def _parse_int(raw: str, name: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw.strip()[:40]!r}.") from None
+
+
+def _parse_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw.strip()[:40]!r}.") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number of seconds.")
+    return value
+
+
+class OrchestratorConfig:
+    """Settings for the package, the dashboard and the workers.
+
+    Environment variables (or `.env`) used for settings not passed: CHECKPOINT_MODE,
+    SQLITE_PATH, POSTGRES_URI, ORCHESTRATOR_WORKFLOWS (JSON object), ORCHESTRATOR_MODEL,
+    ORCHESTRATOR_CONCURRENCY, ORCHESTRATOR_READ_ONLY, ORCHESTRATOR_HEARTBEAT_SECONDS,
+    ORCHESTRATOR_STALE_AFTER_SECONDS, ORCHESTRATOR_EMBEDDED_EXECUTOR.
+    """
+
+    checkpoint_mode: str
+    sqlite_path: str
+    postgres_uri: str | None
+    # Teams' own graphs: {"name": "package.module:build_graph"}.
+    workflows: dict[str, str]
+    # A "module:factory" returning a LangChain chat model for plan_execute; None = offline.
+    model: str | None
+    concurrency: int
+    read_only: bool
+    heartbeat_seconds: float
+    # A running run whose heartbeat is older than this is taken as orphaned (its executor died).
+    stale_after_seconds: float
+    # Whether the dashboard runs an executor in its own process (off when workers run elsewhere).
+    embedded_executor: bool
+    env_file: str | None
+
+    def __init__(
+        self,
+        checkpoint_mode: str | None = None,
+        sqlite_path: str | os.PathLike[str] | None = None,
+        postgres_uri: str | None = None,
+        workflows: Mapping[str, str] | None = None,
+        model: str | None = None,
+        concurrency: int | None = None,
+        read_only: bool | None = None,
+        heartbeat_seconds: float | None = None,
+        stale_after_seconds: float | None = None,
+        embedded_executor: bool | None = None,
+        env_file: str | None = ".env",
+    ):
+        self.env_file = env_file
+        env = self._env = _read_env(env_file)
+        self.checkpoint_mode = (
+            checkpoint_mode
+            if checkpoint_mode is not None
+            else env.get("CHECKPOINT_MODE", "sqlite").strip() or "sqlite"
+        )
+        self.sqlite_path = str(sqlite_path if sqlite_path is not None else env.get("SQLITE_PATH", "orchestrator.db"))
+        self.postgres_uri = postgres_uri or None
+        self.workflows = dict(workflows) if workflows is not None else self._json_env("ORCHESTRATOR_WORKFLOWS")
+        self.model = model if model is not None else (env.get("ORCHESTRATOR_MODEL") or None)
+        self.concurrency = (
+            concurrency
+            if concurrency is not None
+            else _parse_int(env.get("ORCHESTRATOR_CONCURRENCY", "4"), "ORCHESTRATOR_CONCURRENCY")
+        )
+        self.heartbeat_seconds = float(
+            heartbeat_seconds
+            if heartbeat_seconds is not None
+            else _parse_float(env.get("ORCHESTRATOR_HEARTBEAT_SECONDS", "1"), "ORCHESTRATOR_HEARTBEAT_SECONDS")
+        )
+        self.stale_after_seconds = float(
+            stale_after_seconds
+            if stale_after_seconds is not None
+            else _parse_float(
+                env.get("ORCHESTRATOR_STALE_AFTER_SECONDS", "30"), "ORCHESTRATOR_STALE_AFTER_SECONDS"
+            )
+        )
+        self.read_only = (
+            read_only
+            if read_only is not None
+            else parse_bool(env.get("ORCHESTRATOR_READ_ONLY", "false"), "ORCHESTRATOR_READ_ONLY")
+        )
+        self.embedded_executor = (
+            embedded_executor
+            if embedded_executor is not None
+            else parse_bool(env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR")
+        )
+        self._check_engine_settings()
+
+    def __repr__(self) -> str:
+        where = self.sqlite_path if self.checkpoint_mode == "sqlite" else self.masked_uri()
+        return f"OrchestratorConfig(checkpoint_mode={self.checkpoint_mode!r}, database={where!r})"
+
+    def _json_env(self, name: str) -> dict[str, str]:
+        raw = self._env.get(name)
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{name} is not valid JSON ({exc.msg}); set it to an object such as "
+                '{"name": "package.module:build_graph"}.'
+            ) from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a JSON object mapping names to import paths.")
+        return value
+
+    def _check_engine_settings(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
+            raise ConfigError("concurrency must be a whole number; set ORCHESTRATOR_CONCURRENCY=4, say.")
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ConfigError(
+                f"concurrency must be between 1 and {MAX_CONCURRENCY}; set ORCHESTRATOR_CONCURRENCY=1 or more."
+            )
+        hb, stale = self.heartbeat_seconds, self.stale_after_seconds
+        if not (math.isfinite(hb) and MIN_HEARTBEAT_SECONDS <= hb <= MAX_HEARTBEAT_SECONDS):
+            raise ConfigError(
+                f"heartbeat_seconds must be between {MIN_HEARTBEAT_SECONDS} and {MAX_HEARTBEAT_SECONDS:g}; "
+                "set ORCHESTRATOR_HEARTBEAT_SECONDS=1, say."
+            )
+        if not (math.isfinite(stale) and stale >= STALE_HEARTBEATS * hb):
+            raise ConfigError(
+                f"stale_after_seconds ({stale:g}) must be at least {STALE_HEARTBEATS} heartbeats "
+                f"({STALE_HEARTBEATS * hb:g} s), or healthy runs would be taken for dead; "
+                "raise ORCHESTRATOR_STALE_AFTER_SECONDS (default 30)."
+            )
+
+    # -- which database --------------------------------------------------------------------
+
+    @property
+    def uri_source(self) -> UriSource:
+        """Where the PostgreSQL URI comes from: the config, the environment (or .env), or nowhere."""
+        if self.postgres_uri:
+            return "config"
+        if self._env.get("POSTGRES_URI"):
+            return "environment"
+        return "not set"
+
+    @property
+    def resolved_postgres_uri(self) -> str | None:
+        """`postgres_uri` if set, else POSTGRES_URI from the environment or `.env`."""
+        return self.postgres_uri or self._env.get("POSTGRES_URI") or None
+
+    def validate(self) -> None:
+        """Raise ConfigError, in one sentence with the fix, when the config cannot be used."""
+        if self.checkpoint_mode not in VALID_MODES:
+            raise ConfigError(
+                f"Unknown checkpoint_mode: {self.checkpoint_mode!r}; "
+                'use "sqlite" (the default) or "postgres".'
+            )
+        if self.checkpoint_mode == "postgres":
+            self.postgres_params()
+        self._check_engine_settings()
+
+    def postgres_params(self) -> dict[str, str]:
+        """The PostgreSQL URI's connection parameters, parsed by libpq as psycopg does."""
+        uri = self.resolved_postgres_uri
+        if not uri:
+            raise ConfigError(
+                "PostgreSQL mode requires POSTGRES_URI; set postgres_uri in the config or "
+                f"POSTGRES_URI in .env (e.g. {URI_EXAMPLE})."
+            )
+        return parse_postgres_uri(uri)
+
+    def postgres_conninfo(self) -> str:
+        """The libpq connection string for psycopg (LangGraph's savers use it)."""
+        return make_conninfo("", **self.postgres_params())
+
+    def postgres_url(self) -> URL:
+        """The PostgreSQL URI as a SQLAlchemy URL on the psycopg 3 driver."""
+        params = dict(self.postgres_params())
+        port = params.pop("port", None)
+        return URL.create(
+            "postgresql+psycopg",
+            username=params.pop("user", None),
+            password=params.pop("password", None),
+            host=params.pop("host", None),
+            port=int(port) if port else None,
+            database=params.pop("dbname", None),
+            query=params,
+        )
+
+    def database_url(self) -> URL:
+        """The SQLAlchemy URL of the active backend."""
+        self.validate()
+        if self.checkpoint_mode == "sqlite":
+            return URL.create("sqlite", database=self.sqlite_path)
+        return self.postgres_url()
+
+    def masked_uri(self) -> str | None:
+        """The PostgreSQL URI with every secret replaced by ***, or None when not set.
+
+        A URI that cannot be parsed unambiguously is never echoed."""
+        uri = self.resolved_postgres_uri
+        if not uri:
+            return None
+        try:
+            params = parse_postgres_uri(uri)
+        except ConfigError:
+            return "(not shown: POSTGRES_URI cannot be parsed)"
+        return masked_conninfo(params)
+
+    @property
+    def display_name(self) -> str:
+        """The database in words, without a password: the SQLite path or the masked URI."""
+        if self.checkpoint_mode == "sqlite":
+            return str(Path(self.sqlite_path).resolve())
+        return self.masked_uri() or "(POSTGRES_URI not set)"
+
+
+def parse_postgres_uri(uri: str) -> dict[str, str]:
+    """Parse a `postgresql://` (or `postgres://`) URI with libpq's own parser.
+
+    Raises ConfigError, never echoing the URI (it may hold a password), when the scheme is
+    another one, libpq cannot parse it, or it is ambiguous: an unencoded '@' in the password
+    would make libpq read the password's tail as the host.
+    """
+    text = uri.strip()
+    if "\x00" in text:
+        raise ConfigError("POSTGRES_URI contains a NUL character; remove it.")
+    if not text.lower().startswith(URI_SCHEMES):
+        scheme = text.split("://", 1)[0] if "://" in text else ""
+        shown = f" uses the scheme {scheme!r}" if scheme and scheme.isascii() and scheme.isidentifier() else " is not a URI"
+        raise ConfigError(f"POSTGRES_URI{shown}; write it as {URI_EXAMPLE}.")
+    if text.lower().startswith("postgresql+psycopg://"):
+        text = "postgresql://" + text.split("://", 1)[1]
+    authority = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    if authority.count("@") > 1:
+        raise ConfigError(
+            "POSTGRES_URI has more than one '@' before the host; percent-encode an '@' in the "
+            "user name or password as %40."
+        )
+    try:
+        params = conninfo_to_dict(text)
+    except Exception:
+        raise ConfigError(f"POSTGRES_URI cannot be parsed; write it as {URI_EXAMPLE}.") from None
+    clean = {key: str(value) for key, value in params.items() if value is not None}
+    for key in ("host", "port"):
+        if "," in clean.get(key, ""):
+            raise ConfigError(f"POSTGRES_URI names several hosts or ports; give one, as in {URI_EXAMPLE}.")
+    port = clean.get("port", "")
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ConfigError("POSTGRES_URI has a port that is not a number from 1 to 65535; fix the port.")
+    return clean
+
+
+def masked_conninfo(params: Mapping[str, Any]) -> str:
+    """A URI for people to read: every secret parameter shown as ***."""
+    params = dict(params)
+    user = params.pop("user", "")
+    password = params.pop("password", None)
+    host = params.pop("host", "")
+    port = params.pop("port", "")
+    dbname = params.pop("dbname", "")
+    userinfo = (user + (":***" if password else "") + "@") if user or password else ""
+    netloc = host if not host.startswith("/") else ""
+    if host.startswith("/"):
+        params = {"host": host, **params}
+    query = "&".join(f"{key}={'***' if key in SECRET_PARAMS else value}" for key, value in params.items())
+    return f"postgresql://{userinfo}{netloc}{':' + port if port else ''}/{dbname}" + (f"?{query}" if query else "")

@@ -1,0 +1,62 @@
+"""The database layer, split by job:
+
+- `schema`: the tables and portable column types;
+- `engines`: one engine per backend, connection settings and timeouts, connection errors;
+- `dialect`: the SQL spelled differently on SQLite and PostgreSQL;
+- `migrate`: Alembic migrations and the set-up locks.
+
+The names below are the layer's public surface; import them from `orchestrator.db`.
+"""
+
+from orchestrator.db.dialect import (
+    bin_index,
+    grouped_percentiles,
+    json_text,
+    seconds_between,
+    time_bucket,
+    upsert,
+)
+from orchestrator.db.engines import (
+    CONNECT_TIMEOUT_SECONDS,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    backend_label,
+    check_database,
+    describe_connection_error,
+    make_engine,
+)
+from orchestrator.db.migrate import (
+    MIGRATIONS_DIR,
+    VERSION_TABLE,
+    head_version,
+    saver_setup_lock,
+    schema_version,
+    upgrade_schema,
+)
+from orchestrator.db.schema import JSONType, UTCDateTime, metadata, run_tasks, runs, utcnow
+
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "MIGRATIONS_DIR",
+    "SQLITE_BUSY_TIMEOUT_SECONDS",
+    "VERSION_TABLE",
+    "JSONType",
+    "UTCDateTime",
+    "backend_label",
+    "bin_index",
+    "check_database",
+    "describe_connection_error",
+    "grouped_percentiles",
+    "head_version",
+    "json_text",
+    "make_engine",
+    "metadata",
+    "run_tasks",
+    "runs",
+    "saver_setup_lock",
+    "schema_version",
+    "seconds_between",
+    "time_bucket",
+    "upgrade_schema",
+    "upsert",
+    "utcnow",
+]

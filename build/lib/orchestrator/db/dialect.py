@@ -1,0 +1,215 @@
+"""SQL that is spelled differently on SQLite and PostgreSQL, each as one construct or function.
+
+A custom construct (`FunctionElement` + `@compiles`) must put everything that changes its SQL
+into SQLAlchemy's statement cache key: its arguments are clauses (bound parameters or
+columns), and a variant that changes the SQL text is a class of its own. A plain Python
+attribute would be cached away: the first statement compiled would fix it for the process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import Text
+
+# -- seconds between two timestamps -----------------------------------------------------------
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from the first timestamp to the second, as a float, on either backend."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = list(element.clauses)
+    return f"EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    # Whole seconds of the first 19 characters ('YYYY-MM-DD HH:MM:SS') plus the stored
+    # '.ffffff': exact to the microsecond. strftime('%s') of the whole text would round a time
+    # at .9995 s or later up to the next second; julianday() is off by up to ~40 µs.
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+
+    def whole(ts: str) -> str:
+        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+
+    def fraction(ts: str) -> str:
+        return f"CAST(substr({ts}, 20) AS REAL)"
+
+    return f"(({whole(end)} - {whole(start)}) + ({fraction(end)} - {fraction(start)}))"
+
+
+# -- the hour or day a timestamp falls in -----------------------------------------------------
+
+
+class _time_bucket(FunctionElement[str]):
+    type = String()
+    inherit_cache = True
+    pg_pattern = ""
+    sqlite_pattern = ""
+
+
+class hour_bucket(_time_bucket):
+    """The UTC hour a timestamp falls in, as text 'YYYY-MM-DD HH:00'."""
+
+    inherit_cache = True
+    pg_pattern = "YYYY-MM-DD HH24:00"
+    sqlite_pattern = "%Y-%m-%d %H:00"
+
+
+class day_bucket(_time_bucket):
+    """The UTC day a timestamp falls in, as text 'YYYY-MM-DD 00:00'."""
+
+    inherit_cache = True
+    pg_pattern = "YYYY-MM-DD 00:00"
+    sqlite_pattern = "%Y-%m-%d 00:00"
+
+
+def time_bucket(column: Any, unit: str) -> _time_bucket:
+    """The UTC `unit` ('hour' or 'day') a timestamp falls in, as 'YYYY-MM-DD HH:00' text.
+
+    A class per unit, so the unit is part of the statement's cache key."""
+    if unit == "hour":
+        return hour_bucket(column)
+    if unit == "day":
+        return day_bucket(column)
+    raise ValueError("unit must be 'hour' or 'day'")
+
+
+@compiles(_time_bucket, "postgresql")
+def _time_bucket_pg(element: _time_bucket, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"to_char({compiler.process(column, **kw)} AT TIME ZONE 'UTC', '{element.pg_pattern}')"
+
+
+@compiles(_time_bucket, "sqlite")
+def _time_bucket_sqlite(element: _time_bucket, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"strftime('{element.sqlite_pattern}', {compiler.process(column, **kw)})"
+
+
+# -- histogram bins ---------------------------------------------------------------------------
+
+
+class bin_index(FunctionElement[int]):
+    """floor(value / width), capped at `last`: the histogram bin of a non-negative value."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(bin_index, "postgresql")
+def _bin_index_pg(element: bin_index, compiler: Any, **kw: Any) -> str:
+    value, width, last = (compiler.process(c, **kw) for c in element.clauses)
+    return f"LEAST(CAST(FLOOR({value} / {width}) AS INTEGER), {last})"
+
+
+@compiles(bin_index, "sqlite")
+def _bin_index_sqlite(element: bin_index, compiler: Any, **kw: Any) -> str:
+    value, width, last = (compiler.process(c, **kw) for c in element.clauses)
+    # CAST truncates, which is floor for the non-negative values binned here.
+    return f"MIN(CAST({value} / {width} AS INTEGER), {last})"
+
+
+# -- JSON as text, upserts, percentiles -------------------------------------------------------
+
+
+def json_text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """A JSON column as searchable text (JSONB has no LIKE; SQLite stores text already)."""
+    return cast(column, Text)
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: tuple[str, ...],
+    only_where: ColumnElement[bool] | None = None,
+) -> None:
+    """Insert rows, or update every other given column where the key already exists
+    (and the existing row matches `only_where`, when given)."""
+    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    stmt = dialect_insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}, where=only_where
+    )
+    conn.execute(stmt, rows)
+
+
+def grouped_percentiles(
+    conn: Connection,
+    value: ColumnElement[Any],
+    where: list[Any],
+    group: ColumnElement[Any] | None,
+    fractions: tuple[float, ...],
+) -> dict[Any, dict[float, float | None]]:
+    """Continuous percentiles of `value` (NULLs ignored) per `group` (None: one group), by the database.
+
+    PostgreSQL computes percentile_cont itself. SQLite has no percentile function: a window
+    query numbers the sorted values and returns only the two rows around each percentile's
+    position, which are then interpolated exactly as percentile_cont does.
+    """
+    key = group if group is not None else literal_column("0")
+    where = [*where, value.is_not(None)]
+    if conn.dialect.name == "postgresql":
+        columns = (
+            func.percentile_cont(f).within_group(value).label(f"p{i}") for i, f in enumerate(fractions)
+        )
+        stmt = select(key.label("g"), *columns).where(*where)
+        if group is not None:
+            stmt = stmt.group_by(group)
+        return {row.g: {f: row[i + 1] for i, f in enumerate(fractions)} for row in conn.execute(stmt)}
+    ranked = (
+        select(
+            key.label("g"),
+            value.label("v"),
+            func.row_number().over(partition_by=group, order_by=value).label("rn"),
+            func.count().over(partition_by=group).label("n"),
+        )
+        .where(*where)
+        .subquery()
+    )
+    wanted = []
+    for f in fractions:
+        position = (ranked.c.n - 1) * f
+        low = cast(position, Integer)
+        high = low + case((position > low, 1), else_=0)
+        wanted += [ranked.c.rn == low + 1, ranked.c.rn == high + 1]
+    rows = conn.execute(select(ranked.c.g, ranked.c.rn, ranked.c.n, ranked.c.v).where(or_(*wanted))).all()
+    values: dict[Any, dict[int, float]] = {}
+    sizes: dict[Any, int] = {}
+    for row in rows:
+        values.setdefault(row.g, {})[row.rn] = float(row.v)
+        sizes[row.g] = row.n
+    result: dict[Any, dict[float, float | None]] = {}
+    for g, by_rank in values.items():
+        result[g] = {}
+        for f in fractions:
+            position = (sizes[g] - 1) * f
+            low = int(position)
+            high = low + (1 if position > low else 0)
+            result[g][f] = by_rank[low + 1] + (by_rank[high + 1] - by_rank[low + 1]) * (position - low)
+    return result

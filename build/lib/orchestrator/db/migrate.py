@@ -1,0 +1,112 @@
+"""Schema migrations (Alembic, shipped in `orchestrator/migrations`) and the locks around set-up."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, func, select
+
+from orchestrator.db.engines import check_database
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+# Our own version table, so a team's Alembic history in the same database is left alone.
+VERSION_TABLE = "orchestrator_alembic_version"
+
+# pg_advisory_lock keys: one for our migrations, one for LangGraph's saver set-up.
+MIGRATION_LOCK_KEY = 0x6F726368
+SAVER_SETUP_LOCK_KEY = 0x6F726369
+
+
+def _alembic_config(engine_or_conn: Any) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = engine_or_conn
+    return cfg
+
+
+class SaverSetupLock:
+    """A PostgreSQL advisory lock held while LangGraph's saver creates its tables.
+
+    The savers' setup() has no lock of its own: two processes starting together on a fresh
+    database both insert the same migration row and one fails. The lock is polled with
+    pg_try_advisory_lock outside any transaction, never waited on inside one: setup() runs
+    CREATE INDEX CONCURRENTLY, which waits for every open transaction, including a session
+    blocked on this lock, and the two would wait for each other. SQLite needs no lock.
+
+    Use it as a context manager, or (from async code, in a thread) `acquire()` / `release()`.
+    """
+
+    def __init__(self, engine: Engine, poll_seconds: float = 0.1):
+        self.engine, self.poll_seconds = engine, poll_seconds
+        self._conn: Connection | None = None
+
+    def acquire(self) -> None:
+        if self.engine.dialect.name != "postgresql":
+            return
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            while not conn.execute(select(func.pg_try_advisory_lock(SAVER_SETUP_LOCK_KEY))).scalar():
+                time.sleep(self.poll_seconds)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            conn.execute(select(func.pg_advisory_unlock(SAVER_SETUP_LOCK_KEY)))
+        finally:
+            conn.close()
+
+    def __enter__(self) -> SaverSetupLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def saver_setup_lock(engine: Engine, poll_seconds: float = 0.1) -> SaverSetupLock:
+    """The saver set-up lock for `engine` (see SaverSetupLock)."""
+    return SaverSetupLock(engine, poll_seconds)
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    """Apply the package's migrations up to `revision` (start-up runs this to 'head')."""
+    check_database(engine)
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_write=True)
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (DROP + rename); with foreign keys on, dropping
+            # `runs` would cascade into `run_tasks`. The PRAGMA only works outside a transaction.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Two processes starting at once (dashboard and a worker) must not both migrate.
+                conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+            command.upgrade(_alembic_config(conn), revision)
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The applied migration, or None for a database the orchestrator has not set up."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def head_version() -> str:
+    """The newest migration this package ships."""
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    return str(script.get_current_head())

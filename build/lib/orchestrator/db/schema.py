@@ -1,0 +1,134 @@
+"""The project's tables (`runs`, `run_tasks`) and the portable column types they use.
+
+LangGraph's savers own their own tables; these are ours. Changes to them are migrations
+(`orchestrator/migrations`), and a test checks that the migrated schema equals this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# JSON text on SQLite, JSONB on PostgreSQL: one portable type.
+# none_as_null: Python None is SQL NULL (sorts last, matches IS NULL), not the JSON text "null".
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both backends.
+
+    PostgreSQL stores `timestamptz`; SQLite stores naive UTC text ('YYYY-MM-DD HH:MM:SS.ffffff'),
+    which sorts correctly, and gets its tzinfo back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """This process's clock, in UTC (for what it records about itself; staleness uses the database's)."""
+    return dt.datetime.now(dt.UTC)
+
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),  # also LangGraph's thread_id
+    Column("workflow", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # orchestrator.status.RunStatus
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("tasks_total", Integer, nullable=False, default=0),
+    Column("tasks_completed", Integer, nullable=False, default=0),
+    Column("tasks_failed", Integer, nullable=False, default=0),
+    Column("input", JSONType),
+    Column("state_snapshot", JSONType),
+    Column("error", Text),
+    Column("tags", JSONType),
+    Column("heartbeat_at", UTCDateTime),
+    Column("worker", String(200)),
+    # Added by migration 0002 (run control across processes).
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("resume_value", JSONType),
+    Column("rerun_of", String(64)),
+    # Added by migration 0003.
+    Column("launched_by", String(200)),
+    # Added by migration 0004: finished_at - started_at, written when a run finishes.
+    Column("duration_seconds", Float),
+    # Added by migration 0006: the claim number every executor write is fenced by, and the
+    # automatic resumes after database outages.
+    Column("attempt", Integer, nullable=False, default=0),
+    Column("auto_retries", Integer, nullable=False, default=0),
+    Index("ix_runs_status_created_at", "status", "created_at"),
+    Index("ix_runs_workflow_created_at", "workflow", "created_at"),
+    Index("ix_runs_tasks_total", "tasks_total"),
+    Index("ix_runs_tasks_completed", "tasks_completed"),
+    Index("ix_runs_tasks_failed", "tasks_failed"),
+    Index("ix_runs_finished_at", "finished_at"),
+    Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
+    Index("ix_runs_duration_seconds", "duration_seconds"),
+    # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range.
+    Index(
+        "ix_runs_overview",
+        "created_at",
+        "workflow",
+        "status",
+        "duration_seconds",
+        "tasks_total",
+        "tasks_completed",
+        "tasks_failed",
+    ),
+)
+
+run_tasks = Table(
+    "run_tasks",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("task_id", String(64), primary_key=True),  # LangGraph's task id
+    # The run's attempt that executed it (migration 0006): a retried task keeps each attempt.
+    Column("attempt", Integer, primary_key=True, default=1),
+    Column("node", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # orchestrator.status.TaskStatus
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("error", Text),
+    Column("step", Integer),
+    # When the task got its concurrency slot and started working (None: at once).
+    Column("work_started_at", UTCDateTime),
+    Index("ix_run_tasks_node", "node"),
+)

@@ -1,0 +1,60 @@
+"""Typed rows: what crosses a module boundary from the `runs` and `run_tasks` tables.
+
+`RunStore` returns these; the pages, the CLI and `compare` read them. They are plain dicts at
+run time (a `TypedDict` costs nothing), so `json.dumps(row, default=str)` and pandas work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypedDict
+
+
+class RunSummary(TypedDict):
+    """A run as the runs list shows it (no input or state: they can be large)."""
+
+    run_id: str
+    workflow: str
+    status: str  # orchestrator.status.RunStatus
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    duration_seconds: float | None
+    tasks_total: int
+    tasks_completed: int
+    tasks_failed: int
+    tags: list[str] | None
+    worker: str | None
+    heartbeat_at: dt.datetime | None
+    launched_by: str | None
+
+
+class RunRow(RunSummary):
+    """Every column of one run."""
+
+    input: dict[str, Any] | None
+    state_snapshot: Any
+    error: str | None
+    cancel_requested: bool
+    resume_value: dict[str, Any] | None
+    rerun_of: str | None
+    attempt: int
+    auto_retries: int
+
+
+class TaskRow(TypedDict):
+    """One task (one execution of a node) of a run; `duration_seconds` is computed when read."""
+
+    run_id: str
+    task_id: str
+    node: str
+    status: str  # orchestrator.status.TaskStatus
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    error: str | None
+    step: int | None
+    attempt: int
+    work_started_at: dt.datetime | None
+    # finished_at - (work_started_at or started_at): the work, not the wait for a slot.
+    duration_seconds: float | None
+    wait_seconds: float | None

@@ -1,0 +1,80 @@
+"""A run's status, and what may be done to a run in each status.
+
+    >>> RunStatus.RUNNING in ACTIVE
+    True
+    >>> Action.RESUME in allowed_actions(RunStatus.FAILED)
+    True
+
+Statuses are stored as their text value; `RunStatus` is a `StrEnum`, so a member equals its
+text (`RunStatus.FAILED == "failed"`) and can be used wherever a status string is expected.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """Where a run is in its life: queued → running → (awaiting_input →) a final status."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_INPUT = "awaiting_input"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+class TaskStatus(StrEnum):
+    """Where one task (one node execution) is."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class Action(StrEnum):
+    """What people do to a run (the package's operations; the pages' buttons)."""
+
+    CANCEL = "cancel"
+    RESUME = "resume"
+    APPROVE = "approve"
+    REJECT = "reject"
+    RERUN = "rerun"
+    LAUNCH_AGAIN = "launch_again"
+    DELETE = "delete"
+
+
+ALL_STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
+# Going: an executor holds it, or will, or it waits for a person.
+ACTIVE: frozenset[RunStatus] = frozenset({RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.AWAITING_INPUT})
+# Ended: `finished_at` is set. An interrupted or failed run may still be resumed.
+FINAL: frozenset[RunStatus] = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED}
+)
+
+_ALWAYS = frozenset({Action.RERUN, Action.LAUNCH_AGAIN})
+_ALLOWED: dict[RunStatus, frozenset[Action]] = {
+    RunStatus.QUEUED: _ALWAYS | {Action.CANCEL},
+    RunStatus.RUNNING: _ALWAYS | {Action.CANCEL},
+    RunStatus.AWAITING_INPUT: _ALWAYS | {Action.CANCEL, Action.APPROVE, Action.REJECT, Action.DELETE},
+    RunStatus.SUCCEEDED: _ALWAYS | {Action.DELETE},
+    RunStatus.FAILED: _ALWAYS | {Action.RESUME, Action.DELETE},
+    RunStatus.CANCELLED: _ALWAYS | {Action.DELETE},
+    RunStatus.INTERRUPTED: _ALWAYS | {Action.CANCEL, Action.RESUME, Action.DELETE},
+}
+
+
+def allowed_actions(status: str) -> frozenset[Action]:
+    """The actions that apply to a run in `status` (an unknown status allows none)."""
+    try:
+        return _ALLOWED[RunStatus(status)]
+    except ValueError:
+        return frozenset()
+
+
+def statuses_allowing(action: Action) -> list[RunStatus]:
+    """The statuses in which `action` applies, in lifecycle order (for SQL `status IN (...)`)."""
+    return [status for status in RunStatus if action in _ALLOWED[status]]

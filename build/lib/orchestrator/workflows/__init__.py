@@ -1,0 +1,287 @@
+"""The workflow registry: built-in LangGraph workflows plus teams' own, added by configuration.
+
+A workflow is a zero-argument function returning an uncompiled `StateGraph`; the executor
+compiles it with its checkpointer. Configured entries are "package.module:function" paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import pydantic
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from orchestrator.errors import ConfigError, InputError, OrchestratorError
+from orchestrator.workflows import plan_execute, simulate
+
+__all__ = ["WorkflowRegistry", "WorkflowSpec", "load_registry"]
+
+
+BUILTIN_NAMES = (simulate.NAME, plan_execute.NAME)
+
+
+def _no_run_config(input: dict) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """One launchable workflow: how to build its graph and how to check and pass its input."""
+
+    name: str
+    description: str
+    build: Callable[[], StateGraph]
+    input_model: type[pydantic.BaseModel] | None
+    run_config: Callable[[dict], dict] = _no_run_config
+
+    def validate_input(self, data: dict) -> dict:
+        """Return the validated input with defaults filled, as plain JSON values.
+
+        Raises InputError with one sentence and `field_errors` (field path -> plain message)."""
+        if not isinstance(data, Mapping):
+            raise InputError(
+                f"Input for workflow '{self.name}' must be a JSON object of field names and values."
+            )
+        if self.input_model is None:
+            try:
+                return json.loads(json.dumps(dict(data), allow_nan=False))
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"Input for workflow '{self.name}' must contain only JSON values ({exc}); fix the input."
+                ) from None
+        try:
+            return self.input_model.model_validate(dict(data)).model_dump(mode="json")
+        except pydantic.ValidationError as exc:
+            field_errors = _field_errors(exc)
+            problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
+            raise InputError(f"Invalid input for workflow '{self.name}': {problems}.", field_errors) from None
+
+    def initial_state(self, input: dict) -> dict:
+        """The graph input for a validated input: its fields, as the top-level state keys."""
+        return dict(input)
+
+
+def _field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "input"
+        errors.setdefault(path, _plain_message(error))
+    return errors
+
+
+_TYPE_MESSAGES = {
+    "missing": "is required",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "extra_forbidden": "is not an input of this workflow",
+}
+
+
+def _plain_message(error: Any) -> str:
+    """Pydantic's error as a short phrase that follows the field name."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind]
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx['ge']}"
+    if kind == "greater_than":
+        return f"must be more than {ctx['gt']}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx['le']}"
+    if kind == "less_than":
+        return f"must be less than {ctx['lt']}"
+    if kind == "string_too_short":
+        n = ctx["min_length"]
+        return "must not be empty" if n == 1 else f"must be at least {n} characters long"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters long"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} items"
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} items"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+class WorkflowRegistry:
+    """The usable workflows by name, and the configured entries that could not be loaded."""
+
+    def __init__(self, specs: Mapping[str, WorkflowSpec], errors: Mapping[str, str] | None = None):
+        self._specs = dict(specs)
+        self._errors = dict(errors or {})
+
+    def get(self, name: str) -> WorkflowSpec:
+        """The workflow called `name`; OrchestratorError if unknown or if its import failed."""
+        if name in self._specs:
+            return self._specs[name]
+        if name in self._errors:
+            raise OrchestratorError(self._errors[name])
+        raise OrchestratorError(f"Unknown workflow '{name}': choose one of {', '.join(self._specs)}.")
+
+    def names(self) -> list[str]:
+        """Usable workflow names, built-ins first, then configured ones in configuration order."""
+        return list(self._specs)
+
+    def errors(self) -> dict[str, str]:
+        """Configured entries that could not be loaded -> one sentence saying how to fix each."""
+        return dict(self._errors)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __repr__(self) -> str:
+        return f"WorkflowRegistry(names={self.names()!r}, errors={sorted(self._errors)!r})"
+
+
+def _import_target(path: str) -> Any:
+    """Import "package.module:attr" (attr may be dotted); raises ValueError for a bad format."""
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name.strip() or not attr.strip() or ":" in attr:
+        raise ValueError("not a 'package.module:function' path")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in attr.strip().split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _load_model(path: str) -> Any:
+    try:
+        factory = _import_target(path)
+        if not callable(factory):
+            raise TypeError("not callable; point it at a zero-argument function returning a chat model")
+        model = factory()
+    except Exception as exc:
+        raise ConfigError(f"Cannot load model '{path}' ({_reason(exc)}); fix the model setting.") from exc
+    if not callable(getattr(model, "ainvoke", None)):
+        raise ConfigError(
+            f"Cannot load model '{path}' (its factory returned {type(model).__name__}, not a chat model); "
+            "fix the model setting."
+        )
+    return model
+
+
+def _builtin_specs(model: Any) -> dict[str, WorkflowSpec]:
+    return {
+        simulate.NAME: WorkflowSpec(
+            name=simulate.NAME,
+            description=simulate.DESCRIPTION,
+            build=simulate.build_simulate_graph,
+            input_model=simulate.SimulateInput,
+            run_config=simulate.run_config,
+        ),
+        plan_execute.NAME: WorkflowSpec(
+            name=plan_execute.NAME,
+            description=plan_execute.DESCRIPTION_OFFLINE if model is None else plan_execute.DESCRIPTION_MODEL,
+            build=partial(plan_execute.build_plan_execute_graph, model),
+            input_model=plan_execute.PlanExecuteInput,
+            run_config=plan_execute.run_config,
+        ),
+    }
+
+
+def _checked_build(name: str, path: str, target: Callable[[], Any]) -> Callable[[], StateGraph]:
+    def build() -> StateGraph:
+        graph = target()
+        if isinstance(graph, CompiledStateGraph):
+            raise OrchestratorError(
+                f"Workflow '{name}': '{path}' returned a compiled graph; "
+                "return the StateGraph before .compile()."
+            )
+        if not isinstance(graph, StateGraph):
+            raise OrchestratorError(
+                f"Workflow '{name}': '{path}' returned {type(graph).__name__}, not a StateGraph; "
+                "make it return an uncompiled StateGraph."
+            )
+        return graph
+
+    return build
+
+
+def _custom_spec(name: str, path: str) -> WorkflowSpec:
+    """Load one configured workflow; raises ConfigError with a one-sentence message."""
+    try:
+        target = _import_target(path)
+    except Exception as exc:
+        raise ConfigError(
+            f"Workflow '{name}': cannot import '{path}' ({_reason(exc)}); "
+            "fix the path in the workflows setting."
+        ) from exc
+    if not callable(target):
+        raise ConfigError(
+            f"Workflow '{name}': '{path}' is not callable; "
+            "point it at a zero-argument function returning a StateGraph."
+        )
+    input_model = getattr(target, "input_model", None)
+    if input_model is not None and not (
+        isinstance(input_model, type) and issubclass(input_model, pydantic.BaseModel)
+    ):
+        raise ConfigError(
+            f"Workflow '{name}': the input_model of '{path}' is not a pydantic model class; "
+            "set it to a BaseModel subclass or remove it."
+        )
+    run_config = getattr(target, "run_config", None) or _no_run_config
+    if not callable(run_config):
+        raise ConfigError(
+            f"Workflow '{name}': the run_config of '{path}' is not callable; make it a function of the input."
+        )
+    description = getattr(target, "description", None)
+    if not isinstance(description, str):
+        doc = inspect.getdoc(target) or ""
+        description = doc.strip().splitlines()[0] if doc.strip() else ""
+    return WorkflowSpec(
+        name=name,
+        description=description,
+        build=_checked_build(name, path, target),
+        input_model=input_model,
+        run_config=run_config,
+    )
+
+
+def load_registry(workflows: Mapping[str, str] | None = None, model: str | None = None) -> WorkflowRegistry:
+    """Build the registry: the built-ins, then each configured `name -> "package.module:function"`.
+
+    A configured entry that cannot be loaded is left out and reported by `errors()`; the rest
+    stay usable. `model` is an optional "module:factory" path to a zero-argument function that
+    returns a LangChain chat model for `plan_execute`; a bad one raises ConfigError."""
+    loaded_model = _load_model(model) if model else None
+    specs = _builtin_specs(loaded_model)
+    errors: dict[str, str] = {}
+    for name, path in (workflows or {}).items():
+        if not isinstance(name, str) or not name.strip():
+            errors[str(name)] = f"Workflow {name!r} has no usable name; give it a non-empty name."
+        elif name in BUILTIN_NAMES:
+            errors[name] = f"Workflow '{name}' is a built-in name; choose another name."
+        elif not isinstance(path, str):
+            errors[name] = (
+                f"Workflow '{name}': {path!r} is not a 'package.module:function' path; "
+                "fix the path in the workflows setting."
+            )
+        else:
+            try:
+                specs[name] = _custom_spec(name, path)
+            except ConfigError as exc:
+                errors[name] = str(exc)
+    return WorkflowRegistry(specs, errors)
