@@ -347,6 +347,7 @@ class RunStore:
                 row.values.update(
                     run_id=run_id,
                     task_id=event.task_id,
+                    attempt=1,
                     node=event.node,
                     status="running",
                     started_at=event.at,
@@ -363,7 +364,7 @@ class RunStore:
             if starts:
                 # A resumed run announces again the tasks whose results LangGraph restores from
                 # the checkpoint; their finished rows stay as they are.
-                upsert(conn, run_tasks, starts, ("run_id", "task_id"), run_tasks.c.status != "succeeded")
+                upsert(conn, run_tasks, starts, ("run_id", "task_id", "attempt"), run_tasks.c.status != "succeeded")
             if ends:
                 ended = (
                     update(run_tasks)
