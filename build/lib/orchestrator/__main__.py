@@ -1,5 +1,0 @@
-"""python -m orchestrator ..."""
-
-from orchestrator.cli import main
-
-raise SystemExit(main())
