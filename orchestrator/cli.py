@@ -123,7 +123,7 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         print("queued; a worker or the dashboard's executor will run it")
         return 0
     executor = Executor(config, engine=orch.engine, registry=orch.registry, concurrency=1)
-    claimed = orch.store.claim_queued(executor.worker, 1, run_id=run_id)
+    claimed = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
     if claimed:
         asyncio.run(executor.execute_claimed(claimed[0]))
     run = orch.get_run(run_id)

@@ -2,8 +2,14 @@
 
 An executor opens its own async saver on its own loop (a saver is bound to the loop it was
 made on), claims up to `concurrency` queued runs at a time, keeps their heartbeat fresh,
-cancels the ones asked to cancel, records task events in batches, and writes each run's
-final status and state snapshot. It also marks runs whose executor died as `interrupted`.
+cancels the ones asked to cancel, records task events (flushed at least every 0.25 s), and
+writes each run's final status and state snapshot. It also marks runs whose executor died as
+`interrupted`.
+
+Every write for a run is fenced by the claim (see orchestrator.claims): an executor that lost
+its run stops it without writing. A database outage does not stop an executor: its loops log
+once per outage and retry with backoff, and a run cut off by the outage is queued again, to
+continue from its last checkpoint, as soon as the database answers.
 
     >>> executor = Executor(OrchestratorConfig())
     >>> executor.start()        # a thread of its own (the dashboard's embedded executor)
@@ -20,31 +26,51 @@ import datetime as dt
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import psycopg
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
+from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.checkpointer import open_checkpointer
+from orchestrator.claims import Claim, ClaimLost, ClaimStore, TaskEvent, TaskTruth
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, utcnow
-from orchestrator.errors import OrchestratorError
-from orchestrator.runs import RunStore, TaskEvent
+from orchestrator.errors import OrchestratorError, ReadOnlyError
+from orchestrator.fenced_saver import FencedSaver
+from orchestrator.rows import RunRow
 from orchestrator.snapshots import to_jsonable
+from orchestrator.status import RunStatus, TaskStatus
 from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
+from orchestrator.workflows.limits import release_run, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
 
 # LangGraph's pending-write channels that do not mean "this task finished with a result".
 NOT_DONE = frozenset({"__error__", "__interrupt__", "__resume__"})
-# Task events are written at most this often (or when this many are waiting), per run.
-FLUSH_SECONDS = 0.5
+# Task events are written at least this often while a run goes (or when this many wait).
+FLUSH_SECONDS = 0.25
 FLUSH_EVENTS = 500
+# Backoff of the executor's loops while the database does not answer.
+MAX_BACKOFF_SECONDS = 5.0
+# How long a run cut off by an outage waits for the database to be queued again.
+REQUEUE_PATIENCE_SECONDS = 600.0
+OUTAGE_REASON = (
+    "The database stopped answering while the run was going; it was queued again to continue "
+    "from its last checkpoint."
+)
 
 
 def default_worker_name() -> str:
@@ -57,7 +83,25 @@ def format_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}\n\n{trace}"
 
 
-def graph_config(run_id: str, spec: WorkflowSpec, input: dict | None) -> dict[str, Any]:
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is the database being unreachable for a while."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError | PoolTimeout | ConnectionError):
+            return True
+        if isinstance(current, DBAPIError) and (
+            current.connection_invalidated or isinstance(current.orig, psycopg.OperationalError)
+        ):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def graph_config(run_id: str, spec: WorkflowSpec, input: dict[str, Any] | None) -> RunnableConfig:
     """The RunnableConfig of a run: its thread, and `run_id` in every checkpoint's metadata."""
     return {
         **spec.run_config(input or {}),
@@ -66,35 +110,97 @@ def graph_config(run_id: str, spec: WorkflowSpec, input: dict | None) -> dict[st
     }
 
 
-class TaskRecorder:
-    """Collects one run's task events from LangGraph's `tasks` stream and writes them in batches."""
+class Outage:
+    """Logs a database outage once when it starts and once when it ends; gives the backoff."""
 
-    def __init__(self, store: RunStore, run_id: str):
-        self.store, self.run_id = store, run_id
+    def __init__(self, loop_name: str):
+        self.loop_name = loop_name
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failure; return how long to wait before the next try."""
+        if self.since is None:
+            self.since = time.monotonic()
+            if is_transient(exc):
+                logger.warning(
+                    "Database not answering (%s); the executor's %s keeps retrying",
+                    type(exc).__name__,
+                    self.loop_name,
+                )
+            else:
+                logger.exception("The executor's %s failed; retrying", self.loop_name)
+        self.failures += 1
+        return min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(self.failures, 5))
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            logger.warning(
+                "Database answers again; the executor's %s resumed after %.1f s",
+                self.loop_name,
+                time.monotonic() - self.since,
+            )
+        self.since, self.failures = None, 0
+
+
+class TaskRecorder:
+    """Collects one run's task events and writes them in batches, fenced by its claim."""
+
+    def __init__(self, store: ClaimStore, claim: Claim):
+        self.store, self.claim = store, claim
         self.pending: list[TaskEvent] = []
-        self.last_flush = time.monotonic()
+        self._lock = asyncio.Lock()
 
     def add(self, chunk: dict[str, Any]) -> None:
+        """A chunk of LangGraph's `tasks` stream: a task started, or ended."""
         now = utcnow()
-        if "triggers" in chunk:  # a task started
+        if "triggers" in chunk:
             self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start"))
             return
         error = chunk.get("error")
         if error is not None:
-            status, message = "failed", f"{type(error).__name__}: {error}"
+            status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
         elif chunk.get("interrupts"):
-            status, message = "interrupted", None
+            status, message = TaskStatus.INTERRUPTED, None
         else:
-            status, message = "succeeded", None
+            status, message = TaskStatus.SUCCEEDED, None
         self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message))
 
-    async def flush(self, *, force: bool = True) -> None:
-        due = len(self.pending) >= FLUSH_EVENTS or time.monotonic() - self.last_flush >= FLUSH_SECONDS
-        if not self.pending or not (force or due):
-            return
-        events, self.pending = self.pending, []
-        self.last_flush = time.monotonic()
-        await asyncio.to_thread(self.store.record_task_events, self.run_id, events)
+    def add_work(self, task_id: str) -> None:
+        """The task got its concurrency slot and started its work (see workflows.limits.slot)."""
+        self.pending.append(TaskEvent(task_id, "", utcnow(), "work"))
+
+    @property
+    def full(self) -> bool:
+        return len(self.pending) >= FLUSH_EVENTS
+
+    async def flush(self) -> None:
+        """Write what is pending; on a database error the events stay for the next flush."""
+        async with self._lock:
+            if not self.pending:
+                return
+            events, self.pending = self.pending, []
+            try:
+                await asyncio.to_thread(self.store.record_task_events, self.claim, events)
+            except Exception:
+                self.pending[:0] = events
+                raise
+
+
+@dataclass
+class RunHandle:
+    """One run this executor holds."""
+
+    claim: Claim
+    row: RunRow
+    recorder: TaskRecorder
+    task: asyncio.Task[None] | None = None
+    # Why the run's task was cancelled: "cancelled" (asked to), "released" (shutdown), "lost".
+    stop_reason: str | None = None
+    # Once the run is writing its end, a heartbeat that no longer finds it running is expected.
+    ending: bool = False
+    # When the claim was last confirmed by the database (monotonic clock).
+    confirmed_at: float = field(default_factory=time.monotonic)
 
 
 class Executor:
@@ -110,20 +216,29 @@ class Executor:
         worker: str | None = None,
         poll_seconds: float = 0.5,
     ):
+        if config.read_only:
+            raise ReadOnlyError(
+                "This orchestrator is read-only (ORCHESTRATOR_READ_ONLY is set), so it runs no workflows; "
+                "start workers from a writable configuration."
+            )
         self.config = config
         self.engine = engine or make_engine(config)
-        self.store = RunStore(self.engine)
+        self.store = ClaimStore(self.engine)
         self.registry = registry or load_registry(config.workflows, config.model)
-        self.concurrency = concurrency or config.concurrency or 1
+        self.concurrency = concurrency or config.concurrency
         self.worker = worker or default_worker_name()
         self.poll_seconds = poll_seconds
-        self._saver: BaseCheckpointSaver | None = None
-        self._running: dict[str, asyncio.Task] = {}
-        self._stop_reason: dict[str, str] = {}
+        # A claim confirmed this recently cannot have been taken over: another executor only
+        # takes a run whose heartbeat is `stale_after_seconds` old.
+        self._trust_seconds = config.stale_after_seconds / 2
+        self._saver: BaseCheckpointSaver[Any] | None = None
+        self._runs: dict[str, RunHandle] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._grace = 10.0
         self._ready = threading.Event()
+        self.error: BaseException | None = None
 
     # -- in a thread of its own (the dashboard) ---------------------------------------------
 
@@ -131,32 +246,42 @@ class Executor:
         """Run `serve` on a new event loop in a daemon thread; returns once it is serving."""
         if self._thread and self._thread.is_alive():
             return
+        self._ready.clear()
         self._thread = threading.Thread(target=self._thread_main, name="orchestrator-executor", daemon=True)
         self._thread.start()
-        self._ready.wait(timeout=30)
+        self._ready.wait(timeout=60)
 
     def _thread_main(self) -> None:
         try:
             asyncio.run(self.serve())
-        except Exception:
-            logger.exception("The embedded executor stopped")
+        except Exception as exc:
+            self.error = exc
+            logger.error("The embedded executor stopped: %s", exc)
         finally:
             self._ready.set()
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop claiming, let running runs finish for `grace` seconds, then release them."""
+        self._grace = grace
         if self._loop and self._stop and self._thread and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(grace + 15)
+            self._thread.join(grace + 30)
 
     @property
     def is_alive(self) -> bool:
         return bool(self._thread and self._thread.is_alive())
 
+    @property
+    def running(self) -> list[str]:
+        """The runs this executor holds now."""
+        return list(self._runs)
+
     # -- the loop ---------------------------------------------------------------------------
 
-    async def serve(self, stop: asyncio.Event | None = None, *, grace: float = 10.0) -> None:
+    async def serve(self, stop: asyncio.Event | None = None, *, grace: float | None = None) -> None:
         """Claim and execute runs until `stop` is set; then finish or release what is held."""
+        if grace is not None:
+            self._grace = grace
         self._loop = asyncio.get_running_loop()
         self._stop = stop or asyncio.Event()
         async with open_checkpointer(
@@ -166,72 +291,120 @@ class Executor:
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
+            outage = Outage("claim loop")
             try:
                 while not self._stop.is_set():
-                    await self._claim_and_start()
+                    wait = self.poll_seconds
+                    try:
+                        await self._claim_and_start()
+                        outage.recovered()
+                    except Exception as exc:
+                        wait = outage.failed(exc)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stop.wait(), self.poll_seconds)
+                        await asyncio.wait_for(self._stop.wait(), wait)
             finally:
                 upkeep.cancel()
-                await self._drain(grace)
+                await self._drain(self._grace)
         logger.info("Executor %s stopped", self.worker)
 
     async def _claim_and_start(self) -> None:
-        free = self.concurrency - len(self._running)
+        free = self.concurrency - len(self._runs)
         if free <= 0:
             return
         for row in await asyncio.to_thread(self.store.claim_queued, self.worker, free):
             self._start(row)
 
-    def _start(self, row: dict[str, Any]) -> asyncio.Task:
-        logger.info("Claimed run %s (%s)", row["run_id"], row["workflow"])
-        task = asyncio.create_task(self._execute(row), name=f"run-{row['run_id']}")
-        self._running[row["run_id"]] = task
-        task.add_done_callback(lambda _t, run_id=row["run_id"]: self._running.pop(run_id, None))
+    def _start(self, row: RunRow) -> asyncio.Task[None]:
+        claim = Claim(row["run_id"], row["attempt"])
+        logger.info("Claimed run %s (%s), attempt %d", claim.run_id, row["workflow"], claim.attempt)
+        handle = RunHandle(claim, row, TaskRecorder(self.store, claim))
+        task = asyncio.create_task(self._execute(handle), name=f"run-{claim.run_id}")
+        handle.task = task
+        self._runs[claim.run_id] = handle
+        task.add_done_callback(lambda _t, run_id=claim.run_id: self._runs.pop(run_id, None))
         return task
 
     async def _drain(self, grace: float) -> None:
-        if not self._running:
+        if not self._runs:
             return
-        logger.info("Waiting up to %.0fs for %d running runs", grace, len(self._running))
-        _done, pending = await asyncio.wait(list(self._running.values()), timeout=grace)
-        for task in pending:
-            self._stop_reason[task.get_name().removeprefix("run-")] = "released"
-            task.cancel()
+        logger.info("Waiting up to %.0f s for %d running runs", grace, len(self._runs))
+        tasks = [h.task for h in self._runs.values() if h.task is not None]
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
+        for handle in list(self._runs.values()):
+            if handle.task in pending:
+                self._stop_run(handle, "released")
         if pending:
             await asyncio.wait(pending)
 
     async def _upkeep(self) -> None:
-        """Heartbeats, cancel requests, and recovery of runs whose executor died."""
-        stale_after = dt.timedelta(seconds=self.config.stale_after_seconds)
+        """Heartbeats, cancel requests, lost claims, and recovery of runs whose executor died."""
+        outage = Outage("heartbeat")
         next_recovery = 0.0
         while True:
+            wait = self.config.heartbeat_seconds
             try:
-                cancel = await asyncio.to_thread(self.store.heartbeat, list(self._running), self.worker)
-                for run_id in cancel:
-                    self.cancel_local(run_id)
+                await self._heartbeat()
                 if time.monotonic() >= next_recovery:
-                    next_recovery = time.monotonic() + max(stale_after.total_seconds() / 3, 1.0)
-                    for run_id in await asyncio.to_thread(self.store.mark_stale_interrupted, stale_after):
-                        await asyncio.to_thread(self.store.close_open_tasks, run_id)
+                    next_recovery = time.monotonic() + max(self.config.stale_after_seconds / 3, 1.0)
+                    stale = await asyncio.to_thread(
+                        self.store.mark_stale_interrupted, self.config.stale_after_seconds
+                    )
+                    for run_id in stale:
                         logger.warning(
-                            "Run %s had no heartbeat for %s; marked interrupted", run_id, stale_after
+                            "Run %s had no heartbeat for %.0f s; marked interrupted",
+                            run_id,
+                            self.config.stale_after_seconds,
                         )
-            except Exception:
-                # A database hiccup must not stop the heartbeats of the runs still going.
-                logger.exception("Executor upkeep failed; retrying")
-            await asyncio.sleep(self.config.heartbeat_seconds)
+                outage.recovered()
+            except Exception as exc:
+                wait = min(wait, outage.failed(exc))
+            await asyncio.sleep(wait)
+
+    async def _heartbeat(self) -> None:
+        handles = list(self._runs.values())
+        if not handles:
+            return
+        asked = time.monotonic()
+        held, cancel = await asyncio.to_thread(self.store.heartbeat, [h.claim for h in handles])
+        for handle in handles:
+            if handle.claim.run_id in held:
+                handle.confirmed_at = asked
+                if handle.claim.run_id in cancel:
+                    self._stop_run(handle, "cancelled")
+            elif not handle.ending:
+                logger.warning(
+                    "Run %s is no longer held by this executor (attempt %d); stopping it without writing",
+                    handle.claim.run_id,
+                    handle.claim.attempt,
+                )
+                self._stop_run(handle, "lost")
+
+    def _stop_run(self, handle: RunHandle, reason: str) -> None:
+        """Cancel a run's task once (a second cancel would interrupt its clean-up)."""
+        if handle.stop_reason is not None or handle.ending or handle.task is None or handle.task.done():
+            return
+        handle.stop_reason = reason
+        handle.task.cancel()
 
     def cancel_local(self, run_id: str) -> None:
         """Cancel a run this executor holds (called on the executor's loop)."""
-        task = self._running.get(run_id)
-        if task and not task.done():
-            self._stop_reason[run_id] = "cancelled"
-            task.cancel()
+        handle = self._runs.get(run_id)
+        if handle is not None:
+            self._stop_run(handle, "cancelled")
+
+    async def _guard(self, handle: RunHandle) -> None:
+        """Raise ClaimLost unless this executor still holds the run (checked before each
+        checkpoint write; a claim confirmed recently enough is trusted without a query)."""
+        if time.monotonic() - handle.confirmed_at < self._trust_seconds:
+            return
+        asked = time.monotonic()
+        if not await asyncio.to_thread(self.store.holds, handle.claim):
+            raise ClaimLost(f"Run {handle.claim.run_id} is no longer held by attempt {handle.claim.attempt}.")
+        handle.confirmed_at = asked
 
     # -- one run ----------------------------------------------------------------------------
 
-    async def execute_claimed(self, row: dict[str, Any]) -> None:
+    async def execute_claimed(self, row: RunRow) -> None:
         """Execute a run this caller has claimed already (`run --wait` uses this)."""
         async with open_checkpointer(self.config, max_connections=2, engine=self.engine) as saver:
             self._saver = saver
@@ -242,85 +415,222 @@ class Executor:
             finally:
                 upkeep.cancel()
 
-    async def _execute(self, row: dict[str, Any]) -> None:
-        run_id = row["run_id"]
-        recorder = TaskRecorder(self.store, run_id)
-        graph = cfg = None
+    async def _execute(self, handle: RunHandle) -> None:
+        run_id = handle.claim.run_id
+        graph: Any = None
+        cfg: RunnableConfig | None = None
+        flusher: asyncio.Task[None] | None = None
         try:
-            spec = self.registry.get(row["workflow"])
-            graph = spec.build().compile(checkpointer=self._saver)
-            cfg = graph_config(run_id, spec, row["input"])
-            graph_input = await self._graph_input(spec, row, cfg)
-            async for mode, chunk in graph.astream(graph_input, cfg, stream_mode=["tasks", "values"]):
+            assert self._saver is not None
+            spec = self.registry.get(handle.row["workflow"])
+            saver = FencedSaver(self._saver, partial(self._guard, handle))
+            graph = spec.build().compile(checkpointer=saver)
+            cfg = graph_config(run_id, spec, handle.row["input"])
+            graph_input = await self._graph_input(spec, handle, graph, cfg)
+            flusher = asyncio.create_task(self._flush_loop(handle))
+            async for mode, chunk in graph.astream(graph_input, cfg, stream_mode=["tasks", "custom"]):
                 if mode == "tasks":
-                    recorder.add(chunk)
-                    await recorder.flush(force=False)
-            await recorder.flush()
+                    handle.recorder.add(chunk)
+                elif (task_id := work_started_task(chunk)) is not None:
+                    handle.recorder.add_work(task_id)
+                if handle.recorder.full:
+                    await handle.recorder.flush()
+            flusher.cancel()
+            await handle.recorder.flush()
             state = await graph.aget_state(cfg)
+            handle.ending = True
             if state.interrupts:
                 pending = [{"id": i.id, "value": to_jsonable(i.value)} for i in state.interrupts]
                 snapshot = {**to_jsonable(state.values), "__interrupt__": pending}
-                await self._finish(run_id, "awaiting_input", snapshot=snapshot)
+                await self._finish(handle, RunStatus.AWAITING_INPUT, snapshot=snapshot)
             else:
-                await self._finish(run_id, "succeeded", snapshot=to_jsonable(state.values))
+                await self._finish(handle, RunStatus.SUCCEEDED, snapshot=to_jsonable(state.values))
         except asyncio.CancelledError:
-            reason = self._stop_reason.pop(run_id, "released")
-            await self._after_stop(run_id, recorder, graph, cfg, reason)
+            reason = handle.stop_reason or "released"
+            handle.ending = True
+            await _shielded(self._after_stop(handle, graph, cfg, reason))
+        except ClaimLost:
+            logger.warning("Run %s was taken over (attempt %d is not current); stopped without writing",
+                           run_id, handle.claim.attempt)
         except Exception as exc:
-            logger.info("Run %s failed: %s", run_id, exc)
-            await recorder.flush()
-            snapshot = await self._latest_values(graph, cfg)
-            message = str(exc) if isinstance(exc, OrchestratorError) else format_error(exc)
-            await self._finish(run_id, "failed", snapshot=snapshot, error=message)
+            handle.ending = True
+            if is_transient(exc):
+                logger.warning("Run %s was cut off from the database (%s)", run_id, type(exc).__name__)
+                await _shielded(self._requeue_after_outage(handle))
+            else:
+                logger.info("Run %s failed: %s", run_id, exc)
+                await _shielded(self._after_failure(handle, graph, cfg, exc))
         finally:
-            await asyncio.to_thread(self.store.close_open_tasks, run_id)
+            if flusher is not None:
+                flusher.cancel()
+            release_run(run_id)
 
-    async def _graph_input(self, spec: WorkflowSpec, row: dict[str, Any], cfg: dict) -> Any:
+    async def _flush_loop(self, handle: RunHandle) -> None:
+        """Write the run's task events at least every FLUSH_SECONDS, so the page sees them and
+        a crash loses at most that much (the checkpoints say the rest on resume)."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await handle.recorder.flush()
+            except ClaimLost:
+                self._stop_run(handle, "lost")
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    logger.exception("Recording task events of run %s failed", handle.claim.run_id)
+
+    async def _graph_input(
+        self, spec: WorkflowSpec, handle: RunHandle, graph: Any, cfg: RunnableConfig
+    ) -> Any:
         """Fresh input, the answer to a pending interrupt, or None to continue from the checkpoint."""
-        if row.get("resume_value") is not None:
-            await asyncio.to_thread(self.store.update_run, row["run_id"], resume_value=None)
-            return Command(resume=row["resume_value"]["resume"])
+        assert self._saver is not None
+        row = handle.row
         checkpoint = await self._saver.aget_tuple({"configurable": {"thread_id": row["run_id"]}})
         if checkpoint is None:
             return spec.initial_state(row["input"] or {})
-        # Continue from the checkpoint. Tasks whose results it already holds are not run again;
-        # make sure their rows say so, even if the executor died before writing their end.
-        done = {task_id for task_id, channel, _ in checkpoint.pending_writes or [] if channel not in NOT_DONE}
-        await asyncio.to_thread(self.store.mark_tasks_succeeded, row["run_id"], done)
+        # Resumed: first make the task rows say what the checkpoints say really ran.
+        truth = await self._checkpoint_truth(graph, cfg)
+        await asyncio.to_thread(self.store.reconcile_tasks, handle.claim, truth)
+        if row["resume_value"] is not None:
+            state = await graph.aget_state(cfg)
+            answer = resume_answer(row["resume_value"].get("resume"), [i.id for i in state.interrupts])
+            if answer:
+                return Command(resume=answer)
         return None
 
-    async def _after_stop(
-        self, run_id: str, recorder: TaskRecorder, graph: Any, cfg: Any, reason: str
-    ) -> None:
-        await recorder.flush()
+    async def _checkpoint_truth(self, graph: Any, cfg: RunnableConfig) -> list[TaskTruth]:
+        """Every task of the run's history with its node, and whether its writes were saved."""
+        assert self._saver is not None
+        thread = {"configurable": {"thread_id": cfg["configurable"]["thread_id"], "checkpoint_ns": ""}}
+        writes = {
+            t.config["configurable"]["checkpoint_id"]: list(t.pending_writes or [])
+            async for t in self._saver.alist(thread)
+        }
+        history = [snapshot async for snapshot in graph.aget_state_history(cfg)]
+        history.reverse()
+        truth: list[TaskTruth] = []
+        for index, snapshot in enumerate(history):
+            saved = writes.get(snapshot.config["configurable"]["checkpoint_id"], [])
+            started = _timestamp(snapshot.created_at)
+            finished = _timestamp(history[index + 1].created_at) if index + 1 < len(history) else None
+            step = (snapshot.metadata or {}).get("step")
+            for task in snapshot.tasks:
+                if task.name.startswith("__"):
+                    continue
+                channels = [(channel, value) for task_id, channel, value in saved if task_id == task.id]
+                error = next((value for channel, value in channels if channel == "__error__"), None)
+                if any(channel not in NOT_DONE for channel, _ in channels):
+                    outcome, message = TaskStatus.SUCCEEDED, None
+                elif isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
+                    outcome, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
+                else:
+                    outcome, message = "none", None
+                truth.append(
+                    TaskTruth(
+                        task.id, task.name, outcome, message, None if step is None else step + 1, started, finished
+                    )
+                )
+        return truth
+
+    async def _after_stop(self, handle: RunHandle, graph: Any, cfg: Any, reason: str) -> None:
+        if reason == "lost":
+            logger.warning("Run %s stopped: another executor holds it now", handle.claim.run_id)
+            return
+        with contextlib.suppress(Exception):
+            await handle.recorder.flush()
         snapshot = await self._latest_values(graph, cfg)
         if reason == "cancelled":
-            logger.info("Run %s cancelled", run_id)
-            await self._finish(run_id, "cancelled", snapshot=snapshot, error="Cancelled on request.")
+            logger.info("Run %s cancelled", handle.claim.run_id)
+            await self._finish(handle, RunStatus.CANCELLED, snapshot=snapshot, error="Cancelled on request.")
         else:
             # Shutting down: give the run back to the queue; the next executor continues it
             # from its last checkpoint.
-            logger.info("Run %s released back to the queue", run_id)
-            await asyncio.to_thread(
-                self.store.update_run,
-                run_id,
-                expected=["running"],
-                status="queued",
-                worker=None,
-                state_snapshot=snapshot,
-            )
+            logger.info("Run %s released back to the queue", handle.claim.run_id)
+            await asyncio.to_thread(self.store.release, handle.claim, snapshot=snapshot)
+
+    async def _after_failure(self, handle: RunHandle, graph: Any, cfg: Any, exc: Exception) -> None:
+        with contextlib.suppress(Exception):
+            await handle.recorder.flush()
+        snapshot = await self._latest_values(graph, cfg)
+        message = str(exc) if isinstance(exc, OrchestratorError) else format_error(exc)
+        await self._finish(handle, RunStatus.FAILED, snapshot=snapshot, error=message)
+
+    async def _requeue_after_outage(self, handle: RunHandle) -> None:
+        """Queue a run cut off by an outage again as soon as the database answers (bounded)."""
+        deadline = time.monotonic() + REQUEUE_PATIENCE_SECONDS
+        delay = 0.25
+        while True:
+            try:
+                with contextlib.suppress(ClaimLost):
+                    await handle.recorder.flush()
+                status = await asyncio.to_thread(
+                    self.store.release, handle.claim, reason=OUTAGE_REASON, auto_retry=True
+                )
+                if status is not None:
+                    logger.warning("Run %s: %s", handle.claim.run_id, OUTAGE_REASON if status == "queued" else status)
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    logger.error(
+                        "Run %s could not be queued again (%s); it will be marked interrupted",
+                        handle.claim.run_id,
+                        type(exc).__name__,
+                    )
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
     async def _latest_values(self, graph: Any, cfg: Any) -> Any:
-        if graph is None:
+        if graph is None or cfg is None:
             return None
         try:
             return to_jsonable((await graph.aget_state(cfg)).values)
-        except Exception:
+        except Exception as exc:
+            logger.warning("Could not read the latest state of a stopped run (%s: %s)", type(exc).__name__, exc)
             return None
 
     async def _finish(
-        self, run_id: str, status: str, *, snapshot: Any = None, error: str | None = None
+        self, handle: RunHandle, status: RunStatus, *, snapshot: Any = None, error: str | None = None
     ) -> None:
-        await asyncio.to_thread(
-            self.store.set_status, run_id, status, expected=["running"], error=error, snapshot=snapshot
-        )
+        done = await asyncio.to_thread(self.store.finish, handle.claim, status, snapshot=snapshot, error=error)
+        if not done:
+            logger.warning(
+                "Run %s was taken over before it could be marked %s; left as the new holder says",
+                handle.claim.run_id,
+                status,
+            )
+
+
+def resume_answer(stored: Any, pending_ids: list[str]) -> dict[str, Any] | None:
+    """The answer to send as `Command(resume={interrupt_id: value})`, or None when the
+    interrupts it answers are no longer pending (the answer reached the graph already).
+
+    Answers are stored by interrupt id. An answer from before that (a bare value) answers the
+    one pending interrupt, if there is exactly one.
+    """
+    if isinstance(stored, dict) and stored and all(isinstance(k, str) and k in pending_ids for k in stored):
+        return dict(stored)
+    if isinstance(stored, dict) and stored and all(_looks_like_interrupt_id(k) for k in stored):
+        answered = {k: v for k, v in stored.items() if k in pending_ids}
+        return answered or None
+    if len(pending_ids) == 1:
+        return {pending_ids[0]: stored}
+    return None
+
+
+def _looks_like_interrupt_id(key: Any) -> bool:
+    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
+
+
+def _timestamp(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+async def _shielded(work: Coroutine[Any, Any, None] | Awaitable[None]) -> None:
+    """Run `work` to its end even if the calling task is cancelled again meanwhile."""
+    inner = asyncio.ensure_future(work)
+    while not inner.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(inner)
+    inner.result()
+

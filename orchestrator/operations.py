@@ -21,6 +21,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
 from orchestrator.runs import RunStore, new_run_id
+from orchestrator.status import RunStatus
 from orchestrator.workflows import WorkflowRegistry, load_registry
 
 MAX_COPIES = 100
@@ -197,23 +198,30 @@ class Orchestrator:
         pending = self.pending_interrupts(run_id)
         if run["status"] != "awaiting_input" or not pending:
             raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")
-        ids = {p["id"] for p in pending}
+        ids = [p["id"] for p in pending]
         if interrupt_id is not None:
             if interrupt_id not in ids:
                 raise InputError(
                     f"Run {run_id} has no pending interrupt {interrupt_id!r}; choose one of {', '.join(sorted(ids))}."
                 )
-            answer: Any = {interrupt_id: value}
-        elif len(pending) > 1 and not (isinstance(value, dict) and set(value) <= ids):
+            answer: dict[str, Any] = {interrupt_id: value}
+        elif isinstance(value, dict) and value and set(value) <= set(ids):
+            answer = dict(value)
+        elif len(pending) > 1:
             raise InputError(
                 f"Run {run_id} waits on {len(pending)} interrupts; answer each by id ({', '.join(sorted(ids))})."
             )
         else:
-            answer = value
+            answer = {ids[0]: value}
+        # Answers are kept by interrupt id, so the executor can tell whether one still applies.
         if self.store.update_run(
-            run_id, expected=["awaiting_input"], status="queued", resume_value={"resume": answer}, worker=None
+            run_id,
+            expected=[RunStatus.AWAITING_INPUT],
+            status=RunStatus.QUEUED,
+            resume_value={"resume": answer},
+            worker=None,
         ):
-            return "queued"
+            return RunStatus.QUEUED
         return self.get_run(run_id)["status"]
 
     def reject(self, run_id: str, reason: str = "") -> str:

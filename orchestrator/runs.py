@@ -15,10 +15,10 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
     UTCDateTime,
@@ -26,10 +26,10 @@ from orchestrator.db import (
     run_tasks,
     runs,
     seconds_between,
-    upsert,
     utcnow,
 )
 from orchestrator.errors import InputError
+from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.status import ALL_STATUSES, FINAL
 
 # What the runs list shows (state_snapshot and input stay out: they can be large).
@@ -123,27 +123,14 @@ class RunFilter:
 class RunPage:
     """One page of runs and the number of runs that match the filter."""
 
-    rows: list[dict[str, Any]]
+    rows: list[RunSummary]
     total: int
 
 
-@dataclass
-class TaskEvent:
-    """A task (one node execution) starting or ending, as the executor saw it."""
-
-    task_id: str
-    node: str
-    at: dt.datetime
-    kind: str  # "start" or "end"
-    step: int | None = None
-    status: str | None = None  # for "end": succeeded, failed or interrupted
-    error: str | None = None
-
-
-@dataclass
-class _TaskRow:
-    values: dict[str, Any] = field(default_factory=dict)
-    started_here: bool = False
+# A task's working time: from when it got its concurrency slot (or started) to its end.
+task_seconds = seconds_between(
+    func.coalesce(run_tasks.c.work_started_at, run_tasks.c.started_at), run_tasks.c.finished_at
+)
 
 
 def new_run_id() -> str:
@@ -226,6 +213,20 @@ class RunStore:
         with self._write() as conn:
             conn.execute(insert(runs), complete)
 
+    def insert_tasks(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk insert task rows (seeding, imports, benchmarks) and recount their runs' tasks.
+
+        Each row needs run_id, task_id, node, status and started_at; `attempt` defaults to 1.
+        """
+        if not rows:
+            return
+        keys = list(dict.fromkeys(["attempt", *(key for row in rows for key in row)]))
+        complete = [{key: row.get(key, 1 if key == "attempt" else None) for key in keys} for row in rows]
+        with self._write() as conn:
+            conn.execute(insert(run_tasks), complete)
+            for run_id in dict.fromkeys(row["run_id"] for row in rows):
+                conn.execute(self._recount(run_id))
+
     def update_run(self, run_id: str, *, expected: Iterable[str] | None = None, **values: Any) -> bool:
         """Set columns of one run; with `expected`, only if its status is one of those.
 
@@ -256,161 +257,6 @@ class RunStore:
             values["state_snapshot"] = snapshot
         return self.update_run(run_id, expected=expected, **values)
 
-    def save_snapshot(self, run_id: str, snapshot: Any) -> None:
-        """Store the latest JSON state of a run."""
-        self.update_run(run_id, state_snapshot=snapshot)
-
-    def claim_queued(self, worker: str, limit: int, *, run_id: str | None = None) -> list[dict[str, Any]]:
-        """Atomically take up to `limit` queued runs (or just `run_id`), oldest first, for `worker`.
-
-        PostgreSQL skips rows another executor has locked (FOR UPDATE SKIP LOCKED), so
-        executors on many machines share one queue; on SQLite the write transaction is
-        IMMEDIATE, so the conditional UPDATE is atomic on its own.
-        """
-        if limit <= 0:
-            return []
-        queued = select(runs.c.run_id).where(runs.c.status == "queued")
-        if run_id is not None:
-            queued = queued.where(runs.c.run_id == run_id)
-        # An idle executor polls often: look with a plain read before taking the write lock.
-        with self.engine.connect() as conn:
-            if conn.execute(queued.limit(1)).first() is None:
-                return []
-        oldest = (
-            queued.order_by(runs.c.created_at, runs.c.run_id).limit(limit).with_for_update(skip_locked=True)
-        )
-        now = utcnow()
-        with self._write() as conn:
-            # Lock the ids first, then update exactly those: PostgreSQL may re-run a LIMIT
-            # subquery inside an UPDATE once per row and so claim more than `limit`.
-            ids = list(conn.execute(oldest).scalars())
-            if not ids:
-                return []
-            stmt = (
-                update(runs)
-                .where(runs.c.run_id.in_(ids), runs.c.status == "queued")
-                .values(
-                    status="running",
-                    worker=worker,
-                    started_at=func.coalesce(runs.c.started_at, now),
-                    heartbeat_at=now,
-                    finished_at=None,
-                    duration_seconds=None,
-                    error=None,
-                    cancel_requested=False,
-                )
-                .returning(*runs.c)
-            )
-            claimed = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
-        return [claimed[i] for i in ids if i in claimed]
-
-    def heartbeat(self, run_ids: Sequence[str], worker: str) -> set[str]:
-        """Refresh the heartbeat of runs this worker holds; return those asked to cancel."""
-        if not run_ids:
-            return set()
-        held = and_(runs.c.run_id.in_(list(run_ids)), runs.c.worker == worker)
-        with self._write() as conn:
-            conn.execute(update(runs).where(held, runs.c.status == "running").values(heartbeat_at=utcnow()))
-            rows = conn.execute(select(runs.c.run_id).where(held, runs.c.cancel_requested))
-            return {row.run_id for row in rows}
-
-    def mark_stale_interrupted(self, older_than: dt.timedelta) -> list[str]:
-        """Mark running runs whose executor stopped heart-beating as `interrupted`."""
-        cutoff = utcnow() - older_than
-        stmt = (
-            update(runs)
-            .where(runs.c.status == "running", runs.c.heartbeat_at < cutoff)
-            .values(
-                status="interrupted",
-                **finished_values(utcnow()),
-                error=f"The executor stopped responding (no heartbeat for {older_than.total_seconds():.0f}s); "
-                "resume the run to continue from its last checkpoint.",
-            )
-            .returning(runs.c.run_id)
-        )
-        with self._write() as conn:
-            return [row.run_id for row in conn.execute(stmt)]
-
-    def record_task_events(self, run_id: str, events: Sequence[TaskEvent]) -> None:
-        """Write a batch of task starts and ends, then recount the run's task columns.
-
-        The counts are derived from `run_tasks` in the same transaction, so they always agree
-        with the task rows, also when a resumed run starts an unfinished task again.
-        """
-        if not events:
-            return
-        merged: dict[str, _TaskRow] = {}
-        for event in events:
-            row = merged.setdefault(event.task_id, _TaskRow())
-            if event.kind == "start":
-                row.started_here = True
-                row.values.update(
-                    run_id=run_id,
-                    task_id=event.task_id,
-                    attempt=1,
-                    node=event.node,
-                    status="running",
-                    started_at=event.at,
-                    step=event.step,
-                    finished_at=None,
-                    error=None,
-                )
-            else:
-                row.values.update(status=event.status, finished_at=event.at, error=event.error)
-                row.values.setdefault("task_id", event.task_id)
-        starts = [r.values for r in merged.values() if r.started_here]
-        ends = [r.values for r in merged.values() if not r.started_here]
-        with self._write() as conn:
-            if starts:
-                # A resumed run announces again the tasks whose results LangGraph restores from
-                # the checkpoint; their finished rows stay as they are.
-                upsert(conn, run_tasks, starts, ("run_id", "task_id", "attempt"), run_tasks.c.status != "succeeded")
-            if ends:
-                ended = (
-                    update(run_tasks)
-                    .where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == bindparam("ended_task"))
-                    .values(
-                        status=bindparam("ended_status"),
-                        finished_at=bindparam("ended_at"),
-                        error=bindparam("ended_error"),
-                    )
-                )
-                conn.execute(
-                    ended,
-                    [
-                        {
-                            "ended_task": v["task_id"],
-                            "ended_status": v["status"],
-                            "ended_at": v["finished_at"],
-                            "ended_error": v["error"],
-                        }
-                        for v in ends
-                    ],
-                )  # one executemany for the whole batch
-            conn.execute(self._recount(run_id))
-
-    def mark_tasks_succeeded(self, run_id: str, task_ids: Iterable[str]) -> None:
-        """Record tasks whose results the checkpoint holds as succeeded, though their end was never
-        written here (their executor died between the saver's write and our next batch)."""
-        task_ids = list(task_ids)
-        if not task_ids:
-            return
-        with self._write() as conn:
-            conn.execute(
-                update(run_tasks)
-                .where(
-                    run_tasks.c.run_id == run_id,
-                    run_tasks.c.task_id.in_(task_ids),
-                    run_tasks.c.status != "succeeded",
-                )
-                .values(
-                    status="succeeded",
-                    finished_at=func.coalesce(run_tasks.c.finished_at, utcnow()),
-                    error=None,
-                )
-            )
-            conn.execute(self._recount(run_id))
-
     @staticmethod
     def _recount(run_id: str) -> Any:
         def count(*conds: Any) -> Any:
@@ -431,15 +277,6 @@ class RunStore:
             )
         )
 
-    def close_open_tasks(self, run_id: str, status: str = "interrupted") -> None:
-        """Mark tasks still `running` of a run that stopped as ended with `status`."""
-        with self._write() as conn:
-            conn.execute(
-                update(run_tasks)
-                .where(run_tasks.c.run_id == run_id, run_tasks.c.status == "running")
-                .values(status=status, finished_at=utcnow())
-            )
-
     def delete_run(self, run_id: str) -> bool:
         """Delete a run's task rows and its row (checkpoints are the saver's to delete)."""
         with self._write() as conn:
@@ -448,32 +285,33 @@ class RunStore:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
+    def get_run(self, run_id: str) -> RunRow | None:
         """Every column of one run, or None."""
         stmt = select(runs).where(runs.c.run_id == run_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return dict(row._mapping) if row else None
+        return dict(row._mapping) if row else None  # type: ignore[return-value]
 
-    def get_runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+    def get_runs(self, run_ids: Sequence[str]) -> list[RunRow]:
         """Several runs by id, in the order asked (missing ids are left out)."""
         stmt = select(runs).where(runs.c.run_id.in_(list(run_ids)))
         with self.engine.connect() as conn:
             found = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
-        return [found[r] for r in run_ids if r in found]
+        return [found[r] for r in run_ids if r in found]  # type: ignore[misc]
 
-    def get_tasks(self, run_id: str) -> list[dict[str, Any]]:
-        """A run's task rows in the order they started."""
+    def get_tasks(self, run_id: str) -> list[TaskRow]:
+        """A run's task rows in the order they started, with their work and wait in seconds."""
         stmt = (
             select(
                 *run_tasks.c,
-                seconds_between(run_tasks.c.started_at, run_tasks.c.finished_at).label("duration_seconds"),
+                task_seconds.label("duration_seconds"),
+                seconds_between(run_tasks.c.started_at, run_tasks.c.work_started_at).label("wait_seconds"),
             )
             .where(run_tasks.c.run_id == run_id)
             .order_by(run_tasks.c.started_at, run_tasks.c.task_id)
         )
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(stmt)]
+            return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
 
     def latest_tasks(self, run_ids: Sequence[str], per_run: int = 3) -> dict[str, list[dict[str, Any]]]:
         """The most recent task events of several runs (newest first), in one query."""
@@ -518,7 +356,7 @@ class RunStore:
         page = select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
         count = select(func.count()).select_from(runs).where(*conds)
         with self.engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(page)]
+            rows: list[RunSummary] = [dict(row._mapping) for row in conn.execute(page)]  # type: ignore[misc]
             total = conn.execute(count).scalar_one()
         return RunPage(rows=rows, total=total)
 

@@ -174,7 +174,7 @@ def finished_run(config: OrchestratorConfig, store: RunStore) -> str:
     orch = Orchestrator(config, engine=store.engine)
     run_id = orch.launch("simulate", {"tasks": 2, "delay_ms": 10}, ["x"])
     executor = Executor(config, engine=store.engine, concurrency=1)
-    [row] = store.claim_queued(executor.worker, 1, run_id=run_id)
+    [row] = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
     asyncio.run(executor.execute_claimed(row))
     assert store.get_run(run_id)["status"] == "succeeded"
     return run_id

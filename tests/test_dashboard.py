@@ -679,7 +679,7 @@ def test_approve_the_proposed_plan(orch: Orchestrator, awaiting_run: str):
     assert not at.exception
     run = orch.store.get_run(awaiting_run)
     assert run["status"] == "queued"
-    assert run["resume_value"] == {"resume": PLAN}
+    assert list(run["resume_value"]["resume"].values()) == [PLAN]
     assert main_texts(at, "success") == ["Approve: queued"]
 
 
@@ -695,7 +695,7 @@ def test_approve_an_edited_plan_and_the_run_carries_it_out(orch: Orchestrator, a
     at.button(key="detail_approve").click().run()
     assert not at.exception
     edited = ["Gather the data", "Write the report", "Publish it"]
-    assert orch.store.get_run(awaiting_run)["resume_value"] == {"resume": edited}
+    assert list(orch.store.get_run(awaiting_run)["resume_value"]["resume"].values()) == [edited]
 
     run = execute(orch, [awaiting_run], until=FINAL)[awaiting_run]
     assert run["status"] == "succeeded"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator.checkpointer import open_sync_saver
+from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError, InvalidOperation, OrchestratorError, ReadOnlyError
 from orchestrator.executor import Executor
@@ -273,7 +274,14 @@ def test_resume_a_failed_run_continues_without_running_finished_steps_again(
     # Only the step that failed ran again; the four that had succeeded kept their results.
     assert executions(tmp_path) == {0: 1, 1: 1, 2: 2, 3: 1, 4: 1}
     after = orch.store.get_tasks(run_id)
-    assert Counter(t["node"] for t in after) == {"plan": 1, "work": 5, "summarize": 1}
+    # Every attempt is kept: step 2's failure in the first attempt stays beside its retry.
+    assert Counter((t["node"], t["status"], t["attempt"]) for t in after) == {
+        ("plan", "succeeded", 1): 1,
+        ("work", "succeeded", 1): 4,
+        ("work", "failed", 1): 1,
+        ("work", "succeeded", 2): 1,
+        ("summarize", "succeeded", 2): 1,
+    }
     assert {t["task_id"] for t in before} <= {t["task_id"] for t in after}
     with pytest.raises(InvalidOperation, match="succeeded"):
         orch.resume(run_id)
@@ -293,7 +301,7 @@ def test_resume_keeps_the_rows_of_tasks_that_had_finished(
                 task["started_at"],
                 task["finished_at"],
             ), task["node"]
-    assert (run["tasks_total"], run["tasks_completed"], run["tasks_failed"]) == (7, 7, 0)
+    assert (run["tasks_total"], run["tasks_completed"], run["tasks_failed"]) == (8, 7, 1)
 
 
 # -- approve and reject -----------------------------------------------------------------------
@@ -341,9 +349,8 @@ def test_approve_twice_after_an_executor_took_the_run(orch: Orchestrator, execut
     assert wait_status(orch, run_id)["status"] == "awaiting_input"
     first.stop()
     assert orch.approve(run_id, ["alpha task"]) == "queued"
-    # What an executor does when it takes the run (Executor._claim_and_start, _graph_input).
-    assert orch.store.claim_queued("test-worker", 1, run_id=run_id)
-    orch.store.update_run(run_id, resume_value=None)
+    # An executor takes the run (the answer stays on the row until the run's attempt ends).
+    assert ClaimStore(orch.engine).claim_queued("test-worker", 1, run_id=run_id)
     assert orch.approve(run_id, ["alpha task"]) == "running"
 
 

@@ -407,7 +407,7 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
     assert not at.exception, [e.value for e in at.exception]
     run = orch.store.get_run(approved)
     assert run["status"] == "queued"
-    assert run["resume_value"] == {"resume": ["alpha task", "beta task"]}
+    assert list(run["resume_value"]["resume"].values()) == [["alpha task", "beta task"]]
     assert "Approve: queued" in main_texts(at, "success")
 
     at.text_input(key=f"{LIVE}_{rejected}_reason").input("not this week")

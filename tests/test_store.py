@@ -1,4 +1,5 @@
-"""RunStore on both backends: round trips, status changes, task events, the queue, and queries.
+"""RunStore on both backends: round trips, status changes, deletes and queries (the executor's
+fenced writes are in test_claims.py).
 
 Query results are checked against the same filter / sort / page computed in plain Python
 from the seed rows.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import threading
 from collections import Counter
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from orchestrator.db import run_tasks, runs, utcnow
 from orchestrator.errors import InputError
-from orchestrator.runs import LIST_COLUMNS, SORT_COLUMNS, RunFilter, TaskEvent
+from orchestrator.runs import LIST_COLUMNS, SORT_COLUMNS, RunFilter
 from orchestrator.status import ALL_STATUSES
 
 UTC = dt.UTC
@@ -214,228 +214,15 @@ def test_set_status_failed_stores_the_error(store):
     assert run["finished_at"] is not None
 
 
-def test_save_snapshot_replaces_the_snapshot(store):
-    run_id = store.create_run("simulate", {})
-    store.save_snapshot(run_id, {"step": 1, "items": ["a"]})
-    store.save_snapshot(run_id, {"step": 2, "items": ["a", "b"], "note": "héllo"})
-    assert store.get_run(run_id)["state_snapshot"] == {"step": 2, "items": ["a", "b"], "note": "héllo"}
-
-
-# -- task events ------------------------------------------------------------------------------
-
-
-def at(seconds: float) -> dt.datetime:
-    return T0 + dt.timedelta(seconds=seconds)
-
-
-def start(task_id: str, seconds: float, node: str = "work", step: int | None = None) -> TaskEvent:
-    return TaskEvent(task_id=task_id, node=node, at=at(seconds), kind="start", step=step)
-
-
-def end(task_id: str, seconds: float, status: str = "succeeded", error: str | None = None) -> TaskEvent:
-    return TaskEvent(task_id=task_id, node="", at=at(seconds), kind="end", status=status, error=error)
-
-
-def counts(store, run_id: str) -> tuple[int, int, int]:
-    run = store.get_run(run_id)
-    return run["tasks_total"], run["tasks_completed"], run["tasks_failed"]
-
-
-def tasks_by_id(store, run_id: str) -> dict[str, dict[str, Any]]:
-    return {t["task_id"]: t for t in store.get_tasks(run_id)}
-
-
-def test_task_start_and_end_in_one_batch(store):
-    run_id = store.create_run("simulate", {})
-    store.record_task_events(run_id, [start("t1", 1.000001, node="plan", step=1), end("t1", 2.5)])
-    (task,) = store.get_tasks(run_id)
-    assert (task["task_id"], task["node"], task["status"], task["step"]) == ("t1", "plan", "succeeded", 1)
-    assert_utc_equal(task["started_at"], at(1.000001), "started_at")
-    assert_utc_equal(task["finished_at"], at(2.5), "finished_at")
-    assert task["error"] is None
-    assert task["duration_seconds"] == pytest.approx(1.499999, abs=1e-3)
-    assert counts(store, run_id) == (1, 1, 0)
-
-
-def test_task_start_in_one_batch_and_end_in_a_later_one(store):
-    run_id = store.create_run("simulate", {})
-    store.record_task_events(run_id, [start("t1", 1, node="plan"), start("t2", 1.5, node="act")])
-    assert counts(store, run_id) == (2, 0, 0)
-    assert {t["status"] for t in store.get_tasks(run_id)} == {"running"}
-    store.record_task_events(run_id, [end("t1", 3), end("t2", 4, status="failed", error="boom ✗")])
-    tasks = tasks_by_id(store, run_id)
-    assert tasks["t1"]["status"] == "succeeded"
-    assert tasks["t1"]["node"] == "plan"  # an end event does not overwrite the node
-    assert (tasks["t2"]["status"], tasks["t2"]["error"]) == ("failed", "boom ✗")
-    assert_utc_equal(tasks["t2"]["finished_at"], at(4), "finished_at")
-    assert counts(store, run_id) == (2, 1, 1)
-
-
-def test_task_restarted_after_it_was_left_running_counts_once(store):
-    run_id = store.create_run("simulate", {})
-    store.record_task_events(run_id, [start("a", 1), end("a", 2), start("b", 3)])
-    assert counts(store, run_id) == (2, 1, 0)
-    # The executor died with b running; a resume starts the same task id again.
-    store.record_task_events(run_id, [start("b", 60, step=4)])
-    assert counts(store, run_id) == (2, 1, 0)
-    task = tasks_by_id(store, run_id)["b"]
-    assert task["status"] == "running"
-    assert_utc_equal(task["started_at"], at(60), "restarted started_at")
-    assert task["finished_at"] is None
-    assert task["step"] == 4
-    store.record_task_events(run_id, [end("b", 61)])
-    assert counts(store, run_id) == (2, 2, 0)
-
-
-def test_task_closed_as_interrupted_then_restarted_and_failed(store):
-    run_id = store.create_run("simulate", {})
-    store.record_task_events(run_id, [start("a", 1), start("b", 2)])
-    store.close_open_tasks(run_id)
-    assert {t["status"] for t in store.get_tasks(run_id)} == {"interrupted"}
-    assert all(t["finished_at"] is not None for t in store.get_tasks(run_id))
-    assert counts(store, run_id) == (2, 0, 0)
-    store.record_task_events(run_id, [start("a", 100), end("a", 101, status="failed", error="x")])
-    store.record_task_events(run_id, [start("b", 102), end("b", 103), start("c", 104)])
-    assert counts(store, run_id) == (3, 1, 1)
-    assert [t["task_id"] for t in store.get_tasks(run_id)] == ["a", "b", "c"]
-
-
-def test_empty_task_batch_changes_nothing(store):
-    run_id = store.create_run("simulate", {})
-    store.record_task_events(run_id, [])
-    assert counts(store, run_id) == (0, 0, 0)
-    assert store.get_tasks(run_id) == []
-
-
-def test_task_counts_of_one_run_do_not_touch_another(store):
-    first = store.create_run("simulate", {})
-    second = store.create_run("simulate", {})
-    store.record_task_events(first, [start("t", 1), end("t", 2)])
-    store.record_task_events(second, [start("t", 1), end("t", 2, status="failed")])
-    assert counts(store, first) == (1, 1, 0)
-    assert counts(store, second) == (1, 0, 1)
-
-
-# -- the queue --------------------------------------------------------------------------------
-
-
-def test_claim_queued_respects_the_limit(store, backend, request):
-    store.insert_many([full_row(f"q{i}", created_at=T0 + dt.timedelta(minutes=i)) for i in range(5)])
-    assert [r["run_id"] for r in store.claim_queued("w1", 1)] == ["q0"]
-    assert store.count_by_status()["queued"] == 4
-
-
-def test_claim_queued_takes_oldest_first_and_never_twice(store, backend, request):
-    ids = [f"q{i}" for i in range(5)]
-    # Created out of id order; q3 and q4 share a created_at (the run_id breaks the tie).
-    created = {"q0": 30, "q1": 10, "q2": 40, "q3": 20, "q4": 20}
-    store.insert_many(
-        [full_row(i, created_at=T0 + dt.timedelta(minutes=created[i])) for i in ids]
-        + [full_row("busy", status="running", created_at=T0, worker="other")]
-    )
-    oldest_first = sorted(ids, key=lambda i: (created[i], i))
-
-    first = store.claim_queued("w1", 2)
-    second = store.claim_queued("w2", 2)
-    third = store.claim_queued("w3", 10)
-    assert sorted(r["run_id"] for r in first) == sorted(oldest_first[:2])
-    assert sorted(r["run_id"] for r in second) == sorted(oldest_first[2:4])
-    assert [r["run_id"] for r in third] == oldest_first[4:]
-    assert store.claim_queued("w4", 10) == []
-    assert store.claim_queued("w4", 0) == []
-
-    for worker, claimed in (("w1", first), ("w2", second), ("w3", third)):
-        for row in claimed:
-            assert row["status"] == "running"
-            assert row["worker"] == worker
-            assert row["started_at"] is not None and row["started_at"].utcoffset() == dt.timedelta(0)
-            assert row["heartbeat_at"] is not None
-            stored = store.get_run(row["run_id"])
-            assert (stored["status"], stored["worker"]) == ("running", worker)
-    assert store.get_run("busy")["worker"] == "other"
-
-
-def test_concurrent_claims_never_hand_out_a_run_twice(store):
-    ids = [f"c{i:02d}" for i in range(24)]
-    store.insert_many([full_row(i, created_at=T0 + dt.timedelta(seconds=n)) for n, i in enumerate(ids)])
-    claimed: dict[str, list[str]] = {}
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
-
-    def worker(name: str) -> None:
-        try:
-            barrier.wait()
-            mine: list[str] = []
-            while rows := store.claim_queued(name, 3):
-                mine.extend(r["run_id"] for r in rows)
-            claimed[name] = mine
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not errors
-    leftover = [r["run_id"] for r in store.claim_queued("last", 100)]
-    everything = [i for mine in claimed.values() for i in mine] + leftover
-    assert len(everything) == len(set(everything))
-    assert sorted(everything) == ids
-    for name, mine in claimed.items():
-        for run_id in mine:
-            assert store.get_run(run_id)["worker"] == name
-
-
-def test_heartbeat_refreshes_own_runs_and_returns_cancel_requests(store):
-    old = T0 - dt.timedelta(days=1)
-    store.insert_many(
-        [
-            full_row(run_id, status="running", worker=worker, started_at=old, heartbeat_at=old)
-            for run_id, worker in (("a", "w1"), ("b", "w1"), ("c", "w2"))
-        ]
-        + [full_row("d", status="succeeded", worker="w1", heartbeat_at=old, finished_at=old)]
-    )
-    store.update_run("a", cancel_requested=True)
-    store.update_run("c", cancel_requested=True)
-
-    assert store.heartbeat(["a", "b", "c"], "w1") == {"a"}
-    assert store.get_run("a")["heartbeat_at"] > old
-    assert store.get_run("b")["heartbeat_at"] > old
-    assert_utc_equal(store.get_run("c")["heartbeat_at"], old, "another worker's run")
-    assert store.heartbeat(["d"], "w1") == set()
-    assert_utc_equal(store.get_run("d")["heartbeat_at"], old, "a finished run")
-    assert store.heartbeat(["c"], "w2") == {"c"}
-    assert store.heartbeat([], "w1") == set()
-
-
-def test_mark_stale_interrupted_only_takes_silent_running_runs(store):
-    now = utcnow()
-    stale = now - dt.timedelta(minutes=5)
-    store.insert_many(
-        [
-            full_row("silent", status="running", worker="w", started_at=stale, heartbeat_at=stale),
-            full_row("alive", status="running", worker="w", started_at=stale, heartbeat_at=now),
-            full_row("queued-old", status="queued", heartbeat_at=stale),
-            full_row("done-old", status="succeeded", heartbeat_at=stale, finished_at=stale),
-        ]
-    )
-    assert store.mark_stale_interrupted(dt.timedelta(seconds=30)) == ["silent"]
-    silent = store.get_run("silent")
-    assert silent["status"] == "interrupted"
-    assert silent["finished_at"] >= now - dt.timedelta(milliseconds=1)
-    assert "30s" in silent["error"] and "resume" in silent["error"]
-    assert store.get_run("alive")["status"] == "running"
-    assert store.get_run("queued-old")["status"] == "queued"
-    assert_utc_equal(store.get_run("done-old")["finished_at"], stale, "done-old finished_at")
-    assert store.mark_stale_interrupted(dt.timedelta(seconds=30)) == []
-
-
 def test_delete_run_removes_the_run_and_its_tasks_only(store):
     keep = store.create_run("simulate", {})
     gone = store.create_run("simulate", {})
-    for run_id in (keep, gone):
-        store.record_task_events(run_id, [start("t", 1), end("t", 2)])
+    store.insert_tasks(
+        [
+            {"run_id": run_id, "task_id": "t", "node": "work", "status": "succeeded", "started_at": T0}
+            for run_id in (keep, gone)
+        ]
+    )
     assert store.delete_run(gone) is True
     assert store.get_run(gone) is None
     assert store.get_tasks(gone) == []

@@ -19,6 +19,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -213,3 +214,60 @@ def grouped_percentiles(
             high = low + (1 if position > low else 0)
             result[g][f] = by_rank[low + 1] + (by_rank[high + 1] - by_rank[low + 1]) * (position - low)
     return result
+
+
+# -- the database's clock ---------------------------------------------------------------------
+
+
+class db_now(FunctionElement[Any]):
+    """The database server's current UTC time, as a UTCDateTime value.
+
+    Heartbeats are written, and judged stale, by this clock: workers' clocks may disagree
+    with each other by minutes, the database's is one clock for all of them.
+    """
+
+    inherit_cache = True
+
+    def __init__(self) -> None:
+        from orchestrator.db.schema import UTCDateTime
+
+        self.type = UTCDateTime()
+        super().__init__()
+
+
+class db_seconds_ago(FunctionElement[Any]):
+    """The database's current UTC time minus `seconds` (a bound parameter)."""
+
+    inherit_cache = True
+
+    def __init__(self, seconds: float) -> None:
+        from orchestrator.db.schema import UTCDateTime
+
+        self.type = UTCDateTime()
+        super().__init__(literal(float(seconds), Float))
+
+
+# SQLite keeps UTCDateTime as 'YYYY-MM-DD HH:MM:SS.ffffff'; %f gives milliseconds ('SS.SSS').
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f000', 'now'{modifier})"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_pg(element: db_now, compiler: Any, **kw: Any) -> str:
+    return "statement_timestamp()"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: Any, **kw: Any) -> str:
+    return _SQLITE_NOW.format(modifier="")
+
+
+@compiles(db_seconds_ago, "postgresql")
+def _db_seconds_ago_pg(element: db_seconds_ago, compiler: Any, **kw: Any) -> str:
+    (seconds,) = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(statement_timestamp() - make_interval(secs => {seconds}))"
+
+
+@compiles(db_seconds_ago, "sqlite")
+def _db_seconds_ago_sqlite(element: db_seconds_ago, compiler: Any, **kw: Any) -> str:
+    (seconds,) = (compiler.process(c, **kw) for c in element.clauses)
+    return _SQLITE_NOW.format(modifier=f", '-' || {seconds} || ' seconds'")

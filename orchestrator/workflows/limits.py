@@ -6,9 +6,15 @@ a crash in the middle of a step would lose every finished result, and resuming w
 all again. A semaphore per run, taken inside the node, bounds the work the same way while each
 task's writes are saved the moment it finishes.
 
+    from orchestrator.workflows.limits import slot
+
     async def work(payload, config: RunnableConfig):
         async with slot(config, "work", payload["fan_out"]):
             ...
+
+When a task gets its slot, `slot` tells the executor (through LangGraph's custom stream), so
+the task's recorded duration is its work, and its wait for a slot is recorded apart. The
+executor forgets a run's slots when the run stops, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -16,28 +22,63 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_stream_writer
+
+# The key of the custom stream event `slot` sends when a task starts its work.
+WORK_STARTED = "orchestrator_work_started"
+# LangGraph puts the running task's id in its config under this key.
+_TASK_ID_KEY = "__pregel_task_id"
 
 # (event loop, thread_id, group) -> semaphore; a semaphore belongs to one event loop.
 _slots: dict[tuple[int, str, str], asyncio.Semaphore] = {}
 
 
+def _thread_id(config: RunnableConfig) -> str:
+    return str((config.get("configurable") or {}).get("thread_id", ""))
+
+
 def _key(config: RunnableConfig, group: str) -> tuple[int, str, str]:
-    thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
-    return id(asyncio.get_running_loop()), thread_id, group
+    return id(asyncio.get_running_loop()), _thread_id(config), group
+
+
+def _announce_work(config: RunnableConfig) -> None:
+    task_id = (config.get("configurable") or {}).get(_TASK_ID_KEY)
+    if task_id is None:
+        return
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # not inside a LangGraph run (a node called directly, in a test)
+        return
+    writer({WORK_STARTED: str(task_id)})
 
 
 @asynccontextmanager
 async def slot(config: RunnableConfig, group: str, limit: int) -> AsyncIterator[None]:
-    """Wait for one of `limit` slots of this run's `group`, and hold it."""
+    """Wait for one of `limit` slots of this run's `group`, and hold it while the work runs."""
     semaphore = _slots.setdefault(_key(config, group), asyncio.Semaphore(max(1, limit)))
     async with semaphore:
+        _announce_work(config)
         yield
 
 
 def release(config: RunnableConfig, group: str) -> None:
-    """Forget a run's slots once its fan-out is over (called by the node after it, maybe in a thread)."""
-    thread_id = str((config.get("configurable") or {}).get("thread_id", ""))
+    """Forget a run's slots of `group` (a node may call it once its fan-out is over)."""
+    thread_id = _thread_id(config)
     for key in [k for k in _slots if k[1:] == (thread_id, group)]:
         _slots.pop(key, None)
+
+
+def release_run(run_id: str) -> None:
+    """Forget every slot of a run (the executor calls this when the run stops, however it ends)."""
+    for key in [k for k in _slots if k[1] == run_id]:
+        _slots.pop(key, None)
+
+
+def work_started_task(chunk: Any) -> str | None:
+    """The task id in a custom stream chunk sent by `slot`, else None."""
+    if isinstance(chunk, dict) and WORK_STARTED in chunk:
+        return str(chunk[WORK_STARTED])
+    return None

@@ -1,0 +1,417 @@
+"""What an executor writes about the runs it holds, each write fenced by its claim.
+
+Every claim of a run (first start, resume, recovery) takes the next `attempt` number. Each
+write of that run's progress (heartbeat, task rows, counts, final status) is one transaction
+whose first statement updates the run's row only where `attempt` is still the claimed one
+and the run is still `running`; when it changes nothing the executor has lost the run
+(`ClaimLost`) and the transaction writes nothing. Staleness is judged by the database's clock.
+
+    >>> store = ClaimStore(engine)
+    >>> (row,) = store.claim_queued("host:123", 1)
+    >>> claim = Claim(row["run_id"], row["attempt"])
+    >>> store.finish(claim, RunStatus.SUCCEEDED, snapshot={...})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, select, tuple_, update
+
+from orchestrator.db import run_tasks, runs, upsert, utcnow
+from orchestrator.db.dialect import db_now, db_seconds_ago
+from orchestrator.errors import OrchestratorError
+from orchestrator.rows import RunRow
+from orchestrator.runs import RunStore, finished_values
+from orchestrator.status import RunStatus, TaskStatus
+
+# Automatic resumes after database outages, per run, before it is left failed for a person.
+MAX_AUTO_RETRIES = 5
+
+
+class ClaimLost(OrchestratorError):
+    """The run is no longer held by this claim: another executor took it over, or it was
+    marked interrupted while this executor was cut off or paused."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One executor's hold on one run: the run and the attempt number it claimed."""
+
+    run_id: str
+    attempt: int
+
+
+@dataclass
+class TaskEvent:
+    """A task (one node execution) starting, starting its work, or ending, as the executor saw it."""
+
+    task_id: str
+    node: str
+    at: dt.datetime
+    kind: str  # "start", "work" (got its concurrency slot) or "end"
+    step: int | None = None
+    status: str | None = None  # for "end": succeeded, failed or interrupted
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskTruth:
+    """What the checkpoints say of one task: its node and whether its writes were saved."""
+
+    task_id: str
+    node: str
+    outcome: str  # succeeded (writes saved), failed (an error saved) or none
+    error: str | None = None
+    step: int | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+@dataclass
+class _Batch:
+    """One batch of task events, merged per task."""
+
+    new_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    works: dict[str, dt.datetime] = field(default_factory=dict)
+    ends: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
+    batch = _Batch()
+    for event in events:
+        row = batch.new_rows.get(event.task_id)
+        if event.kind == "start":
+            batch.new_rows[event.task_id] = {
+                "run_id": claim.run_id,
+                "task_id": event.task_id,
+                "attempt": claim.attempt,
+                "node": event.node,
+                "status": TaskStatus.RUNNING,
+                "started_at": event.at,
+                "work_started_at": None,
+                "finished_at": None,
+                "error": None,
+                "step": event.step,
+            }
+        elif event.kind == "work":
+            if row is not None:
+                row["work_started_at"] = event.at
+            else:
+                batch.works[event.task_id] = event.at
+        else:
+            end = {"status": event.status, "finished_at": event.at, "error": event.error}
+            if row is not None:
+                row.update(end)
+            else:
+                batch.ends[event.task_id] = end
+    return batch
+
+
+class ClaimStore(RunStore):
+    """The executor's side of the runs tables: claims, heartbeats, task events, final status."""
+
+    def _fence(self, conn: Connection, claim: Claim) -> None:
+        """Refresh the heartbeat if this claim still holds the run, else raise ClaimLost."""
+        held = conn.execute(
+            update(runs)
+            .where(
+                runs.c.run_id == claim.run_id,
+                runs.c.attempt == claim.attempt,
+                runs.c.status == RunStatus.RUNNING,
+            )
+            .values(heartbeat_at=db_now())
+        ).rowcount
+        if not held:
+            raise ClaimLost(f"Run {claim.run_id} is no longer held by attempt {claim.attempt}.")
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def claim_queued(self, worker: str, limit: int, *, run_id: str | None = None) -> list[RunRow]:
+        """Atomically take up to `limit` queued runs (or just `run_id`), oldest first, for `worker`.
+
+        Each gets the next attempt number. PostgreSQL skips rows another executor has locked
+        (FOR UPDATE SKIP LOCKED), so executors on many machines share one queue; on SQLite the
+        write transaction is IMMEDIATE, so the conditional UPDATE is atomic on its own.
+        """
+        if limit <= 0:
+            return []
+        queued = select(runs.c.run_id).where(runs.c.status == RunStatus.QUEUED)
+        if run_id is not None:
+            queued = queued.where(runs.c.run_id == run_id)
+        # An idle executor polls often: look with a plain read before taking the write lock.
+        with self.engine.connect() as conn:
+            if conn.execute(queued.limit(1)).first() is None:
+                return []
+        oldest = (
+            queued.order_by(runs.c.created_at, runs.c.run_id).limit(limit).with_for_update(skip_locked=True)
+        )
+        now = utcnow()
+        with self._write() as conn:
+            # Lock the ids first, then update exactly those: PostgreSQL may re-run a LIMIT
+            # subquery inside an UPDATE once per row and so claim more than `limit`.
+            ids = list(conn.execute(oldest).scalars())
+            if not ids:
+                return []
+            stmt = (
+                update(runs)
+                .where(runs.c.run_id.in_(ids), runs.c.status == RunStatus.QUEUED)
+                .values(
+                    status=RunStatus.RUNNING,
+                    attempt=runs.c.attempt + 1,
+                    worker=worker,
+                    started_at=func.coalesce(runs.c.started_at, now),
+                    heartbeat_at=db_now(),
+                    finished_at=None,
+                    duration_seconds=None,
+                    cancel_requested=False,
+                )
+                .returning(*runs.c)
+            )
+            claimed = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
+        return [claimed[i] for i in ids if i in claimed]  # type: ignore[misc]
+
+    def heartbeat(self, claims: Sequence[Claim]) -> tuple[set[str], set[str]]:
+        """Refresh the heartbeat of the runs these claims hold, by the database's clock.
+
+        Returns (held, cancel): the runs still held, and those of them asked to cancel.
+        """
+        if not claims:
+            return set(), set()
+        stmt = (
+            update(runs)
+            .where(
+                tuple_(runs.c.run_id, runs.c.attempt).in_([(c.run_id, c.attempt) for c in claims]),
+                runs.c.status == RunStatus.RUNNING,
+            )
+            .values(heartbeat_at=db_now())
+            .returning(runs.c.run_id, runs.c.cancel_requested)
+        )
+        with self._write() as conn:
+            rows = conn.execute(stmt).all()
+        return {r.run_id for r in rows}, {r.run_id for r in rows if r.cancel_requested}
+
+    def holds(self, claim: Claim) -> bool:
+        """Whether the claim still holds its run (a read: no heartbeat)."""
+        stmt = select(runs.c.attempt, runs.c.status).where(runs.c.run_id == claim.run_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return row is not None and row.attempt == claim.attempt and row.status == RunStatus.RUNNING
+
+    def mark_stale_interrupted(self, stale_after_seconds: float) -> list[str]:
+        """Mark running runs whose heartbeat is older than `stale_after_seconds`, by the
+        database's clock, as `interrupted`, and their open tasks too."""
+        stmt = (
+            update(runs)
+            .where(runs.c.status == RunStatus.RUNNING, runs.c.heartbeat_at < db_seconds_ago(stale_after_seconds))
+            .values(
+                status=RunStatus.INTERRUPTED,
+                **finished_values(utcnow()),
+                error=f"The executor stopped responding (no heartbeat for {stale_after_seconds:.0f} s); "
+                "resume the run to continue from its last checkpoint.",
+            )
+            .returning(runs.c.run_id)
+        )
+        with self._write() as conn:
+            stale = [row.run_id for row in conn.execute(stmt)]
+            for run_id in stale:
+                self._close_open_tasks(conn, run_id)
+                conn.execute(self._recount(run_id))
+        return stale
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def record_task_events(self, claim: Claim, events: Sequence[TaskEvent]) -> None:
+        """Write a batch of task starts, work starts and ends, then recount the run's tasks.
+
+        A task whose result a checkpoint already holds is announced again by LangGraph when a
+        run resumes; its succeeded row stays as it is. A task cut off by a crash (running or
+        interrupted in an earlier attempt) is replaced by its new execution; a task that failed
+        in an earlier attempt keeps that record beside the new one.
+        """
+        if not events:
+            return
+        batch = _merge(claim, events)
+        with self._write() as conn:
+            self._fence(conn, claim)
+            if batch.new_rows:
+                self._insert_started(conn, claim, batch.new_rows)
+            if batch.works:
+                conn.execute(
+                    update(run_tasks)
+                    .where(
+                        run_tasks.c.run_id == claim.run_id,
+                        run_tasks.c.attempt == claim.attempt,
+                        run_tasks.c.task_id == bindparam("t_id"),
+                    )
+                    .values(work_started_at=bindparam("t_at")),
+                    [{"t_id": task_id, "t_at": at} for task_id, at in batch.works.items()],
+                )
+            if batch.ends:
+                conn.execute(
+                    update(run_tasks)
+                    .where(
+                        run_tasks.c.run_id == claim.run_id,
+                        run_tasks.c.attempt == claim.attempt,
+                        run_tasks.c.task_id == bindparam("t_id"),
+                    )
+                    .values(
+                        status=bindparam("t_status"),
+                        finished_at=bindparam("t_at"),
+                        error=bindparam("t_error"),
+                    ),
+                    [
+                        {"t_id": task_id, "t_status": e["status"], "t_at": e["finished_at"], "t_error": e["error"]}
+                        for task_id, e in batch.ends.items()
+                    ],
+                )
+            conn.execute(self._recount(claim.run_id))
+
+    def _insert_started(self, conn: Connection, claim: Claim, new_rows: dict[str, dict[str, Any]]) -> None:
+        ids = list(new_rows)
+        done = set(
+            conn.execute(
+                select(run_tasks.c.task_id).where(
+                    run_tasks.c.run_id == claim.run_id,
+                    run_tasks.c.task_id.in_(ids),
+                    run_tasks.c.status == TaskStatus.SUCCEEDED,
+                )
+            ).scalars()
+        )
+        fresh = [row for task_id, row in new_rows.items() if task_id not in done]
+        if not fresh:
+            return
+        conn.execute(
+            delete(run_tasks).where(
+                run_tasks.c.run_id == claim.run_id,
+                run_tasks.c.task_id.in_([row["task_id"] for row in fresh]),
+                run_tasks.c.attempt < claim.attempt,
+                run_tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.INTERRUPTED]),
+            )
+        )
+        upsert(conn, run_tasks, fresh, ("run_id", "task_id", "attempt"), run_tasks.c.status != TaskStatus.SUCCEEDED)
+
+    def reconcile_tasks(self, claim: Claim, truth: Iterable[TaskTruth]) -> None:
+        """Make the task rows say what the checkpoints say really ran, before a resumed run goes on.
+
+        A task whose writes were saved is succeeded (its end may never have been written); a
+        task whose error was saved is failed; a row that claims success for writes that were
+        never saved, and a row still running from an earlier attempt, were cut off: interrupted.
+        Tasks the checkpoints know but no row records (a crash before the first batch) get one.
+        """
+        truth = {t.task_id: t for t in truth}
+        previous = max(1, claim.attempt - 1)
+        with self._write() as conn:
+            self._fence(conn, claim)
+            rows = conn.execute(select(run_tasks).where(run_tasks.c.run_id == claim.run_id)).all()
+            by_task: dict[str, list[Any]] = {}
+            for row in rows:
+                by_task.setdefault(row.task_id, []).append(row)
+            for row in rows:
+                known = truth.get(row.task_id)
+                saved = known is not None and known.outcome == TaskStatus.SUCCEEDED
+                if row.status == TaskStatus.RUNNING or (row.status == TaskStatus.SUCCEEDED and not saved):
+                    self._set_task(conn, row, TaskStatus.INTERRUPTED, None)
+            for task in truth.values():
+                if task.outcome not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
+                    continue
+                mine = sorted(by_task.get(task.task_id, []), key=lambda r: r.attempt)
+                if any(r.status == task.outcome for r in mine):
+                    continue
+                open_rows = [r for r in mine if r.status in (TaskStatus.RUNNING, TaskStatus.INTERRUPTED)]
+                if open_rows:
+                    self._set_task(conn, open_rows[-1], task.outcome, task.error, task.finished_at)
+                elif not mine or task.outcome == TaskStatus.FAILED:
+                    at = task.started_at or utcnow()
+                    conn.execute(
+                        run_tasks.insert().values(
+                            run_id=claim.run_id,
+                            task_id=task.task_id,
+                            attempt=previous if not mine else max(r.attempt for r in mine) + 1,
+                            node=task.node,
+                            status=task.outcome,
+                            started_at=at,
+                            finished_at=task.finished_at or at,
+                            error=task.error,
+                            step=task.step,
+                        )
+                    )
+            conn.execute(self._recount(claim.run_id))
+
+    @staticmethod
+    def _set_task(
+        conn: Connection, row: Any, status: str, error: str | None, finished_at: dt.datetime | None = None
+    ) -> None:
+        conn.execute(
+            update(run_tasks)
+            .where(
+                run_tasks.c.run_id == row.run_id,
+                run_tasks.c.task_id == row.task_id,
+                run_tasks.c.attempt == row.attempt,
+            )
+            .values(
+                status=status,
+                error=error if status == TaskStatus.FAILED else row.error if status != TaskStatus.SUCCEEDED else None,
+                finished_at=func.coalesce(run_tasks.c.finished_at, finished_at or utcnow()),
+            )
+        )
+
+    # -- ending -----------------------------------------------------------------------------
+
+    def finish(self, claim: Claim, status: RunStatus, *, snapshot: Any = None, error: str | None = None) -> bool:
+        """End the claimed run's attempt with `status` (a final one, or awaiting_input).
+
+        Open tasks of this attempt are closed as interrupted, the answer it carried to an
+        interrupt is consumed. False when the claim was lost (nothing is written then).
+        """
+        values: dict[str, Any] = {"status": status, "error": error, "resume_value": None}
+        if status != RunStatus.AWAITING_INPUT:
+            values.update(finished_values(utcnow()))
+        if snapshot is not None:
+            values["state_snapshot"] = snapshot
+        return self._end(claim, values)
+
+    def release(
+        self, claim: Claim, *, snapshot: Any = None, reason: str | None = None, auto_retry: bool = False
+    ) -> RunStatus | None:
+        """Give the claimed run back to the queue (shutdown, or an outage when `auto_retry`).
+
+        After MAX_AUTO_RETRIES automatic resumes the run is left `failed` with the reason
+        instead. Returns the run's new status, or None when the claim was lost.
+        """
+        values: dict[str, Any] = {"status": RunStatus.QUEUED, "worker": None, "error": reason}
+        if snapshot is not None:
+            values["state_snapshot"] = snapshot
+        if auto_retry:
+            run = self.get_run(claim.run_id)
+            if run is not None and run["auto_retries"] >= MAX_AUTO_RETRIES:
+                values.update(
+                    status=RunStatus.FAILED,
+                    error=f"{reason} It was not resumed again after {MAX_AUTO_RETRIES} automatic resumes; "
+                    "resume it when the database is healthy.",
+                    **finished_values(utcnow()),
+                )
+            else:
+                values["auto_retries"] = runs.c.auto_retries + 1
+        return values["status"] if self._end(claim, values) else None
+
+    def _end(self, claim: Claim, values: dict[str, Any]) -> bool:
+        try:
+            with self._write() as conn:
+                self._fence(conn, claim)
+                conn.execute(update(runs).where(runs.c.run_id == claim.run_id).values(**values))
+                self._close_open_tasks(conn, claim.run_id, claim.attempt)
+                conn.execute(self._recount(claim.run_id))
+        except ClaimLost:
+            return False
+        return True
+
+    @staticmethod
+    def _close_open_tasks(conn: Connection, run_id: str, attempt: int | None = None) -> None:
+        stmt = update(run_tasks).where(run_tasks.c.run_id == run_id, run_tasks.c.status == TaskStatus.RUNNING)
+        if attempt is not None:
+            stmt = stmt.where(run_tasks.c.attempt == attempt)
+        conn.execute(stmt.values(status=TaskStatus.INTERRUPTED, finished_at=utcnow()))

@@ -1,0 +1,380 @@
+"""The executor's writes on both backends: claims with attempt numbers, fenced heartbeats, task
+events, checkpoint reconciliation, stale runs by the database's clock, finishing and releasing.
+
+Every expected value is written out by hand from the events the test feeds in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+
+from orchestrator.claims import MAX_AUTO_RETRIES, Claim, ClaimLost, ClaimStore, TaskEvent, TaskTruth
+from orchestrator.db import runs, utcnow
+from tests.test_store import T0, assert_utc_equal, full_row
+
+
+@pytest.fixture
+def claims(engine) -> ClaimStore:
+    return ClaimStore(engine)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def start(task_id: str, seconds: float, node: str = "work") -> TaskEvent:
+    return TaskEvent(task_id=task_id, node=node, at=at(seconds), kind="start")
+
+
+def work(task_id: str, seconds: float) -> TaskEvent:
+    return TaskEvent(task_id=task_id, node="", at=at(seconds), kind="work")
+
+
+def end(task_id: str, seconds: float, status: str = "succeeded", error: str | None = None) -> TaskEvent:
+    return TaskEvent(task_id=task_id, node="", at=at(seconds), kind="end", status=status, error=error)
+
+
+def counts(store: ClaimStore, run_id: str) -> tuple[int, int, int]:
+    run = store.get_run(run_id)
+    assert run is not None
+    return run["tasks_total"], run["tasks_completed"], run["tasks_failed"]
+
+
+def rows(store: ClaimStore, run_id: str) -> list[tuple[str, int, str]]:
+    """(task_id, attempt, status) of every task row, sorted."""
+    return sorted((t["task_id"], t["attempt"], t["status"]) for t in store.get_tasks(run_id))
+
+
+def claimed(store: ClaimStore, run_id: str = "r1") -> Claim:
+    store.insert_many([full_row(run_id)])
+    (row,) = store.claim_queued("w1", 1, run_id=run_id)
+    return Claim(row["run_id"], row["attempt"])
+
+
+def requeue_and_claim(store: ClaimStore, run_id: str, worker: str = "w2") -> Claim:
+    """What a resume does: the run goes back to the queue and an executor claims it again."""
+    store.update_run(run_id, status="queued", worker=None)
+    (row,) = store.claim_queued(worker, 1, run_id=run_id)
+    return Claim(row["run_id"], row["attempt"])
+
+
+# -- claims -----------------------------------------------------------------------------------
+
+
+def test_each_claim_takes_the_next_attempt(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    assert first.attempt == 1
+    second = requeue_and_claim(claims, "r1")
+    assert second.attempt == 2
+    run = claims.get_run("r1")
+    assert (run["status"], run["worker"], run["attempt"]) == ("running", "w2", 2)
+
+
+def test_claim_queued_respects_the_limit(claims: ClaimStore) -> None:
+    claims.insert_many([full_row(f"q{i}", created_at=T0 + dt.timedelta(minutes=i)) for i in range(5)])
+    assert [r["run_id"] for r in claims.claim_queued("w1", 1)] == ["q0"]
+    assert claims.count_by_status()["queued"] == 4
+    assert claims.claim_queued("w1", 0) == []
+
+
+def test_claim_queued_takes_oldest_first_and_never_twice(claims: ClaimStore) -> None:
+    ids = [f"q{i}" for i in range(5)]
+    # Created out of id order; q3 and q4 share a created_at (the run_id breaks the tie).
+    created = {"q0": 30, "q1": 10, "q2": 40, "q3": 20, "q4": 20}
+    claims.insert_many(
+        [full_row(i, created_at=T0 + dt.timedelta(minutes=created[i])) for i in ids]
+        + [full_row("busy", status="running", created_at=T0, worker="other")]
+    )
+    first = claims.claim_queued("w1", 2)
+    second = claims.claim_queued("w2", 2)
+    third = claims.claim_queued("w3", 10)
+    assert sorted(r["run_id"] for r in first) == ["q1", "q3"]
+    assert sorted(r["run_id"] for r in second) == ["q0", "q4"]
+    assert [r["run_id"] for r in third] == ["q2"]
+    assert claims.claim_queued("w4", 10) == []
+    for worker, got in (("w1", first), ("w2", second), ("w3", third)):
+        for row in got:
+            assert (row["status"], row["worker"], row["attempt"]) == ("running", worker, 1)
+            assert row["started_at"] is not None and row["heartbeat_at"] is not None
+    assert claims.get_run("busy")["worker"] == "other"
+
+
+def test_concurrent_claims_never_hand_out_a_run_twice(claims: ClaimStore) -> None:
+    ids = [f"c{i:02d}" for i in range(24)]
+    claims.insert_many([full_row(i, created_at=T0 + dt.timedelta(seconds=n)) for n, i in enumerate(ids)])
+    got: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            mine: list[str] = []
+            while batch := claims.claim_queued(name, 3):
+                mine.extend(r["run_id"] for r in batch)
+            got[name] = mine
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    everything = [i for mine in got.values() for i in mine]
+    assert sorted(everything) == ids  # each exactly once
+
+
+# -- heartbeats and staleness ------------------------------------------------------------------
+
+
+def test_heartbeat_is_fenced_by_the_attempt(claims: ClaimStore) -> None:
+    old = claimed(claims, "a")
+    claims.insert_many([full_row("b")])
+    (row_b,) = claims.claim_queued("w1", 1, run_id="b")
+    b = Claim("b", row_b["attempt"])
+    claims.update_run("b", cancel_requested=True)
+    new = requeue_and_claim(claims, "a")
+
+    held, cancel = claims.heartbeat([old, b])
+    assert (held, cancel) == ({"b"}, {"b"})  # the old attempt of "a" holds nothing
+    assert claims.heartbeat([new]) == ({"a"}, set())
+    assert claims.heartbeat([]) == (set(), set())
+
+
+def test_heartbeat_of_a_finished_run_holds_nothing(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    assert claims.finish(claim, "succeeded", snapshot={"ok": True})
+    assert claims.heartbeat([claim]) == (set(), set())
+    assert claims.holds(claim) is False
+
+
+def test_stale_runs_are_judged_by_the_database_clock(claims: ClaimStore) -> None:
+    claims.insert_many(
+        [
+            full_row("silent", status="running", worker="w", started_at=T0, attempt=1),
+            full_row("alive", status="running", worker="w", started_at=T0, attempt=1),
+            full_row("queued-old", status="queued"),
+        ]
+    )
+    alive = Claim("alive", 1)
+    # Both heartbeats are written by the database's clock; then "silent" stays silent.
+    claims.heartbeat([Claim("silent", 1), alive])
+    assert claims.mark_stale_interrupted(3600) == []
+    with claims.engine.begin() as conn:
+        # An hour ago by the clock the heartbeat was written with.
+        old = claims.get_run("silent")["heartbeat_at"] - dt.timedelta(hours=1)
+        conn.execute(update(runs).where(runs.c.run_id == "silent").values(heartbeat_at=old))
+    assert claims.mark_stale_interrupted(30) == ["silent"]
+    silent = claims.get_run("silent")
+    assert silent["status"] == "interrupted"
+    assert "30 s" in silent["error"] and "resume" in silent["error"]
+    assert claims.get_run("alive")["status"] == "running"
+    assert claims.get_run("queued-old")["status"] == "queued"
+    assert claims.mark_stale_interrupted(30) == []
+    # The silent run's executor, if it wakes up, holds nothing and can write nothing.
+    with pytest.raises(ClaimLost, match="no longer held"):
+        claims.record_task_events(Claim("silent", 1), [start("t", 1)])
+    assert claims.get_tasks("silent") == []
+
+
+# -- task events ------------------------------------------------------------------------------
+
+
+def test_task_start_work_and_end_in_one_batch(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    claims.record_task_events(claim, [start("t1", 1, node="plan"), work("t1", 1.25), end("t1", 2.5)])
+    (task,) = claims.get_tasks("r1")
+    assert (task["task_id"], task["node"], task["status"], task["attempt"]) == ("t1", "plan", "succeeded", 1)
+    assert_utc_equal(task["started_at"], at(1), "started_at")
+    assert_utc_equal(task["work_started_at"], at(1.25), "work_started_at")
+    assert_utc_equal(task["finished_at"], at(2.5), "finished_at")
+    # The duration is the work (2.5 - 1.25), the wait for a slot apart.
+    assert task["duration_seconds"] == pytest.approx(1.25, abs=1e-6)
+    assert task["wait_seconds"] == pytest.approx(0.25, abs=1e-6)
+    assert counts(claims, "r1") == (1, 1, 0)
+
+
+def test_task_start_in_one_batch_and_end_in_a_later_one(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    claims.record_task_events(claim, [start("t1", 1, node="plan"), start("t2", 1.5, node="act")])
+    assert counts(claims, "r1") == (2, 0, 0)
+    claims.record_task_events(claim, [work("t2", 1.75), end("t1", 3), end("t2", 4, "failed", "boom ✗")])
+    tasks = {t["task_id"]: t for t in claims.get_tasks("r1")}
+    assert (tasks["t1"]["status"], tasks["t1"]["node"], tasks["t1"]["wait_seconds"]) == ("succeeded", "plan", None)
+    assert tasks["t1"]["duration_seconds"] == pytest.approx(2.0, abs=1e-6)
+    assert (tasks["t2"]["status"], tasks["t2"]["error"]) == ("failed", "boom ✗")
+    assert tasks["t2"]["duration_seconds"] == pytest.approx(2.25, abs=1e-6)
+    assert counts(claims, "r1") == (2, 1, 1)
+
+
+def test_a_task_cut_off_by_a_crash_is_replaced_by_its_new_execution(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("a", 1), end("a", 2), start("b", 3)])
+    second = requeue_and_claim(claims, "r1")
+    # LangGraph announces the restored task "a" again (no end), and runs "b" again.
+    claims.record_task_events(second, [start("a", 60), start("b", 61), end("b", 62)])
+    assert rows(claims, "r1") == [("a", 1, "succeeded"), ("b", 2, "succeeded")]
+    assert counts(claims, "r1") == (2, 2, 0)
+
+
+def test_a_task_that_failed_keeps_its_record_beside_the_retry(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("a", 1), end("a", 2, "failed", "RuntimeError: x")])
+    assert claims.finish(first, "failed", error="RuntimeError: x")
+    second = requeue_and_claim(claims, "r1")
+    claims.record_task_events(second, [start("a", 10), end("a", 11)])
+    assert rows(claims, "r1") == [("a", 1, "failed"), ("a", 2, "succeeded")]
+    assert counts(claims, "r1") == (2, 1, 1)
+
+
+def test_events_of_a_lost_claim_write_nothing(claims: ClaimStore) -> None:
+    old = claimed(claims)
+    claims.record_task_events(old, [start("a", 1)])
+    new = requeue_and_claim(claims, "r1")
+    with pytest.raises(ClaimLost):
+        claims.record_task_events(old, [end("a", 2), start("z", 3)])
+    assert rows(claims, "r1") == [("a", 1, "running")]
+    assert claims.finish(old, "succeeded") is False
+    assert claims.get_run("r1")["status"] == "running"
+    assert claims.finish(new, "succeeded")
+    assert claims.get_run("r1")["status"] == "succeeded"
+
+
+def test_counts_of_one_run_do_not_touch_another(claims: ClaimStore) -> None:
+    first, second = claimed(claims, "x"), claimed(claims, "y")
+    claims.record_task_events(first, [start("t", 1), end("t", 2)])
+    claims.record_task_events(second, [start("t", 1), end("t", 2, "failed")])
+    assert counts(claims, "x") == (1, 1, 0)
+    assert counts(claims, "y") == (1, 0, 1)
+
+
+# -- reconciliation with the checkpoints --------------------------------------------------------
+
+
+def truth(task_id: str, outcome: str, node: str = "work", error: str | None = None) -> TaskTruth:
+    return TaskTruth(task_id, node, outcome, error, 2, at(100), at(101))
+
+
+def test_reconcile_fixes_ends_the_crash_lost(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    # "a" and "b" finished and were saved, but only their starts were written before the kill;
+    # "c" was running and was not saved; "plan" was never written at all.
+    claims.record_task_events(first, [start("a", 1), start("b", 1), start("c", 1)])
+    second = requeue_and_claim(claims, "r1")
+    claims.reconcile_tasks(
+        second,
+        [
+            truth("plan", "succeeded", node="plan"),
+            truth("a", "succeeded"),
+            truth("b", "succeeded"),
+            truth("c", "none"),
+        ],
+    )
+    assert rows(claims, "r1") == [
+        ("a", 1, "succeeded"),
+        ("b", 1, "succeeded"),
+        ("c", 1, "interrupted"),
+        ("plan", 1, "succeeded"),
+    ]
+    assert counts(claims, "r1") == (4, 3, 0)
+    # The resumed run executes "c" again: it replaces the cut-off row.
+    claims.record_task_events(second, [start("a", 5), start("b", 5), start("c", 5), end("c", 6)])
+    assert rows(claims, "r1")[2] == ("c", 2, "succeeded")
+    assert counts(claims, "r1") == (4, 4, 0)
+
+
+def test_reconcile_demotes_a_success_that_was_never_saved(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("a", 1), end("a", 2)])
+    second = requeue_and_claim(claims, "r1")
+    claims.reconcile_tasks(second, [truth("a", "none")])
+    assert rows(claims, "r1") == [("a", 1, "interrupted")]
+    claims.record_task_events(second, [start("a", 5), end("a", 6)])
+    assert rows(claims, "r1") == [("a", 2, "succeeded")]
+    assert counts(claims, "r1") == (1, 1, 0)
+
+
+def test_reconcile_records_a_failure_it_did_not_see(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("a", 1)])
+    second = requeue_and_claim(claims, "r1")
+    claims.reconcile_tasks(second, [truth("a", "failed", error="ValueError: bad")])
+    (task,) = claims.get_tasks("r1")
+    assert (task["status"], task["error"]) == ("failed", "ValueError: bad")
+    assert counts(claims, "r1") == (1, 0, 1)
+
+
+def test_reconcile_is_fenced(claims: ClaimStore) -> None:
+    old = claimed(claims)
+    requeue_and_claim(claims, "r1")
+    with pytest.raises(ClaimLost):
+        claims.reconcile_tasks(old, [truth("a", "succeeded")])
+    assert claims.get_tasks("r1") == []
+
+
+# -- finishing and releasing --------------------------------------------------------------------
+
+
+def test_finish_closes_this_attempts_open_tasks_and_consumes_the_answer(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    claims.update_run("r1", resume_value={"resume": {"abc": 1}})
+    claims.record_task_events(claim, [start("a", 1), start("b", 1), end("b", 2)])
+    assert claims.finish(claim, "cancelled", error="Cancelled on request.", snapshot={"n": 1})
+    run = claims.get_run("r1")
+    assert (run["status"], run["error"], run["resume_value"], run["state_snapshot"]) == (
+        "cancelled",
+        "Cancelled on request.",
+        None,
+        {"n": 1},
+    )
+    assert run["finished_at"] is not None and run["duration_seconds"] is not None
+    assert rows(claims, "r1") == [("a", 1, "interrupted"), ("b", 1, "succeeded")]
+
+
+def test_awaiting_input_is_not_finished(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    assert claims.finish(claim, "awaiting_input", snapshot={"__interrupt__": []})
+    run = claims.get_run("r1")
+    assert (run["status"], run["finished_at"], run["duration_seconds"]) == ("awaiting_input", None, None)
+
+
+def test_release_requeues_and_an_outage_retry_is_bounded(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    assert claims.release(claim, snapshot={"n": 2}) == "queued"
+    run: Any = claims.get_run("r1")
+    assert (run["status"], run["worker"], run["auto_retries"], run["state_snapshot"]) == ("queued", None, 0, {"n": 2})
+    for retry in range(1, MAX_AUTO_RETRIES + 1):
+        claim = requeue_and_claim(claims, "r1")
+        assert claims.release(claim, reason="The database stopped answering.", auto_retry=True) == "queued"
+        assert claims.get_run("r1")["auto_retries"] == retry
+    claim = requeue_and_claim(claims, "r1")
+    assert claims.release(claim, reason="The database stopped answering.", auto_retry=True) == "failed"
+    run = claims.get_run("r1")
+    assert run["status"] == "failed"
+    assert run["error"].startswith("The database stopped answering.")
+    assert f"{MAX_AUTO_RETRIES} automatic resumes" in run["error"]
+
+
+def test_release_of_a_lost_claim_writes_nothing(claims: ClaimStore) -> None:
+    old = claimed(claims)
+    requeue_and_claim(claims, "r1")
+    assert claims.release(old) is None
+    assert claims.get_run("r1")["status"] == "running"
+    assert claims.get_run("r1")["attempt"] == 2
+
+
+def test_heartbeat_is_written_by_the_database_clock(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    before = utcnow()
+    claims.heartbeat([claim])
+    after = utcnow()
+    beat = claims.get_run("r1")["heartbeat_at"]
+    # The test runs next to the database, so both clocks agree to well within a second.
+    assert before - dt.timedelta(seconds=1) <= beat <= after + dt.timedelta(seconds=1)
