@@ -61,6 +61,9 @@ async def open_checkpointer(
         return
     url = config.postgres_url()
     conninfo = config.postgres_conninfo()
+    # The pool logs every failed reconnection while the server is away; the executor says
+    # once that the database does not answer, and once that it does again.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         # One direct connection first: a clear error at once instead of a pool retrying.
         await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS)).close()
@@ -72,6 +75,9 @@ async def open_checkpointer(
         max_size=max_connections,
         kwargs=PG_CONNECTION_KWARGS,
         check=AsyncConnectionPool.check_connection,
+        # How long a checkpoint write waits for a connection while the server is away; after
+        # that the executor queues the run again, to continue when the database answers.
+        timeout=max(1.0, config.stale_after_seconds / 3),
         open=False,
     )
     try:

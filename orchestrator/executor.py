@@ -180,8 +180,14 @@ class TaskRecorder:
             if not self.pending:
                 return
             events, self.pending = self.pending, []
+            write = asyncio.ensure_future(asyncio.to_thread(self.store.record_task_events, self.claim, events))
             try:
-                await asyncio.to_thread(self.store.record_task_events, self.claim, events)
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                # Keep the lock until this batch is written: a later batch (the task ends, the
+                # run's final status) must never overtake it.
+                await asyncio.wait([write])
+                raise
             except Exception:
                 self.pending[:0] = events
                 raise
@@ -228,9 +234,10 @@ class Executor:
         self.concurrency = concurrency or config.concurrency
         self.worker = worker or default_worker_name()
         self.poll_seconds = poll_seconds
-        # A claim confirmed this recently cannot have been taken over: another executor only
-        # takes a run whose heartbeat is `stale_after_seconds` old.
-        self._trust_seconds = config.stale_after_seconds / 2
+        # A claim confirmed within one heartbeat cannot have been taken over: another executor
+        # only takes a run whose heartbeat is stale_after_seconds old (several heartbeats). A
+        # longer gap (a paused process, a cut-off network) is checked with the database.
+        self._trust_seconds = config.heartbeat_seconds
         self._saver: BaseCheckpointSaver[Any] | None = None
         self._runs: dict[str, RunHandle] = {}
         self._thread: threading.Thread | None = None
@@ -428,7 +435,11 @@ class Executor:
             cfg = graph_config(run_id, spec, handle.row["input"])
             graph_input = await self._graph_input(spec, handle, graph, cfg)
             flusher = asyncio.create_task(self._flush_loop(handle))
-            async for mode, chunk in graph.astream(graph_input, cfg, stream_mode=["tasks", "custom"]):
+            # durability="sync": each step's checkpoint is saved before the next step starts. With
+            # "async" a crash can keep task writes whose checkpoint was never saved, and the
+            # resumed run would execute that whole step again.
+            stream = graph.astream(graph_input, cfg, stream_mode=["tasks", "custom"], durability="sync")
+            async for mode, chunk in stream:
                 if mode == "tasks":
                     handle.recorder.add(chunk)
                 elif (task_id := work_started_task(chunk)) is not None:
@@ -450,8 +461,11 @@ class Executor:
             handle.ending = True
             await _shielded(self._after_stop(handle, graph, cfg, reason))
         except ClaimLost:
-            logger.warning("Run %s was taken over (attempt %d is not current); stopped without writing",
-                           run_id, handle.claim.attempt)
+            logger.warning(
+                "Run %s is no longer held by this executor (attempt %d); stopped it without writing",
+                run_id,
+                handle.claim.attempt,
+            )
         except Exception as exc:
             handle.ending = True
             if is_transient(exc):
@@ -499,7 +513,12 @@ class Executor:
         return None
 
     async def _checkpoint_truth(self, graph: Any, cfg: RunnableConfig) -> list[TaskTruth]:
-        """Every task of the run's history with its node, and whether its writes were saved."""
+        """Every task of the run's history with its node, and whether it finished.
+
+        A step followed by another checkpoint completed, so all its tasks finished (even one
+        whose own writes were not saved: LangGraph applied them to the state in memory). In the
+        latest step, a task finished when its writes were saved, or failed when its error was.
+        """
         assert self._saver is not None
         thread = {"configurable": {"thread_id": cfg["configurable"]["thread_id"], "checkpoint_ns": ""}}
         writes = {
@@ -511,15 +530,16 @@ class Executor:
         truth: list[TaskTruth] = []
         for index, snapshot in enumerate(history):
             saved = writes.get(snapshot.config["configurable"]["checkpoint_id"], [])
+            completed = index + 1 < len(history)
             started = _timestamp(snapshot.created_at)
-            finished = _timestamp(history[index + 1].created_at) if index + 1 < len(history) else None
+            finished = _timestamp(history[index + 1].created_at) if completed else None
             step = (snapshot.metadata or {}).get("step")
             for task in snapshot.tasks:
                 if task.name.startswith("__"):
                     continue
                 channels = [(channel, value) for task_id, channel, value in saved if task_id == task.id]
                 error = next((value for channel, value in channels if channel == "__error__"), None)
-                if any(channel not in NOT_DONE for channel, _ in channels):
+                if completed or any(channel not in NOT_DONE for channel, _ in channels):
                     outcome, message = TaskStatus.SUCCEEDED, None
                 elif isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
                     outcome, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"

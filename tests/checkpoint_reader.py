@@ -15,6 +15,8 @@ from orchestrator.config import OrchestratorConfig
 
 # Pending-write channels that do not mean "this task finished with a result".
 NOT_DONE = {"__error__", "__interrupt__", "__resume__"}
+# The task id LangGraph writes a Command's own writes under (not a node's execution).
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 
 
 @contextmanager
@@ -42,10 +44,12 @@ def saved_writes(config: OrchestratorConfig, run_id: str, channel: str) -> list[
 
 
 def saved_task_ids(config: OrchestratorConfig, run_id: str) -> set[str]:
-    """The tasks whose writes were saved: they finished, and a resume will not run them again."""
+    """The node executions whose writes were saved: they finished, and a resume will not run
+    them again. (The writes on the "input" checkpoint are the run's input, not a node's.)"""
     return {
         task_id
         for t in checkpoints(config, run_id)
+        if (t.metadata or {}).get("source") != "input"
         for task_id, ch, _ in t.pending_writes or []
-        if ch not in NOT_DONE
+        if ch not in NOT_DONE and task_id != NULL_TASK_ID
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -21,6 +21,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
+from tests.processes import Worker
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
@@ -169,3 +170,21 @@ def app_config(clean_env: pytest.MonkeyPatch, config: OrchestratorConfig) -> Orc
     env_config = OrchestratorConfig()
     assert env_config.database_url() == config.database_url()
     return env_config
+
+
+# -- worker processes -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    """A factory of worker processes in tmp_path; any still alive are killed at teardown."""
+    started: list[Worker] = []
+
+    def start(name: str, config: OrchestratorConfig, *args: str, **env: str) -> Worker:
+        worker = Worker(tmp_path, name, config, *args, **env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()

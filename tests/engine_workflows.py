@@ -6,9 +6,11 @@ how often each step ran. The step `fail_index` fails on its first attempt only: 
 `marker` does not exist it creates it and raises (after the other steps have finished); once
 the marker exists it succeeds. Input: {"marker": path, "log_dir": path, "tasks": n, "fail_index": i}.
 
-`build_counted` (test_workers.py): the shape of `simulate` (its fan-out bounded inside the node
-by orchestrator.workflows.limits, as simulate does), with every finished step leaving a file in `log_dir`,
-so re-executions after a crash can be counted. Input: {"log_dir", "tasks", "delay_ms", "fan_out"}.
+`build_gated` (tests/reliability): plan -> `work` x `tasks` -> summarize, where a test decides
+where a run stops: steps with index >= `allow` wait until the file `<dir>/open` exists (before
+taking their concurrency slot), and `block` ("plan" or "summarize") makes that node wait too.
+Every finished `work` execution leaves a file in `<dir>/executions`, so re-executions can be
+counted. Input: {"dir", "tasks", "allow", "block", "delay_ms", "fan_out"}.
 """
 
 from __future__ import annotations
@@ -97,50 +99,86 @@ def build_flaky() -> StateGraph:
     return graph
 
 
-# -- build_counted: slow fan-out steps that leave one file per finished execution ------------------
+# -- build_gated: steps that wait at a gate until the test opens it -----------------------------
 
 
-class CountedState(TypedDict, total=False):
-    log_dir: str
+class GatedState(TypedDict, total=False):
+    dir: str
     tasks: int
+    allow: int | None
+    block: str | None
     delay_ms: int
     fan_out: int
     results: Annotated[list[int], operator.add]
     summary: dict[str, Any]
 
 
-def _counted_fan_out(state: CountedState) -> list[Send]:
+async def wait_for_gate(directory: str) -> None:
+    """Wait until the test creates `<dir>/open`."""
+    while not (Path(directory) / "open").exists():
+        await asyncio.sleep(0.02)
+
+
+async def _gated_plan(state: GatedState) -> dict:
+    if state.get("block") == "plan":
+        await wait_for_gate(state["dir"])
+    return {}
+
+
+def _gated_fan_out(state: GatedState) -> list[Send]:
     return [
         Send(
             "work",
             {
                 "index": i,
-                "log_dir": state["log_dir"],
-                "delay_ms": state.get("delay_ms", 100),
-                "fan_out": state.get("fan_out", 3),
+                "dir": state["dir"],
+                "allow": state.get("allow"),
+                "delay_ms": state.get("delay_ms", 50),
+                "fan_out": state.get("fan_out", 4),
             },
         )
         for i in range(state.get("tasks", 10))
     ]
 
 
-async def _counted_work(step: dict[str, Any], config: RunnableConfig) -> dict:
+async def _gated_work(step: dict[str, Any], config: RunnableConfig) -> dict:
+    allow = step["allow"]
+    if allow is not None and step["index"] >= allow:
+        # Outside the slot, so the steps allowed to go never wait behind a blocked one.
+        await wait_for_gate(step["dir"])
     async with slot(config, "work", step["fan_out"]):
         await asyncio.sleep(step["delay_ms"] / 1000)
-    log_dir = Path(step["log_dir"])
-    log_dir.mkdir(parents=True, exist_ok=True)
-    (log_dir / f"{step['index']}-{uuid.uuid4().hex}").write_text("ran")
+    runs = Path(step["dir"]) / "executions"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / f"{step['index']}-{uuid.uuid4().hex}").write_text("ran")
     return {"results": [step["index"]]}
 
 
-def build_counted() -> StateGraph:
-    """Fans out `tasks` steps of `delay_ms`, `fan_out` at a time; each finished step leaves a file."""
-    graph = StateGraph(CountedState)
-    graph.add_node("plan", _plan)
-    graph.add_node("work", _counted_work)
-    graph.add_node("summarize", _summarize)
+async def _gated_summarize(state: GatedState) -> dict:
+    if state.get("block") == "summarize":
+        await wait_for_gate(state["dir"])
+    results = sorted(state.get("results", []))
+    return {"summary": {"count": len(results), "indices": results}}
+
+
+def build_gated() -> StateGraph:
+    """plan -> `tasks` work steps (`fan_out` at a time) -> summarize, with gates (see module doc)."""
+    graph = StateGraph(GatedState)
+    graph.add_node("plan", _gated_plan)
+    graph.add_node("work", _gated_work)
+    graph.add_node("summarize", _gated_summarize)
     graph.add_edge(START, "plan")
-    graph.add_conditional_edges("plan", _counted_fan_out, ["work"])
+    graph.add_conditional_edges("plan", _gated_fan_out, ["work"])
     graph.add_edge("work", "summarize")
     graph.add_edge("summarize", END)
     return graph
+
+
+def executions(directory: str | Path) -> dict[int, int]:
+    """How often each `gated` step finished its work (one file per execution)."""
+    runs = Path(directory) / "executions"
+    counts: dict[int, int] = {}
+    for path in runs.iterdir() if runs.exists() else []:
+        index = int(path.name.split("-")[0])
+        counts[index] = counts.get(index, 0) + 1
+    return counts

@@ -1,0 +1,130 @@
+"""Two executors must never run the same run.
+
+- A worker paused (SIGSTOP) long enough for another to recover its run, then continued
+  (SIGCONT), writes nothing more for that run: no step saved twice, no task row added, and it
+  stops the run by itself.
+- A worker whose clock is a minute behind the database's (another machine, badly synchronised)
+  is not taken for dead: staleness is judged by the database's clock. Clocks are per machine,
+  so this runs on PostgreSQL, the backend that workers on several machines share; the worker's
+  clock is moved with libfaketime (Debian's `faketime` package), for Python and C alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+from pathlib import Path
+
+import pytest
+
+from orchestrator.db import utcnow
+from orchestrator.operations import Orchestrator
+from tests.checkpoint_reader import saved_task_ids, saved_writes
+from tests.engine_workflows import executions
+from tests.helpers import wait_for
+from tests.processes import wait_status
+
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+TASKS = 10
+
+
+def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
+    gated_orch: Orchestrator, workers, tmp_path: Path
+) -> None:
+    orch, config = gated_orch, gated_orch.config
+    gate = tmp_path / "gate"
+    run_id = orch.launch(
+        "gated", {"dir": str(gate), "tasks": TASKS, "allow": 4, "delay_ms": 300, "fan_out": 4}
+    )
+    first = workers("first", config, "--concurrency", "1", ORCHESTRATOR_HEARTBEAT_SECONDS="0.2")
+
+    def four_saved_and_the_rest_waiting() -> bool:
+        assert first.proc.poll() is None, first.describe()
+        saved = [i for results in saved_writes(config, run_id, "results") for i in results]
+        started = sum(t["node"] == "work" for t in orch.store.get_tasks(run_id))
+        return len(saved) == 4 and started == TASKS
+
+    wait_for(four_saved_and_the_rest_waiting, 60, interval=0.05, what="4 steps saved, 6 at the gate")
+    first.proc.send_signal(signal.SIGSTOP)
+    try:
+        rows_at_pause = {(t["task_id"], t["attempt"]) for t in orch.store.get_tasks(run_id)}
+        second = workers(
+            "second", config, "--concurrency", "1",
+            ORCHESTRATOR_HEARTBEAT_SECONDS="0.2", ORCHESTRATOR_STALE_AFTER_SECONDS="1",
+        )
+        wait_status(orch, run_id, ("interrupted",), 60)
+        gate.mkdir(exist_ok=True)
+        (gate / "open").write_text("go")
+        assert orch.resume(run_id) == "queued"
+        done = wait_status(orch, run_id, ("succeeded", "failed"), 120)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["attempt"] == 2
+    finally:
+        first.proc.send_signal(signal.SIGCONT)
+    final_rows = orch.store.get_tasks(run_id)
+    final_saved = saved_task_ids(config, run_id)
+    final_results = saved_writes(config, run_id, "results")
+
+    # The first worker wakes up with six steps past their gate; it must notice it lost the run.
+    wait_for(lambda: "no longer held" in first.stdout, 60, what="the paused worker to notice")
+    assert first.terminate() == 0, first.describe()
+    assert second.terminate() == 0, second.describe()
+
+    run = orch.get_run(run_id)
+    assert (run["status"], run["attempt"]) == ("succeeded", 2)
+    assert run["state_snapshot"]["summary"]["indices"] == list(range(TASKS))
+    # Nothing was saved or recorded after the first worker continued.
+    assert saved_task_ids(config, run_id) == final_saved
+    assert saved_writes(config, run_id, "results") == final_results
+    assert sorted(i for r in final_results for i in r) == list(range(TASKS))  # each step saved once
+    assert orch.store.get_tasks(run_id) == final_rows
+    assert {(t["task_id"], t["attempt"]) for t in final_rows if t["attempt"] == 1} <= rows_at_pause
+    assert sum(t["node"] == "summarize" for t in final_rows) == 1
+    # Each step's work ran once: the four saved before the pause were not run again, and the
+    # six the first worker held at its gate were stopped before they worked.
+    assert executions(gate) == dict.fromkeys(range(TASKS), 1)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_worker_with_a_slow_clock_is_not_taken_for_dead(
+    gated_orch: Orchestrator, workers, tmp_path: Path, backend: str
+) -> None:
+    if not LIBFAKETIME.exists():
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    orch, config = gated_orch, gated_orch.config
+    gate = tmp_path / "gate"
+    # Its clock is 60 s behind; it heartbeats every 0.2 s.
+    slow = workers(
+        "slow", config, "--concurrency", "1",
+        ORCHESTRATOR_HEARTBEAT_SECONDS="0.2",
+        LD_PRELOAD=str(LIBFAKETIME), FAKETIME="-60s", FAKETIME_DONT_RESET="1",
+    )
+    slow.wait_serving()
+    run_id = orch.launch("gated", {"dir": str(gate), "tasks": 4, "allow": 0, "delay_ms": 10})
+    wait_status(orch, run_id, ("running",), 60)
+    assert slow.claimed() == [run_id]
+    # The judge: a worker with the right clock that marks runs stale after 1 s without heartbeat.
+    judge = workers(
+        "judge", config, "--concurrency", "1",
+        ORCHESTRATOR_HEARTBEAT_SECONDS="0.2", ORCHESTRATOR_STALE_AFTER_SECONDS="1",
+    )
+    judge.wait_serving()
+    # Proof that the judge checked for stale runs while ours waited at its gate: a ghost run
+    # (running, silent for an hour) gets marked interrupted by the judge, twice over.
+    for n in range(2):
+        ghost = f"ghost-{n}"
+        an_hour_ago = utcnow() - dt.timedelta(hours=1)
+        orch.store.insert_many(
+            [{"run_id": ghost, "workflow": "gated", "status": "running", "created_at": an_hour_ago,
+              "started_at": an_hour_ago, "heartbeat_at": an_hour_ago, "worker": "ghost", "attempt": 1}]
+        )
+        wait_status(orch, ghost, ("interrupted",), 60)
+        assert orch.get_run(run_id)["status"] == "running"
+    gate.mkdir(exist_ok=True)
+    (gate / "open").write_text("go")
+    final = wait_status(orch, run_id, ("succeeded", "failed", "interrupted"), 60)
+    assert final["status"] == "succeeded", final["error"]
+    assert (final["attempt"], final["worker"]) == (1, orch.get_run(run_id)["worker"])
+    assert f"Run {run_id} had no heartbeat" not in judge.stdout
+    # The slow worker really had a slow clock: it wrote the times it saw.
+    assert final["started_at"] < utcnow() - dt.timedelta(seconds=50)
