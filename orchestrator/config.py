@@ -274,8 +274,12 @@ class OrchestratorConfig:
         return make_conninfo("", **self.postgres_params())
 
     def postgres_url(self) -> URL:
-        """The PostgreSQL URI as a SQLAlchemy URL on the psycopg 3 driver."""
-        params = dict(self.postgres_params())
+        """The PostgreSQL URI as a SQLAlchemy URL on the psycopg 3 driver.
+
+        SQLAlchemy hides the URL's password when it shows a URL (an engine's repr, a log line),
+        but not a secret among its query parameters: those (sslpassword) are left out here and
+        given to the driver by `postgres_secret_params()` instead."""
+        params = {k: v for k, v in self.postgres_params().items() if k == "password" or k not in SECRET_PARAMS}
         port = params.pop("port", None)
         return URL.create(
             "postgresql+psycopg",
@@ -286,6 +290,10 @@ class OrchestratorConfig:
             database=params.pop("dbname", None),
             query=params,
         )
+
+    def postgres_secret_params(self) -> dict[str, str]:
+        """The URI's secret parameters that `postgres_url()` leaves out (for the driver's connect)."""
+        return {k: v for k, v in self.postgres_params().items() if k in SECRET_PARAMS and k != "password"}
 
     def database_url(self) -> URL:
         """The SQLAlchemy URL of the active backend."""

@@ -8,6 +8,7 @@ theirs from here too).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -93,7 +94,11 @@ def make_engine(config: OrchestratorConfig, *, read_only: bool | None = None) ->
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": APPLICATION_NAME}
+    connect_args: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": APPLICATION_NAME,
+        **config.postgres_secret_params(),  # out of the URL, so no repr of the engine shows them
+    }
     if read_only:
         # The server refuses any write, whatever the code does: a second lock behind RunStore's.
         options = str(url.query.get("options", ""))
@@ -136,6 +141,12 @@ def _describe_sqlite_error(exc: BaseException, path: str) -> DatabaseError:
         return DatabaseError(
             f"The SQLite database {shown_path} does not exist yet; create it with "
             "`python -m orchestrator init` (without ORCHESTRATOR_READ_ONLY), or set SQLITE_PATH."
+        )
+    if where.exists() and not os.access(where.parent, os.W_OK) and "unable to open" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} is in a read-only folder, where SQLite cannot make "
+            f"the files it needs beside a WAL database even to read it ({detail}); make the folder "
+            "writable, or copy the database to one that is."
         )
     if "readonly" in detail or "read-only" in detail:
         return DatabaseError(
