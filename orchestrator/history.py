@@ -7,10 +7,17 @@ the pending writes stored on its parent, N-1; their task ids name nodes through 
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
 
 from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
+from orchestrator.db import sqlite_read_only_connection
 from orchestrator.snapshots import to_jsonable
 
 # LangGraph's bookkeeping channels, not part of the user's state.
@@ -21,6 +28,23 @@ def is_state_channel(channel: str) -> bool:
     return not channel.startswith(INTERNAL_PREFIXES)
 
 
+@contextmanager
+def _reading_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]:
+    """The sync saver; read-only on SQLite in a read-only config, where its setup() (which
+    creates its tables and sets the journal mode) must not run."""
+    if not (config.read_only and config.checkpoint_mode == "sqlite"):
+        with open_sync_saver(config) as saver:
+            yield saver
+        return
+    conn = sqlite_read_only_connection(config.sqlite_path)
+    try:
+        saver = SqliteSaver(conn)
+        saver.is_setup = True
+        yield saver
+    finally:
+        conn.close()
+
+
 def checkpoint_history(
     config: OrchestratorConfig, run_id: str, task_nodes: dict[str, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -29,8 +53,13 @@ def checkpoint_history(
     `task_nodes` maps task ids to node names (from RunStore.get_tasks) to name the writers.
     """
     task_nodes = task_nodes or {}
-    with open_sync_saver(config) as saver:
-        tuples = list(saver.list({"configurable": {"thread_id": run_id}}))
+    with _reading_saver(config) as saver:
+        try:
+            tuples = list(saver.list({"configurable": {"thread_id": run_id}}))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            tuples = []  # read-only, and no executor ever set the saver's tables up: no checkpoints
     tuples.reverse()
     history: list[dict[str, Any]] = []
     parent_writes: list[tuple[str, str, Any]] = []

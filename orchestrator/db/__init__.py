@@ -24,6 +24,7 @@ from orchestrator.db.engines import (
     describe_connection_error,
     make_engine,
     sqlite_file,
+    sqlite_read_only_connection,
     sqlite_read_only_url,
 )
 from orchestrator.db.migrate import (
@@ -62,6 +63,7 @@ __all__ = [
     "schema_version",
     "seconds_between",
     "sqlite_file",
+    "sqlite_read_only_connection",
     "sqlite_read_only_url",
     "time_bucket",
     "upgrade_schema",

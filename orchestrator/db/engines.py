@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -59,10 +60,20 @@ def _set_sqlite_pragmas_read_only(dbapi_connection: Any, record: Any) -> None:
     _set_sqlite_pragmas(dbapi_connection, record, read_only=True)
 
 
+def _sqlite_file_uri(path: str) -> str:
+    return "file:" + quote(str(Path(path).expanduser().resolve()), safe="/")
+
+
 def sqlite_read_only_url(path: str) -> URL:
     """A SQLite URL that opens `path` read-only and never creates it (an SQLite `file:` URI, mode=ro)."""
-    absolute = str(Path(path).expanduser().resolve())
-    return URL.create("sqlite", database="file:" + quote(absolute, safe="/"), query={"mode": "ro", "uri": "true"})
+    return URL.create("sqlite", database=_sqlite_file_uri(path), query={"mode": "ro", "uri": "true"})
+
+
+def sqlite_read_only_connection(path: str) -> sqlite3.Connection:
+    """A sqlite3 connection that can only read `path` and never creates it (for LangGraph's sync saver)."""
+    conn = sqlite3.connect(f"{_sqlite_file_uri(path)}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    return conn
 
 
 def sqlite_file(url: URL) -> str:

@@ -331,6 +331,24 @@ def test_the_read_only_dashboard_on_sqlite_writes_nothing(seeded, clean_env):
     assert files_of(path) == before
 
 
+def test_read_only_history_on_sqlite_never_sets_up_the_savers_tables(tmp_path: Path, clean_env):
+    """A database whose runs tables were made before any executor ran: no `checkpoints` table yet."""
+    path = tmp_path / "runs-only.db"
+    engine = make_engine(sqlite_config(path))
+    upgrade_schema(engine)
+    run_id = RunStore(engine).create_run("simulate", {"tasks": 1})
+    engine.dispose()
+    before = files_of(path)
+    clean_env.setenv("SQLITE_PATH", str(path))
+    clean_env.setenv("ORCHESTRATOR_READ_ONLY", "true")
+    at = open_page("run_detail", run_id=run_id)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "No checkpoints: the run has not started yet." in [c.value for c in at.caption]
+    assert files_of(path) == before
+    tables = set(sqlalchemy.inspect(sqlalchemy.create_engine(f"sqlite:///{path}")).get_table_names())
+    assert "checkpoints" not in tables
+
+
 def test_the_read_only_dashboard_on_a_missing_sqlite_file_says_so(clean_env, tmp_path: Path):
     path = tmp_path / "nothing-here.db"
     clean_env.setenv("SQLITE_PATH", str(path))
