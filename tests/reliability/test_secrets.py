@@ -25,6 +25,7 @@ from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import open_page
 from tests.conftest import RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.reliability.conftest import call_cli
+from tests.test_dashboard import rendered_dump, visible_text
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Sup3r-s3cret"  # never in any output
@@ -141,6 +142,7 @@ def test_no_command_shows_the_password(postgres_admin, database, form, clean_env
 @pytest.mark.parametrize("form", ["userinfo", "query", "sslpassword"])
 def test_a_worker_start_does_not_show_the_password(postgres_admin, database, form, tmp_path):
     uri = uri_forms(postgres_admin, database)[form]
+    assert call_cli("init", "--mode", "postgres", "--postgres-uri", uri).code == 0
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "worker", "--grace", "0"],
         cwd=tmp_path,
@@ -176,8 +178,6 @@ def test_the_sidebar_never_shows_the_password(postgres_admin, database, form, cl
     for page in ("runs", "overview"):
         at = open_page(page)
         assert not at.exception, [e.value for e in at.exception]
-        from tests.test_dashboard import rendered_dump, visible_text
-
         assert_no_secret(visible_text(at) + rendered_dump(at))
         if form in refused_forms(postgres_admin, database):
             assert "POSTGRES_URI" in " ".join(e.value for e in at.main.error)
