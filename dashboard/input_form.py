@@ -13,6 +13,8 @@ from typing import Any
 
 import streamlit as st
 
+from orchestrator.errors import InputError
+from orchestrator.validation import parse_json
 from orchestrator.workflows import WorkflowSpec
 
 JSON_HINT = "JSON"
@@ -88,9 +90,9 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return FieldParseError(f"is not valid JSON ({exc.msg})")
+        return parse_json(raw, "JSON")
+    except InputError as exc:  # "JSON is not valid JSON (...)": keep what follows the name
+        return FieldParseError(str(exc).removeprefix("JSON ").rstrip("."))
 
 
 def render_input_form(

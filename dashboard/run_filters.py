@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from dashboard.url_state import Param
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunFilter
 from orchestrator.status import ALL_STATUSES
+from orchestrator.validation import day_bounds
 
 PAGE_SIZES = (25, 50, 100, 200)
 COUNT_LABELS = {"tasks_total": "Tasks", "tasks_completed": "Completed", "tasks_failed": "Failed"}
@@ -32,22 +32,21 @@ URL_MARKER = "runs_url"
 
 
 def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
-    """The RunFilter for the widgets' current values."""
-    counts = {
-        f"{count}_{bound}": state.get(f"runs_{count}_{bound}")
-        for count in TASK_COUNTS
-        for bound in ("min", "max")
-    }
+    """The RunFilter for the widgets' current values; InputError (one sentence) for a value out of range."""
+    counts: dict[str, Any] = {}
+    for count in TASK_COUNTS:
+        for bound in ("min", "max"):
+            value = state.get(f"runs_{count}_{bound}")
+            counts[f"{count}_{bound}"] = int(value) if value is not None else None
     dates = tuple(state.get("runs_created") or ())
     created_from = created_to = None
     if dates:
-        created_from = dt.datetime.combine(dates[0], dt.time(), tzinfo=dt.UTC)
-        created_to = dt.datetime.combine(dates[-1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
+        created_from, created_to = day_bounds(dates[0], dates[-1], "The created date")
     return RunFilter(
         statuses=list(state.get("runs_status") or []),
         workflows=list(state.get("runs_workflow") or []),
         created_from=created_from,
         created_to=created_to,
         text=state.get("runs_search") or "",
-        **{k: int(v) if v is not None else None for k, v in counts.items()},
+        **counts,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.exposure import render_exposure_warning
 from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database
@@ -16,6 +17,7 @@ def render_sidebar() -> None:
         if auth_configured() and st.user.get("is_logged_in", False):
             st.markdown(f"Logged in as **{st.user.get('name') or st.user.get('email')}**")
             st.button("Log out", on_click=st.logout, key="sidebar_logout")
+        render_exposure_warning()
         st.subheader("Database")
         try:
             config = OrchestratorConfig()

@@ -6,7 +6,6 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.router import ensure_router
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import OrchestratorError
 from orchestrator.executor import Executor
@@ -52,7 +51,10 @@ def open_orchestrator() -> Orchestrator | None:
 
 
 def require_orchestrator() -> Orchestrator:
-    """For pages: the orchestrator, or stop the page after the banner."""
+    """For pages, first thing: the router's login gate (see dashboard.router), then the
+    orchestrator, or stop the page after the banner."""
+    from dashboard.router import ensure_router  # the router draws the sidebar, which uses this module
+
     ensure_router()
     orch = open_orchestrator()
     if orch is None:
@@ -74,11 +76,12 @@ def cached_status_counts() -> dict[str, int]:
 
 
 def read_only() -> bool:
-    """Whether the dashboard hides every action that changes data (a bad config counts as no)."""
+    """Whether the dashboard hides every action that changes data (a bad config counts as yes:
+    nothing can be changed through a config that cannot be used)."""
     try:
         return bool(OrchestratorConfig().read_only)
     except OrchestratorError:
-        return False
+        return True
 
 
 @st.cache_data(ttl=10, show_spinner="Computing figures…")

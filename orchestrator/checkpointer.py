@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -33,6 +34,7 @@ from orchestrator.db import (
     describe_connection_error,
     make_engine,
     saver_setup_lock,
+    sqlite_read_only_connection,
     upgrade_schema,
 )
 
@@ -53,11 +55,20 @@ async def open_checkpointer(
     config.validate()
     logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
     if config.checkpoint_mode == "sqlite":
-        async with aiosqlite.connect(config.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
+        conn = None
+        try:
+            conn = await aiosqlite.connect(config.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
+        except sqlite3.Error as exc:
+            if conn is not None:
+                await conn.close()
+            raise describe_connection_error(exc, config.database_url()) from None
+        try:
             logger.info("✅ AsyncSqliteSaver initialized successfully")
             yield saver
+        finally:
+            await conn.close()
         return
     url = config.postgres_url()
     conninfo = config.postgres_conninfo()
@@ -122,6 +133,16 @@ async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> E
 def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]:
     """A sync saver for reading checkpoints from a thread without an event loop."""
     config.validate()
+    if config.checkpoint_mode == "sqlite" and config.read_only:
+        # Read-only: never create the file, and never run setup() (it creates tables).
+        read_conn = sqlite_read_only_connection(config.sqlite_path)
+        try:
+            reader = SqliteSaver(read_conn)
+            reader.is_setup = True
+            yield reader
+        finally:
+            read_conn.close()
+        return
     if config.checkpoint_mode == "sqlite":
         with SqliteSaver.from_conn_string(config.sqlite_path) as saver:
             saver.conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")

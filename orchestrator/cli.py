@@ -8,29 +8,44 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import getpass
 import json
 import logging
+import math
+import re
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+
+import psycopg
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.checkpointer import startup
-from orchestrator.config import OrchestratorConfig
-from orchestrator.db import check_database, head_version, make_engine, schema_version
-from orchestrator.errors import InputError, OrchestratorError
+from orchestrator.config import MAX_CONCURRENCY, OrchestratorConfig
+from orchestrator.db import (
+    check_database,
+    describe_connection_error,
+    head_version,
+    make_engine,
+    schema_version,
+)
+from orchestrator.errors import InputError, OrchestratorError, ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter, RunStore
+from orchestrator.validation import parse_count, parse_json, parse_time
 
 Command = Callable[[argparse.Namespace, OrchestratorConfig], int]
 COMMANDS: dict[str, tuple[Command, str, Callable[[argparse.ArgumentParser], None] | None]] = {}
 
 
-def command(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None):
+def command(
+    name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] | None = None
+) -> Callable[[Command], Command]:
     """Register a CLI command (a function of the parsed arguments and the config)."""
 
     def register(func: Command) -> Command:
@@ -47,9 +62,25 @@ def config_from_args(args: argparse.Namespace) -> OrchestratorConfig:
     )
 
 
+def reading(config: OrchestratorConfig) -> OrchestratorConfig:
+    """The config for a command that only reads: it opens the database read-only, whatever
+    ORCHESTRATOR_READ_ONLY says, so it never creates a file, a table or a migration."""
+    return config.with_read_only()
+
+
 @command("init", "create or upgrade the checkpoint and runs tables, then exit")
 def cmd_init(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    asyncio.run(startup(config))
+    if config.read_only:
+        raise ReadOnlyError(
+            "init creates and upgrades tables, which a read-only configuration may not; "
+            "unset ORCHESTRATOR_READ_ONLY for this command, or run it where the database may be written."
+        )
+    engine = make_engine(config)
+    try:
+        check_database(engine)  # a clear sentence for a file that is no database, a folder, a server down
+        asyncio.run(startup(config, engine))
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -59,7 +90,12 @@ def cmd_doctor(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     if config.checkpoint_mode == "sqlite":
         print(f"sqlite path:    {config.display_name}")
     print(f"postgres uri:   {config.masked_uri() or '-'} (from: {config.uri_source})")
-    engine = make_engine(config)
+    if config.checkpoint_mode == "sqlite" and not Path(config.sqlite_path).exists():
+        print("database:       does not exist yet (python -m orchestrator init creates it)")
+        print(f"schema version: none (run: python -m orchestrator init) (newest: {head_version()})")
+        print("runs:           0")
+        return 0
+    engine = make_engine(config, read_only=True)
     try:
         check_database(engine)
         print("database:       answers")
@@ -67,7 +103,7 @@ def cmd_doctor(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         print(
             f"schema version: {version or 'none (run: python -m orchestrator init)'} (newest: {head_version()})"
         )
-        count = RunStore(engine).count_runs() if version else 0
+        count = RunStore(engine, read_only=True).count_runs() if version else 0
         print(f"runs:           {count}")
     finally:
         engine.dispose()
@@ -75,24 +111,7 @@ def cmd_doctor(args: argparse.Namespace, config: OrchestratorConfig) -> int:
 
 
 def _json_arg(raw: str, flag: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{flag} is not valid JSON ({exc.msg} at character {exc.pos}); quote it like '{{\"tasks\": 5}}'."
-        ) from None
-
-
-def _time_arg(raw: str | None, flag: str) -> dt.datetime | None:
-    if raw is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InputError(
-            f"{flag} must be an ISO date or time such as 2026-11-26 or 2026-11-26T14:00."
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return parse_json(raw, flag)
 
 
 def _print_json(value: Any) -> None:
@@ -133,40 +152,46 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     return 0 if run["status"] == "succeeded" else 1
 
 
+COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_failed": "failed"}
+
+
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
-    for name, flag in (
-        ("tasks_total", "tasks"),
-        ("tasks_completed", "completed"),
-        ("tasks_failed", "failed"),
-    ):
-        parser.add_argument(f"--min-{flag}", type=int, dest=f"{name}_min", help=f"at least this many {name}")
-        parser.add_argument(f"--max-{flag}", type=int, dest=f"{name}_max", help=f"at most this many {name}")
+    for name, flag in COUNT_FLAGS.items():
+        parser.add_argument(f"--min-{flag}", dest=f"{name}_min", help=f"at least this many {name}")
+        parser.add_argument(f"--max-{flag}", dest=f"{name}_max", help=f"at most this many {name}")
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
     parser.add_argument("--sort", default="created_at", help="column to sort by")
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
-    parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
+    parser.add_argument("--offset", default="0", help="skip this many runs first")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 @command("runs", "list runs with the dashboard's filters", _runs_arguments)
 def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    counts = {k: getattr(args, k) for k in vars(args) if k.endswith(("_min", "_max"))}
+    counts: dict[str, Any] = {
+        key: parse_count(value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]])
+        for key, value in vars(args).items()
+        if key.endswith(("_min", "_max")) and value is not None
+    }
     filters = RunFilter(
         statuses=args.status,
         workflows=args.workflow,
         text=args.search,
-        created_from=_time_arg(args.since, "--since"),
-        created_to=_time_arg(args.until, "--until"),
+        created_from=parse_time(args.since, "--since") if args.since is not None else None,
+        created_to=parse_time(args.until, "--until") if args.until is not None else None,
         **counts,
     )
-    page = RunStore(make_engine(config)).query_runs(
-        filters, sort=args.sort, descending=not args.asc, limit=args.limit, offset=args.offset
-    )
+    limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
+    orch = Orchestrator(reading(config))
+    try:
+        page = orch.store.query_runs(filters, sort=args.sort, descending=not args.asc, limit=limit, offset=offset)
+    finally:
+        orch.engine.dispose()
     if args.json:
         _print_json({"total": page.total, "runs": page.rows})
         return 0
@@ -188,9 +213,12 @@ def _run_id_argument(parser: argparse.ArgumentParser) -> None:
 
 @command("show", "print one run as JSON, with its tasks", _run_id_argument)
 def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    orch = Orchestrator(config)
-    run = orch.get_run(args.run_id)
-    _print_json({**run, "tasks": orch.store.get_tasks(args.run_id)})
+    orch = Orchestrator(reading(config))
+    try:
+        run = orch.get_run(args.run_id)
+        _print_json({**run, "tasks": orch.store.get_tasks(args.run_id)})
+    finally:
+        orch.engine.dispose()
     return 0
 
 
@@ -247,40 +275,63 @@ _operation(
 
 
 def _worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--concurrency", type=int, help="runs at a time (default: ORCHESTRATOR_CONCURRENCY or 4)"
-    )
+    parser.add_argument("--concurrency", help="runs at a time (default: ORCHESTRATOR_CONCURRENCY or 4)")
     parser.add_argument(
         "--grace",
-        type=float,
-        default=30.0,
+        default="30",
         help="seconds to let running runs finish on SIGINT/SIGTERM before releasing them",
     )
 
 
+def _seconds_arg(raw: str, flag: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 86_400):
+        raise InputError(f"{flag} must be a number of seconds from 0 to 86400.")
+    return value
+
+
 @command("worker", "execute queued runs until SIGINT/SIGTERM", _worker_arguments)
 def cmd_worker(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    if args.concurrency is not None and args.concurrency < 1:
-        raise InputError("--concurrency must be at least 1.")
-    executor = Executor(config, concurrency=args.concurrency)
+    concurrency = None
+    if args.concurrency is not None:
+        concurrency = parse_count(args.concurrency, "--concurrency", low=1)
+        if concurrency > MAX_CONCURRENCY:
+            raise InputError(f"--concurrency must be a whole number from 1 to {MAX_CONCURRENCY}.")
+    grace = _seconds_arg(args.grace, "--grace")
+    executor = Executor(config, concurrency=concurrency)
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await executor.serve(stop, grace=args.grace)
+        await executor.serve(stop, grace=grace)
 
     asyncio.run(serve())
     return 0
 
 
+# What argparse may echo of a mistyped argument: never a URI or a password.
+_SECRET_LOOKING = re.compile(r"\S*(://|password|@)\S*", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line (and no URI or password repeated)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = _SECRET_LOOKING.sub("(not shown)", message)
+        self.exit(2, f"error: {message}; see python -m orchestrator {self.prog.split()[-1]} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--mode", choices=None, help='"sqlite" or "postgres" (overrides CHECKPOINT_MODE)')
     common.add_argument("--postgres-uri", help="PostgreSQL URI (overrides POSTGRES_URI)")
     common.add_argument("--sqlite-path", help="SQLite database file (overrides SQLITE_PATH)")
-    parser = argparse.ArgumentParser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m orchestrator", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_func, help_text, arguments) in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, parents=[common])
@@ -298,12 +349,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("orchestrator").setLevel(logging.INFO)
     if args.command != "worker":
         logging.getLogger("orchestrator.executor").setLevel(logging.WARNING)
+    config: OrchestratorConfig | None = None
     try:
         config = config_from_args(args)
         config.validate()
         return COMMANDS[args.command][0](args, config)
     except OrchestratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (DBAPIError, sqlite3.Error, psycopg.Error) as exc:
+        # A database failure no check above foresaw: still one sentence, without the password.
+        assert config is not None
+        print(f"error: {describe_connection_error(exc, config.database_url())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

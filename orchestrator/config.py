@@ -12,12 +12,14 @@ is made: a bad one raises ConfigError with one sentence saying how to fix it.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from dotenv import dotenv_values
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -64,20 +66,44 @@ def parse_bool(raw: str, name: str) -> bool:
 
 
 def _parse_int(raw: str, name: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw.strip()[:40]!r}.") from None
+    text = raw.strip()
+    if not (text.isascii() and text.lstrip("+-").isdigit()) or len(text) > 12:
+        raise ConfigError(f"{name} must be a whole number, not {text[:40]!r}.")
+    return int(text)
 
 
-def _parse_float(raw: str, name: str) -> float:
+def _parse_float(raw: Any, name: str) -> float:
+    if isinstance(raw, bool):
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}.")
     try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, not {raw.strip()[:40]!r}.") from None
+        value = float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name} must be a number of seconds, not {str(raw).strip()[:40]!r}.") from None
     if not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number of seconds.")
     return value
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no setting passed to the constructor: a bool, or one of parse_bool's words."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return parse_bool(value, name)
+    raise ConfigError(f"{name} must be true or false, not {str(value)[:40]!r}.")
+
+
+def _check_sqlite_path(path: str) -> str:
+    if not path.strip():
+        raise ConfigError("SQLITE_PATH is empty; set it to a database file such as orchestrator.db.")
+    if "\x00" in path:
+        raise ConfigError("SQLITE_PATH contains a NUL character; remove it.")
+    if path.strip() == ":memory:" or path.startswith("file:"):
+        raise ConfigError(
+            "SQLITE_PATH must be a file path (not :memory: or a file: URI), so that every "
+            "process sees the same runs; set it to a file such as orchestrator.db."
+        )
+    return path
 
 
 class OrchestratorConfig:
@@ -126,7 +152,9 @@ class OrchestratorConfig:
             if checkpoint_mode is not None
             else env.get("CHECKPOINT_MODE", "sqlite").strip() or "sqlite"
         )
-        self.sqlite_path = str(sqlite_path if sqlite_path is not None else env.get("SQLITE_PATH", "orchestrator.db"))
+        self.sqlite_path = _check_sqlite_path(
+            os.fspath(sqlite_path) if sqlite_path is not None else env.get("SQLITE_PATH", "orchestrator.db")
+        )
         self.postgres_uri = postgres_uri or None
         self.workflows = dict(workflows) if workflows is not None else self._json_env("ORCHESTRATOR_WORKFLOWS")
         self.model = model if model is not None else (env.get("ORCHESTRATOR_MODEL") or None)
@@ -135,29 +163,35 @@ class OrchestratorConfig:
             if concurrency is not None
             else _parse_int(env.get("ORCHESTRATOR_CONCURRENCY", "4"), "ORCHESTRATOR_CONCURRENCY")
         )
-        self.heartbeat_seconds = float(
+        self.heartbeat_seconds = _parse_float(
             heartbeat_seconds
             if heartbeat_seconds is not None
-            else _parse_float(env.get("ORCHESTRATOR_HEARTBEAT_SECONDS", "1"), "ORCHESTRATOR_HEARTBEAT_SECONDS")
+            else env.get("ORCHESTRATOR_HEARTBEAT_SECONDS", "1"),
+            "heartbeat_seconds" if heartbeat_seconds is not None else "ORCHESTRATOR_HEARTBEAT_SECONDS",
         )
-        self.stale_after_seconds = float(
+        self.stale_after_seconds = _parse_float(
             stale_after_seconds
             if stale_after_seconds is not None
-            else _parse_float(
-                env.get("ORCHESTRATOR_STALE_AFTER_SECONDS", "30"), "ORCHESTRATOR_STALE_AFTER_SECONDS"
-            )
+            else env.get("ORCHESTRATOR_STALE_AFTER_SECONDS", "30"),
+            "stale_after_seconds" if stale_after_seconds is not None else "ORCHESTRATOR_STALE_AFTER_SECONDS",
         )
         self.read_only = (
-            read_only
+            _flag(read_only, "read_only")
             if read_only is not None
             else parse_bool(env.get("ORCHESTRATOR_READ_ONLY", "false"), "ORCHESTRATOR_READ_ONLY")
         )
         self.embedded_executor = (
-            embedded_executor
+            _flag(embedded_executor, "embedded_executor")
             if embedded_executor is not None
             else parse_bool(env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR")
         )
         self._check_engine_settings()
+
+    def with_read_only(self) -> OrchestratorConfig:
+        """The same config, read-only: for what only reads (the CLI's `runs`, `show`, `doctor`)."""
+        clone = copy.copy(self)
+        clone.read_only = True
+        return clone
 
     def __repr__(self) -> str:
         where = self.sqlite_path if self.checkpoint_mode == "sqlite" else self.masked_uri()
@@ -240,8 +274,12 @@ class OrchestratorConfig:
         return make_conninfo("", **self.postgres_params())
 
     def postgres_url(self) -> URL:
-        """The PostgreSQL URI as a SQLAlchemy URL on the psycopg 3 driver."""
-        params = dict(self.postgres_params())
+        """The PostgreSQL URI as a SQLAlchemy URL on the psycopg 3 driver.
+
+        SQLAlchemy hides the URL's password when it shows a URL (an engine's repr, a log line),
+        but not a secret among its query parameters: those (sslpassword) are left out here and
+        given to the driver by `postgres_secret_params()` instead."""
+        params = {k: v for k, v in self.postgres_params().items() if k == "password" or k not in SECRET_PARAMS}
         port = params.pop("port", None)
         return URL.create(
             "postgresql+psycopg",
@@ -252,6 +290,10 @@ class OrchestratorConfig:
             database=params.pop("dbname", None),
             query=params,
         )
+
+    def postgres_secret_params(self) -> dict[str, str]:
+        """The URI's secret parameters that `postgres_url()` leaves out (for the driver's connect)."""
+        return {k: v for k, v in self.postgres_params().items() if k in SECRET_PARAMS and k != "password"}
 
     def database_url(self) -> URL:
         """The SQLAlchemy URL of the active backend."""
@@ -297,11 +339,14 @@ def parse_postgres_uri(uri: str) -> dict[str, str]:
         raise ConfigError(f"POSTGRES_URI{shown}; write it as {URI_EXAMPLE}.")
     if text.lower().startswith("postgresql+psycopg://"):
         text = "postgresql://" + text.split("://", 1)[1]
-    authority = text.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
-    if authority.count("@") > 1:
+    # libpq looks for the user's '@' up to the first '/', and takes an '@' after that for part
+    # of the database name: a password holding an unencoded '@' or '/' would be shown as the
+    # host or the database. Such a URI is refused, never guessed at.
+    authority, _, path = text.split("://", 1)[1].partition("/")
+    if authority.count("@") > 1 or "@" in path.split("?", 1)[0]:
         raise ConfigError(
-            "POSTGRES_URI has more than one '@' before the host; percent-encode an '@' in the "
-            "user name or password as %40."
+            "POSTGRES_URI is ambiguous: it has an '@' that is not the one before the host; "
+            "percent-encode '@' as %40 and '/' as %2F in the user name and password."
         )
     try:
         params = conninfo_to_dict(text)
@@ -325,9 +370,19 @@ def masked_conninfo(params: Mapping[str, Any]) -> str:
     host = params.pop("host", "")
     port = params.pop("port", "")
     dbname = params.pop("dbname", "")
-    userinfo = (user + (":***" if password else "") + "@") if user or password else ""
+    userinfo = (_enc(user) + (":***" if password else "") + "@") if user or password else ""
     netloc = host if not host.startswith("/") else ""
     if host.startswith("/"):
         params = {"host": host, **params}
-    query = "&".join(f"{key}={'***' if key in SECRET_PARAMS else value}" for key, value in params.items())
-    return f"postgresql://{userinfo}{netloc}{':' + port if port else ''}/{dbname}" + (f"?{query}" if query else "")
+    query = "&".join(
+        f"{_enc(key)}={'***' if key in SECRET_PARAMS else _enc(str(value))}" for key, value in params.items()
+    )
+    netloc = _enc(netloc, safe=".:[]")
+    return f"postgresql://{userinfo}{netloc}{':' + _enc(port) if port else ''}/{_enc(dbname)}" + (
+        f"?{query}" if query else ""
+    )
+
+
+def _enc(text: str, safe: str = "") -> str:
+    """Percent-encoded, so the masked URI reads back as the same parameters."""
+    return quote(str(text), safe=safe + "-._~")

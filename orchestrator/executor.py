@@ -257,6 +257,8 @@ class Executor:
         self._thread = threading.Thread(target=self._thread_main, name="orchestrator-executor", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=60)
+        if self.error is not None:
+            raise self.error
 
     def _thread_main(self) -> None:
         try:

@@ -7,6 +7,7 @@ the pending writes stored on its parent, N-1; their task ids name nodes through 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from orchestrator.checkpointer import open_sync_saver
@@ -30,7 +31,12 @@ def checkpoint_history(
     """
     task_nodes = task_nodes or {}
     with open_sync_saver(config) as saver:
-        tuples = list(saver.list({"configurable": {"thread_id": run_id}}))
+        try:
+            tuples = list(saver.list({"configurable": {"thread_id": run_id}}))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            tuples = []  # read-only, and no executor ever set the saver's tables up: no checkpoints
     tuples.reverse()
     history: list[dict[str, Any]] = []
     parent_writes: list[tuple[str, str, Any]] = []

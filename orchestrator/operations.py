@@ -11,17 +11,20 @@ and says in one sentence why it does not apply to a run in its current status.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 
 from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine, upgrade_schema, utcnow
+from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
 from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import RunStatus
+from orchestrator.validation import check_json_value, check_name, is_run_id, shown
 from orchestrator.workflows import WorkflowRegistry, load_registry
 
 MAX_COPIES = 100
@@ -33,14 +36,24 @@ class Orchestrator:
     def __init__(
         self, config: OrchestratorConfig | None = None, *, engine: Engine | None = None, migrate: bool = True
     ):
-        """Open the configured database; with `migrate`, create or upgrade `runs` first."""
+        """Open the configured database; with `migrate`, create or upgrade `runs` first.
+
+        A read-only config opens the database read-only (SQLite: no file or table is created)
+        and, instead of migrating, checks that the schema is there and current.
+        """
         self.config = config or OrchestratorConfig()
         self.config.validate()
-        self.engine = engine or make_engine(self.config)
-        if migrate:
+        read_only = self.config.read_only
+        self.engine = engine or make_engine(self.config, read_only=read_only)
+        if migrate and read_only:
+            check_schema(self.engine)
+        elif migrate:
             upgrade_schema(self.engine)
-            setup_saver_tables(self.config, self.engine)
-        self.store = RunStore(self.engine)
+            try:
+                setup_saver_tables(self.config, self.engine)
+            except (psycopg.Error, sqlite3.Error) as exc:
+                raise describe_connection_error(exc, self.engine.url) from None
+        self.store = RunStore(self.engine, read_only=read_only)
         self._registry: WorkflowRegistry | None = None
 
     @property
@@ -61,7 +74,7 @@ class Orchestrator:
         run = self.store.get_run(run_id)
         if run is None:
             raise RunNotFound(
-                f"No run has the id {run_id!r}; check the id (python -m orchestrator runs lists them)."
+                f"No run has the id {shown(run_id)}; check the id (python -m orchestrator runs lists them)."
             )
         return run
 
@@ -92,6 +105,9 @@ class Orchestrator:
     ) -> list[str]:
         """Queue `copies` identical runs (load and flakiness checks) in one transaction: all or none."""
         self._writable()
+        check_json_value(input, "The input")
+        if launched_by is not None:
+            check_name(launched_by, "launched_by")
         if not 1 <= copies <= MAX_COPIES:
             raise InputError(
                 f"The number of copies must be between 1 and {MAX_COPIES}.", {"copies": "out of range"}
@@ -188,6 +204,7 @@ class Orchestrator:
         that maps interrupt ids to answers.
         """
         self._writable()
+        check_json_value(value, "The answer")
         run = self.get_run(run_id)
         # Approved already: the answer is waiting to be picked up, or an executor has taken it
         # (the snapshot still holds the question until the run writes its next one).
@@ -228,6 +245,8 @@ class Orchestrator:
         """Refuse a waiting run's request: it ends `cancelled` with the reason stored."""
         self._writable()
         run = self.get_run(run_id)
+        if not isinstance(reason, str) or "\x00" in reason:
+            raise InputError("The reason must be text without NUL bytes.")
         message = f"Rejected: {reason.strip()}" if reason.strip() else "Rejected."
         if self.store.set_status(run_id, "cancelled", expected=["awaiting_input"], error=message):
             return "cancelled"
@@ -241,6 +260,8 @@ class Orchestrator:
         Returns False when there was nothing to delete. A run that is going must be cancelled first.
         """
         self._writable()
+        if not is_run_id(run_id):
+            return False  # no run can have this id
         run = self.store.get_run(run_id)
         if run is not None and run["status"] in ("running", "queued"):
             raise InvalidOperation(f"Run {run_id} is {run['status']}; cancel it before deleting it.")
@@ -258,6 +279,6 @@ def _clean_tags(tags: Sequence[str] | None) -> list[str]:
         if not isinstance(tag, str):
             raise InputError("Tags must be text.")
         tag = tag.strip()
-        if tag and tag not in cleaned:
+        if tag and check_name(tag, "A tag") not in cleaned:
             cleaned.append(tag)
     return cleaned

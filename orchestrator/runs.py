@@ -28,9 +28,18 @@ from orchestrator.db import (
     seconds_between,
     utcnow,
 )
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.status import ALL_STATUSES, FINAL
+from orchestrator.validation import (
+    check_count,
+    check_name,
+    check_page,
+    check_search,
+    check_time,
+    is_run_id,
+    shown,
+)
 
 # What the runs list shows (state_snapshot and input stay out: they can be large).
 LIST_COLUMNS = (
@@ -85,12 +94,31 @@ class RunFilter:
     text: str = ""
     launched_by: str | None = None
 
+    def __post_init__(self) -> None:
+        """Check every filter against the package's limits (orchestrator.validation): one sentence each."""
+        if isinstance(self.statuses, str) or isinstance(self.workflows, str):
+            raise InputError("statuses and workflows must be lists of names, not a single text.")
+        self.statuses = [check_name(s, "A status") for s in self.statuses]
+        unknown = [s for s in self.statuses if s not in ALL_STATUSES]
+        if unknown:
+            raise InputError(f"Unknown status {shown(unknown[0])}; choose from {', '.join(ALL_STATUSES)}.")
+        self.workflows = [check_name(w, "A workflow name") for w in self.workflows]
+        for name in TASK_COUNTS:
+            for bound in ("min", "max"):
+                value = getattr(self, f"{name}_{bound}")
+                if value is not None:
+                    setattr(self, f"{name}_{bound}", check_count(value, f"{name}_{bound}"))
+        if self.created_from is not None:
+            self.created_from = check_time(self.created_from, "The created-from time")
+        if self.created_to is not None:
+            self.created_to = check_time(self.created_to, "The created-to time")
+        self.text = check_search(self.text)
+        if self.launched_by is not None:
+            self.launched_by = check_name(self.launched_by, "launched_by")
+
     def conditions(self) -> list[Any]:
         """The WHERE clauses, each with bound parameters."""
         conds: list[Any] = []
-        unknown = set(self.statuses) - set(ALL_STATUSES)
-        if unknown:
-            raise InputError(f"Unknown status {sorted(unknown)[0]!r}; choose from {', '.join(ALL_STATUSES)}.")
         if self.statuses:
             conds.append(runs.c.status.in_(list(self.statuses)))
         if self.workflows:
@@ -157,11 +185,18 @@ def _with_duration(row: dict[str, Any]) -> dict[str, Any]:
 class RunStore:
     """Create, update, query and aggregate runs (SQLAlchemy Core over one engine)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, read_only: bool = False):
+        """With `read_only`, every write raises ReadOnlyError before a transaction is opened."""
         self.engine = engine
+        self.read_only = read_only
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        if self.read_only:
+            raise ReadOnlyError(
+                "This orchestrator is read-only (ORCHESTRATOR_READ_ONLY is set) and changes no run; "
+                "use a writable deployment to make this change."
+            )
         with self.engine.connect() as conn:
             conn.execution_options(sqlite_write=True)
             with conn.begin():
@@ -287,6 +322,8 @@ class RunStore:
 
     def get_run(self, run_id: str) -> RunRow | None:
         """Every column of one run, or None."""
+        if not is_run_id(run_id):
+            return None
         stmt = select(runs).where(runs.c.run_id == run_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -294,13 +331,18 @@ class RunStore:
 
     def get_runs(self, run_ids: Sequence[str]) -> list[RunRow]:
         """Several runs by id, in the order asked (missing ids are left out)."""
-        stmt = select(runs).where(runs.c.run_id.in_(list(run_ids)))
+        run_ids = [r for r in run_ids if is_run_id(r)]
+        if not run_ids:
+            return []
+        stmt = select(runs).where(runs.c.run_id.in_(run_ids))
         with self.engine.connect() as conn:
             found = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
         return [found[r] for r in run_ids if r in found]  # type: ignore[misc]
 
     def get_tasks(self, run_id: str) -> list[TaskRow]:
         """A run's task rows in the order they started, with their work and wait in seconds."""
+        if not is_run_id(run_id):
+            return []
         stmt = (
             select(
                 *run_tasks.c,
@@ -315,8 +357,11 @@ class RunStore:
 
     def latest_tasks(self, run_ids: Sequence[str], per_run: int = 3) -> dict[str, list[dict[str, Any]]]:
         """The most recent task events of several runs (newest first), in one query."""
+        found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
+        run_ids = [r for r in run_ids if is_run_id(r)]
         if not run_ids:
-            return {}
+            return found
+        per_run = check_count(per_run, "per_run", low=1)
         recent = func.row_number().over(
             partition_by=run_tasks.c.run_id,
             order_by=(
@@ -328,7 +373,6 @@ class RunStore:
             select(run_tasks, recent.label("recent")).where(run_tasks.c.run_id.in_(list(run_ids))).subquery()
         )
         stmt = select(ranked).where(ranked.c.recent <= per_run).order_by(ranked.c.run_id, ranked.c.recent)
-        found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}
         with self.engine.connect() as conn:
             for row in conn.execute(stmt):
                 found[row.run_id].append(dict(row._mapping))
@@ -344,10 +388,11 @@ class RunStore:
         offset: int = 0,
     ) -> RunPage:
         """One page of runs matching `filters`, sorted and paged by the database, and the count."""
-        if sort not in SORT_COLUMNS:
-            raise InputError(f"Cannot sort by {sort!r}; choose one of {', '.join(SORT_COLUMNS)}.")
-        if limit < 1 or offset < 0:
-            raise InputError("The page size must be at least 1 and the offset not negative.")
+        if not isinstance(sort, str) or sort not in SORT_COLUMNS:
+            raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
+        limit, offset = check_page(limit, offset)
+        if filters is not None and not isinstance(filters, RunFilter):
+            raise InputError("filters must be a RunFilter.")
         conds = (filters or RunFilter()).conditions()
         order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
         if sort in NULLABLE_SORTS:

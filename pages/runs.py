@@ -9,8 +9,10 @@ from dashboard.formatting import RUNS_COLUMNS, runs_frame
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
+from orchestrator.errors import InputError
 from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
 from orchestrator.status import ACTIVE, ALL_STATUSES
+from orchestrator.validation import last_page
 
 EXPORT_LIMIT = 100_000
 SORT_LABELS = {
@@ -45,7 +47,11 @@ with st.container(border=True):
         bounds[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
         bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
 
-filters = to_run_filter(st.session_state)
+try:
+    filters = to_run_filter(st.session_state)
+except InputError as exc:  # a value past the package's limits (typed, or from a link)
+    st.error(str(exc), icon="⚠️")
+    st.stop()
 signature = repr(filters)
 if st.session_state.get("runs_signature", signature) != signature:
     st.session_state["runs_page"] = 1  # new filters start on the first page
@@ -72,6 +78,7 @@ going_anywhere = any(cached_status_counts()[status] for status in ACTIVE)
 @st.fragment(run_every=(2 if going_anywhere else 10) if live else None)
 def runs_table() -> None:
     size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
+    page_number = min(page_number, last_page(size))
 
     def query(number: int) -> RunPage:
         sort, descending = st.session_state["runs_sort"], not st.session_state["runs_ascending"]

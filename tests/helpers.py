@@ -19,3 +19,12 @@ def wait_for(
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}; last value {last!r}")
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (the OS's choice of a free one)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -51,3 +51,147 @@ def test_without_auth_the_runs_page_opens() -> None:
     assert not at.exception
     assert [t.value for t in at.title] == ["Runs"]
     assert "Log in" not in [b.label for b in at.button]
+
+
+# -- the gate is the router's: every page, on a cold deep link -----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+EVERY_PAGE = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+DEEP_LINK_PARAMS = {"run_id": "abc", "run_ids": "abc,def", "q": "x", "from_run": "abc"}
+
+
+def cold_deep_link(page: str, user: dict | None = None) -> AppTest:
+    """A first visitor on a fresh server opening `page` directly, with [auth] configured."""
+    PagesManager.uses_pages_directory = None
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = AUTH
+    if user is not None:
+        at.user = user
+    at.switch_page(page)
+    at.query_params.update(DEEP_LINK_PARAMS)
+    return at.run()
+
+
+def assert_only_the_login(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.label for b in at.button] == ["Log in"]
+    assert [t.value for t in at.title] == ["Orchestrator runs"]
+    assert not at.dataframe and not at.sidebar.markdown and not at.error and not at.info
+
+
+def test_there_are_pages_to_check():
+    assert {"pages/runs.py", "pages/run_detail.py", "pages/launch.py"} <= set(EVERY_PAGE)
+
+
+@pytest.mark.parametrize("page", EVERY_PAGE)
+def test_every_page_on_a_cold_deep_link_shows_only_the_login(page: str) -> None:
+    assert_only_the_login(cold_deep_link(page))
+
+
+@pytest.mark.parametrize("page", EVERY_PAGE)
+def test_a_logged_out_user_sees_only_the_login(page: str) -> None:
+    assert_only_the_login(cold_deep_link(page, {"is_logged_in": False}))
+
+
+@pytest.mark.parametrize("page", EVERY_PAGE)
+def test_a_logged_in_user_sees_the_page_and_who_they_are(page: str) -> None:
+    at = cold_deep_link(page, {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Log in" not in [b.label for b in at.button]
+    assert "Logged in as **Ann**" in [m.value for m in at.sidebar.markdown]
+    assert [t.value for t in at.title] and at.title[0].value != "Orchestrator runs"
+
+
+@pytest.mark.parametrize("page", EVERY_PAGE)
+def test_the_gate_holds_when_another_session_set_up_navigation_first(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first visitors at once: this one's page starts in Streamlit's old multipage mode, and
+    the other's router flips the process-wide flag before this page asks for the router."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    original = script_runner._mpa_v1
+
+    def flipped_meanwhile(main_script_path: str) -> None:
+        PagesManager.uses_pages_directory = False
+        original(main_script_path)
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", flipped_meanwhile)
+    assert_only_the_login(cold_deep_link(page))
+
+
+# -- who can reach the dashboard -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "reachable"),
+    [
+        (None, True),
+        ("", True),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("192.168.1.20", True),
+        ("dash.example.com", True),
+        ("127.0.0.1", False),
+        ("127.0.0.2", False),
+        ("::1", False),
+        ("[::1]", False),
+        ("localhost", False),
+        (" LOCALHOST ", False),
+    ],
+)
+def test_reachable_from_other_machines(address: str | None, reachable: bool) -> None:
+    from dashboard.exposure import reachable_from_other_machines
+
+    assert reachable_from_other_machines(address) is reachable
+
+
+def test_the_exposure_warning_depends_on_login_and_read_only() -> None:
+    from dashboard.exposure import exposure_warning
+
+    assert exposure_warning("127.0.0.1", login=False, read_only=False) is None
+    assert exposure_warning("0.0.0.0", login=True, read_only=False) is None
+    writable = exposure_warning("0.0.0.0", login=False, read_only=False)
+    assert writable and "launch, cancel and delete runs" in writable and '"0.0.0.0"' in writable
+    reading = exposure_warning(None, login=False, read_only=True)
+    assert reading and "read every run" in reading and "every interface" in reading
+    for message in (writable, reading):
+        assert "\n" not in message and message.endswith(".")
+
+
+def test_the_repository_config_listens_on_this_machine_only() -> None:
+    import tomllib
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["server"]["address"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("address", "secrets", "user", "warned"),
+    [
+        ("0.0.0.0", False, None, True),
+        (None, False, None, True),
+        ("127.0.0.1", False, None, False),
+        ("0.0.0.0", True, {"is_logged_in": True, "email": "ann@example.com"}, False),
+    ],
+)
+def test_the_sidebar_warns_when_others_can_reach_the_dashboard_without_a_login(
+    monkeypatch: pytest.MonkeyPatch, address: str | None, secrets: bool, user: dict | None, warned: bool
+) -> None:
+    import dashboard.exposure
+
+    real = st.get_option
+    monkeypatch.setattr(
+        dashboard.exposure.st, "get_option", lambda key: address if key == "server.address" else real(key)
+    )
+    at = AppTest.from_file(APP, default_timeout=60)
+    if secrets:
+        at.secrets["auth"] = AUTH
+    if user is not None:
+        at.user = user
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value for w in at.sidebar.warning if "Other machines can open this dashboard" in w.value]
+    assert bool(warnings) is warned, warnings
+    if warned:
+        assert "launch, cancel and delete runs" in warnings[0]

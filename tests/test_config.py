@@ -17,6 +17,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database, make_engine
 from orchestrator.errors import ConfigError, DatabaseError
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
+from tests.helpers import closed_port
 
 CONFIG_URI = "postgresql://from_config:pw1@config-host:5432/config_db"
 ENV_URI = "postgresql://from_env:pw2@env-host:5432/env_db"
@@ -227,10 +228,11 @@ def assert_raises_everywhere_db(cfg: OrchestratorConfig) -> list[str]:
 
 def test_unreachable_server_names_host_and_port():
     password = "unreachable-secret-pw"
-    uri = f"postgresql://someone:{password}@127.0.0.1:5499/orchestrator_db"
+    port = closed_port()
+    uri = f"postgresql://someone:{password}@127.0.0.1:{port}/orchestrator_db"
     cfg = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
     for message in assert_raises_everywhere_db(cfg):
-        assert "127.0.0.1:5499" in message
+        assert f"127.0.0.1:{port}" in message
         assert password not in message
         assert "does not answer" in message
 

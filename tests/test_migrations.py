@@ -158,6 +158,8 @@ def test_upgrade_from_first_migration_keeps_rows_and_adds_columns(bare_engine):
     assert run["cancel_requested"] is False
     assert run["resume_value"] is None
     assert run["rerun_of"] is None
+    # 08:30:16.000001 to 08:31:00.999999, computed by the migrations' SQL: exact, not rounded up.
+    assert run["duration_seconds"] == pytest.approx(44.999998, abs=2e-7)
 
 
 def test_upgrade_from_first_migration_keeps_task_rows(bare_engine, backend, request):

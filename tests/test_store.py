@@ -558,3 +558,69 @@ def test_insert_many_keeps_columns_only_later_rows_give(store):
     first, second = store.get_run("m1"), store.get_run("m2")
     assert (first["state_snapshot"], first["tasks_total"]) == (None, 0)
     assert (second["state_snapshot"], second["tasks_total"]) == ({"summary": {"count": 3}}, 5)
+
+
+# -- durations --------------------------------------------------------------------------------
+
+# (start, end, seconds) written out by hand: fractions at and past .9995 s, across a minute,
+# a day and a year; SQLite's strftime('%s') rounds .9995 s and later up to the next second.
+EXACT_DURATIONS = [
+    (
+        dt.datetime(2026, 1, 1, 0, 0, 0, 2, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, 0, 0, 44, 999998, tzinfo=UTC),
+        44.999996,
+    ),
+    (
+        dt.datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, 0, 0, 0, 999500, tzinfo=UTC),
+        0.9995,
+    ),
+    (
+        dt.datetime(2026, 1, 1, 0, 0, 59, 999999, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, 0, 1, 0, tzinfo=UTC),
+        0.000001,
+    ),
+    (
+        dt.datetime(2025, 12, 31, 23, 59, 59, 999600, tzinfo=UTC),
+        dt.datetime(2026, 1, 1, 0, 0, 0, 100, tzinfo=UTC),
+        0.0005,
+    ),
+    (
+        dt.datetime(2026, 3, 1, 9, 0, 0, 999999, tzinfo=UTC),
+        dt.datetime(2026, 3, 1, 10, 0, 1, 0, tzinfo=UTC),
+        3600.000001,
+    ),
+]
+
+
+def test_task_durations_are_exact_to_the_microsecond(store):
+    store.insert_many([full_row("timed")])
+    store.insert_tasks(
+        [
+            {
+                "run_id": "timed",
+                "task_id": f"t{n}",
+                "node": "work",
+                "status": "succeeded",
+                "started_at": start,
+                "finished_at": end,
+            }
+            for n, (start, end, _) in enumerate(EXACT_DURATIONS)
+        ]
+    )
+    got = {t["task_id"]: t["duration_seconds"] for t in store.get_tasks("timed")}
+    for n, (_, _, seconds) in enumerate(EXACT_DURATIONS):
+        assert got[f"t{n}"] == pytest.approx(seconds, abs=2e-7), n
+
+
+def test_seconds_between_is_exact_on_both_backends(store):
+    from sqlalchemy import literal
+
+    from orchestrator.db import UTCDateTime, seconds_between
+
+    with store.engine.connect() as conn:
+        for start, end, seconds in EXACT_DURATIONS:
+            got = conn.execute(
+                select(seconds_between(literal(start, UTCDateTime), literal(end, UTCDateTime)))
+            ).scalar_one()
+            assert got == pytest.approx(seconds, abs=2e-7), (start, end)

@@ -8,8 +8,11 @@ theirs from here too).
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
@@ -30,12 +33,14 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any, *, read_only: bool = False) -> None:
     # Let SQLAlchemy's "begin" event below start transactions, not pysqlite.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    # WAL: readers (the dashboard) never block the writer (the executor), nor it them.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if not read_only:
+        # WAL: readers (the dashboard) never block the writer (the executor), nor it them.
+        # (A read-only connection cannot switch the journal mode: it reads whatever it finds.)
+        cursor.execute("PRAGMA journal_mode=WAL")
     # Wait for a lock instead of failing at once with "database is locked".
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -51,10 +56,47 @@ def _begin_sqlite(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(config: OrchestratorConfig) -> Engine:
-    """One engine for the configured backend (call once per process and keep it)."""
+def _set_sqlite_pragmas_read_only(dbapi_connection: Any, record: Any) -> None:
+    _set_sqlite_pragmas(dbapi_connection, record, read_only=True)
+
+
+def _sqlite_file_uri(path: str) -> str:
+    return "file:" + quote(str(Path(path).expanduser().resolve()), safe="/")
+
+
+def sqlite_read_only_url(path: str) -> URL:
+    """A SQLite URL that opens `path` read-only and never creates it (an SQLite `file:` URI, mode=ro)."""
+    return URL.create("sqlite", database=_sqlite_file_uri(path), query={"mode": "ro", "uri": "true"})
+
+
+def sqlite_read_only_connection(path: str) -> sqlite3.Connection:
+    """A sqlite3 connection that can only read `path` and never creates it (for LangGraph's sync saver)."""
+    conn = sqlite3.connect(f"{_sqlite_file_uri(path)}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+    return conn
+
+
+def sqlite_file(url: URL) -> str:
+    """The file a SQLite URL names (also for a `file:` URI)."""
+    database = str(url.database or "")
+    return unquote(database.removeprefix("file:")) if url.query.get("uri") else database
+
+
+def make_engine(config: OrchestratorConfig, *, read_only: bool | None = None) -> Engine:
+    """One engine for the configured backend (call once per process and keep it).
+
+    `read_only` (default: the config's) opens SQLite with mode=ro, which creates no file and
+    no folder and cannot write, and makes every PostgreSQL transaction READ ONLY.
+    """
     url = config.database_url()
+    if read_only is None:
+        read_only = config.read_only
     if url.get_backend_name() == "sqlite":
+        if read_only:
+            engine = create_engine(sqlite_read_only_url(config.sqlite_path), json_serializer=_json_dumps)
+            event.listen(engine, "connect", _set_sqlite_pragmas_read_only)
+            event.listen(engine, "begin", _begin_sqlite)
+            return engine
         try:
             Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -63,13 +105,22 @@ def make_engine(config: OrchestratorConfig) -> Engine:
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
+    connect_args: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": APPLICATION_NAME,
+        **config.postgres_secret_params(),  # out of the URL, so no repr of the engine shows them
+    }
+    if read_only:
+        # The server refuses any write, whatever the code does: a second lock behind RunStore's.
+        options = str(url.query.get("options", ""))
+        connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
     return create_engine(
         url,
         json_serializer=_json_dumps,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": APPLICATION_NAME},
+        connect_args=connect_args,
     )
 
 
@@ -78,15 +129,61 @@ def backend_label(engine: Engine) -> str:
     return "SQLite" if engine.dialect.name == "sqlite" else "PostgreSQL"
 
 
-def describe_connection_error(exc: BaseException, url: URL) -> DatabaseError:
-    """One sentence, without the password, for a database that cannot be used."""
-    message = str(getattr(exc, "orig", None) or exc)
-    if url.get_backend_name() == "sqlite":
-        first_line = message.splitlines()[0] if message else type(exc).__name__
+def _first_line(exc: BaseException) -> str:
+    message = str(getattr(exc, "orig", None) or exc).strip()
+    return message.splitlines()[0] if message else type(exc).__name__
+
+
+def _describe_sqlite_error(exc: BaseException, path: str) -> DatabaseError:
+    where = Path(path)
+    shown_path = repr(str(where))
+    detail = _first_line(exc)
+    if where.is_dir():
         return DatabaseError(
-            f"Cannot open the SQLite database {url.database!r} ({first_line}); "
-            "check that its folder exists and is writable, or set SQLITE_PATH."
+            f"SQLITE_PATH {shown_path} is a folder, not a database file; set SQLITE_PATH to a file "
+            "such as orchestrator.db inside it."
         )
+    if "file is not a database" in detail or "malformed" in detail:
+        return DatabaseError(
+            f"The file {shown_path} is not a SQLite database ({detail}); set SQLITE_PATH to the "
+            "orchestrator's database, or move this file away and start again."
+        )
+    if not where.exists() and "unable to open" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} does not exist yet; create it with "
+            "`python -m orchestrator init` (without ORCHESTRATOR_READ_ONLY), or set SQLITE_PATH."
+        )
+    if where.exists() and not os.access(where.parent, os.W_OK) and "unable to open" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} is in a read-only folder, where SQLite cannot make "
+            f"the files it needs beside a WAL database even to read it ({detail}); make the folder "
+            "writable, or copy the database to one that is."
+        )
+    if "readonly" in detail or "read-only" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} is read-only here ({detail}); make the file and its "
+            "folder writable, or set ORCHESTRATOR_READ_ONLY=true to only read it."
+        )
+    if "no such table" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} has no orchestrator tables ({detail}); create them "
+            "with `python -m orchestrator init`."
+        )
+    return DatabaseError(
+        f"Cannot open the SQLite database {shown_path} ({detail}); check that its folder exists "
+        "and is writable, or set SQLITE_PATH."
+    )
+
+
+def describe_connection_error(exc: BaseException, url: URL) -> DatabaseError:
+    """One sentence, without the password, for a database that cannot be used.
+
+    The URL comes from the config's libpq parse, so its host never holds part of a password;
+    only the first line of the driver's message is kept (the server never repeats a password).
+    """
+    if url.get_backend_name() == "sqlite":
+        return _describe_sqlite_error(exc, sqlite_file(url))
+    message = _first_line(exc)
     host, port, name = url.host or "localhost", url.port or 5432, url.database or ""
     where = f"PostgreSQL at {host}:{port}"
     if "does not exist" in message and "database" in message:
@@ -104,6 +201,18 @@ def describe_connection_error(exc: BaseException, url: URL) -> DatabaseError:
         return DatabaseError(
             f"{where} has no user {url.username!r}; create it or fix the user in POSTGRES_URI."
         )
+    if "permission denied" in message or "read-only transaction" in message:
+        return DatabaseError(
+            f"{where} refused user {url.username!r} ({message}); grant the rights it needs, or set "
+            "ORCHESTRATOR_READ_ONLY=true for a role that may only read."
+        )
+    if "relation" in message and "does not exist" in message:
+        return DatabaseError(
+            f"database \"{name}\" on {where} has no orchestrator tables ({message}); create them with "
+            "`python -m orchestrator init`."
+        )
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and "connection" not in message.lower():
+        return DatabaseError(f"{where} failed: {message}; check the server's log, then try again.")
     return DatabaseError(
         f"{where} does not answer; start the server or fix the host and port in POSTGRES_URI."
     )

@@ -11,8 +11,10 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
-from orchestrator.db.engines import check_database
+from orchestrator.db.engines import check_database, describe_connection_error, sqlite_file
+from orchestrator.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 # Our own version table, so a team's Alembic history in the same database is left alone.
@@ -81,8 +83,19 @@ def saver_setup_lock(engine: Engine, poll_seconds: float = 0.1) -> SaverSetupLoc
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Apply the package's migrations up to `revision` (start-up runs this to 'head')."""
+    """Apply the package's migrations up to `revision` (start-up runs this to 'head').
+
+    A database that refuses (a read-only file, a role that may not create tables) is a
+    DatabaseError in one sentence; the migration's transaction is rolled back.
+    """
     check_database(engine)
+    try:
+        _upgrade(engine, revision)
+    except DBAPIError as exc:
+        raise describe_connection_error(exc, engine.url) from None
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     with engine.connect() as conn:
         conn.execution_options(sqlite_write=True)
         sqlite = conn.dialect.name == "sqlite"
@@ -101,9 +114,47 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
 def schema_version(engine: Engine) -> str | None:
     """The applied migration, or None for a database the orchestrator has not set up."""
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-        return context.get_current_revision()
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+    except DBAPIError as exc:
+        raise describe_connection_error(exc, engine.url) from None
+
+
+def database_label(engine: Engine) -> str:
+    """The database in words, without a password: for sentences about its schema."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"The SQLite database {sqlite_file(url)!r}"
+    return f'Database "{url.database}" on PostgreSQL at {url.host or "localhost"}:{url.port or 5432}'
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise DatabaseError, in one sentence, unless `runs` is at this package's version.
+
+    What a read-only orchestrator checks instead of migrating: it may not create or upgrade tables.
+    """
+    check_database(engine)
+    version, head = schema_version(engine), head_version()
+    if version == head:
+        return
+    label = database_label(engine)
+    if version is None:
+        raise DatabaseError(
+            f"{label} has no orchestrator tables yet; create them with `python -m orchestrator init` "
+            "from a configuration that may write (not read-only), then open it read-only."
+        )
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    if version in {rev.revision for rev in script.walk_revisions()}:
+        raise DatabaseError(
+            f"{label} has orchestrator schema {version}, older than this package's {head}; upgrade it "
+            "with `python -m orchestrator init` from a configuration that may write (not read-only)."
+        )
+    raise DatabaseError(
+        f"{label} has orchestrator schema {version}, which this package does not know (its newest is "
+        f"{head}); upgrade the orchestrator package."
+    )
 
 
 def head_version() -> str:
