@@ -14,6 +14,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import aiosqlite
 import psycopg
@@ -41,7 +42,7 @@ from orchestrator.db import (
 logger = logging.getLogger("orchestrator")
 
 # The settings LangGraph's PostgreSQL savers need on every connection.
-PG_CONNECTION_KWARGS = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
+PG_CONNECTION_KWARGS: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
 
 
 @asynccontextmanager
@@ -98,16 +99,17 @@ async def open_checkpointer(
         raise describe_connection_error(exc, url) from None
     lock_engine = engine or make_engine(config)
     try:
-        # No pipeline: the saver shares the pool between concurrent runs.
-        saver = AsyncPostgresSaver(pool)
+        # No pipeline: the saver shares the pool between concurrent runs. (The pool's rows are
+        # dicts: PG_CONNECTION_KWARGS sets row_factory=dict_row.)
+        pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         lock = saver_setup_lock(lock_engine)
         await asyncio.to_thread(lock.acquire)
         try:
-            await saver.setup()
+            await pg_saver.setup()
         finally:
             await asyncio.to_thread(lock.release)
         logger.info("✅ AsyncPostgresSaver initialized successfully")
-        yield saver
+        yield pg_saver
     finally:
         await pool.close()
         if engine is None:
@@ -163,4 +165,5 @@ def setup_saver_tables(config: OrchestratorConfig, engine: Engine) -> None:
     """Create LangGraph's tables with the sync saver (without the start-up log lines), so that
     reading checkpoints works on a database no executor has served yet."""
     with saver_setup_lock(engine), open_sync_saver(config) as saver:
+        assert isinstance(saver, SqliteSaver | PostgresSaver)
         saver.setup()

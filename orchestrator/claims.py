@@ -302,7 +302,7 @@ class ClaimStore(RunStore):
         never saved, and a row still running from an earlier attempt, were cut off: interrupted.
         Tasks the checkpoints know but no row records (a crash before the first batch) get one.
         """
-        truth = {t.task_id: t for t in truth}
+        by_id = {t.task_id: t for t in truth}
         previous = max(1, claim.attempt - 1)
         with self._write() as conn:
             self._fence(conn, claim)
@@ -311,11 +311,11 @@ class ClaimStore(RunStore):
             for row in rows:
                 by_task.setdefault(row.task_id, []).append(row)
             for row in rows:
-                known = truth.get(row.task_id)
+                known = by_id.get(row.task_id)
                 saved = known is not None and known.outcome == TaskStatus.SUCCEEDED
                 if row.status == TaskStatus.RUNNING or (row.status == TaskStatus.SUCCEEDED and not saved):
                     self._set_task(conn, row, TaskStatus.INTERRUPTED, None)
-            for task in truth.values():
+            for task in by_id.values():
                 if task.outcome not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
                     continue
                 mine = sorted(by_task.get(task.task_id, []), key=lambda r: r.attempt)

@@ -36,6 +36,7 @@ from orchestrator.db import (
 from orchestrator.errors import InputError, OrchestratorError, ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
+from orchestrator.rows import RunSummary
 from orchestrator.runs import RunFilter, RunStore
 from orchestrator.validation import parse_count, parse_json, parse_time
 
@@ -118,7 +119,7 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
 
 
-def _summary(run: dict[str, Any]) -> str:
+def _summary(run: RunSummary) -> str:
     return (
         f"{run['run_id']} {run['workflow']} {run['status']} "
         f"tasks {run['tasks_completed']}/{run['tasks_total']} completed, {run['tasks_failed']} failed"

@@ -217,7 +217,11 @@ def _differing_channels(left: dict[str, Any], right: dict[str, Any]) -> list[str
 def _align_step(step: int, left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
     """One aligned step; a step only one run has is never equal and has no differing channels."""
     both = left is not None and right is not None
-    differing = _differing_channels(left.get("values") or {}, right.get("values") or {}) if both else []
+    differing = (
+        _differing_channels(left.get("values") or {}, right.get("values") or {})
+        if left is not None and right is not None
+        else []
+    )
     return {
         "step": step,
         "left_writers": list((left or {}).get("writers") or []),

@@ -330,8 +330,11 @@ class Executor:
         task = asyncio.create_task(self._execute(handle), name=f"run-{claim.run_id}")
         handle.task = task
         self._runs[claim.run_id] = handle
-        task.add_done_callback(lambda _t, run_id=claim.run_id: self._runs.pop(run_id, None))
+        task.add_done_callback(partial(self._forget, claim.run_id))
         return task
+
+    def _forget(self, run_id: str, _task: asyncio.Task[None]) -> None:
+        self._runs.pop(run_id, None)
 
     async def _drain(self, grace: float) -> None:
         if not self._runs:
@@ -522,7 +525,9 @@ class Executor:
         latest step, a task finished when its writes were saved, or failed when its error was.
         """
         assert self._saver is not None
-        thread = {"configurable": {"thread_id": cfg["configurable"]["thread_id"], "checkpoint_ns": ""}}
+        thread: RunnableConfig = {
+            "configurable": {"thread_id": cfg["configurable"]["thread_id"], "checkpoint_ns": ""}
+        }
         writes = {
             t.config["configurable"]["checkpoint_id"]: list(t.pending_writes or [])
             async for t in self._saver.alist(thread)
@@ -541,12 +546,13 @@ class Executor:
                     continue
                 channels = [(channel, value) for task_id, channel, value in saved if task_id == task.id]
                 error = next((value for channel, value in channels if channel == "__error__"), None)
+                message: str | None = None
                 if completed or any(channel not in NOT_DONE for channel, _ in channels):
-                    outcome, message = TaskStatus.SUCCEEDED, None
+                    outcome = str(TaskStatus.SUCCEEDED)
                 elif isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
-                    outcome, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
+                    outcome, message = str(TaskStatus.FAILED), f"{type(error).__name__}: {error}"
                 else:
-                    outcome, message = "none", None
+                    outcome = "none"
                 truth.append(
                     TaskTruth(
                         task.id, task.name, outcome, message, None if step is None else step + 1, started, finished

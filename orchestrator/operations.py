@@ -22,6 +22,7 @@ from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
+from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import RunStatus
 from orchestrator.validation import check_json_value, check_name, is_run_id, shown
@@ -69,7 +70,7 @@ class Orchestrator:
                 "ask someone with a writable deployment to make this change."
             )
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> RunRow:
         """The run's row, or RunNotFound."""
         run = self.store.get_run(run_id)
         if run is None:
@@ -113,7 +114,7 @@ class Orchestrator:
                 f"The number of copies must be between 1 and {MAX_COPIES}.", {"copies": "out of range"}
             )
         checked = self.registry.get(workflow).validate_input(input or {})
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "run_id": new_run_id(),
                 "workflow": workflow,
@@ -126,7 +127,7 @@ class Orchestrator:
             for _ in range(copies)
         ]
         self.store.insert_many(rows)
-        return [row["run_id"] for row in rows]
+        return [str(row["run_id"]) for row in rows]
 
     def rerun(self, run_id: str, *, launched_by: str | None = None) -> str:
         """A new queued run with the same workflow, input and tags (by `launched_by`, else the original's)."""

@@ -243,7 +243,7 @@ class RunStore:
             return
         rows = [_with_duration(row) for row in rows]
         keys = list(dict.fromkeys(key for row in rows for key in row))
-        defaults = {c.name: c.default.arg if c.default is not None else None for c in runs.c}
+        defaults = {c.name: getattr(c.default, "arg", None) for c in runs.c}
         complete = [{key: row.get(key, defaults.get(key)) for key in keys} for row in rows]
         with self._write() as conn:
             conn.execute(insert(runs), complete)

@@ -209,10 +209,10 @@ def grouped_percentiles(
     for g, by_rank in values.items():
         result[g] = {}
         for f in fractions:
-            position = (sizes[g] - 1) * f
-            low = int(position)
-            high = low + (1 if position > low else 0)
-            result[g][f] = by_rank[low + 1] + (by_rank[high + 1] - by_rank[low + 1]) * (position - low)
+            rank = (sizes[g] - 1) * f
+            below = int(rank)
+            above = below + (1 if rank > below else 0)
+            result[g][f] = by_rank[below + 1] + (by_rank[above + 1] - by_rank[below + 1]) * (rank - below)
     return result
 
 

@@ -301,12 +301,12 @@ def build_plan_execute_graph(model: BaseChatModel | None = None) -> StateGraph:
             return {"plan": plan_offline(state["goal"], state["max_tasks"])}
         return {"plan": await plan_with_model(model, state["goal"], state["max_tasks"])}
 
-    async def worker(payload: WorkerInput, config: RunnableConfig) -> dict:
-        async with slot(config, "worker", payload["max_parallel"]):
+    async def worker(state: WorkerInput, config: RunnableConfig) -> dict:
+        async with slot(config, "worker", state["max_parallel"]):
             if model is None:
-                result = work_offline(payload["task"], payload["index"])
+                result = work_offline(state["task"], state["index"])
             else:
-                result = await work_with_model(model, payload["task"], payload["index"], payload["goal"])
+                result = await work_with_model(model, state["task"], state["index"], state["goal"])
         return {"results": [result]}
 
     async def summarize(state: PlanExecuteState, config: RunnableConfig) -> dict:
@@ -317,7 +317,7 @@ def build_plan_execute_graph(model: BaseChatModel | None = None) -> StateGraph:
     graph = StateGraph(PlanExecuteState)
     graph.add_node("planner", planner)
     graph.add_node("approve", _approve)
-    graph.add_node("worker", worker)
+    graph.add_node("worker", worker, input_schema=WorkerInput)
     graph.add_node("summarize", summarize)
     graph.add_edge(START, "planner")
     graph.add_conditional_edges("planner", _after_planner, ["approve", "worker", "summarize"])

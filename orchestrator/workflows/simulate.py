@@ -90,9 +90,9 @@ def _fan_out(state: SimulateState) -> list[Send]:
     ]
 
 
-async def _work(payload: WorkInput, config: RunnableConfig) -> dict:
-    async with slot(config, "work", payload["fan_out"]):
-        return await _do_work(payload)
+async def _work(state: WorkInput, config: RunnableConfig) -> dict:
+    async with slot(config, "work", state["fan_out"]):
+        return await _do_work(state)
 
 
 async def _do_work(payload: WorkInput) -> dict:
@@ -128,7 +128,7 @@ def build_simulate_graph() -> StateGraph:
     """Return the uncompiled `simulate` graph: plan -> work (one per task) -> summarize."""
     graph = StateGraph(SimulateState)
     graph.add_node("plan", _plan)
-    graph.add_node("work", _work)
+    graph.add_node("work", _work, input_schema=WorkInput)
     graph.add_node("summarize", _summarize)
     graph.add_edge(START, "plan")
     graph.add_conditional_edges("plan", _fan_out, ["work"])
