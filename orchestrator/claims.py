@@ -130,8 +130,11 @@ class ClaimStore(RunStore):
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim_queued(self, worker: str, limit: int, *, run_id: str | None = None) -> list[RunRow]:
-        """Atomically take up to `limit` queued runs (or just `run_id`), oldest first, for `worker`.
+    def claim_queued(
+        self, worker: str, limit: int, *, run_id: str | None = None, workflows: Sequence[str] | None = None
+    ) -> list[RunRow]:
+        """Atomically take up to `limit` queued runs (or just `run_id`), oldest first, for `worker`;
+        with `workflows`, only runs of those (the ones this worker can build).
 
         Each gets the next attempt number. PostgreSQL skips rows another executor has locked
         (FOR UPDATE SKIP LOCKED), so executors on many machines share one queue; on SQLite the
@@ -142,6 +145,8 @@ class ClaimStore(RunStore):
         queued = select(runs.c.run_id).where(runs.c.status == RunStatus.QUEUED)
         if run_id is not None:
             queued = queued.where(runs.c.run_id == run_id)
+        if workflows is not None:
+            queued = queued.where(runs.c.workflow.in_(list(workflows)))
         # An idle executor polls often: look with a plain read before taking the write lock.
         with self.engine.connect() as conn:
             if conn.execute(queued.limit(1)).first() is None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -37,8 +38,9 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import StateGraph
 from langgraph.types import Command
 from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
@@ -53,8 +55,9 @@ from orchestrator.fenced_saver import FencedSaver
 from orchestrator.rows import RunRow
 from orchestrator.snapshots import to_jsonable
 from orchestrator.status import RunStatus, TaskStatus
+from orchestrator.workers import WorkerStore
 from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
-from orchestrator.workflows.limits import release_run, work_started_task
+from orchestrator.workflows.limits import release_run, slot, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
 
@@ -101,13 +104,39 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def graph_config(run_id: str, spec: WorkflowSpec, input: dict[str, Any] | None) -> RunnableConfig:
-    """The RunnableConfig of a run: its thread, and `run_id` in every checkpoint's metadata."""
-    return {
-        **spec.run_config(input or {}),
-        "configurable": {"thread_id": run_id},
-        "metadata": {"run_id": run_id, "workflow": spec.name},
+def graph_config(
+    run_id: str, spec: WorkflowSpec, input: dict[str, Any] | None, run_config: dict[str, Any] | None = None
+) -> tuple[RunnableConfig, int | None]:
+    """The RunnableConfig of a run, and the workflow's `max_concurrency` (applied apart).
+
+    The workflow's own run config, the run's `configurable` keys over the workflow's, the run's
+    thread, and `run_id` and `workflow` in every checkpoint's metadata.
+    """
+    extra, max_concurrency = spec.graph_run_config(input or {})
+    config: RunnableConfig = {
+        **extra,  # type: ignore[typeddict-item]
+        "configurable": {**(extra.get("configurable") or {}), **(run_config or {}), "thread_id": run_id},
+        "metadata": {**(extra.get("metadata") or {}), "run_id": run_id, "workflow": spec.name},
     }
+    return config, max_concurrency
+
+
+def limit_concurrency(graph: StateGraph, limit: int) -> StateGraph:
+    """Wrap every node of an uncompiled graph so at most `limit` of the run's tasks work at once.
+
+    This is what LangGraph's `max_concurrency` does, without holding each finished task's
+    writes back until the whole step ends (see orchestrator.workflows.limits)."""
+    for name, node in list(graph.nodes.items()):
+        graph.nodes[name] = dataclasses.replace(node, runnable=_limited(node.runnable, name, limit))
+    return graph
+
+
+def _limited(runnable: Any, name: str, limit: int) -> Runnable[Any, Any]:
+    async def run(state: Any, config: RunnableConfig) -> Any:
+        async with slot(config, "max_concurrency", limit):
+            return await runnable.ainvoke(state, config)
+
+    return RunnableLambda(run, name=name)
 
 
 class Outage:
@@ -149,13 +178,15 @@ class TaskRecorder:
     def __init__(self, store: ClaimStore, claim: Claim):
         self.store, self.claim = store, claim
         self.pending: list[TaskEvent] = []
+        # The step the tasks starting now belong to (from LangGraph's checkpoints stream).
+        self.step: int | None = None
         self._lock = asyncio.Lock()
 
     def add(self, chunk: dict[str, Any]) -> None:
         """A chunk of LangGraph's `tasks` stream: a task started, or ended."""
         now = utcnow()
         if "triggers" in chunk:
-            self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start"))
+            self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
             return
         error = chunk.get("error")
         if error is not None:
@@ -230,6 +261,7 @@ class Executor:
         self.config = config
         self.engine = engine or make_engine(config)
         self.store = ClaimStore(self.engine)
+        self.workers = WorkerStore(self.engine)
         self.registry = registry or load_registry(config.workflows, config.model)
         self.concurrency = concurrency or config.concurrency
         self.worker = worker or default_worker_name()
@@ -297,6 +329,17 @@ class Executor:
             self.config, max_connections=self.concurrency + 2, engine=self.engine
         ) as saver:
             self._saver = saver
+            await asyncio.to_thread(
+                self.workers.register,
+                self.worker,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.concurrency,
+                workflows=self.registry.names(),
+                broken=self.registry.errors(),
+            )
+            for name, reason in self.registry.errors().items():
+                logger.warning("Workflow %s cannot be loaded, so this worker runs none of its runs: %s", name, reason)
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
@@ -314,13 +357,18 @@ class Executor:
             finally:
                 upkeep.cancel()
                 await self._drain(self._grace)
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.workers.stopped, self.worker)
         logger.info("Executor %s stopped", self.worker)
 
     async def _claim_and_start(self) -> None:
         free = self.concurrency - len(self._runs)
         if free <= 0:
             return
-        for row in await asyncio.to_thread(self.store.claim_queued, self.worker, free):
+        claimed = await asyncio.to_thread(
+            self.store.claim_queued, self.worker, free, workflows=self.registry.names()
+        )
+        for row in claimed:
             self._start(row)
 
     def _start(self, row: RunRow) -> asyncio.Task[None]:
@@ -356,6 +404,7 @@ class Executor:
             wait = self.config.heartbeat_seconds
             try:
                 await self._heartbeat()
+                await asyncio.to_thread(self.workers.beat, self.worker, len(self._runs))
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + max(self.config.stale_after_seconds / 3, 1.0)
                     stale = await asyncio.to_thread(
@@ -436,17 +485,29 @@ class Executor:
             assert self._saver is not None
             spec = self.registry.get(handle.row["workflow"])
             saver = FencedSaver(self._saver, partial(self._guard, handle))
-            graph = spec.build().compile(checkpointer=saver)
-            cfg = graph_config(run_id, spec, handle.row["input"])
+            cfg, max_concurrency = graph_config(run_id, spec, handle.row["input"], handle.row["config"])
+            builder = spec.build()
+            if max_concurrency is not None:
+                builder = limit_concurrency(builder, max_concurrency)
+            graph = builder.compile(checkpointer=saver)
             graph_input = await self._graph_input(spec, handle, graph, cfg)
             flusher = asyncio.create_task(self._flush_loop(handle))
             # durability="sync": each step's checkpoint is saved before the next step starts. With
             # "async" a crash can keep task writes whose checkpoint was never saved, and the
             # resumed run would execute that whole step again.
-            stream = graph.astream(graph_input, cfg, stream_mode=["tasks", "custom"], durability="sync")
+            stream = graph.astream(
+                graph_input,
+                cfg,
+                context=spec.context(handle.row["config"]),
+                stream_mode=["tasks", "custom", "checkpoints"],
+                durability="sync",
+            )
             async for mode, chunk in stream:
                 if mode == "tasks":
                     handle.recorder.add(chunk)
+                elif mode == "checkpoints":
+                    # Tasks that start after the checkpoint of step N belong to step N + 1.
+                    handle.recorder.step = int((chunk.get("metadata") or {}).get("step", -1)) + 1
                 elif (task_id := work_started_task(chunk)) is not None:
                     handle.recorder.add_work(task_id)
                 if handle.recorder.full:

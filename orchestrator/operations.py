@@ -22,11 +22,15 @@ from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
+from orchestrator.forks import copy_until
+from orchestrator.interrupts import approve_answer, human_answer, reject_answer
+from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import RunStatus
 from orchestrator.validation import check_json_value, check_name, is_run_id, shown
-from orchestrator.workflows import WorkflowRegistry, load_registry
+from orchestrator.workers import WorkerRow, WorkerStore
+from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
 
 MAX_COPIES = 100
 
@@ -55,6 +59,7 @@ class Orchestrator:
             except (psycopg.Error, sqlite3.Error) as exc:
                 raise describe_connection_error(exc, self.engine.url) from None
         self.store = RunStore(self.engine, read_only=read_only)
+        self.presets = PresetStore(self.engine, read_only=read_only)
         self._registry: WorkflowRegistry | None = None
 
     @property
@@ -87,13 +92,20 @@ class Orchestrator:
         input: dict[str, Any] | None,
         tags: Sequence[str] | None = None,
         *,
+        config: dict[str, Any] | None = None,
+        preset: str | None = None,
         launched_by: str | None = None,
     ) -> str:
-        """Validate the input, queue the run, and return its id at once.
+        """Validate the input and config, queue the run, and return its id at once.
 
-        `launched_by` records who asked (a user's email, a browser's launcher id, user@host).
+        `config` holds the run's `configurable` keys (checked against the graph's context
+        schema when it declares one); `preset` starts from a saved preset's input and config,
+        which `input` and `config` override key by key. `launched_by` records who asked (a
+        user's email, a browser's launcher id, user@host).
         """
-        return self.launch_copies(workflow, input, tags, 1, launched_by=launched_by)[0]
+        return self.launch_copies(
+            workflow, input, tags, 1, config=config, preset=preset, launched_by=launched_by
+        )[0]
 
     def launch_copies(
         self,
@@ -102,25 +114,34 @@ class Orchestrator:
         tags: Sequence[str] | None = None,
         copies: int = 1,
         *,
+        config: dict[str, Any] | None = None,
+        preset: str | None = None,
         launched_by: str | None = None,
     ) -> list[str]:
         """Queue `copies` identical runs (load and flakiness checks) in one transaction: all or none."""
         self._writable()
         check_json_value(input, "The input")
+        check_json_value(config, "The config")
         if launched_by is not None:
             check_name(launched_by, "launched_by")
         if not 1 <= copies <= MAX_COPIES:
             raise InputError(
                 f"The number of copies must be between 1 and {MAX_COPIES}.", {"copies": "out of range"}
             )
-        checked = self.registry.get(workflow).validate_input(input or {})
+        if preset is not None:
+            saved = self.presets.get(workflow, preset)
+            input = {**(saved["input"] or {}), **(input or {})}
+            config = {**(saved["config"] or {}), **(config or {})}
+        checked, checked_config = self.check_launch(workflow, input, config)
         rows: list[dict[str, Any]] = [
             {
                 "run_id": new_run_id(),
                 "workflow": workflow,
-                "status": "queued",
+                "status": RunStatus.QUEUED,
                 "created_at": utcnow(),
                 "input": checked,
+                "config": checked_config or None,
+                "preset": preset,
                 "tags": _clean_tags(tags),
                 "launched_by": launched_by,
             }
@@ -129,19 +150,148 @@ class Orchestrator:
         self.store.insert_many(rows)
         return [str(row["run_id"]) for row in rows]
 
+    def check_launch(
+        self, workflow: str, input: dict[str, Any] | None, config: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The validated input and config; one InputError with every field's problem at once
+        (config fields as `config.<name>`)."""
+        spec = self.registry.get(workflow)
+        errors: list[InputError] = []
+        checked: dict[str, Any] = {}
+        checked_config: dict[str, Any] = {}
+        try:
+            checked = spec.validate_input(input or {})
+        except InputError as exc:
+            errors.append(exc)
+        try:
+            checked_config = spec.validate_config(config)
+        except InputError as exc:
+            errors.append(InputError(str(exc), {f"config.{k}": v for k, v in exc.field_errors.items()}))
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise InputError(
+                " ".join(str(e) for e in errors), {k: v for e in errors for k, v in e.field_errors.items()}
+            )
+        return checked, checked_config
+
     def rerun(self, run_id: str, *, launched_by: str | None = None) -> str:
-        """A new queued run with the same workflow, input and tags (by `launched_by`, else the original's)."""
+        """A new queued run with the same workflow, input, config and tags (by `launched_by`,
+        else the original's)."""
         self._writable()
         run = self.get_run(run_id)
-        spec = self.registry.get(run["workflow"])
-        checked = spec.validate_input(run["input"] or {})
-        return self.store.create_run(
-            run["workflow"],
-            checked,
-            run["tags"],
-            rerun_of=run_id,
-            launched_by=launched_by or run["launched_by"],
+        checked, checked_config = self.check_launch(run["workflow"], run["input"], run["config"])
+        row = {
+            "run_id": new_run_id(),
+            "workflow": run["workflow"],
+            "status": RunStatus.QUEUED,
+            "created_at": utcnow(),
+            "input": checked,
+            "config": checked_config or None,
+            "preset": run["preset"],
+            "tags": list(run["tags"] or []),
+            "rerun_of": run_id,
+            "launched_by": launched_by or run["launched_by"],
+        }
+        self.store.insert_many([row])
+        return str(row["run_id"])
+
+    def fork(
+        self,
+        run_id: str,
+        checkpoint_id: str,
+        values: dict[str, Any] | None = None,
+        *,
+        launched_by: str | None = None,
+    ) -> str:
+        """A new queued run that continues `run_id` from one of its checkpoints, with the state
+        there changed by `values` (LangGraph's update_state) or as it was.
+
+        The fork records its parent and the step; it runs the step after the checkpoint again,
+        which is how a wrong answer to an interrupt is corrected.
+        """
+        self._writable()
+        parent = self.get_run(run_id)
+        check_name(checkpoint_id, "The checkpoint id")
+        check_json_value(values, "The state")
+        spec = self.registry.get(parent["workflow"])
+        new_id = new_run_id()
+        with open_sync_saver(self.config) as saver:
+            try:
+                point = copy_until(saver, run_id, new_id, checkpoint_id, {"run_id": new_id})
+                if values:
+                    point = spec.build().compile(checkpointer=saver).update_state(point, values)
+                step = (saver.get_tuple(point) or _missing(checkpoint_id)).metadata.get("step")
+            except InputError:
+                saver.delete_thread(new_id)
+                raise
+            except Exception as exc:
+                saver.delete_thread(new_id)
+                raise InputError(
+                    f"The state cannot be set at that checkpoint ({type(exc).__name__}: {exc}); "
+                    "give only keys of the workflow's state."
+                ) from None
+        self.store.insert_many(
+            [
+                {
+                    "run_id": new_id,
+                    "workflow": parent["workflow"],
+                    "status": RunStatus.QUEUED,
+                    "created_at": utcnow(),
+                    "input": parent["input"],
+                    "config": parent["config"],
+                    "preset": parent["preset"],
+                    "tags": list(parent["tags"] or []),
+                    "parent_run_id": run_id,
+                    "parent_checkpoint_id": checkpoint_id,
+                    "parent_step": step,
+                    "launched_by": launched_by or parent["launched_by"],
+                }
+            ]
         )
+        return new_id
+
+    # -- presets --------------------------------------------------------------------------
+
+    def save_preset(
+        self,
+        workflow: str,
+        name: str,
+        input: dict[str, Any] | None,
+        config: dict[str, Any] | None = None,
+        *,
+        description: str | None = None,
+        created_by: str | None = None,
+    ) -> None:
+        """Save a named input and config for `workflow` (replacing one of the same name)."""
+        self._writable()
+        name = check_name(name.strip() if isinstance(name, str) else name, "A preset name")
+        if not name:
+            raise InputError("A preset needs a name.", {"name": "is required"})
+        check_json_value(input, "The input")
+        check_json_value(config, "The config")
+        checked, checked_config = self.check_launch(workflow, input, config)
+        self.presets.save(workflow, name, checked, checked_config, description=description, created_by=created_by)
+
+    # -- workers --------------------------------------------------------------------------
+
+    def workers(self, *, include_offline: bool = True) -> list[WorkerRow]:
+        """The executors that recorded themselves, online first (heartbeat within stale_after)."""
+        return WorkerStore(self.engine).list(self.config.stale_after_seconds, include_offline=include_offline)
+
+    def waiting_reason(self, run: RunRow) -> str | None:
+        """Why a queued run does not start, in one sentence, when no online worker can run it."""
+        if run["status"] != RunStatus.QUEUED:
+            return None
+        online = WorkerStore(self.engine).list(self.config.stale_after_seconds, include_offline=False)
+        if not online:
+            return "No worker is online; start one (python -m orchestrator worker) or the dashboard's executor."
+        if not any(run["workflow"] in w["workflows"] for w in online):
+            return (
+                f"No online worker can run workflow '{run['workflow']}'; start a worker that can import it "
+                "(python -m orchestrator workers lists what each worker runs)."
+            )
+        return None
 
     # -- controlling --------------------------------------------------------------------
 
@@ -201,59 +351,106 @@ class Orchestrator:
     def approve(self, run_id: str, value: Any = None, *, interrupt_id: str | None = None) -> str:
         """Answer the run's pending interrupt() with `value` and queue it to continue.
 
-        With several pending interrupts (after a fan-out), give `interrupt_id`, or a `value`
-        that maps interrupt ids to answers.
+        Without a value the question is approved as proposed: an Agent Inbox request gets an
+        `accept` response, any other question the answer `True` (never None). With several
+        pending interrupts (after a fan-out), give `interrupt_id`, or a `value` mapping ids to
+        answers. A workflow's `answer_model`, when it declares one, checks the answer.
         """
         self._writable()
         check_json_value(value, "The answer")
-        run = self.get_run(run_id)
-        # Approved already: the answer is waiting to be picked up, or an executor has taken it
-        # (the snapshot still holds the question until the run writes its next one).
-        if run["status"] in ("queued", "running") and (
-            run.get("resume_value") is not None or "__interrupt__" in (run["state_snapshot"] or {})
-        ):
+        run, pending = self._waiting(run_id)
+        if run["status"] != RunStatus.AWAITING_INPUT:
             return run["status"]
+        spec = self.registry.get(run["workflow"])
+        ids = [p["id"] for p in pending]
+        if isinstance(value, dict) and value and interrupt_id is None and set(value) <= set(ids):
+            answers = {key: self._answer_value(spec, pending, key, answer) for key, answer in value.items()}
+        else:
+            key = self._one_interrupt(run_id, pending, interrupt_id)
+            answers = {key: self._answer_value(spec, pending, key, value)}
+        return self._queue_answers(run_id, answers)
+
+    def respond(self, run_id: str, kind: str, args: Any = None, *, interrupt_id: str | None = None) -> str:
+        """Answer an Agent Inbox request (a HumanInterrupt) with a HumanResponse of `kind`:
+        accept, edit (args: the action's new arguments), response (args: text) or ignore."""
+        self._writable()
+        check_json_value(args, "The response")
+        run, pending = self._waiting(run_id)
+        if run["status"] != RunStatus.AWAITING_INPUT:
+            return run["status"]
+        key = self._one_interrupt(run_id, pending, interrupt_id)
+        question = next(p["value"] for p in pending if p["id"] == key)
+        return self._queue_answers(run_id, {key: human_answer(question, kind, args)})
+
+    def reject(self, run_id: str, reason: str = "", *, interrupt_id: str | None = None) -> str:
+        """Refuse a waiting run's request. When the question takes a rejection as an answer (an
+        Agent Inbox request allowing `ignore`, or `response` with the reason), the graph gets it
+        and goes on; otherwise the run ends `cancelled` with the reason stored."""
+        self._writable()
+        run = self.get_run(run_id)
+        if not isinstance(reason, str) or "\x00" in reason:
+            raise InputError("The reason must be text without NUL bytes.")
         pending = self.pending_interrupts(run_id)
-        if run["status"] != "awaiting_input" or not pending:
-            raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")
+        if pending and run["status"] == RunStatus.AWAITING_INPUT:
+            key = self._one_interrupt(run_id, pending, interrupt_id)
+            question = next(p["value"] for p in pending if p["id"] == key)
+            answer = reject_answer(question, reason)
+            if answer is not None:
+                return self._queue_answers(run_id, {key: answer})
+        message = f"Rejected: {reason.strip()}" if reason.strip() else "Rejected."
+        if self.store.set_status(run_id, RunStatus.CANCELLED, expected=[RunStatus.AWAITING_INPUT], error=message):
+            return RunStatus.CANCELLED
+        if run["status"] == RunStatus.CANCELLED:
+            return RunStatus.CANCELLED
+        raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")
+
+    def _waiting(self, run_id: str) -> tuple[RunRow, list[dict[str, Any]]]:
+        """The run and its pending questions; InvalidOperation when it waits for none."""
+        run = self.get_run(run_id)
+        # Answered already: the answer waits to be picked up, or an executor has taken it.
+        if run["status"] in (RunStatus.QUEUED, RunStatus.RUNNING) and run["resume_value"] is not None:
+            return run, []
+        pending = self.pending_interrupts(run_id)
+        if run["status"] != RunStatus.AWAITING_INPUT or not pending:
+            hint = (
+                " To answer a question again, fork the run from the checkpoint before it."
+                if run["status"] in (RunStatus.FAILED, RunStatus.SUCCEEDED, RunStatus.CANCELLED)
+                else ""
+            )
+            raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no answer.{hint}")
+        return run, pending
+
+    @staticmethod
+    def _one_interrupt(run_id: str, pending: list[dict[str, Any]], interrupt_id: str | None) -> str:
         ids = [p["id"] for p in pending]
         if interrupt_id is not None:
             if interrupt_id not in ids:
                 raise InputError(
-                    f"Run {run_id} has no pending interrupt {interrupt_id!r}; choose one of {', '.join(sorted(ids))}."
+                    f"Run {run_id} has no pending interrupt {shown(interrupt_id)}; choose one of {', '.join(sorted(ids))}."
                 )
-            answer: dict[str, Any] = {interrupt_id: value}
-        elif isinstance(value, dict) and value and set(value) <= set(ids):
-            answer = dict(value)
-        elif len(pending) > 1:
+            return interrupt_id
+        if len(ids) > 1:
             raise InputError(
-                f"Run {run_id} waits on {len(pending)} interrupts; answer each by id ({', '.join(sorted(ids))})."
+                f"Run {run_id} waits on {len(ids)} interrupts; answer each by id ({', '.join(sorted(ids))})."
             )
-        else:
-            answer = {ids[0]: value}
+        return ids[0]
+
+    @staticmethod
+    def _answer_value(spec: WorkflowSpec, pending: list[dict[str, Any]], key: str, value: Any) -> Any:
+        question = next(p["value"] for p in pending if p["id"] == key)
+        return approve_answer(question) if value is None else spec.validate_answer(value)
+
+    def _queue_answers(self, run_id: str, answers: dict[str, Any]) -> str:
         # Answers are kept by interrupt id, so the executor can tell whether one still applies.
         if self.store.update_run(
             run_id,
             expected=[RunStatus.AWAITING_INPUT],
             status=RunStatus.QUEUED,
-            resume_value={"resume": answer},
+            resume_value={"resume": answers},
             worker=None,
         ):
             return RunStatus.QUEUED
         return self.get_run(run_id)["status"]
-
-    def reject(self, run_id: str, reason: str = "") -> str:
-        """Refuse a waiting run's request: it ends `cancelled` with the reason stored."""
-        self._writable()
-        run = self.get_run(run_id)
-        if not isinstance(reason, str) or "\x00" in reason:
-            raise InputError("The reason must be text without NUL bytes.")
-        message = f"Rejected: {reason.strip()}" if reason.strip() else "Rejected."
-        if self.store.set_status(run_id, "cancelled", expected=["awaiting_input"], error=message):
-            return "cancelled"
-        if run["status"] == "cancelled":
-            return "cancelled"
-        raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")
 
     def delete(self, run_id: str) -> bool:
         """Delete a run: its row and task rows first, then its checkpoints (through the saver).
@@ -270,6 +467,10 @@ class Orchestrator:
         with open_sync_saver(self.config) as saver:
             saver.delete_thread(run_id)
         return deleted
+
+
+def _missing(checkpoint_id: str) -> Any:
+    raise InputError(f"No checkpoint {checkpoint_id!r} was found; choose one from the run's checkpoint list.")
 
 
 def _clean_tags(tags: Sequence[str] | None) -> list[str]:

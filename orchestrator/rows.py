@@ -40,6 +40,11 @@ class RunRow(RunSummary):
     rerun_of: str | None
     attempt: int
     auto_retries: int
+    config: dict[str, Any] | None
+    parent_run_id: str | None
+    parent_checkpoint_id: str | None
+    parent_step: int | None
+    preset: str | None
 
 
 class TaskRow(TypedDict):

@@ -37,7 +37,7 @@ from orchestrator.db.migrate import (
     schema_version,
     upgrade_schema,
 )
-from orchestrator.db.schema import JSONType, UTCDateTime, metadata, run_tasks, runs, utcnow
+from orchestrator.db.schema import JSONType, UTCDateTime, metadata, presets, run_tasks, runs, utcnow, workers
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -57,6 +57,7 @@ __all__ = [
     "json_text",
     "make_engine",
     "metadata",
+    "presets",
     "run_tasks",
     "runs",
     "saver_setup_lock",
@@ -69,4 +70,5 @@ __all__ = [
     "upgrade_schema",
     "upsert",
     "utcnow",
+    "workers",
 ]

@@ -94,6 +94,13 @@ runs = Table(
     # automatic resumes after database outages.
     Column("attempt", Integer, nullable=False, default=0),
     Column("auto_retries", Integer, nullable=False, default=0),
+    # Added by migration 0007: the run's `configurable` keys; where a fork came from; its preset.
+    Column("config", JSONType),
+    Column("parent_run_id", String(64)),
+    Column("parent_checkpoint_id", String(64)),
+    Column("parent_step", Integer),
+    Column("preset", String(200)),
+    Index("ix_runs_parent_run_id", "parent_run_id"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
     Index("ix_runs_tasks_total", "tasks_total"),
@@ -131,4 +138,33 @@ run_tasks = Table(
     # When the task got its concurrency slot and started working (None: at once).
     Column("work_started_at", UTCDateTime),
     Index("ix_run_tasks_node", "node"),
+)
+
+# Migration 0007: named input + config per workflow (a team's "assistants").
+presets = Table(
+    "presets",
+    metadata,
+    Column("workflow", String(200), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("description", Text),
+    Column("input", JSONType),
+    Column("config", JSONType),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200)),
+)
+
+# Migration 0007: the executors, their heartbeat, and the workflows each can build.
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker", String(200), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("stopped_at", UTCDateTime),
+    Column("concurrency", Integer, nullable=False),
+    Column("running", Integer, nullable=False, default=0),
+    Column("workflows", JSONType, nullable=False),
+    Column("broken", JSONType),
 )

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -18,108 +16,14 @@ import pydantic
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from orchestrator.errors import ConfigError, InputError, OrchestratorError
+from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.workflows import plan_execute, simulate
+from orchestrator.workflows.spec import WorkflowSpec, _no_run_config
 
 __all__ = ["WorkflowRegistry", "WorkflowSpec", "load_registry"]
 
 
 BUILTIN_NAMES = (simulate.NAME, plan_execute.NAME)
-
-
-def _no_run_config(input: dict) -> dict:
-    return {}
-
-
-@dataclass(frozen=True)
-class WorkflowSpec:
-    """One launchable workflow: how to build its graph and how to check and pass its input."""
-
-    name: str
-    description: str
-    build: Callable[[], StateGraph]
-    input_model: type[pydantic.BaseModel] | None
-    run_config: Callable[[dict], dict] = _no_run_config
-
-    def validate_input(self, data: dict) -> dict:
-        """Return the validated input with defaults filled, as plain JSON values.
-
-        Raises InputError with one sentence and `field_errors` (field path -> plain message)."""
-        if not isinstance(data, Mapping):
-            raise InputError(
-                f"Input for workflow '{self.name}' must be a JSON object of field names and values."
-            )
-        if self.input_model is None:
-            try:
-                return json.loads(json.dumps(dict(data), allow_nan=False))
-            except (TypeError, ValueError) as exc:
-                raise InputError(
-                    f"Input for workflow '{self.name}' must contain only JSON values ({exc}); fix the input."
-                ) from None
-        try:
-            return self.input_model.model_validate(dict(data)).model_dump(mode="json")
-        except pydantic.ValidationError as exc:
-            field_errors = _field_errors(exc)
-            problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
-            raise InputError(f"Invalid input for workflow '{self.name}': {problems}.", field_errors) from None
-
-    def initial_state(self, input: dict) -> dict:
-        """The graph input for a validated input: its fields, as the top-level state keys."""
-        return dict(input)
-
-
-def _field_errors(exc: pydantic.ValidationError) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "input"
-        errors.setdefault(path, _plain_message(error))
-    return errors
-
-
-_TYPE_MESSAGES = {
-    "missing": "is required",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text",
-    "list_type": "must be a list",
-    "dict_type": "must be an object",
-    "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
-    "extra_forbidden": "is not an input of this workflow",
-}
-
-
-def _plain_message(error: Any) -> str:
-    """Pydantic's error as a short phrase that follows the field name."""
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in _TYPE_MESSAGES:
-        return _TYPE_MESSAGES[kind]
-    if kind == "greater_than_equal":
-        return f"must be at least {ctx['ge']}"
-    if kind == "greater_than":
-        return f"must be more than {ctx['gt']}"
-    if kind == "less_than_equal":
-        return f"must be at most {ctx['le']}"
-    if kind == "less_than":
-        return f"must be less than {ctx['lt']}"
-    if kind == "string_too_short":
-        n = ctx["min_length"]
-        return "must not be empty" if n == 1 else f"must be at least {n} characters long"
-    if kind == "string_too_long":
-        return f"must be at most {ctx['max_length']} characters long"
-    if kind == "too_short":
-        return f"must have at least {ctx['min_length']} items"
-    if kind == "too_long":
-        return f"must have at most {ctx['max_length']} items"
-    if kind == "literal_error":
-        return f"must be one of {ctx['expected']}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
 
 
 class WorkflowRegistry:
@@ -247,6 +151,14 @@ def _custom_spec(name: str, path: str) -> WorkflowSpec:
         raise ConfigError(
             f"Workflow '{name}': the run_config of '{path}' is not callable; make it a function of the input."
         )
+    answer_model = getattr(target, "answer_model", None)
+    if answer_model is not None and not (
+        isinstance(answer_model, type) and issubclass(answer_model, pydantic.BaseModel)
+    ):
+        raise ConfigError(
+            f"Workflow '{name}': the answer_model of '{path}' is not a pydantic model class; "
+            "set it to a BaseModel subclass or remove it."
+        )
     description = getattr(target, "description", None)
     if not isinstance(description, str):
         doc = inspect.getdoc(target) or ""
@@ -257,6 +169,7 @@ def _custom_spec(name: str, path: str) -> WorkflowSpec:
         build=_checked_build(name, path, target),
         input_model=input_model,
         run_config=run_config,
+        answer_model=answer_model,
     )
 
 

@@ -1,0 +1,59 @@
+"""Fork a run from one of its checkpoints: a new thread that holds the parent's history up to
+that checkpoint, through LangGraph's savers' API (`list`, `put`, `put_writes`), never their tables.
+
+The copy keeps checkpoint ids, so the fork's history is the parent's up to the fork point and
+compare can say where the two part. The fork point's own pending writes (progress made after
+it) are left behind: the fork runs that step again, which is how a wrong answer to an
+interrupt is corrected. An edited state goes in with LangGraph's `update_state`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
+
+from orchestrator.errors import InputError
+
+
+def history_until(saver: BaseCheckpointSaver[Any], thread_id: str, checkpoint_id: str) -> list[CheckpointTuple]:
+    """The thread's root checkpoints from the first to `checkpoint_id`, oldest first."""
+    tuples = list(saver.list({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}))
+    tuples.reverse()
+    ids = [t.config["configurable"]["checkpoint_id"] for t in tuples]
+    if checkpoint_id not in ids:
+        raise InputError(
+            f"Run {thread_id} has no checkpoint {checkpoint_id!r}; choose one from its checkpoint list."
+        )
+    return tuples[: ids.index(checkpoint_id) + 1]
+
+
+def copy_until(
+    saver: BaseCheckpointSaver[Any], source: str, target: str, checkpoint_id: str, metadata: dict[str, Any]
+) -> RunnableConfig:
+    """Copy `source`'s checkpoints up to `checkpoint_id` into the empty thread `target`.
+
+    `metadata` is added to every copied checkpoint's metadata (the fork's run id). Returns the
+    config of the copied fork point.
+    """
+    parent: RunnableConfig | None = None
+    last: RunnableConfig | None = None
+    chain = history_until(saver, source, checkpoint_id)
+    for index, item in enumerate(chain):
+        config: RunnableConfig = {"configurable": {"thread_id": target, "checkpoint_ns": ""}}
+        if parent is not None:
+            config["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
+        checkpoint = item.checkpoint
+        copied: CheckpointMetadata = {**(item.metadata or {})}
+        copied.update(metadata)  # type: ignore[typeddict-item]
+        last = saver.put(config, checkpoint, copied, dict(checkpoint.get("channel_versions") or {}))
+        if index < len(chain) - 1:
+            by_task: dict[str, list[tuple[str, Any]]] = {}
+            for task_id, channel, value in item.pending_writes or []:
+                by_task.setdefault(task_id, []).append((channel, value))
+            for task_id, writes in by_task.items():
+                saver.put_writes(last, writes, task_id)
+        parent = last
+    assert last is not None
+    return last
