@@ -14,6 +14,8 @@ from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
 from orchestrator.snapshots import to_jsonable
 
+# The task id LangGraph writes a Command's own writes under (an answer, an update), not a node's.
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 # LangGraph's bookkeeping channels, not part of the user's state.
 INTERNAL_PREFIXES = ("branch:", "__", "start:")
 
@@ -46,7 +48,10 @@ def checkpoint_history(
         # The writes on an "input" checkpoint are the run's input, not a node's.
         unknown = "(input)" if parent_source == "input" else None
         writers = sorted(
-            {task_nodes.get(task_id) or unknown or task_id[:8] for task_id, _, _ in parent_writes}
+            {
+                task_nodes.get(task_id) or unknown or ("(command)" if task_id == NULL_TASK_ID else task_id[:8])
+                for task_id, _, _ in parent_writes
+            }
         )
         values = t.checkpoint.get("channel_values", {})
         history.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -93,7 +94,7 @@ class WorkflowSpec:
         if schema is None:
             return plain
         try:
-            checked = pydantic.TypeAdapter(schema).validate_python(plain)
+            checked = _adapter(schema).validate_python(plain)
         except pydantic.ValidationError as exc:
             field_errors = _field_errors(exc)
             problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
@@ -105,7 +106,8 @@ class WorkflowSpec:
         schema = self.context_schema()
         if schema is None:
             return None
-        return pydantic.TypeAdapter(schema).validate_python(dict(config or {}))
+        value = _adapter(schema).validate_python(dict(config or {}))
+        return value.model_dump() if _is_typed_dict(schema) else value
 
     def graph_run_config(self, input: dict) -> tuple[dict[str, Any], int | None]:
         """The workflow's extra run config for a validated input, and its `max_concurrency` apart.
@@ -129,6 +131,23 @@ class WorkflowSpec:
             field_errors = _field_errors(exc)
             problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
             raise InputError(f"Invalid answer for workflow '{self.name}': {problems}.", field_errors) from None
+
+
+def _is_typed_dict(schema: Any) -> bool:
+    return isinstance(schema, type) and issubclass(schema, dict) and hasattr(schema, "__required_keys__")
+
+
+@cache
+def _adapter(schema: Any) -> pydantic.TypeAdapter[Any]:
+    """A validator for a context schema. A TypedDict from `typing` (which pydantic refuses on
+    Python < 3.12) is validated through a model with the same fields."""
+    if _is_typed_dict(schema):
+        hints = typing.get_type_hints(schema)
+        fields: dict[str, Any] = {
+            name: (hint, ... if name in schema.__required_keys__ else None) for name, hint in hints.items()
+        }
+        return pydantic.TypeAdapter(pydantic.create_model(schema.__name__, **fields))
+    return pydantic.TypeAdapter(schema)
 
 
 @cache
