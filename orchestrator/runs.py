@@ -355,6 +355,21 @@ class RunStore:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
 
+    def node_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """How many of a run's tasks each node has in each status: {node: {status: n}}."""
+        if not is_run_id(run_id):
+            return {}
+        stmt = (
+            select(run_tasks.c.node, run_tasks.c.status, func.count())
+            .where(run_tasks.c.run_id == run_id)
+            .group_by(run_tasks.c.node, run_tasks.c.status)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for node, status, n in conn.execute(stmt):
+                counts.setdefault(node, {})[status] = n
+        return counts
+
     def latest_tasks(self, run_ids: Sequence[str], per_run: int = 3) -> dict[str, list[dict[str, Any]]]:
         """The most recent task events of several runs (newest first), in one query."""
         found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in run_ids}

@@ -317,3 +317,34 @@ def test_workers_claim_only_what_they_can_build(team: Orchestrator, workers, tmp
     assert team.waiting_reason(team.get_run(run_id)) is None
     assert plain.terminate() == 0 and able.terminate() == 0
     assert not any(w["online"] for w in team.workers())
+
+
+# -- the graph, drawn ----------------------------------------------------------------------------
+
+
+def test_the_graph_is_drawn_from_langgraph_with_a_runs_statuses(team: Orchestrator, tmp_path: Path) -> None:
+    from orchestrator.graphs import graph_dot
+
+    spec = team.registry.get("invoices")
+    plain = graph_dot(spec)
+    for edge in (
+        '"__start__" -> "plan";',
+        '"plan" -> "check" [style=dashed, label=""];',
+        '"check" -> "review";',
+        '"review" -> "approve_post" [style=dashed, label=""];',
+        '"review" -> "__end__" [style=dashed, label=""];',
+        '"approve_post" -> "post";',
+    ):
+        assert edge in plain
+    assert '"check" [label="check", fillcolor="#ffffff"' in plain
+
+    run_id = launch(team, tmp_path, fail_on=2)
+    run = execute(team, [run_id])[run_id]
+    assert run["status"] == "failed"
+    counts = team.store.node_counts(run_id)
+    assert counts["plan"] == {"succeeded": 1}
+    assert counts["check"].get("failed") == 1
+    drawn = graph_dot(spec, counts)
+    assert '"plan" [label="plan\\n1 done", fillcolor="#e8f5e9", color="#2e7d32"];' in drawn
+    assert '"check" [label="check\\n1 failed' in drawn and 'fillcolor="#fdecea"' in drawn
+    assert '"review" [label="review", fillcolor="#ffffff"' in drawn
