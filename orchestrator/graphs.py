@@ -21,7 +21,7 @@ FILLS = {
     "succeeded": ("#e8f5e9", "#2e7d32"),
     "not run": ("#ffffff", "#9e9e9e"),
 }
-WORDS = {
+WORDS: dict[str, str] = {
     TaskStatus.SUCCEEDED: "done",
     TaskStatus.FAILED: "failed",
     TaskStatus.RUNNING: "running",
