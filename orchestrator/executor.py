@@ -22,206 +22,53 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import datetime as dt
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-import psycopg
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import StateGraph
 from langgraph.types import Command
-from psycopg_pool import PoolTimeout
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from orchestrator.checkpointer import open_checkpointer
-from orchestrator.claims import Claim, ClaimLost, ClaimStore, TaskEvent, TaskTruth
+from orchestrator.claims import Claim, ClaimLost, ClaimStore
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine, utcnow
+from orchestrator.db import make_engine
 from orchestrator.errors import OrchestratorError, ReadOnlyError
+from orchestrator.execution import (
+    FLUSH_SECONDS,
+    MAX_BACKOFF_SECONDS,
+    OUTAGE_REASON,
+    REQUEUE_PATIENCE_SECONDS,
+    Outage,
+    TaskRecorder,
+    checkpoint_truth,
+    format_error,
+    graph_config,
+    is_transient,
+    limit_concurrency,
+    resume_answer,
+    shielded,
+)
 from orchestrator.fenced_saver import FencedSaver
 from orchestrator.rows import RunRow
 from orchestrator.snapshots import to_jsonable
-from orchestrator.status import RunStatus, TaskStatus
+from orchestrator.status import RunStatus
 from orchestrator.workers import WorkerStore
 from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
-from orchestrator.workflows.limits import release_run, slot, work_started_task
+from orchestrator.workflows.limits import release_run, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
 
-# LangGraph's pending-write channels that do not mean "this task finished with a result".
-NOT_DONE = frozenset({"__error__", "__interrupt__", "__resume__"})
-# Task events are written at least this often while a run goes (or when this many wait).
-FLUSH_SECONDS = 0.25
-FLUSH_EVENTS = 500
-# Backoff of the executor's loops while the database does not answer.
-MAX_BACKOFF_SECONDS = 5.0
-# How long a run cut off by an outage waits for the database to be queued again.
-REQUEUE_PATIENCE_SECONDS = 600.0
-OUTAGE_REASON = (
-    "The database stopped answering while the run was going; it was queued again to continue "
-    "from its last checkpoint."
-)
-
-
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def format_error(exc: BaseException) -> str:
-    """The message on the first line, then the traceback."""
-    trace = "".join(traceback.format_exception(exc))
-    return f"{type(exc).__name__}: {exc}\n\n{trace}"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is the database being unreachable for a while."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, psycopg.OperationalError | PoolTimeout | ConnectionError):
-            return True
-        if isinstance(current, DBAPIError) and (
-            current.connection_invalidated or isinstance(current.orig, psycopg.OperationalError)
-        ):
-            return True
-        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def graph_config(
-    run_id: str, spec: WorkflowSpec, input: dict[str, Any] | None, run_config: dict[str, Any] | None = None
-) -> tuple[RunnableConfig, int | None]:
-    """The RunnableConfig of a run, and the workflow's `max_concurrency` (applied apart).
-
-    The workflow's own run config, the run's `configurable` keys over the workflow's, the run's
-    thread, and `run_id` and `workflow` in every checkpoint's metadata.
-    """
-    extra, max_concurrency = spec.graph_run_config(input or {})
-    config: RunnableConfig = {
-        **extra,  # type: ignore[typeddict-item]
-        "configurable": {**(extra.get("configurable") or {}), **(run_config or {}), "thread_id": run_id},
-        "metadata": {**(extra.get("metadata") or {}), "run_id": run_id, "workflow": spec.name},
-    }
-    return config, max_concurrency
-
-
-def limit_concurrency(graph: StateGraph, limit: int) -> StateGraph:
-    """Wrap every node of an uncompiled graph so at most `limit` of the run's tasks work at once.
-
-    This is what LangGraph's `max_concurrency` does, without holding each finished task's
-    writes back until the whole step ends (see orchestrator.workflows.limits)."""
-    for name, node in list(graph.nodes.items()):
-        graph.nodes[name] = dataclasses.replace(node, runnable=_limited(node.runnable, name, limit))
-    return graph
-
-
-def _limited(runnable: Any, name: str, limit: int) -> Runnable[Any, Any]:
-    async def run(state: Any, config: RunnableConfig) -> Any:
-        async with slot(config, "max_concurrency", limit):
-            return await runnable.ainvoke(state, config)
-
-    return RunnableLambda(run, name=name)
-
-
-class Outage:
-    """Logs a database outage once when it starts and once when it ends; gives the backoff."""
-
-    def __init__(self, loop_name: str):
-        self.loop_name = loop_name
-        self.since: float | None = None
-        self.failures = 0
-
-    def failed(self, exc: BaseException) -> float:
-        """Record a failure; return how long to wait before the next try."""
-        if self.since is None:
-            self.since = time.monotonic()
-            if is_transient(exc):
-                logger.warning(
-                    "Database not answering (%s); the executor's %s keeps retrying",
-                    type(exc).__name__,
-                    self.loop_name,
-                )
-            else:
-                logger.exception("The executor's %s failed; retrying", self.loop_name)
-        self.failures += 1
-        return min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(self.failures, 5))
-
-    def recovered(self) -> None:
-        if self.since is not None:
-            logger.warning(
-                "Database answers again; the executor's %s resumed after %.1f s",
-                self.loop_name,
-                time.monotonic() - self.since,
-            )
-        self.since, self.failures = None, 0
-
-
-class TaskRecorder:
-    """Collects one run's task events and writes them in batches, fenced by its claim."""
-
-    def __init__(self, store: ClaimStore, claim: Claim):
-        self.store, self.claim = store, claim
-        self.pending: list[TaskEvent] = []
-        # The step the tasks starting now belong to (from LangGraph's checkpoints stream).
-        self.step: int | None = None
-        self._lock = asyncio.Lock()
-
-    def add(self, chunk: dict[str, Any]) -> None:
-        """A chunk of LangGraph's `tasks` stream: a task started, or ended."""
-        now = utcnow()
-        if "triggers" in chunk:
-            self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
-            return
-        error = chunk.get("error")
-        if error is not None:
-            status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
-        elif chunk.get("interrupts"):
-            status, message = TaskStatus.INTERRUPTED, None
-        else:
-            status, message = TaskStatus.SUCCEEDED, None
-        self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message))
-
-    def add_work(self, task_id: str) -> None:
-        """The task got its concurrency slot and started its work (see workflows.limits.slot)."""
-        self.pending.append(TaskEvent(task_id, "", utcnow(), "work"))
-
-    @property
-    def full(self) -> bool:
-        return len(self.pending) >= FLUSH_EVENTS
-
-    async def flush(self) -> None:
-        """Write what is pending; on a database error the events stay for the next flush."""
-        async with self._lock:
-            if not self.pending:
-                return
-            events, self.pending = self.pending, []
-            write = asyncio.ensure_future(asyncio.to_thread(self.store.record_task_events, self.claim, events))
-            try:
-                await asyncio.shield(write)
-            except asyncio.CancelledError:
-                # Keep the lock until this batch is written: a later batch (the task ends, the
-                # run's final status) must never overtake it.
-                await asyncio.wait([write])
-                raise
-            except Exception:
-                self.pending[:0] = events
-                raise
 
 
 @dataclass
@@ -525,7 +372,7 @@ class Executor:
         except asyncio.CancelledError:
             reason = handle.stop_reason or "released"
             handle.ending = True
-            await _shielded(self._after_stop(handle, graph, cfg, reason))
+            await shielded(self._after_stop(handle, graph, cfg, reason))
         except ClaimLost:
             logger.warning(
                 "Run %s is no longer held by this executor (attempt %d); stopped it without writing",
@@ -536,10 +383,10 @@ class Executor:
             handle.ending = True
             if is_transient(exc):
                 logger.warning("Run %s was cut off from the database (%s)", run_id, type(exc).__name__)
-                await _shielded(self._requeue_after_outage(handle))
+                await shielded(self._requeue_after_outage(handle))
             else:
                 logger.info("Run %s failed: %s", run_id, exc)
-                await _shielded(self._after_failure(handle, graph, cfg, exc))
+                await shielded(self._after_failure(handle, graph, cfg, exc))
         finally:
             if flusher is not None:
                 flusher.cancel()
@@ -569,7 +416,7 @@ class Executor:
         if checkpoint is None:
             return spec.initial_state(row["input"] or {})
         # Resumed: first make the task rows say what the checkpoints say really ran.
-        truth = await self._checkpoint_truth(graph, cfg)
+        truth = await checkpoint_truth(self._saver, graph, cfg)
         await asyncio.to_thread(self.store.reconcile_tasks, handle.claim, truth)
         if row["resume_value"] is not None:
             state = await graph.aget_state(cfg)
@@ -577,49 +424,6 @@ class Executor:
             if answer:
                 return Command(resume=answer)
         return None
-
-    async def _checkpoint_truth(self, graph: Any, cfg: RunnableConfig) -> list[TaskTruth]:
-        """Every task of the run's history with its node, and whether it finished.
-
-        A step followed by another checkpoint completed, so all its tasks finished (even one
-        whose own writes were not saved: LangGraph applied them to the state in memory). In the
-        latest step, a task finished when its writes were saved, or failed when its error was.
-        """
-        assert self._saver is not None
-        thread: RunnableConfig = {
-            "configurable": {"thread_id": cfg["configurable"]["thread_id"], "checkpoint_ns": ""}
-        }
-        writes = {
-            t.config["configurable"]["checkpoint_id"]: list(t.pending_writes or [])
-            async for t in self._saver.alist(thread)
-        }
-        history = [snapshot async for snapshot in graph.aget_state_history(cfg)]
-        history.reverse()
-        truth: list[TaskTruth] = []
-        for index, snapshot in enumerate(history):
-            saved = writes.get(snapshot.config["configurable"]["checkpoint_id"], [])
-            completed = index + 1 < len(history)
-            started = _timestamp(snapshot.created_at)
-            finished = _timestamp(history[index + 1].created_at) if completed else None
-            step = (snapshot.metadata or {}).get("step")
-            for task in snapshot.tasks:
-                if task.name.startswith("__"):
-                    continue
-                channels = [(channel, value) for task_id, channel, value in saved if task_id == task.id]
-                error = next((value for channel, value in channels if channel == "__error__"), None)
-                message: str | None = None
-                if completed or any(channel not in NOT_DONE for channel, _ in channels):
-                    outcome = str(TaskStatus.SUCCEEDED)
-                elif isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
-                    outcome, message = str(TaskStatus.FAILED), f"{type(error).__name__}: {error}"
-                else:
-                    outcome = "none"
-                truth.append(
-                    TaskTruth(
-                        task.id, task.name, outcome, message, None if step is None else step + 1, started, finished
-                    )
-                )
-        return truth
 
     async def _after_stop(self, handle: RunHandle, graph: Any, cfg: Any, reason: str) -> None:
         if reason == "lost":
@@ -689,37 +493,4 @@ class Executor:
                 status,
             )
 
-
-def resume_answer(stored: Any, pending_ids: list[str]) -> dict[str, Any] | None:
-    """The answer to send as `Command(resume={interrupt_id: value})`, or None when the
-    interrupts it answers are no longer pending (the answer reached the graph already).
-
-    Answers are stored by interrupt id. An answer from before that (a bare value) answers the
-    one pending interrupt, if there is exactly one.
-    """
-    if isinstance(stored, dict) and stored and all(isinstance(k, str) and k in pending_ids for k in stored):
-        return dict(stored)
-    if isinstance(stored, dict) and stored and all(_looks_like_interrupt_id(k) for k in stored):
-        answered = {k: v for k, v in stored.items() if k in pending_ids}
-        return answered or None
-    if len(pending_ids) == 1:
-        return {pending_ids[0]: stored}
-    return None
-
-
-def _looks_like_interrupt_id(key: Any) -> bool:
-    return isinstance(key, str) and len(key) == 32 and all(c in "0123456789abcdef" for c in key)
-
-
-def _timestamp(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
-async def _shielded(work: Coroutine[Any, Any, None] | Awaitable[None]) -> None:
-    """Run `work` to its end even if the calling task is cancelled again meanwhile."""
-    inner = asyncio.ensure_future(work)
-    while not inner.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(inner)
-    inner.result()
 
