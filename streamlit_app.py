@@ -2,16 +2,17 @@
 
 import streamlit as st
 
+from dashboard.looks import PAGE_ICONS, icon
 from dashboard.router import route
 from dashboard.state import read_only
 
 pages = [
-    st.Page("pages/runs.py", title="Runs", icon="📋", default=True),
-    st.Page("pages/run_detail.py", title="Run detail", icon="🔎"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/overview.py", title="Overview", icon="📈"),
+    st.Page("pages/runs.py", title="Runs", icon=icon(PAGE_ICONS["runs"]), default=True),
+    st.Page("pages/run_detail.py", title="Run detail", icon=icon(PAGE_ICONS["run_detail"])),
+    st.Page("pages/compare.py", title="Compare", icon=icon(PAGE_ICONS["compare"])),
+    st.Page("pages/overview.py", title="Overview", icon=icon(PAGE_ICONS["overview"])),
 ]
 if not read_only():
-    pages.append(st.Page("pages/launch.py", title="Launch", icon="🚀"))
+    pages.append(st.Page("pages/launch.py", title="Launch", icon=icon(PAGE_ICONS["launch"])))
 
 route(pages)

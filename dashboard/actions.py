@@ -13,8 +13,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.looks import ACTION_ICONS, icon
+from dashboard.state import cached_status_counts
 from orchestrator.errors import OrchestratorError
 from orchestrator.operations import Orchestrator
+from orchestrator.status import Action, allowed_actions
 
 MESSAGE_KEY = "actions_message"
 
@@ -39,63 +42,81 @@ def _do(label: str, call: Callable[[], Any]) -> None:
         st.session_state[MESSAGE_KEY] = ("error", f"{label} failed: {exc}")
     else:
         st.session_state[MESSAGE_KEY] = ("success", f"{label}: {result}")
+    cached_status_counts.clear()  # the sidebar's counts change with the run
 
 
 def show_last_message() -> None:
     kind, text = st.session_state.pop(MESSAGE_KEY, (None, None))
     if kind == "error":
-        st.error(text, icon="⚠️")
+        st.error(text, icon=icon("error"))
     elif kind == "success":
-        st.success(text, icon="✅")
+        st.success(text, icon=icon("check_circle"))
 
 
-ALL_ACTIONS = ("cancel", "resume", "rerun", "again", "delete")
+BUTTONS = (Action.CANCEL, Action.RESUME, Action.RERUN, Action.LAUNCH_AGAIN, Action.DELETE)
+
+
+def _icon(action: Action) -> str:
+    return icon(ACTION_ICONS[action])
 
 
 def render_run_actions(
-    orch: Orchestrator, run: dict[str, Any], key: str, only: tuple[str, ...] = ALL_ACTIONS
+    orch: Orchestrator, run: dict[str, Any], key: str, only: tuple[Action, ...] = BUTTONS
 ) -> None:
-    """Buttons for what applies to the run now; cancel and delete ask for confirmation."""
+    """Buttons for what applies to the run now (`allowed_actions`); cancel and delete ask first."""
     if orch.config.read_only:
         return
-    run_id, status = run["run_id"], run["status"]
-    cols = st.columns(5)
-    if "cancel" in only and status in ("queued", "running", "awaiting_input", "interrupted"):
-        with cols[0].popover("Cancel run", icon="🚫"):
-            st.write("Stop this run? A running run stops within a few seconds.")
-            st.button(
-                "Yes, cancel it",
-                key=f"{key}_cancel",
+    run_id = run["run_id"]
+    shown = [action for action in only if action in allowed_actions(run["status"])]
+    if not shown:
+        return
+    col = st.container(horizontal=True, vertical_alignment="center")
+    for action in shown:
+        if action == Action.CANCEL:
+            with col.popover("Cancel run", icon=_icon(action)):
+                st.write("Stop this run? A running run stops within a few seconds.")
+                st.button(
+                    "Yes, cancel it",
+                    key=f"{key}_cancel",
+                    on_click=_do,
+                    args=("Cancel", lambda: orch.cancel(run_id)),
+                )
+        elif action == Action.RESUME:
+            col.button(
+                "Resume",
+                key=f"{key}_resume",
+                icon=_icon(action),
+                help="Continue from the last checkpoint",
                 on_click=_do,
-                args=("Cancel", lambda: orch.cancel(run_id)),
+                args=("Resume", lambda: orch.resume(run_id)),
             )
-    if "resume" in only and status in ("interrupted", "failed"):
-        cols[1].button(
-            "Resume",
-            key=f"{key}_resume",
-            icon="▶️",
-            help="Continue from the last checkpoint",
-            on_click=_do,
-            args=("Resume", lambda: orch.resume(run_id)),
-        )
-    cols[2].button(
-        "Re-run",
-        key=f"{key}_rerun",
-        icon="🔁",
-        help="A new run with the same input",
-        on_click=_do,
-        args=("Re-run queued as", lambda: orch.rerun(run_id)),
-    )
-    if status not in ("queued", "running"):
-        with cols[3].popover("Delete run", icon="🗑️"):
-            st.write("Delete this run, its task rows and its checkpoints? This cannot be undone.")
-            st.button(
-                "Yes, delete it",
-                key=f"{key}_delete",
-                type="primary",
+        elif action == Action.RERUN:
+            col.button(
+                "Re-run",
+                key=f"{key}_rerun",
+                icon=_icon(action),
+                help="A new run with the same input",
                 on_click=_do,
-                args=("Delete", lambda: "deleted" if orch.delete(run_id) else "nothing to delete"),
+                args=("Re-run queued as", lambda: orch.rerun(run_id)),
             )
+        elif action == Action.LAUNCH_AGAIN:
+            col.page_link(
+                "pages/launch.py",
+                label="Launch again…",
+                icon=_icon(action),
+                help="Open the launch form filled with this run's input",
+                query_params={"from_run": run_id},
+            )
+        elif action == Action.DELETE:
+            with col.popover("Delete run", icon=_icon(action)):
+                st.write("Delete this run, its task rows and its checkpoints? This cannot be undone.")
+                st.button(
+                    "Yes, delete it",
+                    key=f"{key}_delete",
+                    type="primary",
+                    on_click=_do,
+                    args=("Delete", lambda: "deleted" if orch.delete(run_id) else "nothing to delete"),
+                )
 
 
 def edited_plan(plan: list[Any], edits: dict[str, Any] | None) -> list[str]:
@@ -122,7 +143,7 @@ def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
         return
     run_id = run["run_id"]
     with st.container(border=True):
-        st.subheader("✋ Waiting for approval")
+        st.subheader(f"{icon('front_hand')} Waiting for approval")
         value = pending[0]["value"]
         plan = value.get("plan") if isinstance(value, dict) else None
         if isinstance(plan, list) and len(pending) == 1:
@@ -144,7 +165,7 @@ def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
             "Approve",
             type="primary",
             key=f"{key}_approve",
-            icon="✅",
+            icon=_icon(Action.APPROVE),
             on_click=_do,
             # Read the editor and the reason when clicked: the click may arrive with the last edit.
             args=("Approve", lambda: orch.approve(run_id, _answer(plan, f"{key}_plan"))),
@@ -152,7 +173,7 @@ def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
         right.button(
             "Reject",
             key=f"{key}_reject",
-            icon="✖️",
+            icon=_icon(Action.REJECT),
             on_click=_do,
             args=("Reject", lambda: orch.reject(run_id, st.session_state.get(f"{key}_reason", ""))),
         )

@@ -1,97 +1,262 @@
-"""Altair charts built from the package's plain rows."""
+"""Altair charts built from the package's plain rows.
+
+Every chart is drawn as SVG (small data sets; crisp at any zoom, and its marks can be counted
+in a browser test) and colours statuses from `dashboard.looks`, as the tables do.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import heapq
+import json
+from collections.abc import Sequence
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-STATUS_COLORS = alt.Scale(
-    domain=["succeeded", "failed", "running", "interrupted", "cancelled", "queued", "awaiting_input"],
-    range=["#2e7d32", "#c62828", "#1565c0", "#ef6c00", "#757575", "#9e9e9e", "#6a1b9a"],
-)
+from dashboard.looks import status_colors
+
+# A node never gets more lanes than this: beyond it, its lanes are shared (bars may overlap).
+MAX_LANES = 32
+LANE_PX = 22
+MAX_TIMELINE_PX = 560
+SVG = {"embedOptions": {"renderer": "svg"}}
+SVG_MARKS = 2000  # more marks than this are drawn on a canvas, which stays fast
 
 
-def task_timeline(tasks: list[dict[str, Any]]) -> alt.Chart:
-    """A Gantt-style chart: one bar per task from start to end, a row per node, colour by status."""
-    frame = pd.DataFrame(tasks)
-    now = pd.Timestamp.now(tz="UTC")
-    frame["end"] = frame["finished_at"].fillna(now)
-    frame["duration"] = frame["duration_seconds"].round(3)
-    return (
-        alt.Chart(frame)
-        .mark_bar(height={"band": 0.7})
-        .encode(
-            x=alt.X("started_at:T", title="time (UTC)"),
-            x2="end:T",
-            y=alt.Y("node:N", title=None, sort=alt.EncodingSortField("started_at", op="min")),
-            color=alt.Color("status:N", scale=STATUS_COLORS, legend=alt.Legend(orient="bottom")),
-            tooltip=["node", "task_id", "status", "duration", "error"],
-        )
-        .properties(height=max(120, 36 * frame["node"].nunique()))
+def finish(chart: alt.Chart, height: int | None = None, *, svg: bool = True) -> alt.Chart:
+    """Drawn as SVG (else on a canvas, for thousands of marks); the width fits the page, and
+    `height` is the plot's own, legend and axes around it (Streamlit's default "fit" squeezes a
+    short chart's plot to nothing)."""
+    props: dict[str, Any] = {"autosize": alt.AutoSizeParams(type="fit-x", contains="padding")}
+    if svg:
+        props["usermeta"] = SVG
+    if height is not None:
+        props["height"] = height
+    return chart.properties(**props)
+
+
+def status_scale() -> alt.Scale:
+    statuses, colors = status_colors()
+    return alt.Scale(domain=statuses, range=colors)
+
+
+def status_color(shown: Sequence[str]) -> alt.Color:
+    """Colour by status (the same colours everywhere); the legend lists the statuses `shown`."""
+    statuses = [status for status in status_colors()[0] if status in set(shown)]
+    return alt.Color(
+        "status:N", scale=status_scale(), legend=alt.Legend(orient="top", title=None, values=statuses)
     )
 
 
-def runs_over_time(rows: list[dict[str, Any]]) -> alt.Chart:
-    """Stacked bars of runs per hour or day by status; a click selects a bar (bucket and status)."""
-    pick = alt.selection_point(name="pick", fields=["bucket", "status"], on="click")
-    return (
-        alt.Chart(pd.DataFrame(rows))
-        .mark_bar()
+# -- a run's task timeline ----------------------------------------------------------------------
+
+
+def _seconds(later: dt.datetime, earlier: dt.datetime) -> float:
+    return (later - earlier).total_seconds()
+
+
+def timeline_frame(tasks: Sequence[dict[str, Any]], origin: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per task: seconds from `origin` (the run's start) to its work's start and end, its lane.
+
+    A task's bar starts when its work started (`work_started_at`, when recorded: after waiting for
+    a concurrency slot) and ends when it finished (or now, while it runs). Tasks of one node are
+    packed into as few lanes as never overlap, so the lanes of a node show how many of its tasks
+    ran at once; nodes are grouped in the order they first started.
+    """
+    now = dt.datetime.now(dt.UTC)
+    origin = origin or min(t["started_at"] for t in tasks)
+    rows = []
+    for t in tasks:
+        work_start = t.get("work_started_at") or t["started_at"]
+        end = t["finished_at"] or now
+        wait = t.get("wait_seconds")
+        rows.append(
+            {
+                "node": t["node"],
+                "task": str(t["task_id"])[:8],
+                "status": t["status"],
+                "start": max(0.0, _seconds(work_start, origin)),
+                "end": max(0.0, _seconds(end, origin)),
+                "took": t.get("duration_seconds"),
+                "waited": wait if wait is not None else _seconds(work_start, t["started_at"]) or None,
+                "error": (t.get("error") or "").split("\n", 1)[0] or None,
+            }
+        )
+    frame = pd.DataFrame(rows).sort_values(["start", "end"], kind="stable").reset_index(drop=True)
+    frame["lane"], frame["row"] = _lanes(frame)
+    return frame
+
+
+def _lanes(frame: pd.DataFrame) -> tuple[list[int], list[int]]:
+    """Each task's lane within its node, and its row in the chart (the nodes' lanes one after another)."""
+    order = list(dict.fromkeys(frame["node"]))  # nodes by first start (the frame is sorted by start)
+    lane_of: list[int] = [0] * len(frame)
+    lanes_used: dict[str, int] = {}
+    free: dict[str, list[tuple[float, int]]] = {node: [] for node in order}
+    for i, (node, start, end) in enumerate(zip(frame["node"], frame["start"], frame["end"], strict=True)):
+        heap = free[node]
+        if heap and heap[0][0] <= start:
+            _, lane = heapq.heappop(heap)
+        else:
+            lane = lanes_used.get(node, 0)
+            lanes_used[node] = lane + 1
+        heapq.heappush(heap, (end, lane))
+        lane_of[i] = lane % MAX_LANES  # past the cap, lanes are shared (bars may overlap)
+    first_row, row = {}, 0
+    for node in order:
+        first_row[node] = row
+        row += min(lanes_used.get(node, 1), MAX_LANES)
+    rows = [first_row[node] + lane for node, lane in zip(frame["node"], lane_of, strict=True)]
+    return lane_of, rows
+
+
+def task_timeline(tasks: Sequence[dict[str, Any]], origin: dt.datetime | None = None) -> alt.Chart:
+    """A lane per task (packed), grouped by node; x: seconds since the run started; colour: status."""
+    frame = timeline_frame(tasks, origin)
+    span = max(float(frame["end"].max()), 1e-3)
+    # Every bar at least ~2 px wide, so a task of a millisecond in a run of minutes is still seen.
+    frame["shown_end"] = frame["end"].clip(lower=frame["start"] + span / 400)
+    rows = int(frame["row"].max()) + 1
+    # Each node's name beside the middle one of its lanes.
+    middle = frame.groupby("node", sort=False)["row"].agg(lambda r: (r.min() + r.max()) // 2)
+    label_expr = (
+        "".join(f"datum.value == {row} ? {json.dumps(node)} : " for node, row in middle.items()) + "''"
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_bar(cornerRadius=2, clip=True)
         .encode(
-            x=alt.X("bucket:O", title=None, axis=alt.Axis(labelAngle=-45)),
+            x=alt.X(
+                "start:Q",
+                title="seconds since the run started",
+                scale=alt.Scale(domain=[0, span]),
+                axis=alt.Axis(tickCount=8, labelOverlap="greedy"),
+            ),
+            x2="shown_end:Q",
+            y=alt.Y(
+                "row:O",
+                title=None,
+                scale=alt.Scale(domain=list(range(rows)), paddingInner=0.25),
+                axis=alt.Axis(labelExpr=label_expr, ticks=False, domain=False, labelFontSize=12),
+            ),
+            color=status_color(frame["status"].unique()),
+            tooltip=[
+                alt.Tooltip("node:N"),
+                alt.Tooltip("task:N"),
+                alt.Tooltip("status:N"),
+                alt.Tooltip("start:Q", title="started (s)", format=".3f"),
+                alt.Tooltip("took:Q", title="took (s)", format=".3f"),
+                alt.Tooltip("waited:Q", title="waited for a slot (s)", format=".3f"),
+                alt.Tooltip("error:N"),
+            ],
+        )
+    )
+    height = min(MAX_TIMELINE_PX, max(3, rows) * LANE_PX)
+    return finish(chart, height=height, svg=len(frame) <= SVG_MARKS)
+
+
+# -- the overview -------------------------------------------------------------------------------
+
+
+def _utc(moment: dt.datetime) -> alt.DateTime:
+    return alt.DateTime(
+        year=moment.year,
+        month=moment.month,
+        date=moment.day,
+        hours=moment.hour,
+        minutes=moment.minute,
+        utc=True,
+    )
+
+
+def runs_over_time(
+    rows: list[dict[str, Any]], start: dt.datetime, end: dt.datetime, bucket: dt.timedelta
+) -> alt.Chart:
+    """Stacked bars of runs per bucket (an hour or a day, UTC) by status, over the whole period,
+    empty buckets included; a click selects a bar (its bucket and status)."""
+    frame = pd.DataFrame(rows, columns=["bucket", "status", "runs"])
+    frame["from"] = pd.to_datetime(frame["bucket"], utc=True)
+    hourly = bucket < dt.timedelta(days=1)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    first = start - (start - epoch) % bucket  # the buckets the period touches, whole
+    last = end - (end - epoch) % bucket + (bucket if (end - epoch) % bucket else dt.timedelta())
+    pick = alt.selection_point(name="pick", fields=["bucket", "status"], on="click")
+    chart = (
+        alt.Chart(frame)
+        .mark_bar(clip=True)
+        .encode(
+            x=alt.X(
+                "from:T",
+                timeUnit="utcyearmonthdatehours" if hourly else "utcyearmonthdate",
+                title=None,
+                scale=alt.Scale(domain=[_utc(first), _utc(last)]),
+                axis=alt.Axis(format="%H:%M" if hourly else "%b %d", labelAngle=0, grid=False),
+            ),
             y=alt.Y("runs:Q", title="runs", stack=True),
-            color=alt.Color("status:N", scale=STATUS_COLORS, legend=alt.Legend(orient="bottom")),
+            color=status_color(frame["status"].unique()),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
-            tooltip=["bucket", "status", "runs"],
+            tooltip=[
+                alt.Tooltip("bucket:N", title="from (UTC)"),
+                alt.Tooltip("status:N"),
+                alt.Tooltip("runs:Q"),
+            ],
         )
         .add_params(pick)
-        .properties(height=260)
     )
+    return finish(chart, height=240)
 
 
 def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
-    """Bars of a histogram computed by the database: [{start, end, runs}]."""
-    frame = pd.DataFrame(rows)
-    return (
-        alt.Chart(frame)
-        .mark_bar()
+    """Bars of a histogram computed by the database: [{start, end, runs}] (not empty)."""
+    chart = (
+        alt.Chart(pd.DataFrame(rows, columns=["start", "end", "runs"]))
+        .mark_bar(color="#1e6fd9")
         .encode(
             x=alt.X("start:Q", bin="binned", title=f"{title} ({unit})"),
             x2="end:Q",
             y=alt.Y("runs:Q", title="runs"),
-            tooltip=[alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("end:Q", format=".2f"), "runs"],
+            tooltip=[
+                alt.Tooltip("start:Q", title="from", format=".2f"),
+                alt.Tooltip("end:Q", title="to", format=".2f"),
+                alt.Tooltip("runs:Q"),
+            ],
         )
-        .properties(height=220)
     )
+    return finish(chart, height=200)
+
+
+# -- compare ------------------------------------------------------------------------------------
 
 
 def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
     """Each task's duration by node, one colour per run: where do the runs spend their time?"""
-    return (
+    chart = (
         alt.Chart(pd.DataFrame(tasks))
         .mark_tick(thickness=2, size=14)
         .encode(
             x=alt.X("duration_seconds:Q", title="task duration (s)"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="bottom")),
+            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
             yOffset="run:N",
             tooltip=["run", "node", "status", alt.Tooltip("duration_seconds:Q", format=".3f")],
         )
     )
+    return finish(chart)
 
 
 def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
     """Tasks per node and run, grouped bars."""
-    return (
+    chart = (
         alt.Chart(pd.DataFrame(tasks))
         .mark_bar()
         .encode(
             x=alt.X("count():Q", title="tasks"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="bottom")),
+            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
             yOffset="run:N",
             tooltip=["run", "node", "count()"],
         )
     )
+    return finish(chart)

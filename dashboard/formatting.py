@@ -1,4 +1,4 @@
-"""How runs look on every page: status labels, durations, table columns."""
+"""How values look on every page: one time format (UTC), durations, table cells and columns."""
 
 from __future__ import annotations
 
@@ -9,24 +9,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-STATUS_ICONS = {
-    "queued": "⏳",
-    "running": "🔄",
-    "awaiting_input": "✋",
-    "succeeded": "✅",
-    "failed": "❌",
-    "cancelled": "🚫",
-    "interrupted": "⚠️",
-}
+from dashboard.looks import look, status_colors
 
-
-def status_label(status: str) -> str:
-    return f"{STATUS_ICONS.get(status, '•')} {status}"
+# The one way a moment is written, everywhere: 2026-11-27 14:03:05 UTC.
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
+# The same, for the tables' datetime columns (moment.js tokens, the time zone fixed to UTC).
+TABLE_TIME_FORMAT = "YYYY-MM-DD HH:mm:ss [UTC]"
+# What a table shows for a missing value (instead of the word None).
+MISSING = "–"
 
 
 def duration_text(seconds: float | None) -> str:
     if seconds is None:
-        return "–"
+        return MISSING
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(seconds), 60)
@@ -36,60 +31,92 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
-def time_text(value: dt.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "–"
+def as_utc(value: dt.datetime | str) -> dt.datetime:
+    """A datetime (or ISO text, as LangGraph stores checkpoint times) in UTC; naive means UTC."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def time_text(value: dt.datetime | str | None) -> str:
+    return as_utc(value).strftime(TIME_FORMAT) if value else MISSING
+
+
+def period_text(length: dt.timedelta) -> str:
+    """'24 hours', '7 days', '8 days', '36 hours': a period's length in words."""
+    hours = length.total_seconds() / 3600
+    if hours <= 48 or hours % 24:
+        return f"{hours:g} hour{'s' * (hours != 1)}"
+    days = int(hours // 24)
+    return f"{days} day{'s' * (days != 1)}"
 
 
 def cell_text(value: Any) -> str:
     """A value as a short table cell: floats to 3 decimals, times in UTC, lists joined."""
     if value is None:
-        return "–"
+        return MISSING
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, dt.datetime):
         return time_text(value)
     if isinstance(value, list):
-        return ", ".join(map(str, value)) or "–"
+        return ", ".join(map(str, value)) or MISSING
     return str(value)
 
 
 def json_text(value: Any) -> str:
     """A JSON value as written (10 stays 10, strings quoted), or – for nothing."""
-    return "–" if value is None else json.dumps(value, ensure_ascii=False, default=str)
+    return MISSING if value is None else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def detail_link(run_id: str) -> str:
     return f"run_detail?run_id={run_id}"
 
 
+def time_column(label: str, **kwargs: Any) -> Any:
+    """A table column of moments, written as everywhere else."""
+    return st.column_config.DatetimeColumn(label, format=TABLE_TIME_FORMAT, timezone="UTC", **kwargs)
+
+
+def status_column(label: str = "Status") -> Any:
+    """A table column of statuses (one-item lists), each a label in its status colour."""
+    statuses, colors = status_colors()
+    return st.column_config.MultiselectColumn(label, options=statuses, color=colors, width=112)
+
+
 def runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The runs list as shown: link, status label, progress fraction."""
-    frame = pd.DataFrame(
+    """The runs list as shown: link, status, completed tasks in percent."""
+    return pd.DataFrame(
         {
             "run_id": [detail_link(r["run_id"]) for r in rows],
             "workflow": [r["workflow"] for r in rows],
-            "status": [status_label(r["status"]) for r in rows],
-            "created_at": [r["created_at"] for r in rows],
-            "duration_seconds": [r["duration_seconds"] for r in rows],
+            "status": [[r["status"]] for r in rows],
+            "created_at": pd.Series([r["created_at"] for r in rows], dtype="datetime64[us, UTC]"),
+            "duration_seconds": pd.Series([r["duration_seconds"] for r in rows], dtype="float64"),
             "tasks_total": [r["tasks_total"] for r in rows],
             "tasks_completed": [r["tasks_completed"] for r in rows],
             "tasks_failed": [r["tasks_failed"] for r in rows],
-            "progress": [r["tasks_completed"] / r["tasks_total"] if r["tasks_total"] else 0.0 for r in rows],
-            "tags": [list(r["tags"] or []) for r in rows],
+            "progress": [
+                100 * r["tasks_completed"] // r["tasks_total"] if r["tasks_total"] else 0 for r in rows
+            ],
+            "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
-    return frame
 
 
-RUNS_COLUMNS = {
-    "run_id": st.column_config.LinkColumn("Run", display_text=r"run_id=(.*)$", width="medium"),
-    "workflow": st.column_config.TextColumn("Workflow"),
-    "status": st.column_config.TextColumn("Status"),
-    "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-    "duration_seconds": st.column_config.NumberColumn("Duration", format="%.1f s"),
-    "tasks_total": st.column_config.NumberColumn("Tasks", format="%d"),
-    "tasks_completed": st.column_config.NumberColumn("Completed", format="%d"),
-    "tasks_failed": st.column_config.NumberColumn("Failed", format="%d"),
-    "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
-    "tags": st.column_config.ListColumn("Tags"),
-}
+def runs_columns() -> dict[str, Any]:
+    """The runs table's columns, narrow enough that every one shows whole at 1440 px."""
+    return {
+        "run_id": st.column_config.LinkColumn("Run", display_text=r"run_id=(.{12}).*$", width=100),
+        "workflow": st.column_config.TextColumn("Workflow", width=92),
+        "status": status_column(),
+        "created_at": time_column("Created", width=158),
+        "duration_seconds": st.column_config.NumberColumn("Duration", format="%.1f s", width=66),
+        "tasks_total": st.column_config.NumberColumn("Tasks", format="%d", width=50),
+        "tasks_completed": st.column_config.NumberColumn("Completed", format="%d", width=78),
+        "tasks_failed": st.column_config.NumberColumn("Failed", format="%d", width=50),
+        "progress": st.column_config.ProgressColumn(
+            "Progress", min_value=0, max_value=100, format="%d%%", color=look("succeeded").color, width=84
+        ),
+        "tags": st.column_config.TextColumn("Tags"),
+    }

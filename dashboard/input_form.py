@@ -111,11 +111,20 @@ def render_input_form(
         return {"__whole__": value}
     schema = spec.input_model.model_json_schema()
     values: dict[str, Any] = {}
-    for name, field_schema in schema.get("properties", {}).items():
-        default = start.get(name, field_schema.get("default"))
-        values[name] = render_field(name, field_schema, default, f"{key}_{spec.name}_{name}")
-        if name in errors:
-            st.error(f"{field_schema.get('title', name)} {errors[name]}.", icon="⚠️")
+    fields = schema.get("properties", {})
+    # Text boxes take the whole width; numbers, switches and choices share rows of three.
+    wide = [name for name, field in fields.items() if _kind(field) in ("string", "lines", "json")]
+    small = [name for name in fields if name not in wide]
+    places = {name: st.container() for name in wide}
+    for row_start in range(0, len(small), 3):
+        columns = st.columns(3)
+        places.update(zip(small[row_start : row_start + 3], columns, strict=False))
+    for name, field_schema in fields.items():
+        with places[name]:
+            default = start.get(name, field_schema.get("default"))
+            values[name] = render_field(name, field_schema, default, f"{key}_{spec.name}_{name}")
+            if name in errors:
+                st.error(f"{field_schema.get('title', name)} {errors[name]}.", icon=":material/error:")
     return values
 
 

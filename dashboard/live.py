@@ -12,10 +12,15 @@ from typing import Any
 import streamlit as st
 
 from dashboard.actions import render_approval, render_run_actions
-from dashboard.formatting import detail_link, duration_text, status_label
+from dashboard.formatting import detail_link, duration_text
+from dashboard.looks import status_label
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
-from orchestrator.status import ACTIVE
+from orchestrator.status import Action, RunStatus
+
+CARD_ACTIONS = (Action.CANCEL, Action.RESUME, Action.LAUNCH_AGAIN)
+# What changes by itself: queued and running runs (a waiting run waits for a person).
+MOVING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 
 SHOWN = 10
 
@@ -46,16 +51,19 @@ def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[st
         st.caption(f"Latest: {_events(tasks)}")
         if run["status"] == "awaiting_input":
             render_approval(orch, run, key=f"{key}_{run['run_id']}")
-        if run["status"] in ("running", "queued", "interrupted"):
-            render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=("cancel", "resume"))
+        render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=CARD_ACTIONS)
 
 
 def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
-    """The latest runs `launched_by` started, refreshing every 2 s while one of them is going."""
-    runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
-    going = any(r["status"] in ACTIVE for r in runs)
+    """The latest runs `launched_by` started, refreshing every 2 s while one of them is moving.
 
-    @st.fragment(run_every=2 if going else None)
+    A run waiting for approval does not move until someone answers: its card is left alone
+    (no refresh while a person edits its plan).
+    """
+    runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
+    moving = any(r["status"] in MOVING for r in runs)
+
+    @st.fragment(run_every=2 if moving else None)
     def live() -> None:
         rows = orch.store.get_runs([r["run_id"] for r in runs])
         if not rows:
@@ -64,7 +72,7 @@ def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
         tasks = orch.store.latest_tasks([r["run_id"] for r in rows])
         for run in rows:
             render_run_card(orch, run, tasks.get(run["run_id"], []), key)
-        if going and not any(r["status"] in ACTIVE for r in rows):
-            st.rerun(scope="app")  # all done: stop refreshing
+        if moving != any(r["status"] in MOVING for r in rows):
+            st.rerun(scope="app")  # started or stopped moving: refresh, or stop refreshing
 
     live()

@@ -25,6 +25,7 @@ from streamlit.navigation.page import StreamlitPage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from dashboard.looks import PAGE_ICONS, icon
 from dashboard.sidebar import render_sidebar
 from dashboard.state import auth_configured
 
@@ -49,7 +50,7 @@ def login_gate() -> None:
 
 def route(pages: list[StreamlitPage]) -> None:
     """Draw the page the URL names, behind the login gate, with the shared sidebar."""
-    st.set_page_config(page_title=TITLE, page_icon="🧭", layout="wide")
+    st.set_page_config(page_title=TITLE, page_icon=icon(PAGE_ICONS["app"]), layout="wide")
     login_gate()
     navigation = st.navigation(pages)
     render_sidebar()

@@ -5,10 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.exposure import render_exposure_warning
+from dashboard.looks import icon
 from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database
 from orchestrator.errors import OrchestratorError
+from orchestrator.status import ACTIVE
+
+NOT_OK = f":red[{icon('cancel')}]"
+OK = f":green[{icon('check_circle')}]"
 
 
 def render_sidebar() -> None:
@@ -33,22 +38,33 @@ def render_sidebar() -> None:
             st.caption(f"`{masked}`")
         orch = open_orchestrator()
         if orch is None:
-            st.markdown("**Database:** ❌ not usable")
+            st.markdown(f"**Database:** {NOT_OK} not usable")
             return
         try:
             check_database(orch.engine)
         except OrchestratorError as exc:
-            st.markdown("**Database:** ❌ does not answer")
+            st.markdown(f"**Database:** {NOT_OK} does not answer")
             st.error(str(exc))
             return
-        st.markdown("**Database:** ✅ answers")
-        counts = cached_status_counts()
+        st.markdown(f"**Database:** {OK} answers")
         st.subheader("Runs")
-        total = sum(counts.values())
+        render_run_counts()
+        if config.read_only:
+            st.info("Read-only: launching and run actions are off.", icon=icon("lock"))
+
+
+def render_run_counts() -> None:
+    """How many runs there are and how many are going, refreshed every 2 s while runs are going
+    (every 10 s otherwise), whatever the page is doing."""
+    going = any(cached_status_counts()[status] for status in ACTIVE)
+
+    @st.fragment(run_every=2 if going else 10)
+    def run_counts() -> None:
+        counts = cached_status_counts()
         left, right = st.columns(2)
-        left.metric("All runs", f"{total:,}")
+        left.metric("All runs", f"{sum(counts.values()):,}")
         right.metric("Running", f"{counts['running']:,}")
         left.metric("Queued", f"{counts['queued']:,}")
         right.metric("Awaiting input", f"{counts['awaiting_input']:,}")
-        if config.read_only:
-            st.info("Read-only: launching and run actions are off.", icon="🔒")
+
+    run_counts()

@@ -46,7 +46,7 @@ def open_orchestrator() -> Orchestrator | None:
             get_executor()
         return orch
     except OrchestratorError as exc:
-        st.error(f"**The orchestrator cannot start.** {exc}", icon="🛑")
+        st.error(f"**The orchestrator cannot start.** {exc}", icon=":material/error:")
         return None
 
 
@@ -70,8 +70,9 @@ def cached_history(run_id: str, version: tuple[Any, ...]) -> list[dict[str, Any]
     return checkpoint_history(orch.config, run_id, nodes)
 
 
-@st.cache_data(ttl=5, show_spinner=False)
+@st.cache_data(ttl=1, show_spinner=False)
 def cached_status_counts() -> dict[str, int]:
+    """Runs by status, shared by every session for a second (the sidebar of every page reads it)."""
     return get_orchestrator().store.count_by_status()
 
 

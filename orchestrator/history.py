@@ -18,6 +18,9 @@ from orchestrator.snapshots import to_jsonable
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 # LangGraph's bookkeeping channels, not part of the user's state.
 INTERNAL_PREFIXES = ("branch:", "__", "start:")
+# The task id LangGraph writes a run's resume value under (Command(resume=...): an approval).
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+RESUME_WRITER = "(resume value)"
 
 
 def is_state_channel(channel: str) -> bool:
@@ -49,7 +52,9 @@ def checkpoint_history(
         unknown = "(input)" if parent_source == "input" else None
         writers = sorted(
             {
-                task_nodes.get(task_id) or unknown or ("(command)" if task_id == NULL_TASK_ID else task_id[:8])
+                RESUME_WRITER
+                if task_id == NULL_TASK_ID
+                else task_nodes.get(task_id) or unknown or task_id[:8]
                 for task_id, _, _ in parent_writes
             }
         )

@@ -53,6 +53,11 @@ class Period:
     def bucket_unit(self) -> str:
         return "hour" if self.length <= dt.timedelta(days=2) else "day"
 
+    @property
+    def bucket(self) -> dt.timedelta:
+        """The length of one bar of runs over time: an hour (periods up to two days) or a day."""
+        return dt.timedelta(hours=1) if self.bucket_unit == "hour" else dt.timedelta(days=1)
+
 
 def _where(period: Period, workflows: Sequence[str]) -> list[Any]:
     conds = [runs.c.created_at >= period.start, runs.c.created_at < period.end]

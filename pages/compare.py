@@ -33,17 +33,14 @@ names = [f"{i + 1}: {run['run_id'][:8]}" for i, run in enumerate(runs)]
 st.subheader("Side by side")
 table = compare_table(runs)
 only_diff = st.toggle("Only rows that differ", key="compare_only_diff")
-shown = [row for row in table if row["differs"] or not only_diff]
+# What differs is what a person sees differ (two times a few microseconds apart read the same).
+texts = {row["metric"]: [cell_text(v) for v in row["values"]] for row in table}
+shown = [row for row in table if len(set(texts[row["metric"]])) > 1 or not only_diff]
 frame = pd.DataFrame(
-    [[cell_text(v) for v in row["values"]] for row in shown],
-    index=[row["metric"] for row in shown],
-    columns=names,
+    [texts[row["metric"]] for row in shown], index=[row["metric"] for row in shown], columns=names
 )
 marks = pd.DataFrame(
-    [
-        ["background-color: #fff3b0" if i in row["differing_runs"] else "" for i in range(len(runs))]
-        for row in shown
-    ],
+    [["background-color: #fff3b0" if text != texts[m][0] else "" for text in texts[m]] for m in frame.index],
     index=frame.index,
     columns=names,
 )
@@ -81,7 +78,7 @@ if tasks:
 st.subheader("Divergence, step by step")
 pair = (0, other)
 histories = [cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"])) for i in pair]
-result = divergence(*histories, runs[pair[0]]["workflow"], runs[pair[1]]["workflow"])
+result = divergence(histories[0], histories[1], runs[pair[0]]["workflow"], runs[pair[1]]["workflow"])
 st.caption(f"{names[pair[0]]} against {names[pair[1]]}")
 if not result["applies"]:
     st.info(result["reason"])

@@ -5,8 +5,9 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import charts
-from dashboard.formatting import duration_text
+from dashboard.formatting import duration_text, period_text, time_text
 from dashboard.state import cached_overview, require_orchestrator
+from orchestrator.metrics import Period
 
 PERIODS = {
     "Last 24 h": dt.timedelta(days=1),
@@ -16,12 +17,12 @@ PERIODS = {
 
 orch = require_orchestrator()
 st.title("Overview")
-left, middle, right = st.columns([2, 2, 3])
+left, right = st.columns(2)
 choice = left.segmented_control("Period", [*PERIODS, "Custom"], default="Last 7 days", key="overview_period")
 workflows = right.multiselect("Workflows", orch.store.workflow_names(), key="overview_workflows")
 now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
 if choice == "Custom":
-    days = middle.date_input(
+    days = left.date_input(
         "From – to (UTC)", value=(now.date() - dt.timedelta(days=7), now.date()), key="overview_custom"
     )
     if len(days) != 2:
@@ -31,8 +32,9 @@ if choice == "Custom":
     end = dt.datetime.combine(days[1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
 else:
     start, end = now - PERIODS[choice or "Last 7 days"], now
+period = Period(start, end)
 data = cached_overview(start, end, tuple(workflows))
-st.caption(f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC, compared with the {end - start} before it.")
+st.caption(f"{time_text(start)} – {time_text(end)}, compared with the previous {period_text(period.length)}.")
 
 
 def runs_link(**params: str) -> str:
@@ -71,7 +73,11 @@ if not current["runs"]:
     st.stop()
 
 st.subheader("Runs over time")
-event = st.altair_chart(charts.runs_over_time(data["over_time"]), on_select="rerun", key="overview_time")
+event = st.altair_chart(
+    charts.runs_over_time(data["over_time"], start, end, period.bucket),
+    on_select="rerun",
+    key="overview_time",
+)
 picked = (event.selection.get("pick") or [None])[0] if event and event.selection else None
 if picked:
     day = picked["bucket"][:10]
@@ -81,10 +87,16 @@ st.caption("Click a bar to open those runs.")
 left, right = st.columns(2)
 with left:
     st.subheader("Duration")
-    st.altair_chart(charts.histogram(data["durations"], "duration", "s"), key="overview_durations")
+    if data["durations"]:
+        st.altair_chart(charts.histogram(data["durations"], "duration", "s"), key="overview_durations")
+    else:
+        st.caption("No run of this period has finished yet.")
 with right:
     st.subheader("Tasks per run")
-    st.altair_chart(charts.histogram(data["task_counts"], "tasks", "count"), key="overview_tasks")
+    if data["task_counts"]:
+        st.altair_chart(charts.histogram(data["task_counts"], "tasks", "count"), key="overview_tasks")
+    else:
+        st.caption("No run of this period has recorded a task yet.")
 
 st.subheader("By workflow")
 st.dataframe(

@@ -2,11 +2,11 @@
 
 import math
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import RUNS_COLUMNS, runs_frame
-from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
+from dashboard.formatting import MISSING, runs_columns, runs_frame
+from dashboard.looks import icon
+from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, csv_export, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
 from orchestrator.errors import InputError
@@ -14,7 +14,6 @@ from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
-EXPORT_LIMIT = 100_000
 SORT_LABELS = {
     "created_at": "Created",
     "started_at": "Started",
@@ -35,11 +34,11 @@ st.title("Runs")
 load_from_url(PARAMS, URL_MARKER)
 
 with st.container(border=True):
-    top = st.columns([2, 2, 2, 3])
+    top = st.columns([3, 2, 3, 3])
     top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status")
     workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
     top[1].multiselect("Workflow", workflows, key="runs_workflow")
-    top[2].date_input("Created (UTC)", key="runs_created", format="YYYY-MM-DD")
+    top[2].date_input("Created between (UTC)", key="runs_created", format="YYYY-MM-DD")
     top[3].text_input("Search run id, tags, input", key="runs_search", placeholder="e.g. nightly or a run id")
     bounds = st.columns(6)
     for i, count in enumerate(TASK_COUNTS):
@@ -48,9 +47,9 @@ with st.container(border=True):
         bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
 
 try:
-    filters = to_run_filter(st.session_state)
+    filters = to_run_filter(st.session_state.to_dict())
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
-    st.error(str(exc), icon="⚠️")
+    st.error(str(exc), icon=icon("warning"))
     st.stop()
 signature = repr(filters)
 if st.session_state.get("runs_signature", signature) != signature:
@@ -58,7 +57,12 @@ if st.session_state.get("runs_signature", signature) != signature:
 st.session_state["runs_signature"] = signature
 
 controls = st.columns([2, 1, 1, 1, 2])
-controls[0].selectbox("Sort by", list(SORT_COLUMNS), key="runs_sort", format_func=SORT_LABELS.get)
+controls[0].selectbox(
+    "Sort by",
+    list(SORT_COLUMNS.keys()),
+    key="runs_sort",
+    format_func=lambda column: SORT_LABELS.get(column, column),
+)
 controls[1].toggle("Ascending", key="runs_ascending")
 controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
 controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
@@ -97,26 +101,34 @@ def runs_table() -> None:
     )
     selection = st.dataframe(
         runs_frame(page.rows),
-        column_config=RUNS_COLUMNS,
+        column_config=runs_columns(),
         hide_index=True,
+        placeholder=MISSING,
         on_select="rerun",
         selection_mode="multi-row",
         key="runs_table",
     )
     chosen = [page.rows[i]["run_id"] for i in selection.selection.rows if i < len(page.rows)]
-    left, right, _ = st.columns([1, 1, 3])
-    if left.button("Open selected run", disabled=len(chosen) != 1, key="runs_open"):
+    row = st.container(horizontal=True)
+    if row.button("Open selected run", disabled=len(chosen) != 1, key="runs_open", icon=icon("open_in_new")):
         st.switch_page("pages/run_detail.py", query_params={"run_id": chosen[0]})
-    if right.button("Compare selected", disabled=not 2 <= len(chosen) <= 10, key="runs_compare"):
+    if row.button(
+        "Compare selected",
+        disabled=not 2 <= len(chosen) <= 10,
+        key="runs_compare",
+        icon=icon("compare_arrows"),
+    ):
         st.switch_page("pages/compare.py", query_params={"run_ids": ",".join(chosen)})
 
 
 runs_table()
-
-
-def export_csv() -> bytes:
-    rows = orch.store.query_runs(filters, sort=st.session_state["runs_sort"], limit=EXPORT_LIMIT).rows
-    return pd.DataFrame(rows).to_csv(index=False).encode()
-
-
-st.download_button("Download filtered runs (CSV)", export_csv, "runs.csv", "text/csv", key="runs_csv")
+# Outside the live table, so that its file is not made anew at every refresh.
+st.download_button(
+    "Download filtered runs (CSV)",
+    csv_export(orch.store, filters, st.session_state["runs_sort"], not st.session_state["runs_ascending"]),
+    "runs.csv",
+    "text/csv",
+    key="runs_csv",
+    icon=icon("download"),
+    on_click="ignore",
+)

@@ -102,6 +102,17 @@ def runs_caption(at: AppTest) -> str:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_magic() -> Iterator[None]:
+    """As the app's .streamlit/config.toml: no "magic", so no `ast.parse` of the pages in script
+    threads (CPython 3.11.7 fails one that races with the executor thread's)."""
+    from streamlit import config
+
+    config.set_option("runner.magicEnabled", False)
+    yield
+    config.set_option("runner.magicEnabled", True)
+
+
 @pytest.fixture
 def bare_orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
     """The test's own Orchestrator on the app's database: the runs tables, no saver tables yet."""
@@ -168,7 +179,7 @@ def test_sidebar_shows_mode_source_and_masked_uri_and_never_the_password(
         assert f"**Mode:** `{backend}`" in sidebar_md
         assert "**POSTGRES_URI:** environment" in sidebar_md
         assert f"`{masked}`" in sidebar_captions
-        assert "**Database:** ✅ answers" in sidebar_md
+        assert "**Database:** :green[:material/check_circle:] answers" in sidebar_md
         file_captions = [c for c in sidebar_captions if c.startswith("File:")]
         if backend == "sqlite":
             assert file_captions == [f"File: `{db_path.resolve()}`"]
@@ -249,7 +260,7 @@ def test_unusable_config_shows_one_sentence_banner_without_exception_or_password
     assert all(phrase in b for b in banners), banners
     assert all("\n" not in b and "Traceback" not in b for b in banners), banners
     assert phrase in " ".join(e.value for e in at.sidebar.error)
-    assert "**Database:** ❌ not usable" in [m.value for m in at.sidebar.markdown]
+    assert "**Database:** :red[:material/cancel:] not usable" in [m.value for m in at.sidebar.markdown]
     assert not frame_with(at, "run_id")  # the page stopped after the banner
     for secret in secrets:
         assert secret not in visible_text(at)
@@ -577,16 +588,17 @@ def test_run_detail_shows_header_tasks_and_checkpoint_history(orch: Orchestrator
     assert run["status"] == "succeeded"
     at = open_page("run_detail", run_id=run_id)
     assert not at.exception, [e.value for e in at.exception]
-    assert "✅ succeeded · simulate" in main_texts(at, "subheader")
+    assert ":green[:material/check_circle:] succeeded · simulate" in main_texts(at, "subheader")
     metrics = {m.label: m.value for m in at.main.metric}
-    counts = [metrics[label] for label in ("Tasks", "Completed", "Failed", "Tags")]
-    assert counts == ["5", "5", "0", "detail"]
+    counts = [metrics[label] for label in ("Tasks", "Completed", "Failed")]
+    assert counts == ["5", "5", "0"]
+    assert any("tags: `detail`" in caption for caption in main_texts(at, "caption"))
 
     # Tasks: plan, one `work` per task, summarize.
     (tasks,) = frame_with(tab(at, "Tasks"), "node", "status", "task_id")
     assert len(tasks) == len(orch.store.get_tasks(run_id)) == 5
     assert Counter(tasks["node"]) == {"plan": 1, "work": 3, "summarize": 1}
-    assert set(tasks["status"]) == {"succeeded"}
+    assert [list(status) for status in tasks["status"]] == [["succeeded"]] * 5
 
     # Checkpoints: one row per checkpoint LangGraph's saver returns, oldest first.
     history = checkpoint_history(orch.config, run_id)
@@ -610,7 +622,7 @@ def test_run_detail_of_a_run_not_started_yet(bare_orch: Orchestrator, backend: s
     run_id = bare_orch.launch("simulate", {"tasks": 2}, ["waiting"])
     at = open_page("run_detail", run_id=run_id)
     assert not at.exception, [e.value for e in at.exception]
-    assert "⏳ queued · simulate" in main_texts(at, "subheader")
+    assert ":gray[:material/schedule:] queued · simulate" in main_texts(at, "subheader")
     assert "No checkpoints: the run has not started yet." in [c.value for c in tab(at, "Checkpoints").caption]
 
 
@@ -641,19 +653,19 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
 def test_cancel_a_queued_run(orch: Orchestrator):
     run_id = orch.launch("simulate", {"tasks": 2}, [])
     at = open_page("run_detail", run_id=run_id)
-    assert "⏳ queued · simulate" in main_texts(at, "subheader")
+    assert ":gray[:material/schedule:] queued · simulate" in main_texts(at, "subheader")
     at.button(key="detail_cancel").click().run()  # inside the "Cancel run" popover
     assert not at.exception
     run = orch.store.get_run(run_id)
     assert (run["status"], run["error"]) == ("cancelled", "Cancelled on request.")
-    assert "🚫 cancelled · simulate" in main_texts(at, "subheader")
+    assert ":gray[:material/block:] cancelled · simulate" in main_texts(at, "subheader")
 
 
 def test_resume_a_failed_run(orch: Orchestrator):
     run_id = orch.launch("simulate", {"tasks": 2, "delay_ms": 1, "fail_rate": 1.0}, [])
     assert execute(orch, [run_id])[run_id]["status"] == "failed"
     at = open_page("run_detail", run_id=run_id)
-    assert "❌ failed · simulate" in main_texts(at, "subheader")
+    assert ":red[:material/error:] failed · simulate" in main_texts(at, "subheader")
     assert main_texts(at, "error")[0].startswith("RuntimeError: simulated failure")
     at.button(key="detail_resume").click().run()
     assert not at.exception
@@ -672,7 +684,7 @@ def awaiting_run(orch: Orchestrator) -> str:
 def test_approve_the_proposed_plan(orch: Orchestrator, awaiting_run: str):
     at = open_page("run_detail", run_id=awaiting_run)
     assert not at.exception
-    assert "✋ Waiting for approval" in main_texts(at, "subheader")
+    assert ":material/front_hand: Waiting for approval" in main_texts(at, "subheader")
     (editor,) = at.data_editor
     assert list(editor.value["task"]) == PLAN
     at.button(key="detail_approve").click().run()
@@ -702,6 +714,14 @@ def test_approve_an_edited_plan_and_the_run_carries_it_out(orch: Orchestrator, a
     assert run["state_snapshot"]["plan"] == edited
     assert [r["task"] for r in run["state_snapshot"]["results"]] == edited
 
+    # The checkpoints name what wrote them, never a task id (the answer goes to `approve` by its
+    # interrupt id, so the node itself wrote the step after it).
+    at = open_page("run_detail", run_id=awaiting_run)
+    (history,) = frame_with(tab(at, "Checkpoints"), "step", "written by")
+    writers = [w for w in history["written by"] if isinstance(w, str)]  # (the first has none)
+    assert writers == ["(input)", "planner", "approve", "worker", "summarize"], writers
+    assert not [w for w in writers if re.search(r"[0-9a-f]{8}", w)], writers
+
 
 def test_reject_with_a_reason(orch: Orchestrator, awaiting_run: str):
     at = open_page("run_detail", run_id=awaiting_run)
@@ -710,8 +730,8 @@ def test_reject_with_a_reason(orch: Orchestrator, awaiting_run: str):
     assert not at.exception
     run = orch.store.get_run(awaiting_run)
     assert (run["status"], run["error"]) == ("cancelled", "Rejected: too risky")
-    assert "🚫 cancelled · plan_execute" in main_texts(at, "subheader")
-    assert "✋ Waiting for approval" not in main_texts(at, "subheader")
+    assert ":gray[:material/block:] cancelled · plan_execute" in main_texts(at, "subheader")
+    assert ":material/front_hand: Waiting for approval" not in main_texts(at, "subheader")
 
 
 @pytest.mark.parametrize("action", ["cancel", "reject"])
@@ -987,3 +1007,168 @@ def test_overview_of_an_empty_database(orch: Orchestrator):
     assert not at.exception, [e.value for e in at.exception]
     assert figures(at)["Runs"] == ("0", "0")
     assert "No runs in this period." in main_texts(at, "info")
+
+
+# -- 6. what a person sees: what the browser showed wrong (issue #9) ----------------------------
+
+UTC_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"  # the one way a moment is written
+TABLE_TIME = "YYYY-MM-DD HH:mm:ss [UTC]"  # the same, in a table's datetime column
+
+
+def test_runs_over_time_of_24_hours_is_hourly_after_7_days_in_one_process(engine, store):
+    """Item 3: the bucket's unit is part of the statement, not cached away by the first query."""
+    from orchestrator.metrics import Period, runs_over_time
+
+    now = dt.datetime.now(dt.UTC).replace(minute=30, second=0, microsecond=0)
+    created = [now - dt.timedelta(hours=h) for h in range(6)]
+    store.insert_many(
+        [
+            {"run_id": f"hour-{i}", "workflow": "simulate", "status": "succeeded", "created_at": at}
+            for i, at in enumerate(created)
+        ]
+    )
+    end = now + dt.timedelta(minutes=1)
+    week = runs_over_time(engine, Period(end - dt.timedelta(days=7), end))
+    day = runs_over_time(engine, Period(end - dt.timedelta(days=1), end))
+    assert {r["bucket"] for r in week} == {at.strftime("%Y-%m-%d 00:00") for at in created}
+    assert sorted(r["bucket"] for r in day) == sorted(at.strftime("%Y-%m-%d %H:00") for at in created)
+    assert all(r["runs"] == 1 for r in day)
+
+
+def chart_specs(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def domain_span(spec: dict[str, Any]) -> dt.timedelta:
+    """The length of time a chart's x axis shows (its scale's domain, two Vega-Lite DateTimes)."""
+    first, last = (
+        dt.datetime(d["year"], d["month"], d["date"], d.get("hours", 0), d.get("minutes", 0))
+        for d in spec["encoding"]["x"]["scale"]["domain"]
+    )
+    return last - first
+
+
+def test_overview_when_no_run_of_the_period_has_finished(orch: Orchestrator):
+    """Item 4: runs, but no duration to draw: a sentence, not Altair's error."""
+    now = dt.datetime.now(dt.UTC)
+    base = {"workflow": "simulate", "created_at": now - dt.timedelta(minutes=5)}
+    orch.store.insert_many(
+        [
+            {**base, "run_id": "waiting1", "status": "queued"},
+            {**base, "run_id": "going001", "status": "running", "started_at": now, "tasks_total": 3},
+        ]
+    )
+    at = open_page("overview")
+    assert not at.exception, [e.value for e in at.exception]
+    assert figures(at)["Runs"] == ("2", "2")
+    assert "No run of this period has finished yet." in main_texts(at, "caption")
+
+
+def test_overview_shows_the_whole_period_and_names_the_period_before(orch: Orchestrator):
+    """Item 5: every bucket of the period on the axis (not only those with runs), and plain words."""
+    now = dt.datetime.now(dt.UTC)
+    orch.store.insert_many(
+        [
+            {"run_id": f"one-day-{i}", "workflow": "simulate", "status": "succeeded", "created_at": at}
+            for i, at in enumerate([now - dt.timedelta(days=3), now - dt.timedelta(hours=2)])
+        ]
+    )
+    cases = [
+        ("Last 7 days", "the previous 7 days", dt.timedelta(days=7), dt.timedelta(days=9)),
+        ("Last 24 h", "the previous 24 hours", dt.timedelta(hours=24), dt.timedelta(hours=26)),
+        ("Last 30 days", "the previous 30 days", dt.timedelta(days=30), dt.timedelta(days=32)),
+        ("Custom", "the previous 8 days", dt.timedelta(days=8), dt.timedelta(days=8)),
+    ]
+    at = open_page("overview")
+    for choice, words, shortest, longest in cases:
+        at.segmented_control(key="overview_period").set_value(choice).run()
+        assert not at.exception, (choice, [e.value for e in at.exception])
+        (caption,) = [c for c in main_texts(at, "caption") if "compared with" in c]
+        assert re.fullmatch(rf"{UTC_TIME} – {UTC_TIME}, compared with {words}\.", caption), caption
+        over_time = chart_specs(at)[0]
+        assert shortest <= domain_span(over_time) <= longest, (choice, over_time["encoding"]["x"])
+
+
+def test_launch_again_on_every_run_and_resume_on_a_failed_runs_card(orch: Orchestrator):
+    """Item 6: "Launch again…" drawn for every run; a failed run's card on Launch has Resume."""
+    launcher = "browser:again"
+    failed = orch.launch("simulate", {"tasks": 2, "delay_ms": 1, "fail_rate": 1.0}, [], launched_by=launcher)
+    good = orch.launch("simulate", {"tasks": 2, "delay_ms": 1}, [], launched_by=launcher)
+    finished = execute(orch, [failed, good])
+    assert [finished[r]["status"] for r in (failed, good)] == ["failed", "succeeded"]
+    for run_id in (failed, good):
+        at = open_page("run_detail", run_id=run_id)
+        (link,) = [p for p in at.get("page_link") if p.value == "Launch again…"]
+        assert link.proto.page.endswith("launch") and link.proto.query_string == f"from_run={run_id}"
+
+    at = open_page("launch", by=launcher)
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {b.key for b in at.button}
+    assert f"launch_live_{failed}_resume" in keys and f"launch_live_{good}_resume" not in keys
+    assert len([p for p in at.get("page_link") if p.value == "Launch again…"]) == 2
+    at.button(key=f"launch_live_{failed}_resume").click().run()
+    assert orch.store.get_run(failed)["status"] == "queued"
+
+
+def dataframe_columns(frame: Any) -> dict[str, dict[str, Any]]:
+    return json.loads(frame.proto.columns or "{}")
+
+
+def test_tables_show_a_dash_for_nothing_and_one_time_format(orch: Orchestrator, awaiting_run: str):
+    """Item 8: no literal None, whole tags, one UTC time format on every page, green progress."""
+    at = open_page("runs")
+    (table,) = [df for df in at.dataframe if "progress" in df.value.columns]
+    assert table.proto.placeholder == "–"
+    assert pd_isna(table.value.loc[0, "duration_seconds"])  # the waiting run: no duration yet, shown as –
+    columns = dataframe_columns(table)
+    assert columns["created_at"]["type_config"]["format"] == TABLE_TIME
+    assert columns["created_at"]["type_config"]["timezone"] == "UTC"
+    assert table.value.loc[0, "tags"] == "approval"  # text, as long as it is
+    assert columns["progress"]["type_config"]["color"] not in ("red", "#ff4b4b")
+
+    at = open_page("run_detail", run_id=awaiting_run)
+    header = rf"Created {UTC_TIME} · started {UTC_TIME} · finished – · tags: `approval`"
+    assert any(re.fullmatch(header, c) for c in main_texts(at, "caption")), main_texts(at, "caption")
+    (tasks,) = [df for df in at.dataframe if "node" in df.value.columns]
+    (history,) = [df for df in at.dataframe if "written by" in df.value.columns]
+    assert tasks.proto.placeholder == history.proto.placeholder == "–"
+    assert dataframe_columns(tasks)["started_at"]["type_config"]["format"] == TABLE_TIME
+    assert dataframe_columns(history)["time"]["type_config"]["format"] == TABLE_TIME
+    assert all(isinstance(t, dt.datetime) for t in history.value["time"])
+
+    at = open_page("overview")
+    (caption,) = [c for c in main_texts(at, "caption") if "compared with" in c]
+    assert re.match(rf"{UTC_TIME} – {UTC_TIME}, ", caption), caption
+
+
+def pd_isna(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def emoji(text: str) -> list[str]:
+    """Characters drawn from an emoji font (empty boxes on a machine without one)."""
+    import unicodedata
+
+    return sorted({c for c in text if ord(c) > 0x2100 and unicodedata.category(c) == "So"})
+
+
+def test_no_page_draws_an_emoji(orch: Orchestrator, awaiting_run: str):
+    """Item 9: icons are Material Symbols (a font the app serves), for statuses, buttons and banners."""
+    failed = orch.launch(
+        "simulate", {"tasks": 2, "delay_ms": 1, "fail_rate": 1.0}, [], launched_by="browser:x"
+    )
+    execute(orch, [failed])
+    pages = {
+        "runs": {},
+        "run_detail": {"run_id": failed},
+        "compare": {"run_ids": f"{failed},{awaiting_run}"},
+        "overview": {},
+        "launch": {"by": "browser:x"},
+    }
+    for page, params in pages.items():
+        at = open_page(page, **params)
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not emoji(rendered_dump(at)), (page, emoji(rendered_dump(at)))
+    at = open_page("run_detail", run_id=awaiting_run)
+    assert not emoji(rendered_dump(at))
+    assert ":material/" in rendered_dump(at)

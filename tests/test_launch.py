@@ -109,6 +109,17 @@ def card_heads(at: AppTest) -> list[str]:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_magic() -> Iterator[None]:
+    """As the app's .streamlit/config.toml: no "magic", so no `ast.parse` of the pages in script
+    threads (CPython 3.11.7 fails one that races with the executor thread's)."""
+    from streamlit import config
+
+    config.set_option("runner.magicEnabled", False)
+    yield
+    config.set_option("runner.magicEnabled", True)
+
+
 @pytest.fixture
 def orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
     """The test's own Orchestrator on the app's database, with LangGraph's saver tables set up."""
@@ -156,12 +167,13 @@ def test_submit_queues_one_run_with_the_typed_input_and_a_double_click_queues_no
     assert not field_errors(at)
     (queued,) = main_texts(at, "success")
     assert queued.startswith("Queued 1 run: ") and first["run_id"] in queued
-    assert card_heads(at) == [f"**⏳ queued** · simulate · `{first['run_id']}`"]
+    assert card_heads(at) == [f"**:gray[:material/schedule:] queued** · simulate · `{first['run_id']}`"]
 
-    # The same form sent again at once (a double click: two clicks, two script runs) queues nothing.
+    # The same form sent again at once (a double click: two clicks, two script runs) queues nothing;
+    # the confirmation still names the one run queued.
     submit(at)
     assert run_count(orch) == 1
-    assert not main_texts(at, "success")
+    assert main_texts(at, "success") == [queued]
 
     # A changed value is a new launch.
     fill_simulate(at, {"seed": 4})
@@ -289,6 +301,45 @@ def test_configured_workflow_json_field_and_a_broken_workflow(custom_orch: Orche
     assert "labelled" in orch.registry.names() and "broken" in orch.registry.errors()
 
 
+def test_every_field_error_shows_at_once(orch: Orchestrator):
+    """Item 10 of issue 9: Copies 500, Tasks 0 and Fail Rate 1.5 give three errors, each by its field."""
+    at = open_page("launch")
+    fill_simulate(at, {"tasks": 0, "fail_rate": 1.5})
+    at.number_input(key=form_key("simulate", "copies")).set_value(500)
+    submit(at)
+    assert run_count(orch) == 0
+    expected = {
+        field_key("simulate", "tasks"): "Tasks must be at least 1.",
+        field_key("simulate", "fail_rate"): "Fail Rate must be at most 1.0.",
+        form_key("simulate", "copies"): "Copies must be between 1 and 100.",
+    }
+    assert field_errors(at) == list(expected.values())
+    for key, message in expected.items():
+        assert errors_after(at, key) == [message], key
+    assert not main_texts(at, "success")
+
+
+def test_launch_again_fills_the_form_from_the_run_even_after_another_workflow_was_chosen(
+    orch: Orchestrator,
+):
+    """ "Launch again…" opens /launch?from_run=<id>: the run's workflow and input, whatever the
+    session had chosen before."""
+    source = orch.launch("simulate", TYPED, ["again"])
+    at = open_page("launch")
+    at.selectbox(key="launch_workflow").set_value("plan_execute").run()
+    at.query_params["from_run"] = source
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="launch_workflow").value == "simulate"
+    assert f"Inputs filled from run `{source}`." in main_texts(at, "info")
+    filled = {name: at.number_input(key=f"launch_simulate_{source}_simulate_{name}").value for name in TYPED}
+    assert filled == TYPED
+    assert at.text_input(key=f"launch_simulate_{source}_tags").value == "again"
+    submit(at)
+    again = all_runs(orch)[-1]
+    assert again["run_id"] != source and (again["input"], again["tags"]) == (TYPED, ["again"])
+
+
 # -- 3. copies ----------------------------------------------------------------------------------
 
 
@@ -335,7 +386,7 @@ def test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url(
             assert not at.exception, [e.value for e in at.exception]
             bars = progress_texts(at)
             return (
-                card_heads(at) == [f"**✅ succeeded** · simulate · `{run_id}`"]
+                card_heads(at) == [f"**:green[:material/check_circle:] succeeded** · simulate · `{run_id}`"]
                 and len(bars) == 1
                 and bars[0].startswith("8 of 8 tasks · 0 failed · ")
             )
@@ -354,7 +405,7 @@ def test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url(
         assert again.session_state["launcher"] == launcher
         assert "launch_queued" not in again.session_state
         assert "Your runs" in main_texts(again, "subheader")
-        assert card_heads(again) == [f"**✅ succeeded** · simulate · `{run_id}`"]
+        assert card_heads(again) == [f"**:green[:material/check_circle:] succeeded** · simulate · `{run_id}`"]
         (bar,) = progress_texts(again)
         assert bar.startswith("8 of 8 tasks · 0 failed · ")
 
@@ -367,6 +418,34 @@ def test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url(
     finally:
         st.cache_resource.clear()  # stops the embedded executor
     assert not executor.is_alive
+
+
+def sidebar_counts(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.sidebar.metric}
+
+
+def test_sidebar_counts_and_the_confirmation_follow_the_run(orch: Orchestrator):
+    """Item 7 of issue 9: the counts change with the launch at once, and with the run's end; the
+    "Queued" confirmation stays after the run is over."""
+    at = open_page("launch")
+    assert sidebar_counts(at)["All runs"] == "0"
+    fill_simulate(at, {"tasks": 2, "delay_ms": 1})
+    submit(at)
+    (run,) = all_runs(orch)
+    assert sidebar_counts(at) == {"All runs": "1", "Running": "0", "Queued": "1", "Awaiting input": "0"}
+    (queued,) = main_texts(at, "success")
+    assert queued.startswith("Queued 1 run: ") and run["run_id"] in queued
+
+    execute(orch, [run["run_id"]])
+
+    def settled() -> bool:
+        at.run()
+        return sidebar_counts(at)["Queued"] == "0"
+
+    wait_for(settled, what="the sidebar to count the finished run")
+    assert sidebar_counts(at) == {"All runs": "1", "Running": "0", "Queued": "0", "Awaiting input": "0"}
+    assert main_texts(at, "success") == [queued]
+    assert card_heads(at) == [f"**:green[:material/check_circle:] succeeded** · simulate · `{run['run_id']}`"]
 
 
 # -- 5. approve an edited plan, reject with a reason, from the live card -------------------------
@@ -390,7 +469,7 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
 
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert main_texts(at, "subheader").count("✋ Waiting for approval") == 2
+    assert main_texts(at, "subheader").count(":material/front_hand: Waiting for approval") == 2
     editors = at.data_editor
     assert len(editors) == 2
     assert all(list(e.value["task"]) == PLAN for e in editors)
@@ -431,11 +510,11 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
     at.run()
     assert sorted(card_heads(at)) == sorted(
         [
-            f"**✅ succeeded** · plan_execute · `{approved}`",
-            f"**🚫 cancelled** · plan_execute · `{rejected}`",
+            f"**:green[:material/check_circle:] succeeded** · plan_execute · `{approved}`",
+            f"**:gray[:material/block:] cancelled** · plan_execute · `{rejected}`",
         ]
     )
-    assert "✋ Waiting for approval" not in main_texts(at, "subheader")
+    assert ":material/front_hand: Waiting for approval" not in main_texts(at, "subheader")
 
 
 # -- 6. read-only -------------------------------------------------------------------------------
@@ -531,7 +610,7 @@ def test_read_only_hides_launch_and_actions_and_the_package_refuses(
         assert main_texts(at, "title") == ["Run detail"], status
         assert action_buttons(at) == [], status
         assert not at.data_editor, status
-        assert "✋ Waiting for approval" not in main_texts(at, "subheader"), status
+        assert ":material/front_hand: Waiting for approval" not in main_texts(at, "subheader"), status
 
     # The package refuses every change, and nothing changes.
     read_only = Orchestrator(OrchestratorConfig(), engine=orch.engine, migrate=False)

@@ -1,0 +1,80 @@
+"""How statuses and actions look, in one place: Material icons, colours, labels.
+
+Text, buttons, tables and charts all read this map, so a status has the same colour in the
+runs table, a run's header and the timeline. Icons are Streamlit's Material Symbols (a font
+served with the app), never emoji, which a machine without an emoji font draws as empty boxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.status import ALL_STATUSES, Action, RunStatus
+
+
+@dataclass(frozen=True)
+class Look:
+    """`icon` is a Material Symbol name; `color` a hex colour; `text_color` its Markdown colour name."""
+
+    icon: str
+    color: str
+    text_color: str
+
+
+LOOKS: dict[str, Look] = {
+    RunStatus.QUEUED: Look("schedule", "#8d8d8d", "gray"),
+    RunStatus.RUNNING: Look("autorenew", "#1e6fd9", "blue"),
+    RunStatus.AWAITING_INPUT: Look("front_hand", "#7b3fe4", "violet"),
+    RunStatus.SUCCEEDED: Look("check_circle", "#2e9e4f", "green"),
+    RunStatus.FAILED: Look("error", "#d93636", "red"),
+    RunStatus.CANCELLED: Look("block", "#5f6368", "gray"),
+    RunStatus.INTERRUPTED: Look("warning", "#e8830c", "orange"),
+}
+UNKNOWN = Look("help", "#8d8d8d", "gray")
+# Task statuses are a subset of the run statuses' names (running, succeeded, failed, interrupted).
+ORDER: tuple[str, ...] = tuple(ALL_STATUSES)
+
+
+def look(status: str) -> Look:
+    return LOOKS.get(status, UNKNOWN)
+
+
+def icon(name: str) -> str:
+    """A Material Symbol as Streamlit writes it in text, labels and `icon=` arguments."""
+    return f":material/{name}:"
+
+
+def status_icon(status: str) -> str:
+    """The status's icon in its colour, for Markdown."""
+    found = look(status)
+    return f":{found.text_color}[{icon(found.icon)}]"
+
+
+def status_label(status: str) -> str:
+    """'<coloured icon> succeeded': for headers, cards and captions (Markdown)."""
+    return f"{status_icon(status)} {status}"
+
+
+def status_colors() -> tuple[list[str], list[str]]:
+    """(statuses, colours) in lifecycle order: a chart's colour scale, a table column's colours."""
+    return list(ORDER), [look(status).color for status in ORDER]
+
+
+# The buttons' and pages' icons (Material Symbols names).
+ACTION_ICONS: dict[str, str] = {
+    Action.CANCEL: "cancel",
+    Action.RESUME: "play_arrow",
+    Action.APPROVE: "check",
+    Action.REJECT: "close",
+    Action.RERUN: "replay",
+    Action.LAUNCH_AGAIN: "edit_note",
+    Action.DELETE: "delete",
+}
+PAGE_ICONS: dict[str, str] = {
+    "app": "explore",
+    "runs": "list_alt",
+    "run_detail": "search",
+    "compare": "compare_arrows",
+    "overview": "monitoring",
+    "launch": "rocket_launch",
+}

@@ -1,0 +1,48 @@
+"""Debian's Chromium driven by Playwright (never a browser Playwright downloads), and waiting
+for a Streamlit page to be drawn. Shared by the browser journeys and the screenshot command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--headless",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def missing_browser() -> str | None:
+    """Why the browser cannot be driven here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements-test.txt)"
+    return None
+
+
+def launch_chromium(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_until_drawn(page: Any, timeout: float = 60_000) -> None:
+    """Until the script run is over, no element is a loading skeleton or stale, and charts are drawn."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+            if (document.querySelector('[data-testid="stSkeleton"], [data-stale="true"]')) return false;
+            const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+            return charts.every(chart => chart.querySelector('svg, canvas'));
+        }""",
+        timeout=timeout,
+    )

@@ -1,0 +1,426 @@
+"""What a person sees, in Chromium at 1440×900, on SQLite and on PostgreSQL.
+
+Each journey drives the dashboard as a new user would (clicks, typing, reloads, downloads) and
+asserts what is on the screen: texts, the URL, the downloaded file, the drawn charts (their
+SVG: height, bars, labels). Expected values come from the demo data set as it was seeded
+(scripts/demo_data.py), filtered and sorted here by hand, or from the run store for runs the
+journeys create. The `page` fixture checks after every journey that the page shows no
+exception or traceback and that the server logged no error.
+
+The first journey of each backend sees the empty database; the others share the demo data
+set (seeded once per backend by the first that asks) and never depend on each other's runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from typing import Any
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from orchestrator.operations import Orchestrator
+from scripts.browser import wait_until_drawn
+from scripts.demo_data import DEMO_LAUNCHER, DemoData
+from tests.browser.conftest import STEP_MS, Dashboard, assert_no_error
+from tests.helpers import wait_for
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def open_page(page: Any, dashboard: Dashboard, path: str, heading: str) -> None:
+    """Go to `path` and wait until the page with that title is drawn."""
+    page.goto(dashboard.url + path)
+    page.get_by_role("heading", level=1, name=heading, exact=True).wait_for()
+    wait_until_drawn(page)
+
+
+def main(page: Any) -> Any:
+    return page.get_by_test_id("stMain")
+
+
+def sidebar_metric(page: Any, label: str) -> str:
+    metric = page.get_by_test_id("stSidebar").get_by_test_id("stMetric").filter(has_text=label)
+    return str(metric.get_by_test_id("stMetricValue").inner_text()).strip()
+
+
+def wait_sidebar_metric(page: Any, label: str, value: str) -> None:
+    wait_for(lambda: sidebar_metric(page, label) == value, timeout=60, what=f"sidebar {label} = {value}")
+
+
+def caption_with(page: Any, text: str) -> str:
+    element = page.get_by_test_id("stCaptionContainer").filter(has_text=text).first
+    element.wait_for()
+    return str(element.inner_text())
+
+
+def pick(page: Any, widget: str, label: str, option: str) -> None:
+    """Choose `option` in the selectbox or multiselect labelled `label`."""
+    box = page.get_by_test_id(widget).filter(has_text=label).first
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a click that lands while the page redraws opens nothing: click again
+        box.get_by_role("combobox").click()
+        try:
+            choice.wait_for(timeout=2_000)
+            break
+        except PlaywrightTimeout:
+            print(f"pick: {label} did not open, clicking again")
+            page.keyboard.press("Escape")
+    choice.click()
+    page.keyboard.press("Escape")
+
+
+def number(page: Any, label: str, value: int | float) -> None:
+    field = page.get_by_role("spinbutton", name=label, exact=True)
+    field.fill(str(value))
+    field.press("Tab")
+
+
+def chart_svg(page: Any, index: int = 0) -> Any:
+    svg = page.get_by_test_id("stVegaLiteChart").nth(index).locator("svg").first
+    svg.wait_for()
+    return svg
+
+
+def bars(svg: Any) -> list[dict[str, Any]]:
+    """The bars drawn in a chart: their boxes and their descriptions (aria-label)."""
+    return svg.evaluate(
+        """svg => [...svg.querySelectorAll('g.mark-rect path')].map(p => {
+            const b = p.getBoundingClientRect();
+            return {x: b.x, y: b.y, width: b.width, height: b.height, label: p.getAttribute('aria-label') || ''};
+        })"""
+    )
+
+
+def axis_labels(svg: Any) -> list[dict[str, Any]]:
+    return svg.evaluate(
+        """svg => [...svg.querySelectorAll('g.role-axis-label text')].map(t => {
+            const b = t.getBoundingClientRect();
+            return {text: t.textContent, x: b.x, y: b.y, width: b.width, height: b.height};
+        })"""
+    )
+
+
+def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    pairs = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            across = a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            down = a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+            if across and down:
+                pairs.append((a.get("text", ""), b.get("text", "")))
+    return pairs
+
+
+def cut_off(element: Any) -> list[str]:
+    """The parts of an element whose content is wider than they show (clipped or ellipsed)."""
+    return element.evaluate(
+        """w => [...w.querySelectorAll('*')]
+            .filter(e => e.clientWidth > 2 && e.scrollWidth > e.clientWidth + 1
+                         && getComputedStyle(e).overflowX !== 'visible')
+            .map(e => e.textContent)"""
+    )
+
+
+def has_emoji(text: str) -> list[str]:
+    """Characters drawn from an emoji font (empty boxes where there is none)."""
+    return sorted({c for c in text if ord(c) > 0x2100 and unicodedata.category(c) == "So"})
+
+
+def failed_or_interrupted_with_ten_tasks(demo: DemoData) -> list[dict[str, Any]]:
+    """The runs the filter journey shows, by hand: no journey makes such runs."""
+    return [r for r in demo.bulk if r["status"] in ("failed", "interrupted") and r["tasks_total"] >= 10]
+
+
+# -- journeys -----------------------------------------------------------------------------------
+
+
+def test_first_open_with_an_empty_database(page: Any, dashboard: Dashboard) -> None:
+    assert dashboard.demo is None, "this journey must run first, on the empty database"
+    open_page(page, dashboard, "/", "Runs")
+    assert caption_with(page, "matching runs").startswith("0 matching runs")
+    assert sidebar_metric(page, "All runs") == "0"
+    assert "answers" in page.get_by_test_id("stSidebar").inner_text()
+    # Material icons (a font served by the app) in the navigation, and no emoji anywhere.
+    nav = page.get_by_test_id("stSidebarNav")
+    assert nav.get_by_test_id("stIconMaterial").count() == 5
+    assert not has_emoji(page.locator("body").inner_text())
+
+    open_page(page, dashboard, "/overview", "Overview")
+    page.get_by_text("No runs in this period.").wait_for()
+
+
+def test_filter_reload_and_download_the_filtered_runs(
+    page: Any, dashboard: Dashboard, demo: DemoData
+) -> None:
+    expected = failed_or_interrupted_with_ten_tasks(demo)
+    assert 5 < len(expected) < 50, "the demo data should give a one-page result"
+    open_page(page, dashboard, "/", "Runs")
+    dates = page.get_by_test_id("stDateInput").filter(has_text="Created")
+    assert not cut_off(dates), "the date range's placeholder is cut"
+    # Each change is in the URL once the page has taken it: wait for that before the next.
+    pick(page, "stMultiSelect", "Status", "failed")
+    page.wait_for_url(re.compile(r"status=failed"))
+    pick(page, "stMultiSelect", "Status", "interrupted")
+    page.wait_for_url(re.compile(r"status=failed%2Cinterrupted"))
+    number(page, "Tasks ≥", 10)
+    page.wait_for_url(re.compile(r"tasks_total_min=10"))
+    pick(page, "stSelectbox", "Sort by", "Tasks")
+    page.wait_for_url(re.compile(r"sort=tasks_total"))
+    page.get_by_test_id("stCheckbox").filter(has_text="Ascending").click()
+    page.wait_for_url(re.compile(r"asc=true"))
+    wanted = f"{len(expected)} matching runs"
+    wait_for(lambda: caption_with(page, "matching runs").startswith(wanted), timeout=60, what=wanted)
+    for part in ("status=failed%2Cinterrupted", "tasks_total_min=10", "sort=tasks_total", "asc=true"):
+        assert part in page.url
+
+    # Reload the URL: the same view, the widgets set again.
+    page.reload()
+    page.get_by_role("heading", level=1, name="Runs", exact=True).wait_for()
+    wait_for(lambda: caption_with(page, "matching runs").startswith(wanted), timeout=60, what=wanted)
+    status = page.get_by_test_id("stMultiSelect").filter(has_text="Status")
+    assert "failed" in status.inner_text() and "interrupted" in status.inner_text()
+    assert page.get_by_role("spinbutton", name="Tasks ≥", exact=True).input_value() == "10"
+
+    # The CSV holds exactly those runs, in the order on screen (tasks ascending, then run id).
+    wait_until_drawn(page)
+    with page.expect_download(timeout=STEP_MS) as download:
+        page.get_by_role("button", name="Download filtered runs (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    order = sorted(expected, key=lambda r: (r["tasks_total"], r["run_id"]))
+    assert [r["run_id"] for r in rows] == [r["run_id"] for r in order]
+    assert [int(r["tasks_total"]) for r in rows] == [r["tasks_total"] for r in order]
+    assert {r["status"] for r in rows} <= {"failed", "interrupted"}
+
+
+def test_run_detail_timeline_checkpoints_and_state(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        for name in ("small", "planned"):
+            run_id = demo.real[name]
+            tasks = orch.store.get_tasks(run_id)
+            open_page(page, dashboard, f"/run_detail?run_id={run_id}", "Run detail")
+            svg = chart_svg(page)
+            drawn = bars(svg)
+            assert len(drawn) == len(tasks), name
+            assert all(b["width"] >= 1 and b["height"] >= 8 for b in drawn), (name, drawn)
+            assert svg.bounding_box()["height"] >= 120, name
+            labels = axis_labels(svg)
+            assert {t["node"] for t in tasks} <= {label["text"] for label in labels}, name
+            assert not overlapping(labels), (name, labels)
+            if name == "small":
+                see_the_state_at_two_checkpoints(page)
+
+        # 1,000 tasks: every bar drawn, lanes showing 16 at a time, the chart still one screen.
+        open_page(page, dashboard, f"/run_detail?run_id={demo.big_run}", "Run detail")
+        svg = chart_svg(page)
+        drawn = bars(svg)
+        assert len(drawn) == 1002
+        assert len({round(b["y"]) for b in drawn}) == 18  # plan, 16 lanes of work, summarize
+        assert 300 <= svg.bounding_box()["height"] <= 700
+        assert not overlapping(axis_labels(svg))
+    finally:
+        orch.engine.dispose()
+
+
+def see_the_state_at_two_checkpoints(page: Any) -> None:
+    """The checkpoints of a real `simulate` run, and the state before and after `plan`."""
+    page.get_by_role("tab", name="Checkpoints").click()
+    page.get_by_text("State at checkpoint").wait_for()
+    state = page.get_by_role("tabpanel", name="Checkpoints").get_by_test_id("stJson")
+    pick(page, "stSelectbox", "State at checkpoint", "step 0 · loop · (input)")
+    wait_for(lambda: "task_ids" not in state.inner_text(), timeout=60, what="the state before `plan`")
+    pick(page, "stSelectbox", "State at checkpoint", "step 1 · loop · plan")
+    wait_for(lambda: "task_ids" in state.inner_text(), timeout=60, what="the state `plan` wrote")
+
+
+def test_compare_three_runs(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    ids = [demo.real[name] for name in ("small", "wide", "failed")]
+    open_page(page, dashboard, "/compare?run_ids=" + ",".join(ids), "Compare runs")
+    table = page.get_by_test_id("stDataFrame").first.locator("table")  # the grid's accessible copy
+    wait_for(lambda: f"1: {ids[0][:8]}" in (table.text_content() or ""), timeout=60, what="the table")
+    for i, run_id in enumerate(ids, start=1):
+        assert f"{i}: {run_id[:8]}" in table.text_content()
+    page.get_by_text(f"1: {ids[0][:8]} against 2: {ids[1][:8]}").wait_for()
+    assert len(bars(chart_svg(page, 1))) > 0  # tasks by node
+    assert page.get_by_test_id("stAlertContainer").filter(has_text="step").count() == 1
+
+
+def test_overview_for_each_period(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    open_page(page, dashboard, "/overview", "Overview")
+    for option in ("Last 24 h", "Last 7 days", "Last 30 days", "Custom"):
+        # Nothing clipped: the option's text fits its button, the button fits the element.
+        fits = page.get_by_role("radio", name=option, exact=True).evaluate(
+            """b => {
+                const text = b.querySelector('p'), box = b.getBoundingClientRect();
+                const room = b.closest('[data-testid="stElementContainer"]').getBoundingClientRect();
+                return text.scrollWidth <= text.clientWidth + 1 && box.right <= room.right + 1;
+            }"""
+        )
+        assert fits, f"{option} is clipped"
+    expectations = {
+        "Last 24 h": ("the previous 24 hours", True),
+        "Last 30 days": ("the previous 30 days", False),
+        "Last 7 days": ("the previous 7 days", False),
+    }
+    for option, (words, hourly) in expectations.items():
+        page.get_by_role("radio", name=option, exact=True).click()
+        caption_with(page, words)
+        wait_until_drawn(page)
+        drawn = bars(chart_svg(page))
+        buckets = {m.group(1) for b in drawn if (m := re.search(r"from \(UTC\): (\S+ \S+)", b["label"]))}
+        assert buckets, drawn[:3]
+        hours = {bucket[11:] for bucket in buckets}
+        if hourly:
+            assert len(hours) > 3, buckets  # a bar per hour, not one per day
+        else:
+            assert hours == {"00:00"}, buckets
+        bar_widths = {round(b["width"]) for b in drawn}
+        assert max(bar_widths) < 200, "one bucket stretched across the chart"
+    page.get_by_role("radio", name="Custom", exact=True).click()
+    page.get_by_text("From – to (UTC)").wait_for()
+    wait_until_drawn(page)
+    assert main(page).get_by_test_id("stMetric").count() == 8
+
+
+def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    open_page(page, dashboard, "/launch", "Launch a run")
+    number(page, "Tasks", 3)
+    number(page, "Delay Ms", 1200)
+    number(page, "Fan Out", 1)
+    page.get_by_role("button", name="Launch").click()
+    queued = page.get_by_text(re.compile(r"Queued 1 run: "))
+    queued.wait_for()
+    run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
+    wait_sidebar_metric(page, "Running", "1")
+    page.get_by_text("5 of 5 tasks", exact=False).wait_for(timeout=90_000)
+    # The finished run's progress bar is the theme's blue, not Streamlit's red.
+    colours = page.get_by_test_id("stProgress").first.evaluate(
+        "p => [...p.querySelectorAll('*')].map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert "rgb(30, 111, 217)" in colours and "rgb(255, 75, 75)" not in colours, colours
+    wait_sidebar_metric(page, "Running", "0")
+    wait_until_drawn(page)
+    assert run_id in page.get_by_text(re.compile(r"Queued 1 run: ")).inner_text()  # still there
+
+
+def test_launch_plan_execute_edit_the_plan_and_approve(
+    page: Any, dashboard: Dashboard, demo: DemoData
+) -> None:
+    open_page(page, dashboard, "/launch", "Launch a run")
+    pick(page, "stSelectbox", "Workflow", "plan_execute")
+    goal = page.get_by_role("textbox", name="Goal")
+    goal.fill("Collect the logs; parse them and then write a report")
+    page.get_by_test_id("stCheckbox").filter(has_text="Require Approval").click()
+    page.get_by_role("button", name="Launch").click()
+    queued = page.get_by_text(re.compile(r"Queued 1 run: "))
+    queued.wait_for()
+    run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
+    page.get_by_text("Waiting for approval").wait_for(timeout=90_000)
+    page.get_by_text("3 tasks will run.").wait_for()
+
+    # Rename the first task in the plan's table, as a person does: double-click it, type, Enter.
+    editor = page.get_by_test_id("stDataFrame").first  # the plan: this tab launched one run
+    cell_editor = page.locator("textarea.gdg-input")
+    for _ in range(5):  # a redraw between finding the cell and clicking it moves it: try again
+        wait_until_drawn(page)
+        editor.scroll_into_view_if_needed()
+        box = editor.locator("canvas").first.bounding_box()
+        page.mouse.dblclick(box["x"] + 60, box["y"] + 35 + 17)  # row 1, below the 35 px header
+        try:
+            cell_editor.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            continue
+        if cell_editor.input_value() == "Collect the logs":
+            break
+        page.keyboard.press("Escape")
+    cell_editor.fill("Gather every log")
+    page.keyboard.press("Enter")
+    cells = editor.locator("table")  # the grid's accessible copy of its cells
+    wait_for(lambda: "Gather every log" in (cells.text_content() or ""), timeout=60, what="the edit")
+    wait_until_drawn(page)
+    page.get_by_role("button", name="Approve").click()
+    page.get_by_text("Approve: queued").wait_for()
+
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        wait_for(lambda: orch.store.get_run(run_id)["status"] == "succeeded", timeout=90, what="approved run")
+        run = orch.store.get_run(run_id)
+        assert run["state_snapshot"]["plan"] == ["Gather every log", "Parse them", "Write a report"]
+        assert [r["task"] for r in run["state_snapshot"]["results"]] == run["state_snapshot"]["plan"]
+    finally:
+        orch.engine.dispose()
+    page.get_by_text(f"succeeded · plan_execute · {run_id}").wait_for()  # the card, refreshed
+
+
+def test_launch_again_and_resume_a_failed_run_from_its_card(
+    page: Any, dashboard: Dashboard, demo: DemoData
+) -> None:
+    open_page(page, dashboard, f"/run_detail?run_id={demo.real['wide']}", "Run detail")
+    page.get_by_role("link", name="Launch again…").click()
+    page.get_by_role("heading", level=1, name="Launch a run", exact=True).wait_for()
+    page.get_by_text(f"Inputs filled from run {demo.real['wide']}").wait_for()
+    assert "from_run=" + demo.real["wide"] in page.url
+    values = {
+        name: page.get_by_role("spinbutton", name=name, exact=True).input_value()
+        for name in ("Tasks", "Seed", "Fan Out")
+    }
+    assert values == {"Tasks": "24", "Seed": "2", "Fan Out": "6"}
+
+    # The demo's runs, as their launcher sees them: the failed one has Resume on its card.
+    open_page(page, dashboard, f"/launch?by={DEMO_LAUNCHER}", "Launch a run")
+    resume = page.get_by_role("button", name="Resume")
+    resume.first.wait_for()
+    blocks = page.get_by_test_id("stVerticalBlock").filter(has_text=demo.real["failed"]).filter(has=resume)
+    card = blocks.last  # the innermost: the failed run's card
+    assert "failed · simulate" in card.inner_text()
+    assert all(demo.real[other] not in card.inner_text() for other in ("small", "wide", "planned", "waiting"))
+
+
+def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) -> None:
+    open_page(page, dashboard, "/launch", "Launch a run")
+    number(page, "Tasks", 0)
+    number(page, "Fail Rate", 1.5)
+    number(page, "Copies", 500)
+    before = Orchestrator(dashboard.config, migrate=False)
+    try:
+        count = before.store.count_runs()
+        page.get_by_role("button", name="Launch").click()
+        for message in (
+            "Tasks must be at least 1.",
+            "Fail Rate must be at most 1.0.",
+            "Copies must be between 1 and 100.",
+        ):
+            page.get_by_text(message).wait_for()
+        assert before.store.count_runs() == count
+    finally:
+        before.engine.dispose()
+
+
+def test_database_unreachable_shows_a_banner(
+    browser: Any, dashboard: Dashboard, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    from scripts.dashboard_server import DashboardServer, free_port
+
+    if dashboard.backend == "sqlite":
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("a file where the database's folder should be")
+        env, phrase = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(blocker / "x.db")}, "Cannot open"
+    else:
+        uri = f"postgresql://orchestrator:s3cret@127.0.0.1:{free_port()}/nowhere"
+        env, phrase = {"CHECKPOINT_MODE": "postgres", "POSTGRES_URI": uri}, "does not answer"
+    with DashboardServer(tmp_path, env) as server:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(STEP_MS)
+            page.goto(server.url + "/overview")
+            page.get_by_test_id("stAlertContainer").filter(has_text=phrase).first.wait_for()
+            assert_no_error(page)
+            assert "s3cret" not in page.locator("body").inner_text()
+        finally:
+            context.close()
+        assert not server.errors_since(0), server.log()
