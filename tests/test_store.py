@@ -517,9 +517,9 @@ def test_query_rejects_unknown_sort_status_and_bad_paging(seeded):
         seeded.query_runs(sort="nope")
     with pytest.raises(InputError, match="Unknown status 'done'"):
         seeded.query_runs(RunFilter(statuses=["succeeded", "done"]))
-    with pytest.raises(InputError, match="^The page size must be a whole number from 1 to 2147483647.$"):
+    with pytest.raises(InputError, match=r"^The page size must be a whole number from 1 to 2147483647\.$"):
         seeded.query_runs(limit=0)
-    with pytest.raises(InputError, match="^The offset must be a whole number from 0 to 2147483647.$"):
+    with pytest.raises(InputError, match=r"^The offset must be a whole number from 0 to 2147483647\.$"):
         seeded.query_runs(offset=-1)
 
 
