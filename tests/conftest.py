@@ -21,6 +21,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
+from tests.helpers import CONFIG_ENV
 from tests.processes import Worker
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,18 +134,6 @@ def password_role(postgres_admin: str) -> str:
 
 # -- the dashboard's environment (AppTest page tests) ---------------------------------------------
 
-CONFIG_ENV = (
-    "CHECKPOINT_MODE",
-    "SQLITE_PATH",
-    "POSTGRES_URI",
-    "ORCHESTRATOR_WORKFLOWS",
-    "ORCHESTRATOR_MODEL",
-    "ORCHESTRATOR_CONCURRENCY",
-    "ORCHESTRATOR_READ_ONLY",
-    "ORCHESTRATOR_HEARTBEAT_SECONDS",
-    "ORCHESTRATOR_STALE_AFTER_SECONDS",
-    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
-)
 
 
 @pytest.fixture

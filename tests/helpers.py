@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Everything OrchestratorConfig (or the dashboard) reads from the environment.
+CONFIG_ENV = (
+    "CHECKPOINT_MODE",
+    "SQLITE_PATH",
+    "POSTGRES_URI",
+    "ORCHESTRATOR_WORKFLOWS",
+    "ORCHESTRATOR_MODEL",
+    "ORCHESTRATOR_CONCURRENCY",
+    "ORCHESTRATOR_READ_ONLY",
+    "ORCHESTRATOR_HEARTBEAT_SECONDS",
+    "ORCHESTRATOR_STALE_AFTER_SECONDS",
+    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+)
 
 # Written out by hand (not imported from the package) so a change to the package's sets shows up
 # here as a failing test rather than passing silently.
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")  # `finished_at` is set
 AT_REST = (*FINISHED, "awaiting_input")  # nothing more happens until someone acts
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for an `orchestrator` subprocess (CLI, worker, dashboard): this process's,
+    without any setting of ours (CONFIG_ENV and every other ORCHESTRATOR_* variable, so the
+    caller's shell never leaks in), with the repository importable; then `extra` on top."""
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV and not k.startswith("ORCHESTRATOR_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra)
+    return env
 
 
 def wait_for(
