@@ -132,6 +132,6 @@ def test_diff_run_1_against_any_other_run(page_orch: Orchestrator) -> None:
     assert diff_rows(at) == [
         ("tasks", "changed", "3", "5"),
         ("summary.count", "changed", "3", "4"),
-        ("extra", "added", "–", "[1]")  # a dash for nothing,
+        ("extra", "added", "–", "[1]"),  # a dash for nothing,
     ]
     assert "1: cmp1 against 3: cmp3" in main_texts(at, "caption")
