@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from orchestrator.checkpointer import startup
+from orchestrator.config import OrchestratorConfig
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from tests.helpers import AT_REST, wait_for
@@ -46,3 +51,27 @@ def execute(orch: Orchestrator, run_ids: list[str], until: tuple[str, ...] = AT_
 
 def main_texts(at: AppTest, kind: str) -> list[str]:
     return [str(e.value) for e in getattr(at.main, kind)]
+
+
+# -- fixtures for the page tests in tests/pages (registered by tests/pages/conftest.py) ------------
+
+
+@pytest.fixture(autouse=True)
+def no_magic() -> Iterator[None]:
+    """As the app's .streamlit/config.toml: no "magic", so no `ast.parse` of the pages in script
+    threads (CPython 3.11.7 fails one that races with the executor thread's)."""
+    from streamlit import config
+
+    config.set_option("runner.magicEnabled", False)
+    yield
+    config.set_option("runner.magicEnabled", True)
+
+
+@pytest.fixture
+def page_orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
+    """The test's own Orchestrator on the app's database (conftest's `app_config`, both backends),
+    with LangGraph's saver tables set up too (what any executor does first)."""
+    orch = Orchestrator(app_config)
+    asyncio.run(startup(orch.config, orch.engine))
+    yield orch
+    orch.engine.dispose()

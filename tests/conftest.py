@@ -17,10 +17,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from orchestrator.config import ENVIRONMENT_VARIABLES, OrchestratorConfig
+from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
+from tests.helpers import CONFIG_ENV
 from tests.processes import Worker
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,7 +134,6 @@ def password_role(postgres_admin: str) -> str:
 
 # -- the dashboard's environment (AppTest page tests) ---------------------------------------------
 
-CONFIG_ENV = ENVIRONMENT_VARIABLES
 
 
 @pytest.fixture

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from orchestrator.config import ENVIRONMENT_VARIABLES
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Everything OrchestratorConfig (or the dashboard) reads from the environment.
+CONFIG_ENV = ENVIRONMENT_VARIABLES
 
 # Written out by hand (not imported from the package) so a change to the package's sets shows up
 # here as a failing test rather than passing silently.
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")  # `finished_at` is set
 AT_REST = (*FINISHED, "awaiting_input")  # nothing more happens until someone acts
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment for an `orchestrator` subprocess (CLI, worker, dashboard): this process's,
+    without any setting of ours (CONFIG_ENV and every other ORCHESTRATOR_* variable, so the
+    caller's shell never leaks in), with the repository importable; then `extra` on top."""
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_ENV and not k.startswith("ORCHESTRATOR_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra)
+    return env
 
 
 def wait_for(

@@ -20,17 +20,10 @@ AUTH = {
 
 
 @pytest.fixture(autouse=True)
-def sqlite_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CHECKPOINT_MODE", "sqlite")
-    monkeypatch.setenv("SQLITE_PATH", str(tmp_path / "orchestrator.db"))
-    monkeypatch.setenv("ORCHESTRATOR_EMBEDDED_EXECUTOR", "0")
-    for cache in (st.cache_resource, st.cache_data):
-        cache.clear()
-    PagesManager.uses_pages_directory = None
-    yield
-    for cache in (st.cache_resource, st.cache_data):
-        cache.clear()
+def sqlite_app(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """conftest's clean_env (no setting from outside, fresh Streamlit state), on a SQLite file."""
+    clean_env.setenv("CHECKPOINT_MODE", "sqlite")
+    clean_env.setenv("SQLITE_PATH", str(tmp_path / "orchestrator.db"))
 
 
 @pytest.mark.parametrize("page", [None, "pages/run_detail.py", "pages/launch.py"])

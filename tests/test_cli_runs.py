@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,22 +16,12 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunStore
+from tests.helpers import cli_env
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
     r"^(?P<run_id>\w+) (?P<workflow>\w+) (?P<status>\w+) "
     r"tasks (?P<completed>\d+)/(?P<total>\d+) completed, (?P<failed>\d+) failed$"
 )
-
-
-def cli_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("POSTGRES_URI", "CHECKPOINT_MODE", "SQLITE_PATH") and not k.startswith("ORCHESTRATOR_")
-    }
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    return env
 
 
 @pytest.fixture

@@ -1,23 +1,25 @@
 """orchestrator.compare: the metrics table, the JSON diff and checkpoint divergence.
 
-Hand-made runs, JSON and histories with hand-computed answers, plus real LangGraph runs (the
-built-in `simulate` workflow and a 3-stage linear graph) checkpointed with InMemorySaver.
+Hand-made runs, JSON and histories with hand-computed answers, plus real runs (the built-in
+`simulate` workflow and a 3-stage linear graph) executed by the orchestrator on SQLite and on
+PostgreSQL and read back through the real savers, with hand-written expectations.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any, TypedDict
 
 import pytest
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 from orchestrator.compare import METRICS, compare_table, diff_json, divergence, json_equal
-from orchestrator.snapshots import to_jsonable
-from orchestrator.workflows import load_registry
+from orchestrator.config import OrchestratorConfig
+from orchestrator.history import checkpoint_history
+from orchestrator.operations import Orchestrator
+from tests.apptest_helpers import execute
 
 # --- compare_table -----------------------------------------------------------------------------
 
@@ -443,69 +445,13 @@ def test_different_workflows_do_not_apply() -> None:
     assert result["summary"] == result["reason"]
 
 
-# --- divergence on real LangGraph runs ---------------------------------------------------------
+# --- divergence on real runs, read back from the real savers -----------------------------------
+#
+# Runs executed by the orchestrator's executor on the test's SQLite file or PostgreSQL database,
+# their histories read the way the Compare page reads them (checkpoint_history through the saver,
+# writers named from run_tasks). Every expected value is written by hand.
 
-
-def history_from_graph(graph: Any, config: dict[str, Any]) -> list[dict[str, Any]]:
-    """`graph.get_state_history` in `checkpoint_history`'s shape, oldest first.
-
-    The writers of checkpoint N are the tasks pending on checkpoint N-1 (`__start__` is the
-    input), and what they changed is the keys of those tasks' results.
-    """
-    snapshots = list(graph.get_state_history(config))[::-1]
-    history: list[dict[str, Any]] = []
-    previous = None
-    for snap in snapshots:
-        tasks = previous.tasks if previous is not None else ()
-        history.append(
-            {
-                "checkpoint_id": snap.config["configurable"]["checkpoint_id"],
-                "step": snap.metadata["step"],
-                "source": snap.metadata["source"],
-                "created_at": snap.created_at,
-                "writers": sorted({"(input)" if t.name == "__start__" else t.name for t in tasks}),
-                "changed": sorted({key for t in tasks for key in (t.result or {})}),
-                "next": sorted(snap.next),
-                "values": to_jsonable(dict(snap.values)),
-            }
-        )
-        previous = snap
-    return history
-
-
-def _simulate_history(seed: int, thread_id: str) -> list[dict[str, Any]]:
-    spec = load_registry().get("simulate")
-    graph = spec.build().compile(checkpointer=InMemorySaver())
-    input = spec.validate_input({"tasks": 3, "delay_ms": 0, "seed": seed})
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-    asyncio.run(graph.ainvoke(spec.initial_state(input), config))
-    return history_from_graph(graph, config)
-
-
-def test_simulate_runs_with_the_same_seed_agree_at_every_step() -> None:
-    left, right = _simulate_history(7, "a"), _simulate_history(7, "b")
-    # input (-1), input applied (0), plan (1), work (2), summarize (3)
-    assert [cp["step"] for cp in left] == [-1, 0, 1, 2, 3]
-    assert [cp["writers"] for cp in left] == [[], ["(input)"], ["plan"], ["work"], ["summarize"]]
-    result = divergence(left, right, "simulate", "simulate")
-    assert result["summary"] == "Runs agree at every step (5 steps)."
-    assert result["first_divergent_step"] is None
-
-
-def test_simulate_runs_with_different_seeds_diverge_where_work_writes_results() -> None:
-    left, right = _simulate_history(1, "a"), _simulate_history(2, "b")
-    result = divergence(left, right, "simulate", "simulate")
-    # `seed` is itself a state channel, so the input step already differs in it ...
-    assert result["first_divergent_step"] == 0
-    assert result["summary"] == "Runs agree up to step -1; at step 0: different `seed`."
-    by_step = {s["step"]: s for s in result["steps"]}
-    assert by_step[1]["differing_channels"] == ["seed"]
-    # ... and the work results first differ at step 2, written by `work`.
-    first_results = next(s for s in result["steps"] if "results" in s["differing_channels"])
-    assert first_results["step"] == 2
-    assert first_results["left_writers"] == first_results["right_writers"] == ["work"]
-    assert by_step[2]["differing_channels"] == ["results", "seed"]
-    assert by_step[3]["differing_channels"] == ["results", "seed", "summary"]
+STAGES = {"stages": "tests.test_compare:build_stages"}
 
 
 class StagesState(TypedDict, total=False):
@@ -524,7 +470,8 @@ def _stage(n: int) -> Any:
     return stage
 
 
-def _stages_history(x: int, flip_at: int, thread_id: str) -> list[dict[str, Any]]:
+def build_stages() -> StateGraph:
+    """stage1 -> stage2 -> stage3; stage n writes s<n> = 10*x + n, plus 100 from stage `flip_at` on."""
     graph = StateGraph(StagesState)
     for n in (1, 2, 3):
         graph.add_node(f"stage{n}", _stage(n))
@@ -532,14 +479,68 @@ def _stages_history(x: int, flip_at: int, thread_id: str) -> list[dict[str, Any]
     graph.add_edge("stage1", "stage2")
     graph.add_edge("stage2", "stage3")
     graph.add_edge("stage3", END)
-    compiled = graph.compile(checkpointer=InMemorySaver())
-    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "flip_at": flip_at}}
-    compiled.invoke({"x": x}, config)
-    return history_from_graph(compiled, config)
+    return graph
 
 
-def test_linear_graph_diverges_exactly_where_stage_two_writes() -> None:
-    left, right = _stages_history(5, 2, "a"), _stages_history(5, 3, "b")
+@pytest.fixture
+def orch(config: OrchestratorConfig, engine) -> Iterator[Orchestrator]:
+    with_stages = OrchestratorConfig(
+        checkpoint_mode=config.checkpoint_mode,
+        sqlite_path=config.sqlite_path,
+        postgres_uri=config.postgres_uri,
+        workflows=STAGES,
+        env_file=None,
+    )
+    yield Orchestrator(with_stages, engine=engine)
+
+
+def histories(orch: Orchestrator, *launches: tuple[str, dict[str, Any], dict[str, Any]]) -> list[list[dict]]:
+    """Launch and execute the runs, then read each one's history as the Compare page does."""
+    run_ids = [orch.launch(workflow, input, config=cfg) for workflow, input, cfg in launches]
+    for run_id, run in execute(orch, run_ids).items():
+        assert run["status"] == "succeeded", (run_id, run["error"])
+    return [
+        checkpoint_history(
+            orch.config, run_id, {t["task_id"]: t["node"] for t in orch.store.get_tasks(run_id)}
+        )
+        for run_id in run_ids
+    ]
+
+
+def simulate(seed: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    return ("simulate", {"tasks": 3, "delay_ms": 0, "seed": seed}, {})
+
+
+def test_simulate_runs_with_the_same_seed_agree_at_every_step(orch: Orchestrator) -> None:
+    left, right = histories(orch, simulate(7), simulate(7))
+    # input (-1), input applied (0), plan (1), work (2), summarize (3)
+    assert [cp["step"] for cp in left] == [-1, 0, 1, 2, 3]
+    assert [cp["writers"] for cp in left] == [[], ["(input)"], ["plan"], ["work"], ["summarize"]]
+    result = divergence(left, right, "simulate", "simulate")
+    assert result["summary"] == "Runs agree at every step (5 steps)."
+    assert result["first_divergent_step"] is None
+
+
+def test_simulate_runs_with_different_seeds_diverge_where_work_writes_results(orch: Orchestrator) -> None:
+    left, right = histories(orch, simulate(1), simulate(2))
+    result = divergence(left, right, "simulate", "simulate")
+    # `seed` is itself a state channel, so the input step already differs in it ...
+    assert result["first_divergent_step"] == 0
+    assert result["summary"] == "Runs agree up to step -1; at step 0: different `seed`."
+    by_step = {s["step"]: s for s in result["steps"]}
+    assert by_step[1]["differing_channels"] == ["seed"]
+    # ... and the work results first differ at step 2, written by `work`.
+    assert by_step[2]["left_writers"] == by_step[2]["right_writers"] == ["work"]
+    assert by_step[2]["differing_channels"] == ["results", "seed"]
+    assert by_step[3]["differing_channels"] == ["results", "seed", "summary"]
+
+
+def stages(x: int, flip_at: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    return ("stages", {"x": x}, {"flip_at": flip_at})
+
+
+def test_linear_graph_diverges_exactly_where_stage_two_writes(orch: Orchestrator) -> None:
+    left, right = histories(orch, stages(5, 2), stages(5, 3))
     assert [(cp["step"], cp["writers"]) for cp in left] == [
         (-1, []),
         (0, ["(input)"]),
@@ -547,6 +548,9 @@ def test_linear_graph_diverges_exactly_where_stage_two_writes() -> None:
         (2, ["stage2"]),
         (3, ["stage3"]),
     ]
+    # s1 = 51 in both; s2 = 152 (flipped at 2) against 52; s3 = 153 in both (flipped at 2 and at 3)
+    assert left[-1]["values"] == {"x": 5, "s1": 51, "s2": 152, "s3": 153}
+    assert right[-1]["values"] == {"x": 5, "s1": 51, "s2": 52, "s3": 153}
     result = divergence(left, right, "stages", "stages")
     assert result["first_divergent_step"] == 2
     assert result["summary"] == "Runs agree up to step 1; at step 2 node `stage2` wrote different `s2`."
@@ -560,6 +564,7 @@ def test_linear_graph_diverges_exactly_where_stage_two_writes() -> None:
     ]
 
 
-def test_linear_graph_runs_with_the_same_flip_agree() -> None:
-    result = divergence(_stages_history(5, 2, "a"), _stages_history(5, 2, "b"), "stages", "stages")
+def test_linear_graph_runs_with_the_same_flip_agree(orch: Orchestrator) -> None:
+    left, right = histories(orch, stages(5, 2), stages(5, 2))
+    result = divergence(left, right, "stages", "stages")
     assert result["summary"] == "Runs agree at every step (5 steps)."

@@ -22,15 +22,8 @@ from tests.helpers import closed_port
 CONFIG_URI = "postgresql://from_config:pw1@config-host:5432/config_db"
 ENV_URI = "postgresql://from_env:pw2@env-host:5432/env_db"
 DOTENV_URI = "postgresql://from_dotenv:pw3@dotenv-host:5432/dotenv_db"
-ENV_NAMES = ("POSTGRES_URI", "CHECKPOINT_MODE", "SQLITE_PATH")
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No POSTGRES_URI / CHECKPOINT_MODE from the caller's shell, and no stray .env."""
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+# conftest's clean_env: no setting from the caller's shell, and no stray .env (tmp_path is the cwd).
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def write_env(tmp_path: Path, **values: str) -> str:

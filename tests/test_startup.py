@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
 import sys
 import uuid
@@ -20,8 +19,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import head_version, schema_version
 from orchestrator.runs import RunStore
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import cli_env
 
 EXPECTED_LINES = {
     "sqlite": [
@@ -88,13 +86,6 @@ def test_startup_twice_keeps_data_and_logs_again(config, backend, caplog):
 
 
 # -- the CLI ----------------------------------------------------------------------------------
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("POSTGRES_URI", "CHECKPOINT_MODE", "SQLITE_PATH")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env.update(extra)
-    return env
 
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

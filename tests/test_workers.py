@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
 import time
 import uuid
 from collections import Counter
@@ -26,6 +27,7 @@ from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
 from tests.conftest import _admin_connect
+from tests.engine_workflows import executions
 from tests.helpers import wait_for
 from tests.processes import Worker, wait_status
 
@@ -181,3 +183,78 @@ def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig,
         assert "Traceback" not in worker.stderr
     finally:
         orch.engine.dispose()
+
+
+# -- SIGINT: the same as SIGTERM, set up with a gate instead of timing ------------------------------
+
+GATED = {"gated": "tests.engine_workflows:build_gated"}
+
+
+def with_gated(config: OrchestratorConfig) -> OrchestratorConfig:
+    return OrchestratorConfig(
+        checkpoint_mode=config.checkpoint_mode,
+        sqlite_path=config.sqlite_path,
+        postgres_uri=config.postgres_uri,
+        workflows=GATED,
+        env_file=None,
+    )
+
+
+def test_sigint_lets_a_run_finish_within_the_grace_period(config: OrchestratorConfig, workers, tmp_path) -> None:
+    config = with_gated(config)
+    orch = Orchestrator(config)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    try:
+        # Every `work` step waits for <gate>/open, so the run is still going when the signal comes.
+        run_id = orch.launch("gated", {"dir": str(gate), "tasks": 2, "allow": 0, "delay_ms": 0})
+        worker = workers("w", config, "--concurrency", "1", "--grace", "120")
+        wait_status(orch, run_id, ("running",))
+        worker.proc.send_signal(signal.SIGINT)
+        wait_for(lambda: "Waiting up to 120 s for 1 running runs" in worker.stdout, what="the grace period")
+        (gate / "open").touch()
+        assert worker.proc.wait(60) == 0, worker.describe()
+        run = orch.get_run(run_id)
+        assert run["status"] == "succeeded", run["error"]
+        assert run["state_snapshot"]["summary"] == {"count": 2, "indices": [0, 1]}
+        assert f"Run {run_id} released" not in worker.stdout
+        assert "Traceback" not in worker.stderr
+    finally:
+        orch.engine.dispose()
+
+
+def test_sigint_releases_the_runs_the_grace_period_does_not_fit(
+    config: OrchestratorConfig, workers, tmp_path
+) -> None:
+    config = with_gated(config)
+    orch = Orchestrator(config)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    try:
+        run_id = orch.launch("gated", {"dir": str(gate), "tasks": 2, "allow": 0, "delay_ms": 0})
+        first = workers("first", config, "--concurrency", "1", "--grace", "0")
+        wait_status(orch, run_id, ("running",))
+        first.proc.send_signal(signal.SIGINT)
+        assert first.proc.wait(60) == 0, first.describe()
+        released = orch.get_run(run_id)
+        assert (released["status"], released["worker"], released["finished_at"]) == ("queued", None, None)
+        assert f"Run {run_id} released back to the queue" in first.stdout
+        assert executions(gate) == {}
+
+        # The next worker continues it once the gate opens; each step runs once.
+        (gate / "open").touch()
+        second = workers("second", config, "--concurrency", "1")
+        run = wait_status(orch, run_id)
+        assert run["status"] == "succeeded", run["error"]
+        assert executions(gate) == {0: 1, 1: 1}
+        assert second.terminate() == 0, second.describe()
+    finally:
+        orch.engine.dispose()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1001", "many"])
+def test_worker_concurrency_out_of_range_is_one_line(config: OrchestratorConfig, workers, value: str) -> None:
+    worker = workers(f"c{value}", config, "--concurrency", value)
+    assert worker.proc.wait(60) == 1, worker.describe()
+    assert worker.stderr.strip() == "error: --concurrency must be a whole number from 1 to 1000."
+    assert "serving" not in worker.stdout

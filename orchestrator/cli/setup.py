@@ -98,9 +98,13 @@ def _seconds_arg(raw: str, flag: str) -> float:
 def cmd_worker(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     concurrency = None
     if args.concurrency is not None:
-        concurrency = parse_count(args.concurrency, "--concurrency", low=1)
+        sentence = f"--concurrency must be a whole number from 1 to {MAX_CONCURRENCY}."
+        try:
+            concurrency = parse_count(args.concurrency, "--concurrency", low=1)
+        except InputError:
+            raise InputError(sentence) from None  # the worker's range, not any count's
         if concurrency > MAX_CONCURRENCY:
-            raise InputError(f"--concurrency must be a whole number from 1 to {MAX_CONCURRENCY}.")
+            raise InputError(sentence)
     grace = _seconds_arg(args.grace, "--grace")
     executor = Executor(config, concurrency=concurrency)
 

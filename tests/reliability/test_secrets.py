@@ -8,11 +8,9 @@ whatever password they carry: what is checked is that it never comes out again.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -24,11 +22,10 @@ from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import open_page
 from tests.conftest import RIGHT_PASSWORD, WRONG_PASSWORD
-from tests.helpers import closed_port
+from tests.helpers import cli_env, closed_port
 from tests.reliability.conftest import call_cli
 from tests.test_dashboard import rendered_dump, visible_text
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Sup3r-s3cret"  # never in any output
 TAIL = "tail-of-pw"  # what follows an unencoded '@' in a password (libpq would take it for the host)
 
@@ -108,11 +105,6 @@ def test_a_user_name_with_an_encoded_at_is_masked_readably():
 
 
 # -- every output, on a real server -------------------------------------------------------------
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))}
-    return {**env, "PYTHONPATH": str(REPO_ROOT), **extra}
 
 
 @pytest.mark.parametrize("form", ["userinfo", "query", "percent-encoded", "sslpassword", "both"])

@@ -1,0 +1,137 @@
+"""Live refresh (every 2 s while runs are going), the sidebar's counts of each status, and the
+Compare page's "Diff run 1 against" run N (both backends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from orchestrator.operations import Orchestrator
+from tests.apptest_helpers import main_texts, open_page, reset_streamlit
+
+
+def insert(orch: Orchestrator, *runs: tuple[str, str, dict[str, Any], dict[str, Any] | None]) -> None:
+    """Runs (run_id, status, input, state) of `simulate`, a minute apart, the first oldest."""
+    base = dt.datetime(2026, 2, 1, 9, 0, tzinfo=dt.UTC)
+    orch.store.insert_many(
+        [
+            {
+                "run_id": run_id,
+                "workflow": "simulate",
+                "status": status,
+                "created_at": base + dt.timedelta(minutes=n),
+                "input": input,
+                "state_snapshot": state,
+                "tags": [],
+            }
+            for n, (run_id, status, input, state) in enumerate(runs)
+        ]
+    )
+
+
+# -- live refresh: what the pages ask Streamlit for -----------------------------------------------
+
+
+@pytest.fixture
+def refreshes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The `run_every` of every fragment the pages declare, by the fragment function's name."""
+    asked: dict[str, Any] = {}
+    real = st.fragment
+
+    def recording(func: Callable | None = None, *, run_every: Any = None) -> Any:
+        def wrap(f: Callable) -> Any:
+            asked[f.__name__] = run_every
+            return real(f, run_every=run_every)
+
+        return wrap(func) if func is not None else wrap
+
+    monkeypatch.setattr(st, "fragment", recording)
+    return asked
+
+
+def test_pages_refresh_every_2_s_while_runs_are_going(page_orch: Orchestrator, refreshes: dict) -> None:
+    insert(page_orch, ("done", "succeeded", {}, None))
+    open_page("runs")
+    # nothing going: the table and the sidebar's counts look for news every 10 s
+    assert (refreshes["runs_table"], refreshes["run_counts"]) == (10, 10)
+    open_page("run_detail", run_id="done")
+    assert refreshes["live_header"] is None  # a finished run does not change
+
+    insert(page_orch, ("going", "running", {}, None))
+    refreshes.clear()
+    reset_streamlit()  # the status counts are cached for a few seconds
+    open_page("runs")
+    assert (refreshes["runs_table"], refreshes["run_counts"]) == (2, 2)
+    open_page("run_detail", run_id="going")
+    assert refreshes["live_header"] == 2
+
+    at = open_page("runs")
+    at.toggle(key="runs_live").set_value(False).run()
+    assert refreshes["runs_table"] is None  # "Live refresh" off
+
+
+def test_the_sidebar_counts_every_status(page_orch: Orchestrator) -> None:
+    insert(
+        page_orch,
+        ("r1", "running", {}, None),
+        ("r2", "running", {}, None),
+        ("q1", "queued", {}, None),
+        ("w1", "awaiting_input", {}, None),
+        ("w2", "awaiting_input", {}, None),
+        ("w3", "awaiting_input", {}, None),
+        ("s1", "succeeded", {}, None),
+        ("f1", "failed", {}, None),
+    )
+    at = open_page("overview")
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.sidebar.metric} == {
+        "All runs": "8",
+        "Running": "2",
+        "Queued": "1",
+        "Awaiting input": "3",
+    }
+
+
+# -- Compare: diff run 1 against run N -----------------------------------------------------------
+
+
+def diff_rows(at: AppTest) -> list[tuple[str, str, str, str]]:
+    return [
+        (r.path, r.change, r.left, r.right)
+        for df in at.dataframe
+        if list(df.value.columns) == ["path", "change", "left", "right"]
+        for r in df.value.itertuples()
+    ]
+
+
+def test_diff_run_1_against_any_other_run(page_orch: Orchestrator) -> None:
+    insert(
+        page_orch,
+        ("cmp1", "succeeded", {"tasks": 3, "seed": 1}, {"summary": {"count": 3}}),
+        ("cmp2", "succeeded", {"tasks": 3, "seed": 2}, {"summary": {"count": 3}}),
+        ("cmp3", "succeeded", {"tasks": 5, "seed": 1}, {"summary": {"count": 4}, "extra": [1]}),
+    )
+    at = open_page("compare", run_ids="cmp1,cmp2,cmp3")
+    assert not at.exception, [e.value for e in at.exception]
+    chooser = at.selectbox(key="compare_other")
+    assert chooser.options == ["2: cmp2", "3: cmp3"]
+    # run 1 against run 2 first
+    assert "**Input**: 1 difference" in main_texts(at, "markdown")
+    assert "**State snapshot**: 0 differences" in main_texts(at, "markdown")
+    assert diff_rows(at) == [("seed", "changed", "1", "2")]
+
+    chooser.set_value(2).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "**Input**: 1 difference" in main_texts(at, "markdown")
+    assert "**State snapshot**: 2 differences" in main_texts(at, "markdown")
+    assert diff_rows(at) == [
+        ("tasks", "changed", "3", "5"),
+        ("summary.count", "changed", "3", "4"),
+        ("extra", "added", "–", "[1]"),  # a dash for nothing,
+    ]
+    assert "1: cmp1 against 3: cmp3" in main_texts(at, "caption")
