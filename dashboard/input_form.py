@@ -107,11 +107,37 @@ def render_input_form(
             "input", {"title": "Input", "description": "A JSON object."}, start or {}, f"{key}_json"
         )
         if "input" in errors:
-            st.error(errors["input"])
+            st.error(errors["input"], icon=":material/error:")
         return {"__whole__": value}
-    schema = spec.input_model.model_json_schema()
+    return render_schema_form(spec.input_model.model_json_schema(), start, errors, f"{key}_{spec.name}")
+
+
+def field_messages(fields: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Each error as a sentence under its top-level field (a nested path such as `labels.quarter`
+    goes under `labels`), and the errors that belong to no field (a model validator's message)."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    for path, message in errors.items():
+        name, _, rest = path.partition(".")
+        if name in fields:
+            title = fields[name].get("title", name)
+            by_field.setdefault(name, []).append(f"{title}{' ' + rest if rest else ''} {message}.")
+        else:
+            text = message if path in ("input", "") else f"{path} {message}"
+            general.append(text + ("" if text.endswith(".") else "."))
+    return by_field, general
+
+
+def render_schema_form(
+    schema: dict[str, Any], start: dict[str, Any], errors: dict[str, str], key: str
+) -> dict[str, Any]:
+    """Widgets for the fields of a JSON schema (`key_<field>`), with every error shown at once:
+    beside its field, and those of no field above the form."""
     values: dict[str, Any] = {}
     fields = schema.get("properties", {})
+    by_field, general = field_messages(fields, errors)
+    for message in general:
+        st.error(message, icon=":material/error:")
     # Text boxes take the whole width; numbers, switches and choices share rows of three.
     wide = [name for name, field in fields.items() if _kind(field) in ("string", "lines", "json")]
     small = [name for name in fields if name not in wide]
@@ -122,9 +148,9 @@ def render_input_form(
     for name, field_schema in fields.items():
         with places[name]:
             default = start.get(name, field_schema.get("default"))
-            values[name] = render_field(name, field_schema, default, f"{key}_{spec.name}_{name}")
-            if name in errors:
-                st.error(f"{field_schema.get('title', name)} {errors[name]}.", icon=":material/error:")
+            values[name] = render_field(name, field_schema, default, f"{key}_{name}")
+            for message in by_field.get(name, []):
+                st.error(message, icon=":material/error:")
     return values
 
 

@@ -1,12 +1,24 @@
-"""Run detail: one run's metadata, tasks, state, checkpoint history and actions."""
+"""Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
+its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
 
 import streamlit as st
 
-from dashboard.actions import render_approval, render_run_actions, show_last_message
+from dashboard.actions import render_run_actions, show_last_message
 from dashboard.charts import task_timeline
-from dashboard.formatting import MISSING, as_utc, duration_text, status_column, time_column, time_text
-from dashboard.looks import status_label
-from dashboard.state import cached_history, require_orchestrator
+from dashboard.forking import render_fork
+from dashboard.formatting import (
+    MISSING,
+    as_utc,
+    detail_link,
+    duration_text,
+    status_column,
+    time_column,
+    time_text,
+)
+from dashboard.interrupts import render_interrupts
+from dashboard.looks import icon, status_label
+from dashboard.state import cached_graph_dot, cached_history, counts_key, require_orchestrator
+from orchestrator.errors import OrchestratorError
 from orchestrator.status import ACTIVE
 
 orch = require_orchestrator()
@@ -34,23 +46,44 @@ def live_header() -> None:
         st.rerun(scope="app")
         return
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
-    cols = st.columns(5)
-    cols[0].metric("Duration", duration_text(run["duration_seconds"]))
-    cols[1].metric("Tasks", run["tasks_total"])
-    cols[2].metric("Completed", run["tasks_completed"])
-    cols[3].metric("Failed", run["tasks_failed"])
-    cols[4].metric("Worker", (run["worker"] or MISSING).split(":")[0])
-    if run["tasks_total"]:
-        st.progress(
-            run["tasks_completed"] / run["tasks_total"],
-            text=f"{run['tasks_completed']} of {run['tasks_total']} tasks completed",
+    info, drawing = st.columns([3, 2], gap="large")
+    with info:
+        cols = st.columns(5)
+        cols[0].metric("Duration", duration_text(run["duration_seconds"]))
+        cols[1].metric("Tasks", run["tasks_total"])
+        cols[2].metric("Completed", run["tasks_completed"])
+        cols[3].metric("Failed", run["tasks_failed"])
+        cols[4].metric("Worker", (run["worker"] or MISSING).split(":")[0])
+        if run["tasks_total"]:
+            st.progress(
+                run["tasks_completed"] / run["tasks_total"],
+                text=f"{run['tasks_completed']} of {run['tasks_total']} tasks completed",
+            )
+        st.caption(
+            f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
+            f"finished {time_text(run['finished_at'])}"
+            + (f" · tags: {', '.join(f'`{tag}`' for tag in run['tags'])}" if run["tags"] else "")
+            + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
+            + (f" · preset **{run['preset']}**" if run["preset"] else "")
         )
-    st.caption(
-        f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
-        f"finished {time_text(run['finished_at'])}"
-        + (f" · tags: {', '.join(f'`{tag}`' for tag in run['tags'])}" if run["tags"] else "")
-        + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
-    )
+        if run["parent_run_id"]:
+            st.markdown(
+                f"{icon('call_split')} Forked from run [`{run['parent_run_id']}`]({detail_link(run['parent_run_id'])}) "
+                f"at step {run['parent_step'] if run['parent_step'] is not None else MISSING} "
+                f"(checkpoint `{run['parent_checkpoint_id']}`)."
+            )
+        if run["config"]:
+            st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
+        if reason := orch.waiting_reason(run):
+            st.warning(reason, icon=icon("hourglass_empty"))
+    with drawing:
+        try:
+            dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)))
+        except OrchestratorError as exc:
+            st.caption(f"The graph cannot be drawn here: {exc}")
+        else:
+            st.graphviz_chart(dot, width="stretch")
+            st.caption("Each node coloured by this run's tasks, with their counts.")
     if run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)
@@ -62,7 +95,12 @@ def live_header() -> None:
 
 
 live_header()
-render_approval(orch, run, key="detail")
+render_interrupts(orch, run, key="detail")
+if run["status"] == "failed":
+    st.caption(
+        f"{icon('call_split')} To correct this run (a wrong answer, a bad value in its state), fork it from a "
+        "checkpoint before the failure: Checkpoints tab, Fork from here. Resume replays the same answer."
+    )
 render_run_actions(orch, run, key="detail")
 
 
@@ -116,6 +154,8 @@ with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")
     left.json(run["input"] or {}, expanded=2)
+    left.markdown("**Config** (the run's `configurable` keys)")
+    left.json(run["config"] or {}, expanded=2)
     right.markdown("**State snapshot** (final, or latest)")
     right.json(run["state_snapshot"] or {}, expanded=1)
 with tab_history:
@@ -155,4 +195,9 @@ with tab_history:
             format_func=labels.__getitem__,
             key="detail_checkpoint",
         )
-        st.json(history[chosen]["values"], expanded=1)
+        state_column, fork_column = st.columns(2, gap="large")
+        with state_column:
+            st.markdown(f"**State at step {history[chosen]['step']}**")
+            st.json(history[chosen]["values"], expanded=1)
+        with fork_column:
+            render_fork(orch, run, history[chosen], key="detail_fork")
