@@ -53,10 +53,11 @@ def _help(schema: dict[str, Any]) -> str:
 def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any:
     """One widget for one field; returns its value (JSON fields: the parsed value or FieldParseError)."""
     label, kind, help_text = schema.get("title", name), _kind(schema), _help(schema)
+    placeholder = "optional" if schema.get("x-optional") else "required"
     if kind == "boolean":
         return st.checkbox(label, value=bool(value), key=key, help=help_text)
     if kind == "integer":
-        return st.number_input(label, value=value, step=1, key=key, help=help_text, placeholder="required")
+        return st.number_input(label, value=value, step=1, key=key, help=help_text, placeholder=placeholder)
     if kind == "number":
         return st.number_input(
             label,
@@ -65,7 +66,7 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
             format="%.3f",
             key=key,
             help=help_text,
-            placeholder="required",
+            placeholder=placeholder,
         )
     if kind == "choice":
         options = schema.get("enum", [])
@@ -73,7 +74,7 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
             label, options, index=options.index(value) if value in options else None, key=key, help=help_text
         )
     if kind == "string":
-        long = schema.get("maxLength", 10_000) > 200
+        long = schema.get("maxLength", 0) > 200  # no bound: one line (a URL, a name)
         widget = st.text_area if long else st.text_input
         return widget(label, value=value or "", key=key, help=help_text)
     if kind == "lines":
@@ -148,7 +149,9 @@ def render_schema_form(
     for name, field_schema in fields.items():
         with places[name]:
             default = start.get(name, field_schema.get("default"))
-            values[name] = render_field(name, field_schema, default, f"{key}_{name}")
+            optional = name not in schema.get("required", []) and field_schema.get("default", 0) is None
+            shown = {**field_schema, "x-optional": True} if optional else field_schema
+            values[name] = render_field(name, shown, default, f"{key}_{name}")
             for message in by_field.get(name, []):
                 st.error(message, icon=":material/error:")
     return values

@@ -78,8 +78,8 @@ def render_question(
         _render_json_answer(orch, run_id, value, interrupt_id, prefix)
         answer = lambda: None  # noqa: E731
     st.text_input("Reason (for a rejection)", key=f"{prefix}_reason")
-    left, right = st.columns(2)
-    left.button(
+    row = st.container(horizontal=True)
+    row.button(
         "Approve",
         type="primary",
         key=f"{prefix}_approve",
@@ -89,7 +89,7 @@ def render_question(
         # Read the editor and the reason when clicked: the click may arrive with the last edit.
         args=("Approve", lambda: orch.approve(run_id, answer(), interrupt_id=interrupt_id)),
     )
-    right.button(
+    row.button(
         "Reject",
         key=f"{prefix}_reject",
         icon=icon(ACTION_ICONS[Action.REJECT]),
@@ -122,16 +122,17 @@ def _send_json(orch: Orchestrator, run_id: str, interrupt_id: str, prefix: str) 
 
 
 def _render_json_answer(orch: Orchestrator, run_id: str, value: Any, interrupt_id: str, prefix: str) -> None:
-    st.markdown("**The question**")
-    st.json(value, expanded=2)
-    st.text_area(
+    question, answer = st.columns(2, gap="large")
+    question.markdown("**The question**")
+    question.json(value, expanded=2)
+    answer.text_area(
         "Your answer (JSON)",
         value=_pretty(value),
         key=f"{prefix}_answer",
         height=140,
         help="Any JSON value; it is what interrupt() returns in the graph. Prefilled with the question.",
     )
-    st.button(
+    answer.button(
         "Send answer",
         key=f"{prefix}_send",
         icon=icon("send"),
@@ -180,13 +181,14 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
     allowed = allowed_responses(value)
     if request.get("description"):
         st.markdown(str(request["description"]))
-    st.markdown(f"Action **`{action.get('action')}`** with the arguments")
-    st.json(action.get("args") or {}, expanded=2)
+    shown, edit = st.columns(2, gap="large")
+    shown.markdown(f"Action **`{action.get('action')}`** with the arguments")
+    shown.json(action.get("args") or {}, expanded=2)
     if not allowed:
         st.warning("This request allows no response; cancel the run or fork it.", icon=icon("block"))
         return
     if "edit" in allowed:
-        st.text_area(
+        edit.text_area(
             "Edit the arguments (JSON)",
             value=_pretty(action.get("args") or {}),
             key=f"{prefix}_edit_args",

@@ -101,12 +101,14 @@ def auth_configured() -> bool:
 
 
 @st.cache_data(ttl=600, show_spinner=False)
-def cached_graph_dot(workflow: str, counts: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None) -> str:
+def cached_graph_dot(
+    workflow: str, counts: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None, rankdir: str = "TB"
+) -> str:
     """The workflow's graph as DOT (`orchestrator.graphs.graph_dot`); with `counts` (a run's task
     statuses by node, as sorted tuples so they hash) each node coloured by them."""
     spec = get_orchestrator().registry.get(workflow)
     by_node = None if counts is None else {node: dict(statuses) for node, statuses in counts}
-    return graph_dot(spec, by_node)
+    return graph_dot(spec, by_node, rankdir=rankdir)
 
 
 def counts_key(counts: dict[str, dict[str, int]]) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:

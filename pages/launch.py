@@ -47,7 +47,7 @@ st.query_params["workflow"] = workflow
 spec = orch.registry.get(workflow)
 with graph_column:
     st.markdown("**The graph**")
-    st.graphviz_chart(cached_graph_dot(workflow), width="stretch")
+    st.graphviz_chart(cached_graph_dot(workflow))
 for name, message in broken.items():
     form_column.error(f"**{name}** cannot be launched: {message}", icon=icon("extension_off"))
 if spec.description:

@@ -46,44 +46,41 @@ def live_header() -> None:
         st.rerun(scope="app")
         return
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
-    info, drawing = st.columns([3, 2], gap="large")
-    with info:
-        cols = st.columns(5)
-        cols[0].metric("Duration", duration_text(run["duration_seconds"]))
-        cols[1].metric("Tasks", run["tasks_total"])
-        cols[2].metric("Completed", run["tasks_completed"])
-        cols[3].metric("Failed", run["tasks_failed"])
-        cols[4].metric("Worker", (run["worker"] or MISSING).split(":")[0])
-        if run["tasks_total"]:
-            st.progress(
-                run["tasks_completed"] / run["tasks_total"],
-                text=f"{run['tasks_completed']} of {run['tasks_total']} tasks completed",
-            )
-        st.caption(
-            f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
-            f"finished {time_text(run['finished_at'])}"
-            + (f" · tags: {', '.join(f'`{tag}`' for tag in run['tags'])}" if run["tags"] else "")
-            + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
-            + (f" · preset **{run['preset']}**" if run["preset"] else "")
+    cols = st.columns(5)
+    cols[0].metric("Duration", duration_text(run["duration_seconds"]))
+    cols[1].metric("Tasks", run["tasks_total"])
+    cols[2].metric("Completed", run["tasks_completed"])
+    cols[3].metric("Failed", run["tasks_failed"])
+    cols[4].metric("Worker", (run["worker"] or MISSING).split(":")[0])
+    if run["tasks_total"]:
+        st.progress(
+            run["tasks_completed"] / run["tasks_total"],
+            text=f"{run['tasks_completed']} of {run['tasks_total']} tasks completed",
         )
-        if run["parent_run_id"]:
-            st.markdown(
-                f"{icon('call_split')} Forked from run [`{run['parent_run_id']}`]({detail_link(run['parent_run_id'])}) "
-                f"at step {run['parent_step'] if run['parent_step'] is not None else MISSING} "
-                f"(checkpoint `{run['parent_checkpoint_id']}`)."
-            )
-        if run["config"]:
-            st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
-        if reason := orch.waiting_reason(run):
-            st.warning(reason, icon=icon("hourglass_empty"))
-    with drawing:
-        try:
-            dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)))
-        except OrchestratorError as exc:
-            st.caption(f"The graph cannot be drawn here: {exc}")
-        else:
-            st.graphviz_chart(dot, width="stretch")
-            st.caption("Each node coloured by this run's tasks, with their counts.")
+    st.caption(
+        f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
+        f"finished {time_text(run['finished_at'])}"
+        + (f" · tags: {', '.join(f'`{tag}`' for tag in run['tags'])}" if run["tags"] else "")
+        + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
+        + (f" · preset **{run['preset']}**" if run["preset"] else "")
+    )
+    if run["parent_run_id"]:
+        st.markdown(
+            f"{icon('call_split')} Forked from run [`{run['parent_run_id']}`]({detail_link(run['parent_run_id'])}) "
+            f"at step {run['parent_step'] if run['parent_step'] is not None else MISSING} "
+            f"(checkpoint `{run['parent_checkpoint_id']}`)."
+        )
+    if run["config"]:
+        st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
+    if reason := orch.waiting_reason(run):
+        st.warning(reason, icon=icon("hourglass_empty"))
+    try:
+        dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)), "LR")
+    except OrchestratorError as exc:
+        st.caption(f"The graph cannot be drawn here: {exc}")
+    else:
+        st.graphviz_chart(dot)
+        st.caption("Each node coloured by this run's tasks, with their counts.")
     if run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)

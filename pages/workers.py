@@ -31,7 +31,6 @@ def live_workers() -> None:
             {
                 "online": "online" if w["online"] else "offline",
                 "worker": w["worker"],
-                "host": w["host"],
                 "heartbeat_at": w["heartbeat_at"],
                 "running": w["running"],
                 "concurrency": w["concurrency"],
@@ -44,11 +43,10 @@ def live_workers() -> None:
         column_config={
             "online": st.column_config.TextColumn("State"),
             "worker": st.column_config.TextColumn("Worker"),
-            "host": st.column_config.TextColumn("Host"),
             "heartbeat_at": time_column("Last heartbeat"),
             "running": st.column_config.NumberColumn("Runs in progress"),
             "concurrency": st.column_config.NumberColumn("Concurrency"),
-            "workflows": st.column_config.ListColumn("Workflows it can run", width="large"),
+            "workflows": st.column_config.ListColumn("Workflows it can run", width="medium"),
             "broken": st.column_config.ListColumn("Entries it cannot load"),
             "started_at": time_column("Started"),
         },
