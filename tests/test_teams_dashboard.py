@@ -25,7 +25,7 @@ from orchestrator.workers import WorkerStore
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.checkpoint_reader import checkpoints
 
-TEAM = {"invoices": "tests.team_workflows:build_invoices"}
+TEAM = {"invoices": "tests.team_workflows:build_invoices", "signoff": "tests.launch_workflows:build_signoff"}
 LEDGER = {"ledger_url": "https://ledger.example/api"}
 QUESTION = {"question": "Post these invoices?", "invoices": 4}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -175,6 +175,26 @@ def test_several_questions_are_answered_each_by_its_id(team: Orchestrator) -> No
     assert json.loads(at.text_area(key="detail_1_answer").value) == {"amount": 20}
     click(at, "detail_1_approve")  # approve the second as proposed
     assert team.get_run(run_id)["resume_value"] == {"resume": {"second": True}}
+
+
+def test_a_workflow_with_an_answer_model_gets_a_form_with_every_error_at_once(team: Orchestrator) -> None:
+    run_id = team.launch("signoff", {"amount": 300})
+    assert execute(team, [run_id])[run_id]["status"] == "awaiting_input"
+    at = ok(open_page("run_detail", run_id=run_id))
+    assert "Your answer (Signoff)" in main_texts(at, "caption")
+    assert at.number_input(key="detail_field_amount").value == 300  # prefilled from the question
+    at.number_input(key="detail_field_amount").set_value(5000)
+    submit(at, "Send answer")  # the approver left empty
+    assert main_texts(at, "error") == ["Approver is required.", "Amount must be at most 1000."]
+    assert team.get_run(run_id)["status"] == "awaiting_input"
+
+    at.text_input(key="detail_field_approver").input("Ada")
+    at.number_input(key="detail_field_amount").set_value(250)
+    submit(at, "Send answer")
+    assert "Answer: queued" in main_texts(at, "success")
+    run = execute(team, [run_id], until=FINAL)[run_id]
+    assert run["status"] == "succeeded", run["error"]
+    assert run["state_snapshot"]["signed"] == {"approver": "Ada", "amount": 250}
 
 
 # -- launch: config form, errors at once, presets, URL, graph ------------------------------------
