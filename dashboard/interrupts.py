@@ -125,20 +125,22 @@ def _render_json_answer(orch: Orchestrator, run_id: str, value: Any, interrupt_i
     question, answer = st.columns(2, gap="large")
     question.markdown("**The question**")
     question.json(value, expanded=2)
-    answer.text_area(
-        "Your answer (JSON)",
-        value=_pretty(value),
-        key=f"{prefix}_answer",
-        height=140,
-        help="Any JSON value; it is what interrupt() returns in the graph. Prefilled with the question.",
-    )
-    answer.button(
-        "Send answer",
-        key=f"{prefix}_send",
-        icon=icon("send"),
-        on_click=do_action,
-        args=("Answer", lambda: _send_json(orch, run_id, interrupt_id, prefix)),
-    )
+    # Forms: what was typed is sent with the click, never a keystroke behind it.
+    with answer.form(f"{prefix}_answer_form", border=False, enter_to_submit=False):
+        st.text_area(
+            "Your answer (JSON)",
+            value=_pretty(value),
+            key=f"{prefix}_answer",
+            height=140,
+            help="Any JSON value; it is what interrupt() returns in the graph. Prefilled with the question.",
+        )
+        st.form_submit_button(
+            "Send answer",
+            key=f"{prefix}_send",
+            icon=icon("send"),
+            on_click=do_action,
+            args=("Answer", lambda: _send_json(orch, run_id, interrupt_id, prefix)),
+        )
 
 
 def _render_answer_form(
@@ -188,14 +190,40 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
         st.warning("This request allows no response; cancel the run or fork it.", icon=icon("block"))
         return
     if "edit" in allowed:
-        edit.text_area(
-            "Edit the arguments (JSON)",
-            value=_pretty(action.get("args") or {}),
-            key=f"{prefix}_edit_args",
-            height=120,
-        )
+        with edit.form(f"{prefix}_edit_form", border=False, enter_to_submit=False):
+            st.text_area(
+                "Edit the arguments (JSON)",
+                value=_pretty(action.get("args") or {}),
+                key=f"{prefix}_edit_args",
+                height=120,
+            )
+            st.form_submit_button(
+                "Send edited arguments",
+                key=f"{prefix}_edit",
+                icon=icon("edit"),
+                on_click=do_action,
+                args=("Edit", lambda: _send_edit(orch, run_id, value, interrupt_id, prefix)),
+            )
     if "response" in allowed:
-        st.text_input("Respond with text", key=f"{prefix}_response_text", placeholder="what the agent should know")
+        with st.form(f"{prefix}_respond_form", border=False, enter_to_submit=False):
+            st.text_input(
+                "Respond with text", key=f"{prefix}_response_text", placeholder="what the agent should know"
+            )
+            st.form_submit_button(
+                "Send response",
+                key=f"{prefix}_respond",
+                icon=icon("chat"),
+                on_click=do_action,
+                args=(
+                    "Response",
+                    lambda: orch.respond(
+                        run_id,
+                        "response",
+                        st.session_state.get(f"{prefix}_response_text", ""),
+                        interrupt_id=interrupt_id,
+                    ),
+                ),
+            )
     row = st.container(horizontal=True)
     if "accept" in allowed:
         row.button(
@@ -206,27 +234,6 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
             help="Carry out the action as proposed",
             on_click=do_action,
             args=("Accept", lambda: orch.respond(run_id, "accept", interrupt_id=interrupt_id)),
-        )
-    if "edit" in allowed:
-        row.button(
-            "Send edited arguments",
-            key=f"{prefix}_edit",
-            icon=icon("edit"),
-            on_click=do_action,
-            args=("Edit", lambda: _send_edit(orch, run_id, value, interrupt_id, prefix)),
-        )
-    if "response" in allowed:
-        row.button(
-            "Send response",
-            key=f"{prefix}_respond",
-            icon=icon("chat"),
-            on_click=do_action,
-            args=(
-                "Response",
-                lambda: orch.respond(
-                    run_id, "response", st.session_state.get(f"{prefix}_response_text", ""), interrupt_id=interrupt_id
-                ),
-            ),
         )
     if "ignore" in allowed:
         row.button(

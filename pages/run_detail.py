@@ -19,7 +19,10 @@ from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
 from dashboard.state import cached_graph_dot, cached_history, counts_key, require_orchestrator
 from orchestrator.errors import OrchestratorError
-from orchestrator.status import ACTIVE
+from orchestrator.status import ACTIVE, RunStatus
+
+# What changes by itself; a run that comes to rest (a question, an end) redraws the whole page.
+MOVING = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 orch = require_orchestrator()
 st.title("Run detail")
@@ -87,8 +90,8 @@ def live_header() -> None:
         if rest.strip():
             with st.expander("Traceback"):
                 st.code(rest.strip(), language="text")
-    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in ACTIVE:
-        st.rerun(scope="app")  # finished while refreshing: redraw the whole page once
+    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in MOVING:
+        st.rerun(scope="app")  # came to rest while refreshing (a question, an end): redraw the page once
 
 
 live_header()
