@@ -311,6 +311,46 @@ def test_fork_from_here_with_an_edited_state_and_compare_names_the_parting_step(
     ) in main_texts(at, "info")
 
 
+def test_a_run_failed_on_a_wrong_answer_is_corrected_from_the_page(team: Orchestrator) -> None:
+    run_id = team.launch("plan_execute", {"goal": "Collect logs; parse them", "require_approval": True})
+    execute(team, [run_id])
+    team.approve(run_id, {"plan": 5})  # a wrong answer: the run fails on it
+    assert execute(team, [run_id], until=FINAL)[run_id]["status"] == "failed"
+    at_question = next(t for t in checkpoints(team.config, run_id) if t.metadata.get("step") == 1)
+    checkpoint_id = at_question.config["configurable"]["checkpoint_id"]
+
+    at = ok(open_page("run_detail", run_id=run_id))
+    assert (
+        ":material/call_split: To correct this run (a wrong answer, a bad value in its state), fork it from a "
+        "checkpoint before the failure: Checkpoints tab, Fork from here. Resume replays the same answer."
+    ) in main_texts(at, "caption")
+    chooser = at.selectbox(key="detail_checkpoint")
+    (step_1,) = [o for o in chooser.options if o.startswith("step 1 ")]
+    chooser.set_value(step_1).run()
+    click(at, "detail_fork_button")  # the state as it was: the question is asked again
+    fork_id = next(r["run_id"] for r in team.store.query_runs().rows if r["run_id"] != run_id)
+    assert team.get_run(fork_id)["parent_checkpoint_id"] == checkpoint_id
+    assert f"Forked from step 1: new run [`{fork_id}`](run_detail?run_id={fork_id})." in main_texts(at, "success")
+    assert execute(team, [fork_id])[fork_id]["status"] == "awaiting_input"
+
+    at = ok(open_page("run_detail", run_id=fork_id))
+    assert list(at.data_editor[0].value["task"]) == ["Collect logs", "Parse them"]
+    click(at, "detail_approve")
+    run = execute(team, [fork_id], until=FINAL)[fork_id]
+    assert run["status"] == "succeeded", run["error"]
+    assert run["state_snapshot"]["plan"] == ["Collect logs", "Parse them"]
+    assert team.get_run(run_id)["status"] == "failed"  # the parent is left as it was
+
+
+def test_launch_again_fills_the_config_too(team: Orchestrator, tmp_path: Any) -> None:
+    source = launch_invoices(team, tmp_path)
+    at = ok(open_page("launch", from_run=source))
+    assert at.selectbox(key="launch_workflow").value == "invoices"
+    form = f"launch_invoices_{source}"
+    assert at.number_input(key=f"{form}_invoices_count").value == 4
+    assert at.text_input(key=f"{form}_config_ledger_url").value == "https://ledger.example/api"
+
+
 # -- workers and the waiting reason --------------------------------------------------------------
 
 
