@@ -11,6 +11,7 @@ pages = [
     st.Page("pages/run_detail.py", title="Run detail", icon=icon(PAGE_ICONS["run_detail"])),
     st.Page("pages/compare.py", title="Compare", icon=icon(PAGE_ICONS["compare"])),
     st.Page("pages/overview.py", title="Overview", icon=icon(PAGE_ICONS["overview"])),
+    st.Page("pages/workers.py", title="Workers", icon=icon(PAGE_ICONS["workers"])),
 ]
 if not read_only():
     pages.append(st.Page("pages/launch.py", title="Launch", icon=icon(PAGE_ICONS["launch"])))

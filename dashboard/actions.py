@@ -1,4 +1,4 @@
-"""Run actions (cancel, resume, approve, reject, re-run, delete), shared by the detail and launch pages.
+"""Run actions (cancel, resume, re-run, launch again, delete), shared by the detail and launch pages.
 
 Each button calls one package operation in its on_click callback, so the page that renders
 after it already shows the new status; the outcome is shown as one sentence.
@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.looks import ACTION_ICONS, icon
@@ -35,7 +34,7 @@ def current_launcher() -> str:
     return st.session_state["launcher"]
 
 
-def _do(label: str, call: Callable[[], Any]) -> None:
+def do_action(label: str, call: Callable[[], Any]) -> None:
     try:
         result = call()
     except OrchestratorError as exc:
@@ -78,7 +77,7 @@ def render_run_actions(
                 st.button(
                     "Yes, cancel it",
                     key=f"{key}_cancel",
-                    on_click=_do,
+                    on_click=do_action,
                     args=("Cancel", lambda: orch.cancel(run_id)),
                 )
         elif action == Action.RESUME:
@@ -87,7 +86,7 @@ def render_run_actions(
                 key=f"{key}_resume",
                 icon=_icon(action),
                 help="Continue from the last checkpoint",
-                on_click=_do,
+                on_click=do_action,
                 args=("Resume", lambda: orch.resume(run_id)),
             )
         elif action == Action.RERUN:
@@ -96,7 +95,7 @@ def render_run_actions(
                 key=f"{key}_rerun",
                 icon=_icon(action),
                 help="A new run with the same input",
-                on_click=_do,
+                on_click=do_action,
                 args=("Re-run queued as", lambda: orch.rerun(run_id)),
             )
         elif action == Action.LAUNCH_AGAIN:
@@ -114,7 +113,7 @@ def render_run_actions(
                     "Yes, delete it",
                     key=f"{key}_delete",
                     type="primary",
-                    on_click=_do,
+                    on_click=do_action,
                     args=("Delete", lambda: "deleted" if orch.delete(run_id) else "nothing to delete"),
                 )
 
@@ -130,50 +129,3 @@ def edited_plan(plan: list[Any], edits: dict[str, Any] | None) -> list[str]:
     rows = [task for i, task in enumerate(rows) if i not in deleted]
     rows += [added.get("task") or "" for added in edits.get("added_rows") or []]
     return [task.strip() for task in rows if task and task.strip()]
-
-
-def _answer(plan: list[Any] | None, editor_key: str) -> Any:
-    return None if plan is None else edited_plan(plan, st.session_state.get(editor_key))
-
-
-def render_approval(orch: Orchestrator, run: Mapping[str, Any], key: str) -> None:
-    """For a run awaiting input: the pending question, an editable plan, Approve and Reject."""
-    pending = orch.pending_interrupts(run["run_id"])
-    if not pending or orch.config.read_only:
-        return
-    run_id = run["run_id"]
-    with st.container(border=True):
-        st.subheader(f"{icon('front_hand')} Waiting for approval")
-        value = pending[0]["value"]
-        plan = value.get("plan") if isinstance(value, dict) else None
-        if isinstance(plan, list) and len(pending) == 1:
-            st.caption("Edit the plan: change, add or remove tasks, then approve.")
-            st.data_editor(
-                pd.DataFrame({"task": [str(t) for t in plan]}),
-                num_rows="dynamic",
-                key=f"{key}_plan",
-                column_config={"task": st.column_config.TextColumn("Task", required=True, width="large")},
-                hide_index=True,
-            )
-            st.caption(f"{len(edited_plan(plan, st.session_state.get(f'{key}_plan')))} tasks will run.")
-        else:
-            st.json(pending)
-            plan = None
-        st.text_input("Reason (for a rejection)", key=f"{key}_reason")
-        left, right = st.columns(2)
-        left.button(
-            "Approve",
-            type="primary",
-            key=f"{key}_approve",
-            icon=_icon(Action.APPROVE),
-            on_click=_do,
-            # Read the editor and the reason when clicked: the click may arrive with the last edit.
-            args=("Approve", lambda: orch.approve(run_id, _answer(plan, f"{key}_plan"))),
-        )
-        right.button(
-            "Reject",
-            key=f"{key}_reject",
-            icon=_icon(Action.REJECT),
-            on_click=_do,
-            args=("Reject", lambda: orch.reject(run_id, st.session_state.get(f"{key}_reason", ""))),
-        )

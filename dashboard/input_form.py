@@ -53,10 +53,11 @@ def _help(schema: dict[str, Any]) -> str:
 def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any:
     """One widget for one field; returns its value (JSON fields: the parsed value or FieldParseError)."""
     label, kind, help_text = schema.get("title", name), _kind(schema), _help(schema)
+    placeholder = "optional" if schema.get("x-optional") else "required"
     if kind == "boolean":
         return st.checkbox(label, value=bool(value), key=key, help=help_text)
     if kind == "integer":
-        return st.number_input(label, value=value, step=1, key=key, help=help_text, placeholder="required")
+        return st.number_input(label, value=value, step=1, key=key, help=help_text, placeholder=placeholder)
     if kind == "number":
         return st.number_input(
             label,
@@ -65,7 +66,7 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
             format="%.3f",
             key=key,
             help=help_text,
-            placeholder="required",
+            placeholder=placeholder,
         )
     if kind == "choice":
         options = schema.get("enum", [])
@@ -73,7 +74,7 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
             label, options, index=options.index(value) if value in options else None, key=key, help=help_text
         )
     if kind == "string":
-        long = schema.get("maxLength", 10_000) > 200
+        long = schema.get("maxLength", 0) > 200  # no bound: one line (a URL, a name)
         widget = st.text_area if long else st.text_input
         return widget(label, value=value or "", key=key, help=help_text)
     if kind == "lines":
@@ -107,11 +108,37 @@ def render_input_form(
             "input", {"title": "Input", "description": "A JSON object."}, start or {}, f"{key}_json"
         )
         if "input" in errors:
-            st.error(errors["input"])
+            st.error(errors["input"], icon=":material/error:")
         return {"__whole__": value}
-    schema = spec.input_model.model_json_schema()
+    return render_schema_form(spec.input_model.model_json_schema(), start, errors, f"{key}_{spec.name}")
+
+
+def field_messages(fields: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Each error as a sentence under its top-level field (a nested path such as `labels.quarter`
+    goes under `labels`), and the errors that belong to no field (a model validator's message)."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    for path, message in errors.items():
+        name, _, rest = path.partition(".")
+        if name in fields:
+            title = fields[name].get("title", name)
+            by_field.setdefault(name, []).append(f"{title}{' ' + rest if rest else ''} {message}.")
+        else:
+            text = message if path in ("input", "") else f"{path} {message}"
+            general.append(text + ("" if text.endswith(".") else "."))
+    return by_field, general
+
+
+def render_schema_form(
+    schema: dict[str, Any], start: dict[str, Any], errors: dict[str, str], key: str
+) -> dict[str, Any]:
+    """Widgets for the fields of a JSON schema (`key_<field>`), with every error shown at once:
+    beside its field, and those of no field above the form."""
     values: dict[str, Any] = {}
     fields = schema.get("properties", {})
+    by_field, general = field_messages(fields, errors)
+    for message in general:
+        st.error(message, icon=":material/error:")
     # Text boxes take the whole width; numbers, switches and choices share rows of three.
     wide = [name for name, field in fields.items() if _kind(field) in ("string", "lines", "json")]
     small = [name for name in fields if name not in wide]
@@ -122,9 +149,11 @@ def render_input_form(
     for name, field_schema in fields.items():
         with places[name]:
             default = start.get(name, field_schema.get("default"))
-            values[name] = render_field(name, field_schema, default, f"{key}_{spec.name}_{name}")
-            if name in errors:
-                st.error(f"{field_schema.get('title', name)} {errors[name]}.", icon=":material/error:")
+            optional = name not in schema.get("required", []) and field_schema.get("default", 0) is None
+            shown = {**field_schema, "x-optional": True} if optional else field_schema
+            values[name] = render_field(name, shown, default, f"{key}_{name}")
+            for message in by_field.get(name, []):
+                st.error(message, icon=":material/error:")
     return values
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.actions import render_approval, render_run_actions
+from dashboard.actions import render_run_actions
 from dashboard.formatting import detail_link, duration_text
-from dashboard.looks import status_label
+from dashboard.interrupts import render_interrupts
+from dashboard.looks import icon, status_label
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
 from orchestrator.status import Action, RunStatus
@@ -52,8 +53,10 @@ def render_run_card(
             text=f"{done} of {total} tasks · {run['tasks_failed']} failed · {_elapsed(run)}",
         )
         st.caption(f"Latest: {_events(tasks)}")
+        if reason := orch.waiting_reason(run):  # type: ignore[arg-type]
+            st.warning(reason, icon=icon("hourglass_empty"))
         if run["status"] == "awaiting_input":
-            render_approval(orch, run, key=f"{key}_{run['run_id']}")
+            render_interrupts(orch, run, key=f"{key}_{run['run_id']}")
         render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=CARD_ACTIONS)
 
 

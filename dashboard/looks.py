@@ -77,4 +77,5 @@ PAGE_ICONS: dict[str, str] = {
     "compare": "compare_arrows",
     "overview": "monitoring",
     "launch": "rocket_launch",
+    "workers": "dns",
 }

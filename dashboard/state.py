@@ -9,6 +9,7 @@ import streamlit as st
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import OrchestratorError
 from orchestrator.executor import Executor
+from orchestrator.graphs import graph_dot
 from orchestrator.history import checkpoint_history
 from orchestrator.metrics import Period, overview
 from orchestrator.operations import Orchestrator
@@ -97,3 +98,19 @@ def auth_configured() -> bool:
         return "auth" in st.secrets
     except Exception:  # no secrets file at all
         return False
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def cached_graph_dot(
+    workflow: str, counts: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None, rankdir: str = "TB"
+) -> str:
+    """The workflow's graph as DOT (`orchestrator.graphs.graph_dot`); with `counts` (a run's task
+    statuses by node, as sorted tuples so they hash) each node coloured by them."""
+    spec = get_orchestrator().registry.get(workflow)
+    by_node = None if counts is None else {node: dict(statuses) for node, statuses in counts}
+    return graph_dot(spec, by_node, rankdir=rankdir)
+
+
+def counts_key(counts: dict[str, dict[str, int]]) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """A run's node counts ({node: {status: n}}) as the hashable key `cached_graph_dot` takes."""
+    return tuple(sorted((node, tuple(sorted(statuses.items()))) for node, statuses in counts.items()))

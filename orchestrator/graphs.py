@@ -42,12 +42,18 @@ def node_state(counts: Mapping[str, int]) -> str:
     return "not run"
 
 
-def graph_dot(spec: WorkflowSpec, counts: Mapping[str, Mapping[str, int]] | None = None) -> str:
-    """DOT for the workflow's graph; with `counts` ({node: {task status: n}}) each node shows a run's tasks."""
+def graph_dot(
+    spec: WorkflowSpec, counts: Mapping[str, Mapping[str, int]] | None = None, *, rankdir: str = "TB"
+) -> str:
+    """DOT for the workflow's graph; with `counts` ({node: {task status: n}}) each node shows a run's tasks.
+
+    `rankdir` is Graphviz's direction: "TB" (top to bottom) or "LR" (left to right, a wide band)."""
+    if rankdir not in ("TB", "LR"):
+        raise ValueError(f"rankdir must be 'TB' or 'LR', not {rankdir!r}")
     graph = spec.build().compile().get_graph()
     lines = [
         "digraph workflow {",
-        '  graph [rankdir=TB, bgcolor="transparent", fontname="sans-serif", nodesep=0.3, ranksep=0.35];',
+        f'  graph [rankdir={rankdir}, bgcolor="transparent", fontname="sans-serif", nodesep=0.3, ranksep=0.35];',
         '  node [shape=box, style="rounded,filled", fontname="sans-serif", fontsize=11, penwidth=1.4];',
         '  edge [color="#616161", arrowsize=0.7];',
     ]

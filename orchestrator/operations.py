@@ -219,9 +219,10 @@ class Orchestrator:
         with open_sync_saver(self.config) as saver:
             try:
                 point = copy_until(saver, run_id, new_id, checkpoint_id, {"run_id": new_id})
+                # The parent's step at the fork point (an edited state adds a checkpoint after it).
+                step = (saver.get_tuple(point) or _missing(checkpoint_id)).metadata.get("step")
                 if values:
                     point = spec.build().compile(checkpointer=saver).update_state(point, values)
-                step = (saver.get_tuple(point) or _missing(checkpoint_id)).metadata.get("step")
             except InputError:
                 saver.delete_thread(new_id)
                 raise

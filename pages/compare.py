@@ -83,6 +83,17 @@ pair = (0, other)
 histories = [cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"])) for i in pair]
 result = divergence(histories[0], histories[1], runs[pair[0]]["workflow"], runs[pair[1]]["workflow"])
 st.caption(f"{names[pair[0]]} against {names[pair[1]]}")
+for child, parent, child_name, parent_name in (
+    (runs[pair[1]], runs[pair[0]], names[pair[1]], names[pair[0]]),
+    (runs[pair[0]], runs[pair[1]], names[pair[0]], names[pair[1]]),
+):
+    if child["parent_run_id"] == parent["run_id"]:
+        st.info(
+            f"Run {child_name} is a fork of run {parent_name} from step {child['parent_step']} "
+            f"(checkpoint `{child['parent_checkpoint_id']}`): they share every checkpoint up to it "
+            "and part after it.",
+            icon=":material/call_split:",
+        )
 if not result["applies"]:
     st.info(result["reason"])
 else:

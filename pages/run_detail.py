@@ -1,16 +1,31 @@
-"""Run detail: one run's metadata, tasks, state, checkpoint history and actions."""
+"""Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
+its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
 
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
-from dashboard.actions import render_approval, render_run_actions, show_last_message
+from dashboard.actions import render_run_actions, show_last_message
 from dashboard.charts import task_timeline
-from dashboard.formatting import MISSING, as_utc, duration_text, status_column, time_column, time_text
-from dashboard.looks import status_label
-from dashboard.state import cached_history, require_orchestrator
-from orchestrator.status import ACTIVE
+from dashboard.forking import render_fork
+from dashboard.formatting import (
+    MISSING,
+    as_utc,
+    detail_link,
+    duration_text,
+    status_column,
+    time_column,
+    time_text,
+)
+from dashboard.interrupts import render_interrupts
+from dashboard.looks import icon, status_label
+from dashboard.state import cached_graph_dot, cached_history, counts_key, require_orchestrator
+from orchestrator.errors import OrchestratorError
+from orchestrator.status import ACTIVE, RunStatus
+
+# What changes by itself; a run that comes to rest (a question, an end) redraws the whole page.
+MOVING = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 orch = require_orchestrator()
 st.title("Run detail")
@@ -53,19 +68,42 @@ def live_header() -> None:
         f"finished {time_text(run['finished_at'])}"
         + (f" · tags: {', '.join(f'`{tag}`' for tag in run['tags'])}" if run["tags"] else "")
         + (f" · re-run of `{run['rerun_of']}`" if run["rerun_of"] else "")
+        + (f" · preset **{run['preset']}**" if run["preset"] else "")
     )
+    if run["parent_run_id"]:
+        st.markdown(
+            f"{icon('call_split')} Forked from run [`{run['parent_run_id']}`]({detail_link(run['parent_run_id'])}) "
+            f"at step {run['parent_step'] if run['parent_step'] is not None else MISSING} "
+            f"(checkpoint `{run['parent_checkpoint_id']}`)."
+        )
+    if run["config"]:
+        st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
+    if reason := orch.waiting_reason(run):
+        st.warning(reason, icon=icon("hourglass_empty"))
+    try:
+        dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)), "LR")
+    except OrchestratorError as exc:
+        st.caption(f"The graph cannot be drawn here: {exc}")
+    else:
+        st.graphviz_chart(dot)
+        st.caption("Each node coloured by this run's tasks, with their counts.")
     if run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)
         if rest.strip():
             with st.expander("Traceback"):
                 st.code(rest.strip(), language="text")
-    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in ACTIVE:
-        st.rerun(scope="app")  # finished while refreshing: redraw the whole page once
+    if st.session_state.get("detail_last_status") != run["status"] and run["status"] not in MOVING:
+        st.rerun(scope="app")  # came to rest while refreshing (a question, an end): redraw the page once
 
 
 live_header()
-render_approval(orch, run, key="detail")
+render_interrupts(orch, run, key="detail")
+if run["status"] == "failed":
+    st.caption(
+        f"{icon('call_split')} To correct this run (a wrong answer, a bad value in its state), fork it from a "
+        "checkpoint before the failure: Checkpoints tab, Fork from here. Resume replays the same answer."
+    )
 render_run_actions(orch, run, key="detail")
 
 
@@ -119,6 +157,8 @@ with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")
     left.json(run["input"] or {}, expanded=2)
+    left.markdown("**Config** (the run's `configurable` keys)")
+    left.json(run["config"] or {}, expanded=2)
     right.markdown("**State snapshot** (final, or latest)")
     right.json(run["state_snapshot"] or {}, expanded=1)
 with tab_history:
@@ -158,4 +198,9 @@ with tab_history:
             format_func=labels.__getitem__,
             key="detail_checkpoint",
         )
-        st.json(history[chosen]["values"], expanded=1)
+        state_column, fork_column = st.columns(2, gap="large")
+        with state_column:
+            st.markdown(f"**State at step {history[chosen]['step']}**")
+            st.json(history[chosen]["values"], expanded=1)
+        with fork_column:
+            render_fork(orch, run, history[chosen], key="detail_fork")

@@ -3,7 +3,8 @@
     python -m scripts.screenshots                  # writes docs/screenshots/*.png
     python -m scripts.screenshots --out /tmp/shots
 
-Seeds a fresh SQLite file in a temporary folder with the demo data set (scripts/demo_data.py),
+Seeds a fresh SQLite file in a temporary folder with the demo data set (scripts/demo_data.py)
+and a team's graph at its questions (scripts/team_demo.py),
 starts the dashboard on it with `streamlit run`, and photographs each page in Debian's
 Chromium (Playwright, never a downloaded browser) once it is drawn. Takes about a minute.
 """
@@ -23,6 +24,7 @@ from scripts.dashboard_server import DashboardServer
 
 ROOT = Path(__file__).resolve().parents[1]
 from scripts.demo_data import DEMO_LAUNCHER, DemoData, seed_demo  # noqa: E402
+from scripts.team_demo import TEAM_ENV, seed_team  # noqa: E402
 
 
 def _top(page: Any, element: Any, margin: int = 16) -> None:
@@ -58,11 +60,26 @@ def _period(name: str) -> Callable[[Any], None]:
     return choose
 
 
+def _answer(page: Any) -> None:
+    _top(page, page.get_by_text("Each node coloured by this run's tasks", exact=False), margin=170)
+
+
+def _fork(page: Any) -> None:
+    page.get_by_role("tab", name="Checkpoints").click()
+    page.get_by_text("State at checkpoint").wait_for()
+    box = page.get_by_test_id("stSelectbox").filter(has_text="State at checkpoint")
+    box.get_by_role("combobox").click()
+    page.get_by_role("option", name="step 2 · loop · check", exact=True).click()
+    page.get_by_text("Fork from here (step 2)").wait_for()
+    wait_until_drawn(page)
+    _top(page, page.get_by_role("tab", name="Checkpoints"))
+
+
 def _your_runs(page: Any) -> None:
     _top(page, page.get_by_role("heading", name="Your runs"))
 
 
-def shots(demo: DemoData) -> list[tuple[str, str, Callable[[Any], None] | None]]:
+def shots(demo: DemoData, team: dict[str, str]) -> list[tuple[str, str, Callable[[Any], None] | None]]:
     """(file name, path, what to do on the page before the picture)."""
     real = demo.real
     return [
@@ -78,10 +95,15 @@ def shots(demo: DemoData) -> list[tuple[str, str, Callable[[Any], None] | None]]
         ("overview-24h.png", "/overview", _period("Last 24 h")),
         ("launch.png", f"/launch?by={DEMO_LAUNCHER}", None),
         ("launch-your-runs.png", f"/launch?by={DEMO_LAUNCHER}", _your_runs),
+        ("launch-config.png", f"/launch?workflow=invoices&by={DEMO_LAUNCHER}", None),
+        ("run-detail-answer.png", f"/run_detail?run_id={team['question']}", _answer),
+        ("run-detail-inbox.png", f"/run_detail?run_id={team['inbox']}", _answer),
+        ("run-detail-fork.png", f"/run_detail?run_id={team['question']}", _fork),
+        ("workers.png", "/workers", None),
     ]
 
 
-def take(server: DashboardServer, demo: DemoData, out: Path) -> list[Path]:
+def take(server: DashboardServer, demo: DemoData, team: dict[str, str], out: Path) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written = []
@@ -89,7 +111,7 @@ def take(server: DashboardServer, demo: DemoData, out: Path) -> list[Path]:
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(90_000)
-        for name, path, before in shots(demo):
+        for name, path, before in shots(demo, team):
             page.goto(server.url + path)
             page.get_by_role("heading", level=1).wait_for()
             wait_until_drawn(page)
@@ -116,11 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         folder = Path(tmp)
-        env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(folder / "demo.db")}
+        env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(folder / "demo.db"), **TEAM_ENV}
         config = OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=env["SQLITE_PATH"], env_file=None)
         demo = seed_demo(config)
+        team = seed_team(config, folder)
         with DashboardServer(folder, env) as server:
-            for path in take(server, demo, args.out):
+            for path in take(server, demo, team, args.out):
                 print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

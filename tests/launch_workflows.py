@@ -43,3 +43,33 @@ def build_labelled() -> StateGraph:
 
 
 build_labelled.input_model = LabelledInput  # type: ignore[attr-defined]
+
+
+class Signoff(BaseModel):
+    """The answer the `signoff` test workflow's question expects (a form on run detail)."""
+
+    approver: str = Field(min_length=1, max_length=80, description="Who signs off.")
+    amount: int = Field(ge=0, le=1000, description="The amount signed off.")
+
+
+class SignoffState(TypedDict, total=False):
+    amount: int
+    signed: dict[str, Any]
+
+
+def _ask(state: SignoffState) -> dict:
+    from langgraph.types import interrupt
+
+    return {"signed": interrupt({"approver": "", "amount": state.get("amount", 100)})}
+
+
+def build_signoff() -> StateGraph:
+    """Asks for a sign-off whose answer is checked against an answer model."""
+    graph = StateGraph(SignoffState)
+    graph.add_node("ask", _ask)
+    graph.add_edge(START, "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
+build_signoff.answer_model = Signoff  # type: ignore[attr-defined]

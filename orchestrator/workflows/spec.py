@@ -71,6 +71,11 @@ class WorkflowSpec:
         """The graph's declared `context_schema` (LangGraph's `config_schema` before 1.0), or None."""
         return _context_schema(self.build)
 
+    def config_json_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the graph's context schema (for a config form), or None without one."""
+        schema = self.context_schema()
+        return None if schema is None else _adapter(schema).json_schema()
+
     def validate_config(self, data: Any) -> dict[str, Any]:
         """The run's `configurable` keys, checked: a JSON object of names the orchestrator does not
         reserve; validated against the graph's context schema when it declares one.

@@ -1,7 +1,8 @@
 """Fixtures of the browser journeys: one dashboard per backend, Debian's Chromium, a page per test.
 
 The dashboard is started as people start it (`streamlit run streamlit_app.py`, its embedded
-executor on) on a throwaway SQLite file or PostgreSQL database, and stopped (its database
+executor on, a team's own graph registered through ORCHESTRATOR_WORKFLOWS) on a throwaway SQLite
+file or PostgreSQL database, and stopped (its database
 dropped) when the module's journeys on that backend are over. It opens empty; the first test
 that asks for `demo` fills it with the demo data set (scripts/demo_data.py), once. Every test
 gets a fresh browser context at 1440×900 and, when it ends, must have left no exception box or
@@ -27,6 +28,7 @@ from orchestrator.config import OrchestratorConfig
 from scripts.browser import VIEWPORT, launch_chromium, missing_browser, wait_until_drawn
 from scripts.dashboard_server import DashboardServer
 from scripts.demo_data import DemoData, seed_demo
+from scripts.team_demo import TEAM_ENV, TEAM_WORKFLOWS
 from tests.conftest import BACKENDS, _admin_connect
 
 STEP_MS = 60_000  # every wait in a journey: generous, the machine is shared and has two cores
@@ -84,10 +86,12 @@ def dashboard(
     """A dashboard on an empty database of the backend, for every journey of that backend."""
     folder = tmp_path_factory.mktemp(f"dashboard-{request.param}")
     env, database = _database(request.param, folder, request)
+    env.update(TEAM_ENV)  # a team's own graph beside the built-ins (scripts/team_demo.py)
     config = OrchestratorConfig(
         checkpoint_mode=env["CHECKPOINT_MODE"],
         sqlite_path=env.get("SQLITE_PATH", "orchestrator.db"),
         postgres_uri=env.get("POSTGRES_URI"),
+        workflows=TEAM_WORKFLOWS,
         env_file=None,
     )
     try:

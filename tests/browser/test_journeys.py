@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
 from typing import Any
@@ -77,6 +78,17 @@ def number(page: Any, label: str, value: int | float) -> None:
     field = page.get_by_role("spinbutton", name=label, exact=True)
     field.fill(str(value))
     field.press("Tab")
+
+
+def fill_kept(page: Any, box: Any, text: str) -> None:
+    """Type `text` into a box and wait until the drawn page still holds it (a redraw that was under
+    way when it was typed would put the old value back)."""
+    for _ in range(5):
+        box.fill(text)
+        wait_until_drawn(page)
+        if box.input_value() == text:
+            return
+    raise AssertionError(f"the box did not keep {text!r}")
 
 
 def chart_svg(page: Any, index: int = 0) -> Any:
@@ -146,7 +158,7 @@ def test_first_open_with_an_empty_database(page: Any, dashboard: Dashboard) -> N
     assert "answers" in page.get_by_test_id("stSidebar").inner_text()
     # Material icons (a font served by the app) in the navigation, and no emoji anywhere.
     nav = page.get_by_test_id("stSidebarNav")
-    assert nav.get_by_test_id("stIconMaterial").count() == 5
+    assert nav.get_by_test_id("stIconMaterial").count() == 6
     assert not has_emoji(page.locator("body").inner_text())
 
     open_page(page, dashboard, "/overview", "Overview")
@@ -424,3 +436,77 @@ def test_database_unreachable_shows_a_banner(
         finally:
             context.close()
         assert not server.errors_since(0), server.log()
+
+
+def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, dashboard: Dashboard) -> None:
+    """Issue 12 from the page: a team's graph launched with its config, its dict question answered
+    in the JSON box, its Agent Inbox request answered with edited arguments, then forked from the
+    checkpoint before its question with an edited state."""
+    open_page(page, dashboard, "/launch?workflow=invoices", "Launch a run")
+    page.get_by_text("The graph", exact=True).wait_for()
+    assert page.get_by_test_id("stGraphVizChart").locator("svg").count() == 1
+    number(page, "Count", 3)
+    page.get_by_role("textbox", name="Ledger Url").fill("https://ledger.example/api")
+    page.get_by_role("button", name="Launch").click()
+    queued = page.get_by_text(re.compile(r"Queued 1 run: "))
+    queued.wait_for()
+    run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
+
+    open_page(page, dashboard, f"/run_detail?run_id={run_id}", "Run detail")
+    answer = page.get_by_role("textbox", name="Your answer (JSON)")
+    answer.wait_for(timeout=90_000)  # drawn once the run waits at its question
+    assert json.loads(answer.input_value()) == {"question": "Post these invoices?", "invoices": 3}
+    fill_kept(page, answer, '{"post": true, "by": "the browser"}')
+    page.get_by_role("button", name="Send answer").click()
+    page.get_by_text("Answer: queued").wait_for()
+
+    args = page.get_by_role("textbox", name="Edit the arguments (JSON)")
+    args.wait_for(timeout=90_000)  # the page redraws itself when the run waits again
+    assert json.loads(args.input_value()) == {"url": "https://ledger.example/api", "invoices": 3}
+    for name in ("Accept", "Send edited arguments", "Send response", "Ignore"):
+        assert page.get_by_role("button", name=name, exact=True).count() == 1, name
+    fill_kept(page, args, '{"url": "https://other.example/api", "invoices": 2}')
+    page.get_by_role("button", name="Send edited arguments").click()
+    page.get_by_text("Edit: queued").wait_for()
+
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        wait_for(lambda: orch.store.get_run(run_id)["status"] == "succeeded", timeout=90, what="the answered run")
+        run = orch.store.get_run(run_id)
+        assert run["state_snapshot"]["review"] == {"post": True, "by": "the browser"}
+        assert run["state_snapshot"]["posted"] == {
+            "posted": True,
+            "args": {"url": "https://other.example/api", "invoices": 2},
+        }
+        assert run["config"] == {"ledger_url": "https://ledger.example/api"}
+    finally:
+        orch.engine.dispose()
+
+    # Fork from the checkpoint after the checks (step 2), with a label added to the state.
+    page.reload()
+    page.get_by_role("heading", level=1, name="Run detail").wait_for()
+    wait_until_drawn(page)
+    page.get_by_role("tab", name="Checkpoints").click()
+    pick(page, "stSelectbox", "State at checkpoint", "step 2 · loop · check")
+    page.get_by_text("Fork from here (step 2)").wait_for()  # the box of step 2, not of the last step
+    wait_until_drawn(page)
+    state = page.get_by_role("textbox", name="State for the fork (JSON)")
+    values = json.loads(state.input_value())
+    assert values["count"] == 3 and values["labels"] == {}
+    assert [c["index"] for c in values["checked"]] == [0, 1, 2]
+    fill_kept(page, state, json.dumps({**values, "labels": {"forked": 1}}))
+    page.get_by_role("button", name="Fork from here").click()
+    forked = page.get_by_test_id("stAlert").filter(has_text="Forked from step 2")
+    forked.wait_for()
+    assert "Forked from step 2, with labels changed: new run" in forked.inner_text(), forked.inner_text()
+    fork_id = re.search(r"[0-9a-f]{32}", forked.inner_text()).group(0)
+    page.get_by_role("link", name="Open the new run").click()
+    page.get_by_text(f"Forked from run {run_id} at step 2", exact=False).wait_for()
+    page.get_by_role("textbox", name="Your answer (JSON)").wait_for(timeout=90_000)  # asked again
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        fork = orch.store.get_run(fork_id)
+        assert (fork["parent_run_id"], fork["parent_step"], fork["status"]) == (run_id, 2, "awaiting_input")
+        assert fork["state_snapshot"]["labels"] == {"forked": 1}
+    finally:
+        orch.engine.dispose()

@@ -1,0 +1,54 @@
+"""A team's own graph in the demo (tests/team_workflows.py's `invoices`), for the screenshots and
+the browser journey of issue 12: a run waiting at its dict question, one waiting at its Agent
+Inbox request, a fork of the first with an edited state, a preset, and a worker that stopped.
+
+    from scripts.team_demo import TEAM_WORKFLOWS, seed_team
+    team = seed_team(config, folder)          # config with workflows=TEAM_WORKFLOWS
+    print(team["inbox"])                      # the run waiting at the Agent Inbox request
+
+The dashboard that shows them needs ORCHESTRATOR_WORKFLOWS=json.dumps(TEAM_WORKFLOWS).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.operations import Orchestrator
+from orchestrator.workers import WorkerStore
+from scripts.demo_data import DEMO_LAUNCHER, _execute
+
+TEAM_WORKFLOWS = {"invoices": "tests.team_workflows:build_invoices"}
+TEAM_ENV = {"ORCHESTRATOR_WORKFLOWS": json.dumps(TEAM_WORKFLOWS)}
+LEDGER = {"ledger_url": "https://ledger.example/api"}
+
+
+def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
+    """Runs of `invoices` at each kind of question, and a fork; returns their ids by name."""
+    orch = Orchestrator(
+        OrchestratorConfig(
+            checkpoint_mode=config.checkpoint_mode,
+            sqlite_path=config.sqlite_path,
+            postgres_uri=config.postgres_uri,
+            workflows=TEAM_WORKFLOWS,
+            env_file=None,
+        )
+    )
+    try:
+        input = {"count": 4, "dir": str(folder)}
+        runs = {
+            name: orch.launch("invoices", input, ["team"], config=LEDGER, launched_by=DEMO_LAUNCHER)
+            for name in ("question", "inbox")
+        }
+        _execute(orch, list(runs.values()))
+        orch.approve(runs["inbox"])  # the dict question approved as proposed: on to the Agent Inbox request
+        _execute(orch, [runs["inbox"]])
+        orch.save_preset("invoices", "emea", {"count": 8, "dir": str(folder)}, LEDGER, created_by=DEMO_LAUNCHER)
+        WorkerStore(orch.engine).register(
+            "gpu-box:4242", host="gpu-box", pid=4242, concurrency=2, workflows=["simulate"], broken={}
+        )
+        WorkerStore(orch.engine).stopped("gpu-box:4242")
+        return runs
+    finally:
+        orch.engine.dispose()
