@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
     UTCDateTime,
@@ -75,6 +75,8 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 NULLABLE_SORTS = {"started_at", "finished_at", "duration_seconds", "tags", "worker"}
 TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
+# The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
+COUNT_CAP = 10_000
 
 
 @dataclass
@@ -145,6 +147,23 @@ class RunFilter:
                 )
             )
         return conds
+
+
+@dataclass(frozen=True)
+class MatchCount:
+    """How many runs match: `value` exactly, or (not `exact`) more than `value`."""
+
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" if self.exact else f"{self.value:,}+"
+
+
+def _filter(filters: RunFilter | None) -> RunFilter:
+    if filters is not None and not isinstance(filters, RunFilter):
+        raise InputError("filters must be a RunFilter.")
+    return filters or RunFilter()
 
 
 @dataclass
@@ -402,23 +421,69 @@ class RunStore:
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        """One page of runs matching `filters`, sorted and paged by the database, and the count."""
+        """One page of runs matching `filters`, sorted and paged by the database, and the exact count.
+
+        The dashboard asks for the page (`page_runs`) and the count (`count_matching`) apart, so
+        the page never waits on the count; this is for callers that want both (the CLI).
+        """
+        rows = self.page_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        return RunPage(rows=rows, total=self.count_matching(filters, cap=None).value)
+
+    def page_statement(
+        self,
+        filters: RunFilter | None = None,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Select[Any]:
+        """The SELECT of one page of runs (checked arguments; the benchmark replays its SQL)."""
         if not isinstance(sort, str) or sort not in SORT_COLUMNS:
             raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
         limit, offset = check_page(limit, offset)
-        if filters is not None and not isinstance(filters, RunFilter):
-            raise InputError("filters must be a RunFilter.")
-        conds = (filters or RunFilter()).conditions()
+        conds = _filter(filters).conditions()
         order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
         if sort in NULLABLE_SORTS:
             order = order.nulls_last()
         tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
-        page = select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
-        count = select(func.count()).select_from(runs).where(*conds)
+        return select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
+
+    def page_runs(
+        self,
+        filters: RunFilter | None = None,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunSummary]:
+        """One page of runs matching `filters`, sorted and paged by the database (no count)."""
+        stmt = self.page_statement(filters, sort=sort, descending=descending, limit=limit, offset=offset)
         with self.engine.connect() as conn:
-            rows: list[RunSummary] = [dict(row._mapping) for row in conn.execute(page)]  # type: ignore[misc]
-            total = conn.execute(count).scalar_one()
-        return RunPage(rows=rows, total=total)
+            return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
+
+    @staticmethod
+    def count_statement(filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> Select[Any]:
+        """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them)."""
+        conds = _filter(filters).conditions()
+        if cap is None:
+            return select(func.count()).select_from(runs).where(*conds)
+        cap = check_count(cap, "cap", low=1)
+        matching = select(literal(1).label("one")).select_from(runs).where(*conds).limit(cap + 1).subquery()
+        return select(func.count()).select_from(matching)
+
+    def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
+        """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).
+
+        A capped count reads at most cap + 1 matching rows, so a broad filter at a million runs
+        costs what a narrow one does; the page shows "10,000+" and counts exactly on demand.
+        """
+        with self.engine.connect() as conn:
+            n = conn.execute(self.count_statement(filters, cap=cap)).scalar_one()
+        if cap is not None and n > cap:
+            return MatchCount(value=cap, exact=False)
+        return MatchCount(value=n, exact=True)
 
     def count_by_status(self) -> dict[str, int]:
         """How many runs have each status (statuses with none are 0)."""
