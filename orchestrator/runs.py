@@ -26,6 +26,7 @@ from orchestrator.db import (
     run_tasks,
     runs,
     seconds_between,
+    text_search,
     utcnow,
 )
 from orchestrator.errors import InputError, ReadOnlyError
@@ -139,13 +140,12 @@ class RunFilter:
             conds.append(runs.c.created_at < self.created_to)
         text = self.text.strip()
         if text:
-            conds.append(
-                or_(
-                    runs.c.run_id.icontains(text, autoescape=True),
-                    json_text(runs.c.tags).icontains(text, autoescape=True),
-                    json_text(runs.c.input).icontains(text, autoescape=True),
-                )
+            like = or_(
+                runs.c.run_id.icontains(text, autoescape=True),
+                json_text(runs.c.tags).icontains(text, autoescape=True),
+                json_text(runs.c.input).icontains(text, autoescape=True),
             )
+            conds.append(text_search(like, text))
         return conds
 
 

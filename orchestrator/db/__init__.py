@@ -13,6 +13,7 @@ from orchestrator.db.dialect import (
     grouped_percentiles,
     json_text,
     seconds_between,
+    text_search,
     time_bucket,
     upsert,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "sqlite_file",
     "sqlite_read_only_connection",
     "sqlite_read_only_url",
+    "text_search",
     "time_bucket",
     "upgrade_schema",
     "upsert",

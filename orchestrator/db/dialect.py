@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Float,
     Integer,
@@ -132,6 +133,49 @@ def _bin_index_sqlite(element: bin_index, compiler: Any, **kw: Any) -> str:
     value, width, last = (compiler.process(c, **kw) for c in element.clauses)
     # CAST truncates, which is floor for the non-negative values binned here.
     return f"MIN(CAST({value} / {width} AS INTEGER), {last})"
+
+
+# -- text search -------------------------------------------------------------------------------
+
+# The trigram tokenizer (SQLite) and pg_trgm index texts of at least this many characters.
+TRIGRAM = 3
+
+
+class _search_match(FunctionElement[bool]):
+    type = Boolean()
+    inherit_cache = True
+
+
+class search_match(_search_match):
+    """Runs whose id, tags or input contain `text` (any case), by the search index of migration 0008.
+
+    Built from `like` (the portable condition: `lower(x) LIKE '%text%'` on each text) and the
+    FTS5 phrase. PostgreSQL runs `like` as it is, which its pg_trgm indexes serve; SQLite asks
+    its FTS5 trigram table `runs_search` for the rowids instead. Use `text_search`, which keeps
+    `like` alone for texts too short for a trigram.
+    """
+
+    inherit_cache = True
+
+
+@compiles(search_match, "postgresql")
+def _search_match_pg(element: search_match, compiler: Any, **kw: Any) -> str:
+    like, _phrase = list(element.clauses)
+    return str(compiler.process(like, **kw))
+
+
+@compiles(search_match, "sqlite")
+def _search_match_sqlite(element: search_match, compiler: Any, **kw: Any) -> str:
+    _like, phrase = list(element.clauses)
+    return f"runs.rowid IN (SELECT rowid FROM runs_search WHERE runs_search MATCH {compiler.process(phrase, **kw)})"
+
+
+def text_search(like: ColumnElement[bool], text: str) -> ColumnElement[bool]:
+    """`like` through the search index where the text is long enough for one (see search_match)."""
+    if len(text) < TRIGRAM:
+        return like
+    phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 phrase: every character literal
+    return search_match(like, literal(phrase, String()))
 
 
 # -- JSON as text, upserts, percentiles -------------------------------------------------------
