@@ -24,11 +24,21 @@ NOT_MEASURED = [
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100_000, help="runs to seed per backend (default 100,000)")
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--runs", type=int, default=100_000, help="runs to seed per backend (default 100,000)"
+    )
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats per query (after one warm-up)")
-    parser.add_argument("--smoke", action="store_true", help="2,000 runs, 3 repeats, a smaller matrix; writes bench/results/smoke.md")
-    parser.add_argument("--out", type=Path, default=None, help="where to write the report (default bench/results.md)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2,000 runs, 3 repeats, a smaller matrix; writes bench/results/smoke.md",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to write the report (default bench/results.md)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.runs, args.repeats = min(args.runs, 2_000), 3
@@ -41,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{backend}: {args.runs:,} runs, {len(matrix)} cases, {args.repeats} repeats", flush=True)
         if backend == "sqlite":
             engine, path = seed.sqlite_engine(args.runs)
-            raw_target, server = str(path), "SQLite file (WAL), one connection per query from SQLAlchemy's pool."
+            raw_target, server = (
+                str(path),
+                "SQLite file (WAL), one connection per query from SQLAlchemy's pool.",
+            )
         else:
             engine, uri = seed.postgres_engine(args.runs)
             raw_target = uri
@@ -56,7 +69,10 @@ def main(argv: list[str] | None = None) -> None:
             result = measure.measure_case(store, raw, case, args.repeats)
             results.append(result)
             if result.waited.p95 >= report.PAGE_TARGET_MS or i % 20 == 0:
-                print(f"  [{i + 1}/{len(matrix)}] {case.name}: page+count p95 {result.waited.p95:.1f} ms", flush=True)
+                print(
+                    f"  [{i + 1}/{len(matrix)}] {case.name}: page+count p95 {result.waited.p95:.1f} ms",
+                    flush=True,
+                )
         overview = measure.measure_overview(engine, max(3, args.repeats // 3))
         for label, fig in overview.items():
             print(f"  overview {label}: median {fig.median:.1f} ms, p95 {fig.p95:.1f} ms", flush=True)
@@ -70,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         }
     header = [
         f"{args.runs:,} runs per backend, {len(matrix)} generated cases, {args.repeats} timed repeats each "
-        f"(after a warm-up); the count the page shows is capped at {COUNT_CAP:,} (\"{COUNT_CAP:,}+\", exact on demand).",
+        f'(after a warm-up); the count the page shows is capped at {COUNT_CAP:,} ("{COUNT_CAP:,}+", exact on demand).',
     ]
     report.write(out, command, header, sections, NOT_MEASURED)
     (HERE / "results").mkdir(exist_ok=True)

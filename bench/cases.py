@@ -105,7 +105,9 @@ def generate(n_runs: int, *, smoke: bool = False) -> list[Case]:
         for (name, filters), status in itertools.product(ranges, STATUSES):
             if smoke and status not in ("succeeded", "failed"):
                 continue
-            cases.append(Case(f"status={status} & {name}", f"range:{count}", {"statuses": [status], **filters}))
+            cases.append(
+                Case(f"status={status} & {name}", f"range:{count}", {"statuses": [status], **filters})
+            )
     for sort in SORT_COLUMNS:
         for descending in (True, False):
             cases.append(Case(f"sort {sort} {'desc' if descending else 'asc'}", "sort", {}, sort, descending))
@@ -115,5 +117,12 @@ def generate(n_runs: int, *, smoke: bool = False) -> list[Case]:
     deep = [min(10_000, n_runs // 2), min(100_000, n_runs // 2)]
     for offset in dict.fromkeys(deep):
         cases.append(Case(f"deep page, offset {offset:,}", "deep", {}, offset=offset))
-        cases.append(Case(f"deep page, status=succeeded, offset {offset:,}", "deep", {"statuses": ["succeeded"]}, offset=offset))
+        cases.append(
+            Case(
+                f"deep page, status=succeeded, offset {offset:,}",
+                "deep",
+                {"statuses": ["succeeded"]},
+                offset=offset,
+            )
+        )
     return cases

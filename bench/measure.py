@@ -64,7 +64,9 @@ class RawDriver:
     def capture(self, call: Callable[[], Any]) -> list[tuple[str, Any]]:
         seen: list[tuple[str, Any]] = []
 
-        def listener(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        def listener(
+            conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+        ) -> None:
             seen.append((statement, parameters))
 
         event.listen(self.engine, "before_cursor_execute", listener)
@@ -96,7 +98,9 @@ def measure_case(store: RunStore, raw: RawDriver | None, case: Case, repeats: in
     filters = case.run_filter()
 
     def page() -> Any:
-        return store.page_runs(filters, sort=case.sort, descending=case.descending, limit=50, offset=case.offset)
+        return store.page_runs(
+            filters, sort=case.sort, descending=case.descending, limit=50, offset=case.offset
+        )
 
     def count() -> Any:
         return store.count_matching(filters)
@@ -119,12 +123,23 @@ def measure_case(store: RunStore, raw: RawDriver | None, case: Case, repeats: in
         case, exact, str(shown), Figure.of(pages), Figure.of(counts), Figure.of(waited), exact_ms
     )
     if raw is not None:
-        result.raw_page = Figure.of(repeat(lambda: raw.run(page_sql), repeats)) if (page_sql := raw.capture(page)) else None
-        result.raw_count = Figure.of(repeat(lambda: raw.run(count_sql), repeats)) if (count_sql := raw.capture(count)) else None
+        result.raw_page = (
+            Figure.of(repeat(lambda: raw.run(page_sql), repeats)) if (page_sql := raw.capture(page)) else None
+        )
+        result.raw_count = (
+            Figure.of(repeat(lambda: raw.run(count_sql), repeats))
+            if (count_sql := raw.capture(count))
+            else None
+        )
     return result
 
 
-PERIODS = {"24 h": dt.timedelta(days=1), "7 days": dt.timedelta(days=7), "30 days": dt.timedelta(days=30), "90 days (all)": dt.timedelta(days=90)}
+PERIODS = {
+    "24 h": dt.timedelta(days=1),
+    "7 days": dt.timedelta(days=7),
+    "30 days": dt.timedelta(days=30),
+    "90 days (all)": dt.timedelta(days=90),
+}
 
 
 def measure_overview(engine: Engine, repeats: int) -> dict[str, Figure]:

@@ -17,10 +17,18 @@ OVERVIEW_TARGET_MS = 300.0
 
 
 def machine() -> list[str]:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-        platform.processor(),
-    ) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     memory = ""
     if Path("/proc/meminfo").exists():
         kb = int(Path("/proc/meminfo").read_text().split()[1])
@@ -52,7 +60,9 @@ def share(result: CaseResult, n: int) -> str:
     return f"{frac:.2%}{tag}"
 
 
-def backend_section(name: str, n: int, server: str, results: list[CaseResult], overview: dict[str, Figure]) -> list[str]:
+def backend_section(
+    name: str, n: int, server: str, results: list[CaseResult], overview: dict[str, Figure]
+) -> list[str]:
     lines = [f"## {name}, {n:,} runs", "", f"{server}", ""]
     misses = [r for r in results if r.waited.p95 >= PAGE_TARGET_MS]
     worst = max(results, key=lambda r: r.waited.p95)
@@ -74,7 +84,9 @@ def backend_section(name: str, n: int, server: str, results: list[CaseResult], o
         "|---|---:|---:|---|",
     ]
     for label, fig in overview.items():
-        verdict = "met" if fig.p95 < OVERVIEW_TARGET_MS else f"missed by {fig.p95 - OVERVIEW_TARGET_MS:,.0f} ms"
+        verdict = (
+            "met" if fig.p95 < OVERVIEW_TARGET_MS else f"missed by {fig.p95 - OVERVIEW_TARGET_MS:,.0f} ms"
+        )
         lines.append(f"| {label} | {_ms(fig.median)} | {_ms(fig.p95)} | {verdict} |")
     lines += [
         "",
@@ -93,14 +105,37 @@ def backend_section(name: str, n: int, server: str, results: list[CaseResult], o
             f"{_ms(r.raw_count.median if r.raw_count else None)} | {_ratio(r.count, r.raw_count)} |"
         )
     if misses:
-        lines += ["", f"Misses (page + count p95 ≥ {PAGE_TARGET_MS:.0f} ms): " + "; ".join(f"{r.case.name} {_ms(r.waited.p95)} ms" for r in misses) + "."]
+        lines += [
+            "",
+            f"Misses (page + count p95 ≥ {PAGE_TARGET_MS:.0f} ms): "
+            + "; ".join(f"{r.case.name} {_ms(r.waited.p95)} ms" for r in misses)
+            + ".",
+        ]
     if raw_misses:
-        lines += ["", "Pages more than 2x the raw driver: " + "; ".join(f"{r.case.name} {_ratio(r.page, r.raw_page)}x" for r in raw_misses) + "."]
+        lines += [
+            "",
+            "Pages more than 2x the raw driver: "
+            + "; ".join(f"{r.case.name} {_ratio(r.page, r.raw_page)}x" for r in raw_misses)
+            + ".",
+        ]
     return [*lines, ""]
 
 
-def write(path: Path, command: str, header: list[str], sections: list[list[str]], not_measured: list[str]) -> None:
-    lines = ["# Benchmark results", "", f"Made by `{command}`.", "", "## Machine", "", *machine(), "", *header, ""]
+def write(
+    path: Path, command: str, header: list[str], sections: list[list[str]], not_measured: list[str]
+) -> None:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Made by `{command}`.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+        *header,
+        "",
+    ]
     for section in sections:
         lines += section
     if not_measured:

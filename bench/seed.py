@@ -47,7 +47,9 @@ def generate(n: int, seed: int = 7) -> Iterator[tuple]:
         total = rng.randrange(1, 1000)
         failed = rng.randrange(1, 12) if rng.random() < 0.2 else 0
         started = created + dt.timedelta(seconds=1) if status != "queued" else None
-        duration = rng.expovariate(1 / 30) if status in ("succeeded", "failed", "cancelled", "interrupted") else None
+        duration = (
+            rng.expovariate(1 / 30) if status in ("succeeded", "failed", "cancelled", "interrupted") else None
+        )
         finished = started + dt.timedelta(seconds=duration) if started and duration is not None else None
         yield (
             uuid.UUID(int=rng.getrandbits(128)).hex,

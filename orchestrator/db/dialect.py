@@ -149,8 +149,8 @@ class _search_match(FunctionElement[bool]):
 class search_match(_search_match):
     """Runs whose id, tags or input contain `text` (any case), by the search index of migration 0008.
 
-    Built from `like` (the portable condition: `lower(x) LIKE '%text%'` on each text) and the
-    FTS5 phrase. PostgreSQL runs `like` as it is, which its pg_trgm indexes serve; SQLite asks
+    Built from `like` (the portable condition: `x ILIKE '%text%'` on each text, on PostgreSQL)
+    and the FTS5 phrase. PostgreSQL runs `like` as it is, which its pg_trgm indexes serve; SQLite asks
     its FTS5 trigram table `runs_search` for the rowids instead. Use `text_search`, which keeps
     `like` alone for texts too short for a trigram.
     """
@@ -161,7 +161,7 @@ class search_match(_search_match):
 @compiles(search_match, "postgresql")
 def _search_match_pg(element: search_match, compiler: Any, **kw: Any) -> str:
     like, _phrase = list(element.clauses)
-    return str(compiler.process(like, **kw))
+    return f"({compiler.process(like, **kw)})"
 
 
 @compiles(search_match, "sqlite")

@@ -8,8 +8,8 @@ Why (figures from `python -m bench` at 100,000 runs; at a million each is about 
     transaction as every insert, update and delete of a run, and backfilled here.
     A later migration that rebuilds `runs` (batch mode) drops these triggers and renumbers
     rowids: it must create them again and rebuild `runs_search`, as this one does.
-  - PostgreSQL: pg_trgm GIN indexes on the three lower-cased texts the search compares, which
-    serve `lower(x) LIKE '%text%'` as it is. Where the role may not create the pg_trgm
+  - PostgreSQL: pg_trgm GIN indexes on the three texts the search compares, which serve its
+    `x ILIKE '%text%'` as it is. Where the role may not create the pg_trgm
     extension, the indexes are left out and search works as before, by reading the rows.
 - A status with a task-count range (every count range with every status, on the page and in
   its count) read each row of the range for its status: (status, tasks_*) answers it from the
@@ -53,9 +53,9 @@ SQLITE_SEARCH = [
 ]
 
 PG_SEARCH_INDEXES = {
-    "ix_runs_search_run_id": "lower(run_id)",
-    "ix_runs_search_tags": "lower(CAST(tags AS TEXT))",
-    "ix_runs_search_input": "lower(CAST(input AS TEXT))",
+    "ix_runs_search_run_id": "run_id",
+    "ix_runs_search_tags": "(CAST(tags AS TEXT))",
+    "ix_runs_search_input": "(CAST(input AS TEXT))",
 }
 
 
