@@ -15,6 +15,7 @@ from orchestrator.db.dialect import (
     seconds_between,
     text_search,
     time_bucket,
+    unindexed,
     upsert,
 )
 from orchestrator.db.engines import (
@@ -69,6 +70,7 @@ __all__ = [
     "sqlite_read_only_url",
     "text_search",
     "time_bucket",
+    "unindexed",
     "upgrade_schema",
     "upsert",
     "utcnow",

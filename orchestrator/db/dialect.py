@@ -178,6 +178,32 @@ def text_search(like: ColumnElement[bool], text: str) -> ColumnElement[bool]:
     return search_match(like, literal(phrase, String()))
 
 
+# -- planner hints ----------------------------------------------------------------------------
+
+
+class unindexed(FunctionElement[Any]):
+    """A column SQLite's planner must not use an index for (`+column`, SQLite's own idiom);
+    the column as it is on PostgreSQL, whose planner has each value's share of the rows."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.type = column.type
+        super().__init__(column)
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return str(compiler.process(column, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"+{compiler.process(column, **kw)}"
+
+
 # -- JSON as text, upserts, percentiles -------------------------------------------------------
 
 
