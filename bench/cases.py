@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.seed import NOW, STATUSES
+from bench.data import NOW, STATUSES
 from orchestrator.runs import SORT_COLUMNS, RunFilter
 
 

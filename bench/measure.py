@@ -15,7 +15,7 @@ import psycopg
 from sqlalchemy import Engine, event
 
 from bench.cases import Case
-from bench.seed import NOW
+from bench.data import NOW
 from orchestrator.metrics import Period, overview
 from orchestrator.runs import RunStore
 
