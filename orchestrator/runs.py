@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, or_, select, update
 
 from orchestrator.db import (
     UTCDateTime,
@@ -26,6 +26,8 @@ from orchestrator.db import (
     run_tasks,
     runs,
     seconds_between,
+    text_search,
+    unindexed,
     utcnow,
 )
 from orchestrator.errors import InputError, ReadOnlyError
@@ -75,6 +77,11 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 NULLABLE_SORTS = {"started_at", "finished_at", "duration_seconds", "tags", "worker"}
 TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
+# The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
+COUNT_CAP = 10_000
+# SQLite reads a page in its sort order, filtering on the way, when more runs than this match
+# (RunStore.page_runs): then a page is found within ~N / WALK_PROBE * 50 rows of the sort index.
+WALK_PROBE = 5_000
 
 
 @dataclass
@@ -116,35 +123,56 @@ class RunFilter:
         if self.launched_by is not None:
             self.launched_by = check_name(self.launched_by, "launched_by")
 
-    def conditions(self) -> list[Any]:
-        """The WHERE clauses, each with bound parameters."""
+    def conditions(self, *, walk: bool = False) -> list[Any]:
+        """The WHERE clauses, each with bound parameters.
+
+        With `walk`, the columns are wrapped so that SQLite uses no index for them (see
+        dialect.unindexed): the page is then read in its sort order, filtered on the way.
+        """
+        col = unindexed if walk else (lambda c: c)
         conds: list[Any] = []
         if self.statuses:
-            conds.append(runs.c.status.in_(list(self.statuses)))
+            conds.append(col(runs.c.status).in_(list(self.statuses)))
         if self.workflows:
-            conds.append(runs.c.workflow.in_(list(self.workflows)))
+            conds.append(col(runs.c.workflow).in_(list(self.workflows)))
         for name in TASK_COUNTS:
             low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
             if low is not None:
-                conds.append(runs.c[name] >= low)
+                conds.append(col(runs.c[name]) >= low)
             if high is not None:
-                conds.append(runs.c[name] <= high)
+                conds.append(col(runs.c[name]) <= high)
         if self.launched_by is not None:
-            conds.append(runs.c.launched_by == self.launched_by)
+            conds.append(col(runs.c.launched_by) == self.launched_by)
         if self.created_from is not None:
             conds.append(runs.c.created_at >= self.created_from)
         if self.created_to is not None:
             conds.append(runs.c.created_at < self.created_to)
         text = self.text.strip()
         if text:
-            conds.append(
-                or_(
-                    runs.c.run_id.icontains(text, autoescape=True),
-                    json_text(runs.c.tags).icontains(text, autoescape=True),
-                    json_text(runs.c.input).icontains(text, autoescape=True),
-                )
+            like = or_(
+                runs.c.run_id.icontains(text, autoescape=True),
+                json_text(runs.c.tags).icontains(text, autoescape=True),
+                json_text(runs.c.input).icontains(text, autoescape=True),
             )
+            conds.append(text_search(like, text))
         return conds
+
+
+@dataclass(frozen=True)
+class MatchCount:
+    """How many runs match: `value` exactly, or (not `exact`) more than `value`."""
+
+    value: int
+    exact: bool
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" if self.exact else f"{self.value:,}+"
+
+
+def _filter(filters: RunFilter | None) -> RunFilter:
+    if filters is not None and not isinstance(filters, RunFilter):
+        raise InputError("filters must be a RunFilter.")
+    return filters or RunFilter()
 
 
 @dataclass
@@ -402,23 +430,85 @@ class RunStore:
         limit: int = 50,
         offset: int = 0,
     ) -> RunPage:
-        """One page of runs matching `filters`, sorted and paged by the database, and the count."""
+        """One page of runs matching `filters`, sorted and paged by the database, and the exact count.
+
+        The dashboard asks for the page (`page_runs`) and the count (`count_matching`) apart, so
+        the page never waits on the count; this is for callers that want both (the CLI).
+        """
+        rows = self.page_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        return RunPage(rows=rows, total=self.count_matching(filters, cap=None).value)
+
+    def page_statement(
+        self,
+        filters: RunFilter | None = None,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+        walk: bool = False,
+    ) -> Select[Any]:
+        """The SELECT of one page of runs (checked arguments; the benchmark replays its SQL).
+
+        With `walk`, read in the sort order and filtered on the way (RunFilter.conditions)."""
         if not isinstance(sort, str) or sort not in SORT_COLUMNS:
             raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
         limit, offset = check_page(limit, offset)
-        if filters is not None and not isinstance(filters, RunFilter):
-            raise InputError("filters must be a RunFilter.")
-        conds = (filters or RunFilter()).conditions()
+        conds = _filter(filters).conditions(walk=walk)
         order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
         if sort in NULLABLE_SORTS:
             order = order.nulls_last()
         tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
-        page = select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
-        count = select(func.count()).select_from(runs).where(*conds)
+        return select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
+
+    def page_runs(
+        self,
+        filters: RunFilter | None = None,
+        *,
+        sort: str = "created_at",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[RunSummary]:
+        """One page of runs matching `filters`, sorted and paged by the database (no count).
+
+        SQLite's planner knows no value's share of the rows: for a filter that matches many, it
+        may read every match through the filter's index and sort them all (seconds at a million
+        runs) where reading in the sort order would find a page at once. A probe, the count of
+        at most WALK_PROBE matches (an index-only read), tells broad from narrow first; a broad
+        filter is then read in the sort order. PostgreSQL's planner has the statistics for it.
+        """
+        stmt = self.page_statement(filters, sort=sort, descending=descending, limit=limit, offset=offset)
         with self.engine.connect() as conn:
-            rows: list[RunSummary] = [dict(row._mapping) for row in conn.execute(page)]  # type: ignore[misc]
-            total = conn.execute(count).scalar_one()
-        return RunPage(rows=rows, total=total)
+            if conn.dialect.name == "sqlite" and _filter(filters).conditions():
+                probe = self.count_statement(filters, cap=WALK_PROBE)
+                if conn.execute(probe).scalar_one() > WALK_PROBE:
+                    stmt = self.page_statement(
+                        filters, sort=sort, descending=descending, limit=limit, offset=offset, walk=True
+                    )
+            return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
+
+    @staticmethod
+    def count_statement(filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> Select[Any]:
+        """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them)."""
+        conds = _filter(filters).conditions()
+        if cap is None:
+            return select(func.count()).select_from(runs).where(*conds)
+        cap = check_count(cap, "cap", low=1)
+        matching = select(literal(1).label("one")).select_from(runs).where(*conds).limit(cap + 1).subquery()
+        return select(func.count()).select_from(matching)
+
+    def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
+        """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).
+
+        A capped count reads at most cap + 1 matching rows, so a broad filter at a million runs
+        costs what a narrow one does; the page shows "10,000+" and counts exactly on demand.
+        """
+        with self.engine.connect() as conn:
+            n = conn.execute(self.count_statement(filters, cap=cap)).scalar_one()
+        if cap is not None and n > cap:
+            return MatchCount(value=cap, exact=False)
+        return MatchCount(value=n, exact=True)
 
     def count_by_status(self) -> dict[str, int]:
         """How many runs have each status (statuses with none are 0)."""

@@ -10,7 +10,8 @@ from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, 
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
 from orchestrator.errors import InputError
-from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunPage
+from orchestrator.rows import RunSummary
+from orchestrator.runs import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -77,30 +78,29 @@ save_to_url(PARAMS, URL_MARKER)
 
 # Every 2 s while something is going; an idle table looks for new runs every 10 s.
 going_anywhere = any(cached_status_counts()[status] for status in ACTIVE)
+REFRESH = (2 if going_anywhere else 10) if live else None
 
 
-@st.fragment(run_every=(2 if going_anywhere else 10) if live else None)
+@st.fragment(run_every=REFRESH)
 def runs_table() -> None:
+    """The page of runs: drawn without waiting for the count (its own fragment, below)."""
     size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
     page_number = min(page_number, last_page(size))
+    sort, descending = st.session_state["runs_sort"], not st.session_state["runs_ascending"]
 
-    def query(number: int) -> RunPage:
-        sort, descending = st.session_state["runs_sort"], not st.session_state["runs_ascending"]
-        return orch.store.query_runs(
+    def query(number: int) -> list[RunSummary]:
+        return orch.store.page_runs(
             filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size
         )
 
-    page = query(page_number)
-    pages = max(1, math.ceil(page.total / size))
-    if page_number > pages:  # past the end (an old link, fewer runs now): show the last page
-        page_number = pages
-        page = query(page_number)
-    going = sum(r["status"] in ACTIVE for r in page.rows)
-    st.caption(
-        f"**{page.total:,}** matching runs · page {page_number} of {pages:,} · {going} going on this page"
-    )
+    rows = query(page_number)
+    if not rows and page_number > 1:  # past the end (an old link, fewer runs now): show the last page
+        page_number = max(1, math.ceil(orch.store.count_matching(filters, cap=None).value / size))
+        rows = query(page_number)
+    st.session_state["runs_shown_page"] = page_number
+    st.session_state["runs_going"] = sum(r["status"] in ACTIVE for r in rows)
     selection = st.dataframe(
-        runs_frame(page.rows),
+        runs_frame(rows),
         column_config=runs_columns(),
         hide_index=True,
         placeholder=MISSING,
@@ -108,7 +108,7 @@ def runs_table() -> None:
         selection_mode="multi-row",
         key="runs_table",
     )
-    chosen = [page.rows[i]["run_id"] for i in selection.selection.rows if i < len(page.rows)]
+    chosen = [rows[i]["run_id"] for i in selection.selection.rows if i < len(rows)]
     row = st.container(horizontal=True)
     if row.button("Open selected run", disabled=len(chosen) != 1, key="runs_open", icon=icon("open_in_new")):
         st.switch_page("pages/run_detail.py", query_params={"run_id": chosen[0]})
@@ -121,7 +121,27 @@ def runs_table() -> None:
         st.switch_page("pages/compare.py", query_params={"run_ids": ",".join(chosen)})
 
 
+@st.fragment(run_every=REFRESH)
+def match_count() -> None:
+    """How many runs match: capped by the package (e.g. "10,000+"), exact on demand."""
+    exact = st.session_state.get("runs_exact_for") == signature
+    count = orch.store.count_matching(filters, cap=None if exact else COUNT_CAP)
+    size = st.session_state["runs_page_size"]
+    pages = f"{max(1, math.ceil(count.value / size)):,}" + ("" if count.exact else "+")
+    line = st.container(horizontal=True, vertical_alignment="center")
+    line.caption(
+        f"**{count}** matching runs · page {st.session_state.get('runs_shown_page', 1)} of {pages} · "
+        f"{st.session_state.get('runs_going', 0)} going on this page"
+    )
+    if not count.exact and line.button("Count all", key="runs_count_all", type="tertiary"):
+        st.session_state["runs_exact_for"] = signature
+        st.rerun(scope="fragment")
+
+
+count_slot = st.container()  # above the table, filled after it: the table never waits on the count
 runs_table()
+with count_slot:
+    match_count()
 # Outside the live table, so that its file is not made anew at every refresh.
 st.download_button(
     "Download filtered runs (CSV)",

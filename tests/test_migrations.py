@@ -25,7 +25,9 @@ from orchestrator.db import (
     schema_version,
     upgrade_schema,
 )
-from orchestrator.runs import RunStore
+from orchestrator.db.migrate import include_name
+from orchestrator.db.schema import SEARCH_INDEXES
+from orchestrator.runs import RunFilter, RunStore
 
 FIRST = "0001"
 UTC = dt.UTC
@@ -107,7 +109,8 @@ def column_names(engine, table: str) -> set[str]:
 
 
 def index_names(engine, table: str) -> set[str]:
-    return {i["name"] for i in sqlalchemy.inspect(engine).get_indexes(table)}
+    """The table's indexes, but the search indexes of 0008 (outside the metadata; tested apart)."""
+    return {i["name"] for i in sqlalchemy.inspect(engine).get_indexes(table)} - set(SEARCH_INDEXES)
 
 
 def old_database(engine) -> None:
@@ -234,7 +237,7 @@ def test_migrated_schema_equals_the_package_tables(bare_engine, start):
     upgrade_schema(bare_engine)
     with bare_engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+            conn, opts={"compare_type": True, "version_table": VERSION_TABLE, "include_name": include_name}
         )
         differences = compare_metadata(context, metadata)
     assert differences == []
@@ -245,3 +248,27 @@ def test_migrations_do_not_import_the_package():
     for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
         source = path.read_text()
         assert "from orchestrator" not in source and "import orchestrator" not in source, path.name
+
+
+def test_search_index_is_built_and_kept_with_the_runs(bare_engine):
+    """0008 backfills the search index from the runs there, and keeps it with every write after."""
+    old_database(bare_engine)
+    upgrade_schema(bare_engine)
+    if bare_engine.dialect.name == "sqlite":
+        with bare_engine.connect() as conn:
+            triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+        assert {"runs_search_insert", "runs_search_update", "runs_search_delete"} <= triggers
+    else:
+        found = {i["name"] for i in sqlalchemy.inspect(bare_engine).get_indexes("runs")}
+        assert set(SEARCH_INDEXES) <= found
+    store = RunStore(bare_engine)
+    assert [r["run_id"] for r in store.page_runs(RunFilter(text=OLD_RUN["run_id"][2:12].upper()))] == [OLD_RUN["run_id"]]
+    run_id = store.create_run("simulate", {"note": "Crème brûlée"}, tags=["blue-moon"])
+    assert [r["run_id"] for r in store.page_runs(RunFilter(text="e-MOO"))] == [run_id]
+    assert store.update_run(run_id, tags=["red-sun"])
+    assert store.count_matching(RunFilter(text="blue-moon")).value == 0
+    assert store.count_matching(RunFilter(text="red-sun")).value == 1
+    assert store.count_matching(RunFilter(text="me br")).value == 1
+    assert store.count_matching(RunFilter(text='["red')).value == 1  # a quote inside the FTS5 phrase
+    assert store.delete_run(run_id)
+    assert store.count_matching(RunFilter(text="red-sun")).value == 0

@@ -13,7 +13,9 @@ from orchestrator.db.dialect import (
     grouped_percentiles,
     json_text,
     seconds_between,
+    text_search,
     time_bucket,
+    unindexed,
     upsert,
 )
 from orchestrator.db.engines import (
@@ -66,7 +68,9 @@ __all__ = [
     "sqlite_file",
     "sqlite_read_only_connection",
     "sqlite_read_only_url",
+    "text_search",
     "time_bucket",
+    "unindexed",
     "upgrade_schema",
     "upsert",
     "utcnow",

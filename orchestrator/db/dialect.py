@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Float,
     Integer,
@@ -132,6 +133,75 @@ def _bin_index_sqlite(element: bin_index, compiler: Any, **kw: Any) -> str:
     value, width, last = (compiler.process(c, **kw) for c in element.clauses)
     # CAST truncates, which is floor for the non-negative values binned here.
     return f"MIN(CAST({value} / {width} AS INTEGER), {last})"
+
+
+# -- text search -------------------------------------------------------------------------------
+
+# The trigram tokenizer (SQLite) and pg_trgm index texts of at least this many characters.
+TRIGRAM = 3
+
+
+class _search_match(FunctionElement[bool]):
+    type = Boolean()
+    inherit_cache = True
+
+
+class search_match(_search_match):
+    """Runs whose id, tags or input contain `text` (any case), by the search index of migration 0008.
+
+    Built from `like` (the portable condition: `x ILIKE '%text%'` on each text, on PostgreSQL)
+    and the FTS5 phrase. PostgreSQL runs `like` as it is, which its pg_trgm indexes serve; SQLite asks
+    its FTS5 trigram table `runs_search` for the rowids instead. Use `text_search`, which keeps
+    `like` alone for texts too short for a trigram.
+    """
+
+    inherit_cache = True
+
+
+@compiles(search_match, "postgresql")
+def _search_match_pg(element: search_match, compiler: Any, **kw: Any) -> str:
+    like, _phrase = list(element.clauses)
+    return f"({compiler.process(like, **kw)})"
+
+
+@compiles(search_match, "sqlite")
+def _search_match_sqlite(element: search_match, compiler: Any, **kw: Any) -> str:
+    _like, phrase = list(element.clauses)
+    return f"runs.rowid IN (SELECT rowid FROM runs_search WHERE runs_search MATCH {compiler.process(phrase, **kw)})"
+
+
+def text_search(like: ColumnElement[bool], text: str) -> ColumnElement[bool]:
+    """`like` through the search index where the text is long enough for one (see search_match)."""
+    if len(text) < TRIGRAM:
+        return like
+    phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 phrase: every character literal
+    return search_match(like, literal(phrase, String()))
+
+
+# -- planner hints ----------------------------------------------------------------------------
+
+
+class unindexed(FunctionElement[Any]):
+    """A column SQLite's planner must not use an index for (`+column`, SQLite's own idiom);
+    the column as it is on PostgreSQL, whose planner has each value's share of the rows."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.type = column.type
+        super().__init__(column)
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return str(compiler.process(column, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    return f"+{compiler.process(column, **kw)}"
 
 
 # -- JSON as text, upserts, percentiles -------------------------------------------------------

@@ -1,0 +1,138 @@
+"""Seeded databases: the same N runs (one generator, fixed seed) on each backend, cached.
+
+A seeded SQLite file is kept under bench/results/ and a seeded PostgreSQL database is kept as
+`orchestrator_bench_<n>`; a later run reuses them (and migrates them to the package's head,
+as a real upgrade would) instead of seeding again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine
+
+from bench.data import COLUMNS, generate
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import make_engine, schema_version, upgrade_schema
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+SEED_VERSION = 1  # bump when bench/data.py changes: cached databases are then seeded anew
+
+
+def sqlite_engine(n: int) -> tuple[Engine, Path]:
+    """A SQLite engine on a file seeded with n runs (seeded now if not cached)."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"sqlite-{n}-v{SEED_VERSION}.db"
+    engine = make_engine(OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=str(path), env_file=None))
+    if not path.exists() or not _sqlite_seeded(path):
+        path.unlink(missing_ok=True)
+        upgrade_schema(engine)
+        start = time.perf_counter()
+        _seed_sqlite(path, n)
+        print(f"  sqlite: seeded {n:,} runs in {time.perf_counter() - start:.1f} s")
+    _upgrade_and_analyze(engine)
+    return engine, path
+
+
+def _sqlite_seeded(path: Path) -> bool:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        try:
+            return conn.execute("SELECT n FROM bench_seeded").fetchone() is not None
+        except sqlite3.OperationalError:
+            return False
+
+
+def _seed_sqlite(path: Path, n: int) -> None:
+    import json
+    import sqlite3
+
+    def stamp(value: dt.datetime | None) -> str | None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if value else None
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-400000")
+    sql = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    conn.execute("BEGIN")
+    batch: list[tuple] = []
+    for row in generate(n):
+        r = list(row)
+        for i in (3, 4, 5):
+            r[i] = stamp(r[i])
+        r[10], r[11] = json.dumps(r[10]), json.dumps(r[11])
+        batch.append(tuple(r))
+        if len(batch) >= 50_000:
+            conn.executemany(sql, batch)
+            batch.clear()
+    conn.executemany(sql, batch)
+    conn.execute("CREATE TABLE bench_seeded (n INTEGER)")
+    conn.execute("INSERT INTO bench_seeded VALUES (?)", (n,))
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def postgres_uri(n: int) -> str:
+    return f"{PG_SERVER}/orchestrator_bench_{n}_v{SEED_VERSION}"
+
+
+def postgres_engine(n: int) -> tuple[Engine, str]:
+    """An engine on a PostgreSQL database seeded with n runs (created and seeded if not there)."""
+    name = f"orchestrator_bench_{n}_v{SEED_VERSION}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and not _pg_seeded(postgres_uri(n)):
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    uri = postgres_uri(n)
+    engine = make_engine(OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None))
+    if not exists:
+        upgrade_schema(engine)
+        start = time.perf_counter()
+        _seed_postgres(uri, n)
+        print(f"  postgres: seeded {n:,} runs in {time.perf_counter() - start:.1f} s")
+    _upgrade_and_analyze(engine)
+    return engine, uri
+
+
+def _upgrade_and_analyze(engine: Engine) -> None:
+    """Migrate a cached database to the package's head; new indexes get their statistics."""
+    before = schema_version(engine)
+    start = time.perf_counter()
+    upgrade_schema(engine)
+    if schema_version(engine) != before:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+        print(
+            f"  {engine.dialect.name}: migrated {before} -> head and analyzed in {time.perf_counter() - start:.1f} s"
+        )
+
+
+def _pg_seeded(uri: str) -> bool:
+    with psycopg.connect(uri) as conn:
+        return bool(conn.execute("SELECT to_regclass('bench_seeded') IS NOT NULL").fetchone()[0])  # type: ignore[index]
+
+
+def _seed_postgres(uri: str, n: int) -> None:
+    with psycopg.connect(uri) as conn:
+        with conn.cursor() as cur, cur.copy(f"COPY runs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for row in generate(n):
+                r = list(row)
+                r[10], r[11] = Jsonb(r[10]), Jsonb(r[11])
+                copy.write_row(r)
+        conn.execute("CREATE TABLE bench_seeded (n integer)")
+        conn.execute("INSERT INTO bench_seeded VALUES (%s)", (n,))
+        conn.commit()
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE runs")
