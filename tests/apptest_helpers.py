@@ -40,13 +40,13 @@ def execute(orch: Orchestrator, run_ids: list[str], until: tuple[str, ...] = AT_
     executor.start()
     try:
         wait_for(
-            lambda: all(orch.store.get_run(r)["status"] in until for r in run_ids),
+            lambda: all(orch.get_run(r)["status"] in until for r in run_ids),
             what=f"runs {run_ids} to reach {until}",
         )
     finally:
         executor.stop(grace=5)
     assert not executor.is_alive
-    return {r: orch.store.get_run(r) for r in run_ids}
+    return {r: dict(orch.get_run(r)) for r in run_ids}
 
 
 def main_texts(at: AppTest, kind: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -20,19 +19,24 @@ class QuestionsState(TypedDict, total=False):
     answers: Annotated[list[str], operator.add]
 
 
-def _ask(name: str) -> Callable[[QuestionsState], dict[str, Any]]:
-    def ask(state: QuestionsState) -> dict[str, Any]:
-        answer = interrupt({"question": f"{name}: go on with {state.get('topic', '?')}?"})
-        return {"answers": [f"{name}={json.dumps(answer)}"]}
+def _ask(name: str, state: QuestionsState) -> dict[str, Any]:
+    answer = interrupt({"question": f"{name}: go on with {state.get('topic', '?')}?"})
+    return {"answers": [f"{name}={json.dumps(answer)}"]}
 
-    return ask
+
+def ask_left(state: QuestionsState) -> dict[str, Any]:
+    return _ask("left", state)
+
+
+def ask_right(state: QuestionsState) -> dict[str, Any]:
+    return _ask("right", state)
 
 
 def build_two_questions() -> StateGraph:
     """START -> left and right (each asks a question) -> END."""
     graph = StateGraph(QuestionsState)
-    graph.add_node("left", _ask("left"))
-    graph.add_node("right", _ask("right"))
+    graph.add_node("left", ask_left)
+    graph.add_node("right", ask_right)
     graph.add_edge(START, "left")
     graph.add_edge(START, "right")
     graph.add_edge("left", END)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -13,16 +12,13 @@ from typing import Any
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
-from tests.helpers import AT_REST, wait_for
+from tests.helpers import AT_REST, cli_env, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-OUR_ENV = ("CHECKPOINT_MODE", "SQLITE_PATH", "POSTGRES_URI")
 CLAIMED = re.compile(r"Claimed run (\w+) ")
 
 
 def worker_env(config: OrchestratorConfig, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in OUR_ENV and not k.startswith("ORCHESTRATOR_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
+    env = cli_env()  # no setting of ours from the caller's shell
     env["CHECKPOINT_MODE"] = str(config.checkpoint_mode)
     if config.checkpoint_mode == "sqlite":
         env["SQLITE_PATH"] = str(Path(str(config.sqlite_path)).resolve())

@@ -144,7 +144,7 @@ def test_run_without_wait_queues_the_run_and_prints_its_id(cli: Cli, orch: Orche
     assert second == "queued; a worker or the dashboard's executor will run it"
     run = orch.get_run(run_id)
     assert (run["status"], run["workflow"], run["tags"]) == ("queued", "simulate", ["later"])
-    assert run["input"]["tasks"] == 2
+    assert run["input"] is not None and run["input"]["tasks"] == 2
     assert run["started_at"] is None and orch.store.get_tasks(run_id) == []
 
 

@@ -73,6 +73,7 @@ def test_presets_save_list_run_and_delete(team: Orchestrator, db: list[str], tmp
     launched = call_cli("run", "invoices", "--preset", "emea", "--input", '{"count": 2}', *db)
     assert launched.code == 0, launched
     run = team.get_run(run_id_of(launched.out))
+    assert run["input"] is not None
     assert (run["input"]["count"], run["input"]["dir"], run["config"], run["preset"]) == (
         2,
         str(tmp_path),

@@ -249,3 +249,15 @@ def test_right_password_answers(password_role):
         check_database(engine)
     finally:
         engine.dispose()
+
+
+def test_a_user_the_server_does_not_know_is_named(postgres_admin):
+    user = f"nobody_{uuid.uuid4().hex[:8]}"
+    password = "missing-user-pw-91c2"
+    uri = uri_on_test_server(postgres_admin, username=user, password=password)
+    cfg = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
+    admin = make_url(postgres_admin)
+    where = f"PostgreSQL at {admin.host}:{admin.port or 5432}"
+    for message in assert_raises_everywhere_db(cfg):
+        assert message == f"{where} has no user '{user}'; create it or fix the user in POSTGRES_URI."
+        assert password not in message

@@ -20,7 +20,7 @@ from orchestrator import metrics
 from orchestrator.executor import Executor
 from orchestrator.metrics import Period
 from orchestrator.operations import Orchestrator
-from orchestrator.runs import RunStore
+from orchestrator.runs import RunRow, RunStore
 
 UTC = dt.UTC
 WEEK = Period(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC))
@@ -320,18 +320,24 @@ def test_overview_holds_every_part(seeded):
 # -- the duration written when a run finishes ---------------------------------------------------
 
 
+def got(store: RunStore, run_id: str) -> RunRow:
+    row = store.get_run(run_id)
+    assert row is not None, run_id
+    return row
+
+
 def test_a_final_status_writes_finished_at_and_the_duration(engine):
     store = RunStore(engine)
     run_id = store.create_run("simulate", {}, [])
     store.update_run(run_id, status="running", started_at=at(1, 10))
-    assert store.get_run(run_id)["duration_seconds"] is None
+    assert got(store, run_id)["duration_seconds"] is None
     assert store.set_status(run_id, "succeeded")
-    row = store.get_run(run_id)
+    row = got(store, run_id)
     assert row["finished_at"] is not None
     assert row["duration_seconds"] == approx((row["finished_at"] - at(1, 10)).total_seconds())
     never_started = store.create_run("simulate", {}, [])
     assert store.set_status(never_started, "cancelled")
-    assert store.get_run(never_started)["duration_seconds"] is None
+    assert got(store, never_started)["duration_seconds"] is None
 
 
 def test_an_executed_run_has_its_duration(config, engine):
@@ -340,7 +346,8 @@ def test_an_executed_run_has_its_duration(config, engine):
     executor = Executor(config, engine=engine, concurrency=1)
     [claimed] = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
     asyncio.run(executor.execute_claimed(claimed))
-    row = orch.store.get_run(run_id)
+    row = got(orch.store, run_id)
     assert row["status"] == "succeeded"
+    assert row["finished_at"] is not None and row["started_at"] is not None
     assert row["duration_seconds"] == approx((row["finished_at"] - row["started_at"]).total_seconds())
-    assert row["duration_seconds"] > 0
+    assert row["duration_seconds"] is not None and row["duration_seconds"] > 0

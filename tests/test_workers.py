@@ -157,22 +157,31 @@ def test_two_workers_starting_together_on_a_fresh_postgres_database(postgres_uri
 # -- SIGTERM: finish what fits in the grace period, release the rest, exit 0 ------------------------
 
 
-def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig, workers) -> None:
+def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig, workers, tmp_path) -> None:
+    """Two runs held at gates: one gate opens once the worker is in its grace period (that run
+    finishes), the other never does (that run goes back to the queue when the grace ends)."""
+    config = with_gated(config)
     orch = Orchestrator(config)
+    short_gate, long_gate = tmp_path / "short", tmp_path / "long"
+    short_gate.mkdir()
+    long_gate.mkdir()
     try:
-        short = orch.launch("simulate", {"tasks": 4, "delay_ms": 400, "fan_out": 4})
-        long = orch.launch("simulate", {"tasks": 200, "delay_ms": 200, "fan_out": 1})
-        worker = workers("w", config, "--concurrency", "2", "--grace", "2")
+        short = orch.launch("gated", {"dir": str(short_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
+        long = orch.launch("gated", {"dir": str(long_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
+        worker = workers("w", config, "--concurrency", "2", "--grace", "10")
         wait_status(orch, short, ("running",))
         wait_status(orch, long, ("running",))
+        worker.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "Waiting up to 10 s for 2 running runs" in worker.stdout, what="the grace period")
         signalled = dt.datetime.now(dt.UTC)
-        assert worker.terminate() == 0, worker.describe()
+        (short_gate / "open").touch()
+        assert worker.proc.wait(60) == 0, worker.describe()
 
         # The short run finished during the grace period ...
         done = orch.get_run(short)
         assert done["status"] == "succeeded", done["error"]
-        assert done["finished_at"] > signalled
-        assert done["tasks_completed"] == 6
+        assert done["finished_at"] is not None and done["finished_at"] > signalled
+        assert done["tasks_completed"] == 4  # plan, two `work`, summarize
         # ... the long one went back to the queue for the next executor, its task rows closed.
         released = orch.get_run(long)
         assert released["status"] == "queued"
@@ -180,6 +189,7 @@ def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig,
         assert not [t for t in orch.store.get_tasks(long) if t["status"] == "running"]
         assert f"Run {long} released back to the queue" in worker.stdout
         assert set(worker.claimed()) == {short, long}
+        assert executions(long_gate) == {}
         assert "Traceback" not in worker.stderr
     finally:
         orch.engine.dispose()
@@ -200,7 +210,9 @@ def with_gated(config: OrchestratorConfig) -> OrchestratorConfig:
     )
 
 
-def test_sigint_lets_a_run_finish_within_the_grace_period(config: OrchestratorConfig, workers, tmp_path) -> None:
+def test_sigint_lets_a_run_finish_within_the_grace_period(
+    config: OrchestratorConfig, workers, tmp_path
+) -> None:
     config = with_gated(config)
     orch = Orchestrator(config)
     gate = tmp_path / "gate"

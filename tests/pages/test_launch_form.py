@@ -42,7 +42,7 @@ def submit(at: AppTest) -> AppTest:
 
 
 def runs(orch: Orchestrator) -> list[dict[str, Any]]:
-    return [orch.store.get_run(r["run_id"]) for r in orch.store.query_runs(limit=100).rows]
+    return [dict(orch.get_run(r["run_id"])) for r in orch.store.query_runs(limit=100).rows]
 
 
 def choose_regional(at: AppTest) -> AppTest:

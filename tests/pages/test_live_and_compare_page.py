@@ -135,3 +135,14 @@ def test_diff_run_1_against_any_other_run(page_orch: Orchestrator) -> None:
         ("extra", "added", "–", "[1]"),  # a dash for nothing,
     ]
     assert "1: cmp1 against 3: cmp3" in main_texts(at, "caption")
+
+
+def test_compare_takes_at_most_ten_runs_from_a_link(page_orch: Orchestrator) -> None:
+    ids = [f"m{n:02d}" for n in range(11)]
+    insert(page_orch, *[(run_id, "succeeded", {"n": n}, None) for n, run_id in enumerate(ids)])
+    at = open_page("compare", run_ids=",".join(ids))
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.multiselect(key="compare_runs").value == ids[:10]
+    assert at.query_params == {"run_ids": ",".join(ids[:10])}
+    (table,) = [df.value for df in at.dataframe if list(df.value.columns)[:1] == ["1: m00"]]
+    assert list(table.columns) == [f"{n + 1}: m{n:02d}" for n in range(10)]

@@ -70,6 +70,13 @@ def test_the_state_at_a_chosen_checkpoint(page_orch: Orchestrator) -> None:
         "step 3 · loop · summarize",
     ]
     assert chooser.value == 4
+    # the table's checkpoints are LangGraph's own, oldest first (read with its sync saver)
+    (table,) = [df.value for df in tab.dataframe if "checkpoint" in df.value.columns]
+    saved = checkpoints(page_orch.config, run_id)
+    assert list(table["checkpoint"]) == [t.config["configurable"]["checkpoint_id"] for t in saved]
+    assert list(table["step"]) == [-1, 0, 1, 2, 3]
+    changed = [None if isinstance(c, float) else c for c in table["changed"]]  # an empty cell is NaN
+    assert changed == [None, "delay_ms, fail_rate, fan_out, seed, tasks", "task_ids", "results", "summary"]
     (final,) = tab.json
     state = json.loads(final.value)
     # seed 3: task 0 is worth 381, task 1 666 (docs/workflows.md: fixed by (seed, index))
@@ -83,8 +90,8 @@ def test_the_state_at_a_chosen_checkpoint(page_orch: Orchestrator) -> None:
     shown = json.loads(chosen.value)
     assert {k: shown[k] for k in expected} == expected
     assert "results" not in shown and "summary" not in shown
-    saved = checkpoints(page_orch.config, run_id)[1].checkpoint["channel_values"]
-    assert {k: saved[k] for k in expected} == expected
+    values = saved[1].checkpoint["channel_values"]
+    assert {k: values[k] for k in expected} == expected
 
 
 def test_an_action_that_fails_says_so_in_one_sentence(page_orch: Orchestrator) -> None:
