@@ -7,7 +7,7 @@ after it already shows the new status; the outcome is shown as one sentence.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
@@ -60,7 +60,7 @@ def _icon(action: Action) -> str:
 
 
 def render_run_actions(
-    orch: Orchestrator, run: dict[str, Any], key: str, only: tuple[Action, ...] = BUTTONS
+    orch: Orchestrator, run: Mapping[str, Any], key: str, only: tuple[Action, ...] = BUTTONS
 ) -> None:
     """Buttons for what applies to the run now (`allowed_actions`); cancel and delete ask first."""
     if orch.config.read_only:

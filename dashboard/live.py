@@ -16,6 +16,7 @@ from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
 from orchestrator.operations import Orchestrator
+from orchestrator.rows import RunRow
 from orchestrator.runs import RunFilter
 from orchestrator.status import Action, RunStatus
 
@@ -38,7 +39,7 @@ def _events(tasks: list[dict[str, Any]]) -> str:
     return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
 
 
-def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[str, Any]], key: str) -> None:
+def render_run_card(orch: Orchestrator, run: RunRow, tasks: list[dict[str, Any]], key: str) -> None:
     """One run: status, progress of tasks, failures, elapsed time, latest task events, actions."""
     with st.container(border=True):
         head, link = st.columns([4, 1])
@@ -50,7 +51,7 @@ def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[st
             text=f"{done} of {total} tasks · {run['tasks_failed']} failed · {_elapsed(run)}",
         )
         st.caption(f"Latest: {_events(tasks)}")
-        if reason := orch.waiting_reason(run):  # type: ignore[arg-type]
+        if reason := orch.waiting_reason(run):
             st.warning(reason, icon=icon("hourglass_empty"))
         if run["status"] == "awaiting_input":
             render_interrupts(orch, run, key=f"{key}_{run['run_id']}")
