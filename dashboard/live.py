@@ -27,7 +27,7 @@ MOVING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 SHOWN = 10
 
 
-def _elapsed(run: dict[str, Any]) -> str:
+def _elapsed(run: RunRow) -> str:
     if run["duration_seconds"] is not None:
         return duration_text(run["duration_seconds"])
     if run["started_at"]:
