@@ -9,10 +9,11 @@ import streamlit as st
 
 from dashboard.actions import current_launcher, show_last_message
 from dashboard.formatting import detail_link
+from dashboard.graph import render_graph
 from dashboard.input_form import collect_input, render_field, render_input_form, render_schema_form
 from dashboard.live import render_live_runs
 from dashboard.looks import icon
-from dashboard.state import cached_graph_dot, cached_status_counts, require_orchestrator
+from dashboard.state import cached_status_counts, require_orchestrator
 from orchestrator.errors import InputError, OrchestratorError
 from orchestrator.operations import MAX_COPIES
 
@@ -47,7 +48,7 @@ st.query_params["workflow"] = workflow
 spec = orch.registry.get(workflow)
 with graph_column:
     st.markdown("**The graph**")
-    st.graphviz_chart(cached_graph_dot(workflow))
+    render_graph(workflow)
 for name, message in broken.items():
     form_column.error(f"**{name}** cannot be launched: {message}", icon=icon("extension_off"))
 if spec.description:

@@ -15,10 +15,10 @@ from dashboard.formatting import (
     time_column,
     time_text,
 )
+from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
-from dashboard.state import cached_graph_dot, cached_history, counts_key, require_orchestrator
-from orchestrator.errors import OrchestratorError
+from dashboard.state import cached_history, require_orchestrator
 from orchestrator.status import ACTIVE, RunStatus
 
 # What changes by itself; a run that comes to rest (a question, an end) redraws the whole page.
@@ -77,13 +77,8 @@ def live_header() -> None:
         st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
     if reason := orch.waiting_reason(run):
         st.warning(reason, icon=icon("hourglass_empty"))
-    try:
-        dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)), "LR")
-    except OrchestratorError as exc:
-        st.caption(f"The graph cannot be drawn here: {exc}")
-    else:
-        st.graphviz_chart(dot)
-        st.caption("Each node coloured by this run's tasks, with their counts.")
+    render_graph(run["workflow"], orch.store.node_counts(run_id), "LR")
+    st.caption("Each node coloured by this run's tasks, with their counts.")
     if run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)
