@@ -25,7 +25,11 @@ from orchestrator.workers import WorkerStore
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.checkpoint_reader import checkpoints
 
-TEAM = {"invoices": "tests.team_workflows:build_invoices", "signoff": "tests.launch_workflows:build_signoff"}
+TEAM = {
+    "invoices": "tests.team_workflows:build_invoices",
+    "signoff": "tests.launch_workflows:build_signoff",
+    "noentry": "tests.launch_workflows:build_no_entry",
+}
 LEDGER = {"ledger_url": "https://ledger.example/api"}
 QUESTION = {"question": "Post these invoices?", "invoices": 4}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -260,6 +264,15 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     at = ok(open_page("launch"))
     at.selectbox(key="launch_workflow").set_value("plan_execute").run()
     assert at.query_params["workflow"] == "plan_execute"
+
+
+def test_a_graph_that_does_not_compile_is_one_sentence_not_a_traceback(team: Orchestrator) -> None:
+    at = ok(open_page("launch", workflow="noentry"))
+    assert not at.get("graphviz_chart")
+    assert (
+        "The graph of 'noentry' cannot be drawn here (ValueError: Graph must have an entrypoint: "
+        "add at least one edge from START to another node)."
+    ) in main_texts(at, "caption")
 
 
 # -- fork from a checkpoint, and compare -----------------------------------------------------------
