@@ -143,9 +143,9 @@ def test_an_agent_inbox_request_edited_and_another_responded_from_run_detail(
     assert done[responded]["state_snapshot"]["posted"] == {"posted": False, "note": "wait for the audit"}
 
 
-def waiting_row(orch: Orchestrator, questions: list[dict[str, Any]]) -> str:
+def waiting_row(orch: Orchestrator, questions: list[dict[str, Any]], launched_by: str | None = None) -> str:
     """A run row waiting at the given questions (its snapshot, as the executor writes it)."""
-    run_id = orch.launch("simulate", {"tasks": 1})
+    run_id = orch.launch("simulate", {"tasks": 1}, launched_by=launched_by)
     orch.store.update_run(run_id, status="awaiting_input", state_snapshot={"__interrupt__": questions})
     return run_id
 
@@ -166,6 +166,25 @@ def test_a_request_shows_only_the_responses_it_allows(team: Orchestrator) -> Non
     assert main_texts(at, "error") == ["Response failed: A response needs some text."]
     click(at, "detail_accept")
     assert team.get_run(run_id)["resume_value"] == {"resume": {"q1": [{"type": "accept", "args": None}]}}
+
+
+def test_a_launch_card_answers_an_agent_inbox_request(team: Orchestrator) -> None:
+    request = {
+        "action_request": {"action": "send_mail", "args": {"to": "ops@example.com"}},
+        "config": {"allow_accept": False, "allow_edit": True, "allow_respond": False, "allow_ignore": True},
+    }
+    run_id = waiting_row(team, [{"id": "q1", "value": request}], launched_by="browser:cards")
+    at = ok(open_page("launch", by="browser:cards"))
+    card = f"launch_live_{run_id}"
+    keys = {b.key for b in at.button if b.key and b.key.startswith(card)}
+    assert keys == {f"{card}_edit", f"{card}_ignore", f"{card}_cancel"}  # and the card's Cancel
+    at.text_area(key=f"{card}_edit_args").input('{"to": "team@example.com"}')
+    click(at, f"{card}_edit")
+    assert "Edit: queued" in main_texts(at, "success")
+    # Asked alone (not in a list), answered alone.
+    assert team.get_run(run_id)["resume_value"] == {
+        "resume": {"q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}}
+    }
 
 
 def test_several_questions_are_answered_each_by_its_id(team: Orchestrator) -> None:
