@@ -87,16 +87,22 @@ with form_column, st.form(form_key, enter_to_submit=False):
         st.markdown("**Config** (the run's `configurable` keys)")
         config_values = render_schema_form(config_schema, start_config, config_errors, f"{form_key}_config")
     else:
-        config_values = {
-            "__whole__": render_field(
-                "config",
-                {"title": "Config", "description": "Optional: the run's configurable keys, a JSON object."},
-                start_config or None,
-                f"{form_key}_config_json",
-            )
-        }
-        for message in ([errors["config"]] if "config" in errors else []) + list(config_errors.values()):
-            st.error(message, icon=icon("error"))
+        config_problems = ([errors["config"]] if "config" in errors else []) + [
+            f"Config key '{name}' {message}." for name, message in config_errors.items()
+        ]
+        with st.expander(
+            "Config (optional)", icon=icon("tune"), expanded=bool(start_config or config_problems)
+        ):
+            config_values = {
+                "__whole__": render_field(
+                    "config",
+                    {"title": "Config", "description": "The run's configurable keys, a JSON object."},
+                    start_config or None,
+                    f"{form_key}_config_json",
+                )
+            }
+            for message in config_problems:
+                st.error(message, icon=icon("error"))
     tags_column, copies_column = st.columns([2, 1])
     tags_text = tags_column.text_input(
         "Tags (comma-separated)",

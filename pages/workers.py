@@ -36,7 +36,6 @@ def live_workers() -> None:
                 "concurrency": w["concurrency"],
                 "workflows": sorted(w["workflows"]),
                 "broken": sorted((w["broken"] or {}).keys()) or None,
-                "started_at": w["started_at"],
             }
             for w in workers
         ],
@@ -48,7 +47,6 @@ def live_workers() -> None:
             "concurrency": st.column_config.NumberColumn("Concurrency"),
             "workflows": st.column_config.ListColumn("Workflows it can run", width="medium"),
             "broken": st.column_config.ListColumn("Entries it cannot load"),
-            "started_at": time_column("Started"),
         },
         hide_index=True,
         placeholder=MISSING,

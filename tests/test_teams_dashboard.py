@@ -294,6 +294,24 @@ def test_a_graph_that_does_not_compile_is_one_sentence_not_a_traceback(team: Orc
     ) in main_texts(at, "caption")
 
 
+def test_a_workflow_without_a_config_schema_takes_any_json_config(team: Orchestrator) -> None:
+    at = ok(open_page("launch", workflow="simulate"))
+    box = at.text_area(key="launch_simulate_new_config_json")
+    box.input('{"region": ')
+    submit(at)
+    assert main_texts(at, "error") == [
+        "Config is not valid JSON (Expecting value at character 11)."
+    ]
+    at.text_area(key="launch_simulate_new_config_json").input('{"thread_id": "mine"}')
+    submit(at)
+    assert main_texts(at, "error") == ["Config key 'thread_id' is set by the orchestrator."]
+    assert team.store.count_runs() == 0
+    at.text_area(key="launch_simulate_new_config_json").input('{"region": "EMEA"}')
+    submit(at)
+    (row,) = team.store.query_runs().rows
+    assert team.get_run(row["run_id"])["config"] == {"region": "EMEA"}
+
+
 # -- fork from a checkpoint, and compare -----------------------------------------------------------
 
 
