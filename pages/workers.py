@@ -40,13 +40,13 @@ def live_workers() -> None:
             for w in workers
         ],
         column_config={
-            "online": st.column_config.TextColumn("State"),
+            "online": st.column_config.TextColumn("State", width="small"),
             "worker": st.column_config.TextColumn("Worker"),
             "heartbeat_at": time_column("Last heartbeat"),
             "running": st.column_config.NumberColumn("Runs in progress"),
             "concurrency": st.column_config.NumberColumn("Concurrency"),
-            "workflows": st.column_config.ListColumn("Workflows it can run", width="medium"),
-            "broken": st.column_config.ListColumn("Entries it cannot load"),
+            "workflows": st.column_config.ListColumn("Workflows it can run", width=280),
+            "broken": st.column_config.ListColumn("Cannot load"),
         },
         hide_index=True,
         placeholder=MISSING,
