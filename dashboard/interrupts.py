@@ -54,6 +54,8 @@ def render_interrupts(orch: Orchestrator, run: Mapping[str, Any], key: str) -> N
         for index, item in enumerate(pending):
             prefix = key if len(pending) == 1 else f"{key}_{index}"
             if len(pending) > 1:
+                if index:
+                    st.divider()
                 st.markdown(f"**Question {index + 1}** · interrupt `{item['id']}`")
             render_question(orch, spec, run["run_id"], item, prefix)
 

@@ -17,6 +17,7 @@ from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
 from orchestrator.operations import Orchestrator
+from orchestrator.rows import RunRow
 from orchestrator.runs import RunFilter
 from orchestrator.status import Action, RunStatus
 
@@ -27,7 +28,7 @@ MOVING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 SHOWN = 10
 
 
-def _elapsed(run: Mapping[str, Any]) -> str:
+def _elapsed(run: RunRow) -> str:
     if run["duration_seconds"] is not None:
         return duration_text(run["duration_seconds"])
     if run["started_at"]:
@@ -39,9 +40,7 @@ def _events(tasks: Sequence[Mapping[str, Any]]) -> str:
     return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
 
 
-def render_run_card(
-    orch: Orchestrator, run: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]], key: str
-) -> None:
+def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str, Any]], key: str) -> None:
     """One run: status, progress of tasks, failures, elapsed time, latest task events, actions."""
     with st.container(border=True):
         head, link = st.columns([4, 1])
@@ -53,7 +52,7 @@ def render_run_card(
             text=f"{done} of {total} tasks · {run['tasks_failed']} failed · {_elapsed(run)}",
         )
         st.caption(f"Latest: {_events(tasks)}")
-        if reason := orch.waiting_reason(run):  # type: ignore[arg-type]
+        if reason := orch.waiting_reason(run):
             st.warning(reason, icon=icon("hourglass_empty"))
         if run["status"] == "awaiting_input":
             render_interrupts(orch, run, key=f"{key}_{run['run_id']}")

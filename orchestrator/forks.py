@@ -57,3 +57,21 @@ def copy_until(
         parent = last
     assert last is not None
     return last
+
+
+def writer_of(
+    saver: BaseCheckpointSaver[Any], thread_id: str, checkpoint_id: str, task_nodes: dict[str, str]
+) -> str | None:
+    """The one node whose writes produced the checkpoint (from its parent's pending writes and
+    `task_nodes`, task id -> node), or None when several nodes, none, or unknown tasks wrote it.
+
+    An edited state is applied as this node's update, so the graph goes on from where it was.
+    LangGraph's own guess (`versions_seen`) misses the tasks of a `Send` fan-out and takes the
+    node before it, whose branch would then send the whole fan-out again."""
+    chain = history_until(saver, thread_id, checkpoint_id)
+    if len(chain) < 2:
+        return None
+    nodes = {task_nodes.get(task_id) for task_id, _, _ in chain[-2].pending_writes or []}
+    if len(nodes) == 1 and None not in nodes:
+        return nodes.pop()
+    return None

@@ -22,7 +22,7 @@ from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
-from orchestrator.forks import copy_until
+from orchestrator.forks import copy_until, writer_of
 from orchestrator.interrupts import approve_answer, human_answer, reject_answer
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
@@ -222,7 +222,9 @@ class Orchestrator:
                 # The parent's step at the fork point (an edited state adds a checkpoint after it).
                 step = (saver.get_tuple(point) or _missing(checkpoint_id)).metadata.get("step")
                 if values:
-                    point = spec.build().compile(checkpointer=saver).update_state(point, values)
+                    nodes = {task["task_id"]: task["node"] for task in self.store.get_tasks(run_id)}
+                    as_node = writer_of(saver, run_id, checkpoint_id, nodes)
+                    point = spec.build().compile(checkpointer=saver).update_state(point, values, as_node=as_node)
             except InputError:
                 saver.delete_thread(new_id)
                 raise

@@ -9,10 +9,11 @@ import streamlit as st
 
 from dashboard.actions import current_launcher, show_last_message
 from dashboard.formatting import detail_link
+from dashboard.graph import render_graph
 from dashboard.input_form import collect_input, render_field, render_input_form, render_schema_form
 from dashboard.live import render_live_runs
 from dashboard.looks import icon
-from dashboard.state import cached_graph_dot, cached_status_counts, require_orchestrator
+from dashboard.state import cached_status_counts, require_orchestrator
 from orchestrator.errors import InputError, OrchestratorError
 from orchestrator.operations import MAX_COPIES
 
@@ -47,7 +48,7 @@ st.query_params["workflow"] = workflow
 spec = orch.registry.get(workflow)
 with graph_column:
     st.markdown("**The graph**")
-    st.graphviz_chart(cached_graph_dot(workflow))
+    render_graph(workflow)
 for name, message in broken.items():
     form_column.error(f"**{name}** cannot be launched: {message}", icon=icon("extension_off"))
 if spec.description:
@@ -86,16 +87,22 @@ with form_column, st.form(form_key, enter_to_submit=False):
         st.markdown("**Config** (the run's `configurable` keys)")
         config_values = render_schema_form(config_schema, start_config, config_errors, f"{form_key}_config")
     else:
-        config_values = {
-            "__whole__": render_field(
-                "config",
-                {"title": "Config", "description": "Optional: the run's configurable keys, a JSON object."},
-                start_config or None,
-                f"{form_key}_config_json",
-            )
-        }
-        for message in ([errors["config"]] if "config" in errors else []) + list(config_errors.values()):
-            st.error(message, icon=icon("error"))
+        config_problems = ([errors["config"]] if "config" in errors else []) + [
+            f"Config key '{name}' {message}." for name, message in config_errors.items()
+        ]
+        with st.expander(
+            "Config (optional)", icon=icon("tune"), expanded=bool(start_config or config_problems)
+        ):
+            config_values = {
+                "__whole__": render_field(
+                    "config",
+                    {"title": "Config", "description": "The run's configurable keys, a JSON object."},
+                    start_config or None,
+                    f"{form_key}_config_json",
+                )
+            }
+            for message in config_problems:
+                st.error(message, icon=icon("error"))
     tags_column, copies_column = st.columns([2, 1])
     tags_text = tags_column.text_input(
         "Tags (comma-separated)",

@@ -8,20 +8,19 @@ import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message
 from dashboard.charts import task_timeline
-from dashboard.forking import render_fork
+from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
     MISSING,
-    as_utc,
     detail_link,
     duration_text,
     status_column,
     time_column,
     time_text,
 )
+from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
-from dashboard.state import cached_graph_dot, cached_history, counts_key, require_orchestrator
-from orchestrator.errors import OrchestratorError
+from dashboard.state import require_orchestrator
 from orchestrator.status import ACTIVE, RunStatus
 
 # What changes by itself; a run that comes to rest (a question, an end) redraws the whole page.
@@ -80,13 +79,8 @@ def live_header() -> None:
         st.markdown("Config: " + ", ".join(f"`{k}` = `{v}`" for k, v in run["config"].items()))
     if reason := orch.waiting_reason(run):
         st.warning(reason, icon=icon("hourglass_empty"))
-    try:
-        dot = cached_graph_dot(run["workflow"], counts_key(orch.store.node_counts(run_id)), "LR")
-    except OrchestratorError as exc:
-        st.caption(f"The graph cannot be drawn here: {exc}")
-    else:
-        st.graphviz_chart(dot)
-        st.caption("Each node coloured by this run's tasks, with their counts.")
+    render_graph(run["workflow"], orch.store.node_counts(run_id), "LR")
+    st.caption("Each node coloured by this run's tasks, with their counts.")
     if run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)
@@ -162,45 +156,4 @@ with tab_state:
     right.markdown("**State snapshot** (final, or latest)")
     right.json(run["state_snapshot"] or {}, expanded=1)
 with tab_history:
-    history = cached_history(run_id, (run["status"], run["tasks_total"], run["tasks_completed"]))
-    if not history:
-        st.caption("No checkpoints: the run has not started yet.")
-    else:
-        st.dataframe(
-            [
-                {
-                    "step": h["step"],
-                    "source": h["source"],
-                    "written by": ", ".join(h["writers"]) or None,
-                    "changed": ", ".join(h["changed"]) or None,
-                    "time": as_utc(h["created_at"]) if h["created_at"] else None,
-                    "checkpoint": h["checkpoint_id"],
-                }
-                for h in history
-            ],
-            column_config={
-                "step": st.column_config.NumberColumn("Step"),
-                "source": st.column_config.TextColumn("Source"),
-                "written by": st.column_config.TextColumn("Written by"),
-                "changed": st.column_config.TextColumn("Changed"),
-                "time": time_column("Time"),
-                "checkpoint": st.column_config.TextColumn("Checkpoint id"),
-            },
-            hide_index=True,
-            placeholder=MISSING,
-            key="detail_history",
-        )
-        labels = [f"step {h['step']} · {h['source']} · {', '.join(h['writers']) or MISSING}" for h in history]
-        chosen = st.selectbox(
-            "State at checkpoint",
-            range(len(history)),
-            index=len(history) - 1,
-            format_func=labels.__getitem__,
-            key="detail_checkpoint",
-        )
-        state_column, fork_column = st.columns(2, gap="large")
-        with state_column:
-            st.markdown(f"**State at step {history[chosen]['step']}**")
-            st.json(history[chosen]["values"], expanded=1)
-        with fork_column:
-            render_fork(orch, run, history[chosen], key="detail_fork")
+    render_checkpoints(orch, run)

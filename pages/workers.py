@@ -36,19 +36,17 @@ def live_workers() -> None:
                 "concurrency": w["concurrency"],
                 "workflows": sorted(w["workflows"]),
                 "broken": sorted((w["broken"] or {}).keys()) or None,
-                "started_at": w["started_at"],
             }
             for w in workers
         ],
         column_config={
-            "online": st.column_config.TextColumn("State"),
+            "online": st.column_config.TextColumn("State", width="small"),
             "worker": st.column_config.TextColumn("Worker"),
             "heartbeat_at": time_column("Last heartbeat"),
             "running": st.column_config.NumberColumn("Runs in progress"),
             "concurrency": st.column_config.NumberColumn("Concurrency"),
-            "workflows": st.column_config.ListColumn("Workflows it can run", width="medium"),
-            "broken": st.column_config.ListColumn("Entries it cannot load"),
-            "started_at": time_column("Started"),
+            "workflows": st.column_config.ListColumn("Workflows it can run", width=280),
+            "broken": st.column_config.ListColumn("Cannot load"),
         },
         hide_index=True,
         placeholder=MISSING,

@@ -1,6 +1,7 @@
 """A team's own graph in the demo (tests/team_workflows.py's `invoices`), for the screenshots and
 the browser journey of issue 12: a run waiting at its dict question, one waiting at its Agent
-Inbox request, a fork of the first with an edited state, a preset, and a worker that stopped.
+Inbox request, a fork of the first with an edited state (waiting at the question again), a
+preset, and a worker that stopped.
 
     from scripts.team_demo import TEAM_WORKFLOWS, seed_team
     team = seed_team(config, folder)          # config with workflows=TEAM_WORKFLOWS
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 
 from orchestrator.config import OrchestratorConfig
+from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from orchestrator.workers import WorkerStore
 from scripts.demo_data import DEMO_LAUNCHER, _execute
@@ -44,6 +46,10 @@ def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
         _execute(orch, list(runs.values()))
         orch.approve(runs["inbox"])  # the dict question approved as proposed: on to the Agent Inbox request
         _execute(orch, [runs["inbox"]])
+        # A fork of the first run from the checkpoint after the checks, with a label added.
+        after_checks = [h for h in checkpoint_history(orch.config, runs["question"]) if h["step"] == 2]
+        runs["fork"] = orch.fork(runs["question"], after_checks[0]["checkpoint_id"], {"labels": {"forked": 1}})
+        _execute(orch, [runs["fork"]])
         orch.save_preset("invoices", "emea", {"count": 8, "dir": str(folder)}, LEDGER, created_by=DEMO_LAUNCHER)
         WorkerStore(orch.engine).register(
             "gpu-box:4242", host="gpu-box", pid=4242, concurrency=2, workflows=["simulate"], broken={}

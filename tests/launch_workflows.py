@@ -73,3 +73,10 @@ def build_signoff() -> StateGraph:
 
 
 build_signoff.answer_model = Signoff  # type: ignore[attr-defined]
+
+
+def build_no_entry() -> StateGraph:
+    """A graph with no edge from START: LangGraph refuses to compile it."""
+    graph = StateGraph(LabelledState)
+    graph.add_node("join", _join)
+    return graph

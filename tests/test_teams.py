@@ -233,6 +233,23 @@ def test_a_fork_with_an_edited_state(team: Orchestrator) -> None:
     assert team.store.count_runs() == 2  # a failed fork leaves no run behind
 
 
+def test_a_fork_after_a_fan_out_with_an_edited_state_does_not_send_the_fan_out_again(
+    team: Orchestrator, tmp_path: Path
+) -> None:
+    run_id = launch(team, tmp_path, count=3)
+    assert execute(team, [run_id])[run_id]["status"] == "awaiting_input"
+    # Step 2: the three `check` tasks of the fan-out have written; the run waits at `review`.
+    after_checks = next(t for t in checkpoints(team.config, run_id) if t.metadata.get("step") == 2)
+    fork_id = team.fork(run_id, after_checks.config["configurable"]["checkpoint_id"], {"labels": {"forked": 1}})
+    run = execute(team, [fork_id])[fork_id]
+    assert run["status"] == "awaiting_input", run["error"]
+    assert run["state_snapshot"]["labels"] == {"forked": 1}
+    assert sorted(c["index"] for c in run["state_snapshot"]["checked"]) == [0, 1, 2]  # not sent again
+    assert len(list((tmp_path / "executions").iterdir())) == 3  # each check executed once, in the parent
+    (question,) = team.pending_interrupts(fork_id)
+    assert question["value"] == {"question": "Post these invoices?", "invoices": 3}
+
+
 # -- steps -----------------------------------------------------------------------------------
 
 

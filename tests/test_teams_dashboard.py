@@ -25,7 +25,11 @@ from orchestrator.workers import WorkerStore
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.checkpoint_reader import checkpoints
 
-TEAM = {"invoices": "tests.team_workflows:build_invoices", "signoff": "tests.launch_workflows:build_signoff"}
+TEAM = {
+    "invoices": "tests.team_workflows:build_invoices",
+    "signoff": "tests.launch_workflows:build_signoff",
+    "noentry": "tests.launch_workflows:build_no_entry",
+}
 LEDGER = {"ledger_url": "https://ledger.example/api"}
 QUESTION = {"question": "Post these invoices?", "invoices": 4}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -139,9 +143,9 @@ def test_an_agent_inbox_request_edited_and_another_responded_from_run_detail(
     assert done[responded]["state_snapshot"]["posted"] == {"posted": False, "note": "wait for the audit"}
 
 
-def waiting_row(orch: Orchestrator, questions: list[dict[str, Any]]) -> str:
+def waiting_row(orch: Orchestrator, questions: list[dict[str, Any]], launched_by: str | None = None) -> str:
     """A run row waiting at the given questions (its snapshot, as the executor writes it)."""
-    run_id = orch.launch("simulate", {"tasks": 1})
+    run_id = orch.launch("simulate", {"tasks": 1}, launched_by=launched_by)
     orch.store.update_run(run_id, status="awaiting_input", state_snapshot={"__interrupt__": questions})
     return run_id
 
@@ -162,6 +166,25 @@ def test_a_request_shows_only_the_responses_it_allows(team: Orchestrator) -> Non
     assert main_texts(at, "error") == ["Response failed: A response needs some text."]
     click(at, "detail_accept")
     assert team.get_run(run_id)["resume_value"] == {"resume": {"q1": [{"type": "accept", "args": None}]}}
+
+
+def test_a_launch_card_answers_an_agent_inbox_request(team: Orchestrator) -> None:
+    request = {
+        "action_request": {"action": "send_mail", "args": {"to": "ops@example.com"}},
+        "config": {"allow_accept": False, "allow_edit": True, "allow_respond": False, "allow_ignore": True},
+    }
+    run_id = waiting_row(team, [{"id": "q1", "value": request}], launched_by="browser:cards")
+    at = ok(open_page("launch", by="browser:cards"))
+    card = f"launch_live_{run_id}"
+    keys = {b.key for b in at.button if b.key and b.key.startswith(card)}
+    assert keys == {f"{card}_edit", f"{card}_ignore", f"{card}_cancel"}  # and the card's Cancel
+    at.text_area(key=f"{card}_edit_args").input('{"to": "team@example.com"}')
+    click(at, f"{card}_edit")
+    assert "Edit: queued" in main_texts(at, "success")
+    # Asked alone (not in a list), answered alone.
+    assert team.get_run(run_id)["resume_value"] == {
+        "resume": {"q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}}
+    }
 
 
 def test_several_questions_are_answered_each_by_its_id(team: Orchestrator) -> None:
@@ -260,6 +283,33 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     at = ok(open_page("launch"))
     at.selectbox(key="launch_workflow").set_value("plan_execute").run()
     assert at.query_params["workflow"] == "plan_execute"
+
+
+def test_a_graph_that_does_not_compile_is_one_sentence_not_a_traceback(team: Orchestrator) -> None:
+    at = ok(open_page("launch", workflow="noentry"))
+    assert not at.get("graphviz_chart")
+    assert (
+        "The graph of 'noentry' cannot be drawn here (ValueError: Graph must have an entrypoint: "
+        "add at least one edge from START to another node)."
+    ) in main_texts(at, "caption")
+
+
+def test_a_workflow_without_a_config_schema_takes_any_json_config(team: Orchestrator) -> None:
+    at = ok(open_page("launch", workflow="simulate"))
+    box = at.text_area(key="launch_simulate_new_config_json")
+    box.input('{"region": ')
+    submit(at)
+    assert main_texts(at, "error") == [
+        "Config is not valid JSON (Expecting value at character 11)."
+    ]
+    at.text_area(key="launch_simulate_new_config_json").input('{"thread_id": "mine"}')
+    submit(at)
+    assert main_texts(at, "error") == ["Config key 'thread_id' is set by the orchestrator."]
+    assert team.store.count_runs() == 0
+    at.text_area(key="launch_simulate_new_config_json").input('{"region": "EMEA"}')
+    submit(at)
+    (row,) = team.store.query_runs().rows
+    assert team.get_run(row["run_id"])["config"] == {"region": "EMEA"}
 
 
 # -- fork from a checkpoint, and compare -----------------------------------------------------------

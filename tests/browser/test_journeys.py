@@ -508,5 +508,6 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
         fork = orch.store.get_run(fork_id)
         assert (fork["parent_run_id"], fork["parent_step"], fork["status"]) == (run_id, 2, "awaiting_input")
         assert fork["state_snapshot"]["labels"] == {"forked": 1}
+        assert sorted(c["index"] for c in fork["state_snapshot"]["checked"]) == [0, 1, 2]  # no check again
     finally:
         orch.engine.dispose()
