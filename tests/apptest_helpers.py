@@ -56,15 +56,6 @@ def main_texts(at: AppTest, kind: str) -> list[str]:
 # -- fixtures for the page tests in tests/pages (registered by tests/pages/conftest.py) ------------
 
 
-@pytest.fixture(autouse=True)
-def no_magic() -> Iterator[None]:
-    """As the app's .streamlit/config.toml: no "magic", so no `ast.parse` of the pages in script
-    threads (CPython 3.11.7 fails one that races with the executor thread's)."""
-    from streamlit import config
-
-    config.set_option("runner.magicEnabled", False)
-    yield
-    config.set_option("runner.magicEnabled", True)
 
 
 @pytest.fixture

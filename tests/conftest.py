@@ -135,6 +135,17 @@ def password_role(postgres_admin: str) -> str:
 # -- the dashboard's environment (AppTest page tests) ---------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def no_magic() -> Iterator[None]:
+    """As the app's .streamlit/config.toml: no "magic", so no `ast.parse` of the pages in script
+    threads (CPython 3.11.7 fails one that races with the executor thread's)."""
+    from streamlit import config
+
+    config.set_option("runner.magicEnabled", False)
+    yield
+    config.set_option("runner.magicEnabled", True)
+
+
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:

@@ -35,14 +35,6 @@ QUESTION = {"question": "Post these invoices?", "invoices": 4}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
-@pytest.fixture(autouse=True)
-def no_magic() -> Iterator[None]:
-    """As the app's .streamlit/config.toml (see test_launch.py)."""
-    from streamlit import config
-
-    config.set_option("runner.magicEnabled", False)
-    yield
-    config.set_option("runner.magicEnabled", True)
 
 
 @pytest.fixture

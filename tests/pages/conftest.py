@@ -1,8 +1,8 @@
-"""The page tests: AppTest sessions on the test's database (both backends), magic off.
+"""The page tests: AppTest sessions on the test's database (both backends).
 
 The fixtures live in tests/apptest_helpers.py; importing them here registers them for tests/pages.
 """
 
-from tests.apptest_helpers import no_magic, page_orch
+from tests.apptest_helpers import page_orch
 
-__all__ = ["no_magic", "page_orch"]
+__all__ = ["page_orch"]
