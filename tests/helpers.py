@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import ENVIRONMENT_VARIABLES
+from orchestrator.config import ENVIRONMENT_VARIABLES, OrchestratorConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +52,16 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def with_workflows(config: OrchestratorConfig, workflows: dict[str, str], **settings: Any) -> OrchestratorConfig:
+    """The test's database (conftest's `config`, either backend) with test workflows registered
+    and any other settings given; nothing read from the environment or a `.env`."""
+    return OrchestratorConfig(
+        checkpoint_mode=config.checkpoint_mode,
+        sqlite_path=config.sqlite_path,
+        postgres_uri=config.postgres_uri,
+        workflows=workflows,
+        env_file=None,
+        **settings,
+    )

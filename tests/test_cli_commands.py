@@ -22,7 +22,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
-from tests.helpers import cli_env
+from tests.helpers import cli_env, with_workflows
 from tests.test_cli_runs import assert_one_error_line, summary_of
 
 WORKFLOWS = {
@@ -39,13 +39,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:coroutine 'arun_with_retry' was 
 @pytest.fixture
 def wf_config(config: OrchestratorConfig) -> OrchestratorConfig:
     """The test's database (both backends) with the test workflows registered."""
-    return OrchestratorConfig(
-        checkpoint_mode=config.checkpoint_mode,
-        sqlite_path=config.sqlite_path,
-        postgres_uri=config.postgres_uri,
-        workflows=WORKFLOWS,
-        env_file=None,
-    )
+    return with_workflows(config, WORKFLOWS)
 
 
 @pytest.fixture

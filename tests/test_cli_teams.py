@@ -14,6 +14,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
 from tests.checkpoint_reader import checkpoints
+from tests.helpers import with_workflows
 from tests.reliability.conftest import assert_one_error_line, call_cli
 
 TEAM = {"invoices": "tests.team_workflows:build_invoices"}
@@ -25,13 +26,7 @@ def team(config: OrchestratorConfig, clean_env: pytest.MonkeyPatch) -> Iterator[
     """The test's database with the team's workflow, registered for the CLI through the environment."""
     clean_env.setenv("ORCHESTRATOR_WORKFLOWS", json.dumps(TEAM))
     orch = Orchestrator(
-        OrchestratorConfig(
-            checkpoint_mode=config.checkpoint_mode,
-            sqlite_path=config.sqlite_path,
-            postgres_uri=config.postgres_uri,
-            workflows=TEAM,
-            env_file=None,
-        )
+        with_workflows(config, TEAM)
     )
     yield orch
     orch.engine.dispose()

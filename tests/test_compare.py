@@ -20,6 +20,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
+from tests.helpers import with_workflows
 
 # --- compare_table -----------------------------------------------------------------------------
 
@@ -484,13 +485,7 @@ def build_stages() -> StateGraph:
 
 @pytest.fixture
 def orch(config: OrchestratorConfig, engine) -> Iterator[Orchestrator]:
-    with_stages = OrchestratorConfig(
-        checkpoint_mode=config.checkpoint_mode,
-        sqlite_path=config.sqlite_path,
-        postgres_uri=config.postgres_uri,
-        workflows=STAGES,
-        env_file=None,
-    )
+    with_stages = with_workflows(config, STAGES)
     yield Orchestrator(with_stages, engine=engine)
 
 

@@ -20,7 +20,7 @@ from orchestrator.errors import InputError, InvalidOperation, OrchestratorError,
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from tests.engine_workflows import executions
-from tests.helpers import wait_for
+from tests.helpers import wait_for, with_workflows
 from tests.processes import wait_status
 
 TEST_WORKFLOWS = {"flaky": "tests.engine_workflows:build_flaky", "gated": "tests.engine_workflows:build_gated"}
@@ -28,19 +28,8 @@ TEST_WORKFLOWS = {"flaky": "tests.engine_workflows:build_flaky", "gated": "tests
 
 def fast_config(config: OrchestratorConfig, **overrides: Any) -> OrchestratorConfig:
     """The test's database with short heartbeats and the test workflows registered."""
-    values: dict[str, Any] = dict(
-        checkpoint_mode=config.checkpoint_mode,
-        sqlite_path=config.sqlite_path,
-        postgres_uri=config.postgres_uri,
-        workflows=dict(TEST_WORKFLOWS),
-        heartbeat_seconds=0.2,
-        stale_after_seconds=30,
-        concurrency=4,
-        read_only=False,
-        env_file=None,
-    )
-    values.update(overrides)
-    return OrchestratorConfig(**values)
+    settings: dict[str, Any] = {"heartbeat_seconds": 0.2, "stale_after_seconds": 30, "concurrency": 4}
+    return with_workflows(config, TEST_WORKFLOWS, **(settings | overrides))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from orchestrator.errors import InputError, InvalidOperation
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
 from tests.checkpoint_reader import checkpoints, saved_writes
-from tests.helpers import wait_for
+from tests.helpers import wait_for, with_workflows
 from tests.processes import wait_status
 
 TEAM = {"invoices": "tests.team_workflows:build_invoices"}
@@ -27,14 +27,7 @@ LEDGER = {"ledger_url": "https://ledger.example/api"}
 @pytest.fixture
 def team(config: OrchestratorConfig) -> Iterator[Orchestrator]:
     orch = Orchestrator(
-        OrchestratorConfig(
-            checkpoint_mode=config.checkpoint_mode,
-            sqlite_path=config.sqlite_path,
-            postgres_uri=config.postgres_uri,
-            workflows=TEAM,
-            heartbeat_seconds=0.2,
-            env_file=None,
-        )
+        with_workflows(config, TEAM, heartbeat_seconds=0.2)
     )
     yield orch
     orch.engine.dispose()

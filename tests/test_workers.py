@@ -28,7 +28,7 @@ from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
 from tests.conftest import _admin_connect
 from tests.engine_workflows import executions
-from tests.helpers import wait_for
+from tests.helpers import wait_for, with_workflows
 from tests.processes import Worker, wait_status
 
 
@@ -201,13 +201,7 @@ GATED = {"gated": "tests.engine_workflows:build_gated"}
 
 
 def with_gated(config: OrchestratorConfig) -> OrchestratorConfig:
-    return OrchestratorConfig(
-        checkpoint_mode=config.checkpoint_mode,
-        sqlite_path=config.sqlite_path,
-        postgres_uri=config.postgres_uri,
-        workflows=GATED,
-        env_file=None,
-    )
+    return with_workflows(config, GATED)
 
 
 def test_sigint_lets_a_run_finish_within_the_grace_period(

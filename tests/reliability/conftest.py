@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from orchestrator import cli
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
+from tests.helpers import with_workflows
 
 
 @dataclass
@@ -86,13 +87,7 @@ WORKFLOWS = {"gated": "tests.engine_workflows:build_gated"}
 @pytest.fixture
 def gated_config(config: OrchestratorConfig) -> OrchestratorConfig:
     """The test's database (both backends) with the `gated` workflow registered."""
-    return OrchestratorConfig(
-        checkpoint_mode=config.checkpoint_mode,
-        sqlite_path=config.sqlite_path,
-        postgres_uri=config.postgres_uri,
-        workflows=WORKFLOWS,
-        env_file=None,
-    )
+    return with_workflows(config, WORKFLOWS)
 
 
 @pytest.fixture
