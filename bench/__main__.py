@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> None:
         help="2,000 runs, 3 repeats, a smaller matrix; writes bench/results/smoke.md",
     )
     parser.add_argument(
+        "--mlflow",
+        type=int,
+        metavar="N",
+        default=None,
+        help="also compare with MLflow's search_runs at N runs (its venv: see bench/mlflow_compare.py)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="where to write the report (default bench/results.md)"
     )
     args = parser.parse_args(argv)
