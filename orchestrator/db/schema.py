@@ -137,6 +137,14 @@ runs = Table(
 # searched texts. Alembic's comparison leaves these names out (migrate.include_name).
 SEARCH_TABLE = "runs_search"
 SEARCH_INDEXES = ("ix_runs_search_run_id", "ix_runs_search_tags", "ix_runs_search_input")
+# Migration 0010, PostgreSQL only, also outside the metadata: (column DESC NULLS LAST, run_id
+# DESC), the order of the runs page's newest-first sorts on nullable columns.
+POSTGRES_SORT_INDEXES = (
+    "ix_runs_pg_started_at_desc",
+    "ix_runs_pg_finished_at_desc",
+    "ix_runs_pg_duration_seconds_desc",
+    "ix_runs_pg_worker_desc",
+)
 
 run_tasks = Table(
     "run_tasks",
