@@ -7,7 +7,7 @@ after it already shows the new status; the outcome is shown as one sentence.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -61,7 +61,7 @@ def _icon(action: Action) -> str:
 
 
 def render_run_actions(
-    orch: Orchestrator, run: dict[str, Any], key: str, only: tuple[Action, ...] = BUTTONS
+    orch: Orchestrator, run: Mapping[str, Any], key: str, only: tuple[Action, ...] = BUTTONS
 ) -> None:
     """Buttons for what applies to the run now (`allowed_actions`); cancel and delete ask first."""
     if orch.config.read_only:
@@ -136,7 +136,7 @@ def _answer(plan: list[Any] | None, editor_key: str) -> Any:
     return None if plan is None else edited_plan(plan, st.session_state.get(editor_key))
 
 
-def render_approval(orch: Orchestrator, run: dict[str, Any], key: str) -> None:
+def render_approval(orch: Orchestrator, run: Mapping[str, Any], key: str) -> None:
     """For a run awaiting input: the pending question, an editable plan, Approve and Reject."""
     pending = orch.pending_interrupts(run["run_id"])
     if not pending or orch.config.read_only:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
@@ -57,7 +57,7 @@ def _seconds(later: dt.datetime, earlier: dt.datetime) -> float:
     return (later - earlier).total_seconds()
 
 
-def timeline_frame(tasks: Sequence[dict[str, Any]], origin: dt.datetime | None = None) -> pd.DataFrame:
+def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None = None) -> pd.DataFrame:
     """One row per task: seconds from `origin` (the run's start) to its work's start and end, its lane.
 
     A task's bar starts when its work started (`work_started_at`, when recorded: after waiting for
@@ -112,7 +112,7 @@ def _lanes(frame: pd.DataFrame) -> tuple[list[int], list[int]]:
     return lane_of, rows
 
 
-def task_timeline(tasks: Sequence[dict[str, Any]], origin: dt.datetime | None = None) -> alt.Chart:
+def task_timeline(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None = None) -> alt.Chart:
     """A lane per task (packed), grouped by node; x: seconds since the run started; colour: status."""
     frame = timeline_frame(tasks, origin)
     span = max(float(frame["end"].max()), 1e-3)

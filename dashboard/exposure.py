@@ -55,4 +55,4 @@ def render_exposure_warning() -> None:
     """Show the warning (if any) where it is called: the sidebar."""
     message = exposure_warning(st.get_option("server.address"), login=auth_configured(), read_only=read_only())
     if message:
-        st.warning(message, icon="🌐")
+        st.warning(message, icon=":material/public:")

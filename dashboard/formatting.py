@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -84,7 +85,7 @@ def status_column(label: str = "Status") -> Any:
     return st.column_config.MultiselectColumn(label, options=statuses, color=colors, width=112)
 
 
-def runs_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The runs list as shown: link, status, completed tasks in percent."""
     return pd.DataFrame(
         {

@@ -7,6 +7,7 @@ tab loses nothing: the runs go on, and the view finds them again.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -25,7 +26,7 @@ MOVING = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 SHOWN = 10
 
 
-def _elapsed(run: dict[str, Any]) -> str:
+def _elapsed(run: Mapping[str, Any]) -> str:
     if run["duration_seconds"] is not None:
         return duration_text(run["duration_seconds"])
     if run["started_at"]:
@@ -33,11 +34,13 @@ def _elapsed(run: dict[str, Any]) -> str:
     return "not started"
 
 
-def _events(tasks: list[dict[str, Any]]) -> str:
+def _events(tasks: Sequence[Mapping[str, Any]]) -> str:
     return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
 
 
-def render_run_card(orch: Orchestrator, run: dict[str, Any], tasks: list[dict[str, Any]], key: str) -> None:
+def render_run_card(
+    orch: Orchestrator, run: Mapping[str, Any], tasks: Sequence[Mapping[str, Any]], key: str
+) -> None:
     """One run: status, progress of tasks, failures, elapsed time, latest task events, actions."""
     with st.container(border=True):
         head, link = st.columns([4, 1])

@@ -14,10 +14,62 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, TypedDict
 
-__all__ = ["METRICS", "compare_table", "diff_json", "divergence", "json_equal"]
+__all__ = [
+    "METRICS",
+    "AlignedStep",
+    "Divergence",
+    "JsonChange",
+    "MetricRow",
+    "compare_table",
+    "diff_json",
+    "divergence",
+    "json_equal",
+]
+
+
+class MetricRow(TypedDict):
+    """One row of the side-by-side table."""
+
+    metric: str  # the label shown
+    key: str  # the run's key
+    values: list[Any]  # each run's value, in the order the runs were given
+    differs: bool
+    differing_runs: list[int]  # indices of the runs whose value differs from run 0's
+
+
+class JsonChange(TypedDict):
+    """One difference between two JSON values."""
+
+    path: str  # `summary.count`, `results[3].value`, `meta["a.b"]`; the root is ""
+    change: Literal["added", "removed", "changed"]
+    left: Any
+    right: Any
+
+
+class AlignedStep(TypedDict):
+    """One step of two aligned checkpoint histories."""
+
+    step: int
+    left_writers: list[str]
+    right_writers: list[str]
+    left_changed: list[str]
+    right_changed: list[str]
+    differing_channels: list[str]
+    equal: bool
+    only_in: Literal["left", "right"] | None  # a step only one history has (never equal)
+
+
+class Divergence(TypedDict):
+    """Where two runs' checkpoint histories part (`applies` is False for different workflows)."""
+
+    applies: bool
+    reason: str | None
+    steps: list[AlignedStep]
+    first_divergent_step: int | None
+    summary: str
 
 # The side-by-side table's rows, in display order: (run key, label).
 METRICS: list[tuple[str, str]] = [
@@ -36,14 +88,14 @@ METRICS: list[tuple[str, str]] = [
 # --- the metrics table -------------------------------------------------------------------------
 
 
-def _success_rate(run: dict[str, Any]) -> float | None:
+def _success_rate(run: Mapping[str, Any]) -> float | None:
     total, completed = run.get("tasks_total"), run.get("tasks_completed")
     if not total or completed is None:
         return None
     return completed / total
 
 
-def _duration(run: dict[str, Any]) -> float | None:
+def _duration(run: Mapping[str, Any]) -> float | None:
     if "duration_seconds" in run:
         return run["duration_seconds"]
     started, finished = run.get("started_at"), run.get("finished_at")
@@ -52,7 +104,7 @@ def _duration(run: dict[str, Any]) -> float | None:
     return None
 
 
-def _metric_value(run: dict[str, Any], key: str) -> Any:
+def _metric_value(run: Mapping[str, Any], key: str) -> Any:
     """The displayed value of one metric for one run (success rate and duration are derived)."""
     if key == "success_rate":
         return _success_rate(run)
@@ -86,11 +138,10 @@ _NORMALISERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def compare_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def compare_table(runs: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
     """One row per metric in `METRICS`, with each run's value and which runs differ from the first.
 
-    Each row is {"metric": label, "key": key, "values": [...], "differs": bool,
-    "differing_runs": [indices of runs whose value differs from run 0's]}. Durations are compared
+    Durations are compared
     rounded to 0.1 s, success rates to 4 decimals, tags as sorted lists (None = no tags).
 
         >>> row = compare_table([{"tasks_total": 4, "tasks_completed": 3},
@@ -98,7 +149,7 @@ def compare_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         >>> row["values"], row["differing_runs"]
         ([0.75, None], [1])
     """
-    rows: list[dict[str, Any]] = []
+    rows: list[MetricRow] = []
     for key, label in METRICS:
         values = [_metric_value(run, key) for run in runs]
         normalise = _NORMALISERS.get(key, lambda value: value)
@@ -151,11 +202,11 @@ def _key_path(parent: str, key: Any) -> str:
     return f"{parent}.{key}" if parent else key
 
 
-def _entry(path: str, change: str, left: Any, right: Any) -> dict[str, Any]:
+def _entry(path: str, change: Literal["added", "removed", "changed"], left: Any, right: Any) -> JsonChange:
     return {"path": path, "change": change, "left": left, "right": right}
 
 
-def _diff_dicts(left: dict, right: dict, path: str, out: list[dict[str, Any]]) -> None:
+def _diff_dicts(left: dict, right: dict, path: str, out: list[JsonChange]) -> None:
     for key in left:
         if key in right:
             _diff(left[key], right[key], _key_path(path, key), out)
@@ -166,7 +217,7 @@ def _diff_dicts(left: dict, right: dict, path: str, out: list[dict[str, Any]]) -
             out.append(_entry(_key_path(path, key), "added", None, right[key]))
 
 
-def _diff_lists(left: list, right: list, path: str, out: list[dict[str, Any]]) -> None:
+def _diff_lists(left: list, right: list, path: str, out: list[JsonChange]) -> None:
     for i, (a, b) in enumerate(zip(left, right, strict=False)):
         _diff(a, b, f"{path}[{i}]", out)
     common = min(len(left), len(right))
@@ -174,7 +225,7 @@ def _diff_lists(left: list, right: list, path: str, out: list[dict[str, Any]]) -
     out.extend(_entry(f"{path}[{i}]", "added", None, v) for i, v in enumerate(right[common:], common))
 
 
-def _diff(left: Any, right: Any, path: str, out: list[dict[str, Any]]) -> None:
+def _diff(left: Any, right: Any, path: str, out: list[JsonChange]) -> None:
     if isinstance(left, dict) and isinstance(right, dict):
         _diff_dicts(left, right, path, out)
     elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
@@ -183,18 +234,16 @@ def _diff(left: Any, right: Any, path: str, out: list[dict[str, Any]]) -> None:
         out.append(_entry(path, "changed", left, right))
 
 
-def diff_json(left: Any, right: Any) -> list[dict[str, Any]]:
+def diff_json(left: Any, right: Any) -> list[JsonChange]:
     """Key-by-key differences between two JSON values, in the order keys first appear.
 
-    Each entry is {"path", "change": "added" | "removed" | "changed", "left", "right"}. Paths
-    look like `summary.count`, `results[3].value`, `meta["a.b"]`; the root itself is `""`.
     Dicts recurse on both sides; lists recurse over their common prefix and report extra
     items as added/removed at their indices; a type change is "changed" at its path.
 
         >>> [(d["path"], d["change"]) for d in diff_json({"n": 1, "xs": [1, 2]}, {"n": 1.0, "xs": [1, 3, 4]})]
         [('xs[1]', 'changed'), ('xs[2]', 'added')]
     """
-    out: list[dict[str, Any]] = []
+    out: list[JsonChange] = []
     _diff(left, right, "", out)
     return out
 
@@ -214,7 +263,7 @@ def _differing_channels(left: dict[str, Any], right: dict[str, Any]) -> list[str
     )
 
 
-def _align_step(step: int, left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+def _align_step(step: int, left: dict[str, Any] | None, right: dict[str, Any] | None) -> AlignedStep:
     """One aligned step; a step only one run has is never equal and has no differing channels."""
     both = left is not None and right is not None
     differing = (
@@ -238,7 +287,7 @@ def _ticks(names: list[str]) -> str:
     return ", ".join(f"`{name}`" for name in names)
 
 
-def _what_differs(step: dict[str, Any]) -> tuple[str, str]:
+def _what_differs(step: AlignedStep) -> tuple[str, str]:
     """The step's node writers as "node `a`" / "nodes `a`, `b`" ("" if none), and its differing channels."""
     # Pseudo-writers such as "(input)" are not nodes.
     writers = sorted({w for w in step["left_writers"] + step["right_writers"] if not w.startswith("(")})
@@ -246,7 +295,7 @@ def _what_differs(step: dict[str, Any]) -> tuple[str, str]:
     return (f"{noun} {_ticks(writers)}" if writers else ""), _ticks(step["differing_channels"])
 
 
-def _one_sided_summary(steps: list[dict[str, Any]], index: int) -> str:
+def _one_sided_summary(steps: list[AlignedStep], index: int) -> str:
     """The wording when the first step that is not equal exists in only one run."""
     first = steps[index]
     side = first["only_in"]
@@ -263,7 +312,7 @@ def _one_sided_summary(steps: list[dict[str, Any]], index: int) -> str:
     return f"Runs agree up to step {agreed}; step {first['step']} exists only in the {side} run."
 
 
-def _summary(steps: list[dict[str, Any]], first_index: int | None) -> str:
+def _summary(steps: list[AlignedStep], first_index: int | None) -> str:
     if not steps:
         return "Neither run has any checkpoints."
     if first_index is None:
@@ -286,13 +335,10 @@ def divergence(
     right_history: list[dict[str, Any]],
     left_workflow: str,
     right_workflow: str,
-) -> dict[str, Any]:
+) -> Divergence:
     """Align two runs' checkpoint histories by step and find the first step where they differ.
 
-    Returns {"applies", "reason", "steps", "first_divergent_step", "summary"}. Each step is
-    {"step", "left_writers", "right_writers", "left_changed", "right_changed",
-    "differing_channels", "equal", "only_in"}; `only_in` is "left"/"right" for a step only one
-    history has (such a step is not equal and counts as a divergence). Runs of different
+    A step only one history has is not equal and counts as a divergence. Runs of different
     workflows do not apply: their graphs differ, so steps do not correspond.
 
         >>> h = [{"step": 0, "writers": [], "values": {"x": 1}}]

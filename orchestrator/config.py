@@ -28,6 +28,19 @@ from sqlalchemy.engine import URL
 from orchestrator.errors import ConfigError
 
 VALID_MODES = ("sqlite", "postgres")
+# Every environment variable (or `.env` line) a setting is read from.
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "CHECKPOINT_MODE",
+    "SQLITE_PATH",
+    "POSTGRES_URI",
+    "ORCHESTRATOR_WORKFLOWS",
+    "ORCHESTRATOR_MODEL",
+    "ORCHESTRATOR_CONCURRENCY",
+    "ORCHESTRATOR_READ_ONLY",
+    "ORCHESTRATOR_HEARTBEAT_SECONDS",
+    "ORCHESTRATOR_STALE_AFTER_SECONDS",
+    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+)
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
 # libpq parameters that hold a secret: never shown, whatever form the URI takes.
@@ -109,10 +122,8 @@ def _check_sqlite_path(path: str) -> str:
 class OrchestratorConfig:
     """Settings for the package, the dashboard and the workers.
 
-    Environment variables (or `.env`) used for settings not passed: CHECKPOINT_MODE,
-    SQLITE_PATH, POSTGRES_URI, ORCHESTRATOR_WORKFLOWS (JSON object), ORCHESTRATOR_MODEL,
-    ORCHESTRATOR_CONCURRENCY, ORCHESTRATOR_READ_ONLY, ORCHESTRATOR_HEARTBEAT_SECONDS,
-    ORCHESTRATOR_STALE_AFTER_SECONDS, ORCHESTRATOR_EMBEDDED_EXECUTOR.
+    Settings not passed are read from the environment (or `.env`): `ENVIRONMENT_VARIABLES`
+    (ORCHESTRATOR_WORKFLOWS is a JSON object).
     """
 
     checkpoint_mode: str

@@ -280,12 +280,7 @@ class Executor:
                 if handle.claim.run_id in cancel:
                     self._stop_run(handle, "cancelled")
             elif not handle.ending:
-                logger.warning(
-                    "Run %s is no longer held by this executor (attempt %d); stopping it without writing",
-                    handle.claim.run_id,
-                    handle.claim.attempt,
-                )
-                self._stop_run(handle, "lost")
+                self._stop_run(handle, "lost")  # `_after_stop` says so, whoever noticed first
 
     def _stop_run(self, handle: RunHandle, reason: str) -> None:
         """Cancel a run's task once (a second cancel would interrupt its clean-up)."""
@@ -427,7 +422,11 @@ class Executor:
 
     async def _after_stop(self, handle: RunHandle, graph: Any, cfg: Any, reason: str) -> None:
         if reason == "lost":
-            logger.warning("Run %s stopped: another executor holds it now", handle.claim.run_id)
+            logger.warning(
+                "Run %s is no longer held by this executor (attempt %d); stopped it without writing",
+                handle.claim.run_id,
+                handle.claim.attempt,
+            )
             return
         with contextlib.suppress(Exception):
             await handle.recorder.flush()

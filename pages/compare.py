@@ -51,8 +51,11 @@ st.subheader("Input and final state, key by key")
 other = st.selectbox(
     "Diff run 1 against", range(1, len(runs)), format_func=names.__getitem__, key="compare_other"
 )
-for label, field in (("Input", "input"), ("State snapshot", "state_snapshot")):
-    changes = diff_json(runs[0][field] or {}, runs[other][field] or {})
+for label, field, first, second in (
+    ("Input", "input", runs[0]["input"], runs[other]["input"]),
+    ("State snapshot", "state_snapshot", runs[0]["state_snapshot"], runs[other]["state_snapshot"]),
+):
+    changes = diff_json(first or {}, second or {})
     st.markdown(f"**{label}**: {len(changes)} difference{'s' * (len(changes) != 1)}")
     if changes:
         st.dataframe(

@@ -1,5 +1,8 @@
 """Run detail: one run's metadata, tasks, state, checkpoint history and actions."""
 
+from collections.abc import Mapping
+from typing import Any
+
 import streamlit as st
 
 from dashboard.actions import render_approval, render_run_actions, show_last_message
@@ -66,7 +69,7 @@ render_approval(orch, run, key="detail")
 render_run_actions(orch, run, key="detail")
 
 
-def wait_seconds(task: dict) -> float | None:
+def wait_seconds(task: Mapping[str, Any]) -> float | None:
     """How long the task waited for a concurrency slot, when that was recorded."""
     if task.get("wait_seconds") is not None:
         return task["wait_seconds"]

@@ -16,19 +16,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from orchestrator.config import ENVIRONMENT_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[1]
 # Anything Python or Streamlit would print for an error of the app.
 ERROR_MARKERS = ("Traceback", "Error:", "Exception:", "StreamlitAPIException")
-CONFIG_ENV = (
-    "CHECKPOINT_MODE",
-    "SQLITE_PATH",
-    "POSTGRES_URI",
-    "ORCHESTRATOR_WORKFLOWS",
-    "ORCHESTRATOR_MODEL",
-    "ORCHESTRATOR_CONCURRENCY",
-    "ORCHESTRATOR_READ_ONLY",
-    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
-)
+CONFIG_ENV = ENVIRONMENT_VARIABLES
 
 
 def free_port() -> int:

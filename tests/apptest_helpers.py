@@ -10,10 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
-from tests.helpers import wait_for
+from tests.helpers import AT_REST, wait_for
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
-AT_REST = ("succeeded", "failed", "cancelled", "interrupted", "awaiting_input")
 
 
 def reset_streamlit() -> None:

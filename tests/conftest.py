@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from orchestrator.config import OrchestratorConfig
+from orchestrator.config import ENVIRONMENT_VARIABLES, OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
@@ -133,18 +133,7 @@ def password_role(postgres_admin: str) -> str:
 
 # -- the dashboard's environment (AppTest page tests) ---------------------------------------------
 
-CONFIG_ENV = (
-    "CHECKPOINT_MODE",
-    "SQLITE_PATH",
-    "POSTGRES_URI",
-    "ORCHESTRATOR_WORKFLOWS",
-    "ORCHESTRATOR_MODEL",
-    "ORCHESTRATOR_CONCURRENCY",
-    "ORCHESTRATOR_READ_ONLY",
-    "ORCHESTRATOR_HEARTBEAT_SECONDS",
-    "ORCHESTRATOR_STALE_AFTER_SECONDS",
-    "ORCHESTRATOR_EMBEDDED_EXECUTOR",
-)
+CONFIG_ENV = ENVIRONMENT_VARIABLES
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 `build_flaky` (test_engine.py): plan -> `work` fanned out over `tasks` indices -> summarize.
 Every execution of a `work` step writes one file `<log_dir>/<index>-<uuid>`, so a test can count
 how often each step ran. The step `fail_index` fails on its first attempt only: if the file
-`marker` does not exist it creates it and raises (after the other steps have finished); once
-the marker exists it succeeds. Input: {"marker": path, "log_dir": path, "tasks": n, "fail_index": i}.
+`marker` does not exist it waits until every other step has run (their files exist), creates the
+marker and raises; once the marker exists it succeeds.
+Input: {"marker": path, "log_dir": path, "tasks": n, "fail_index": i}.
 
 `build_gated` (tests/reliability): plan -> `work` x `tasks` -> summarize, where a test decides
 where a run stops: steps with index >= `allow` wait until the file `<dir>/open` exists (before
@@ -33,17 +34,16 @@ class FlakyState(TypedDict, total=False):
     log_dir: str
     tasks: int
     fail_index: int
-    fail_delay_ms: int
     results: Annotated[list[int], operator.add]
     summary: dict[str, Any]
 
 
 class FlakyStep(TypedDict):
     index: int
+    tasks: int
     marker: str
     log_dir: str
     fail_index: int
-    fail_delay_ms: int
 
 
 def _plan(state: FlakyState) -> dict:
@@ -56,10 +56,10 @@ def _fan_out(state: FlakyState) -> list[Send]:
             "work",
             {
                 "index": i,
+                "tasks": state.get("tasks", 4),
                 "marker": state["marker"],
                 "log_dir": state["log_dir"],
                 "fail_index": state.get("fail_index", 0),
-                "fail_delay_ms": state.get("fail_delay_ms", 300),
             },
         )
         for i in range(state.get("tasks", 4))
@@ -74,8 +74,10 @@ async def _work(step: FlakyStep) -> dict:
     if index == step["fail_index"]:
         marker = Path(step["marker"])
         if not marker.exists():
-            # Let the other steps finish (and their writes be saved) before failing.
-            await asyncio.sleep(step["fail_delay_ms"] / 1000)
+            # Fail only after every other step has run: a condition, never a delay, decides it.
+            others = set(range(step["tasks"])) - {index}
+            while not others <= {int(p.name.split("-")[0]) for p in log_dir.iterdir()}:
+                await asyncio.sleep(0.01)
             marker.write_text("failed once")
             raise RuntimeError(f"flaky failure in step {index}")
     return {"results": [index]}

@@ -6,6 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+# Written out by hand (not imported from the package) so a change to the package's sets shows up
+# here as a failing test rather than passing silently.
+FINISHED = ("succeeded", "failed", "cancelled", "interrupted")  # `finished_at` is set
+AT_REST = (*FINISHED, "awaiting_input")  # nothing more happens until someone acts
+
 
 def wait_for(
     predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05, what: str = ""

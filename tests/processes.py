@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
-from tests.helpers import wait_for
+from tests.helpers import AT_REST, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUR_ENV = ("CHECKPOINT_MODE", "SQLITE_PATH", "POSTGRES_URI")
@@ -86,7 +86,6 @@ class Worker:
 
 
 
-AT_REST = ("succeeded", "failed", "cancelled", "interrupted", "awaiting_input")
 
 
 def wait_status(

@@ -35,7 +35,7 @@ from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
-from tests.helpers import wait_for
+from tests.helpers import FINISHED, wait_for
 
 # Everything OrchestratorConfig (or the dashboard) reads from the environment.
 GOING = ("queued", "running", "awaiting_input")  # what the runs caption counts as "going"
@@ -305,7 +305,6 @@ BULK_STATUSES = (
     "running",
     "awaiting_input",
 )  # 8 statuses: a cycle coprime with the 3 workflows, so every pair occurs
-FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 REAL_RUNS = [
     ("simulate", {"tasks": 3, "delay_ms": 2, "seed": 1}, ["real"]),
     ("simulate", {"tasks": 4, "delay_ms": 2, "seed": 2, "fail_rate": 1.0}, ["real", "flaky"]),
@@ -323,7 +322,7 @@ def bulk_rows() -> list[dict[str, Any]]:
         status = BULK_STATUSES[i % len(BULK_STATUSES)]
         created = BASE + dt.timedelta(hours=i)
         started = None if status == "queued" else created + dt.timedelta(minutes=1)
-        finished = started + dt.timedelta(seconds=i % 60) if status in FINAL else None
+        finished = started + dt.timedelta(seconds=i % 60) if status in FINISHED else None
         tags = ["nightly"] if i % 10 == 0 else ["adhoc", f"batch-{i // 50}"]
         if i == 42:
             tags.append("cpu 100%")
@@ -349,7 +348,7 @@ def bulk_rows() -> list[dict[str, Any]]:
 def runs_db(orch: Orchestrator) -> dict[str, dict[str, Any]]:
     """4 runs made by the real executor plus 230 bulk rows; every run by id (the hand-made oracle)."""
     real = [orch.launch(workflow, input, tags) for workflow, input, tags in REAL_RUNS]
-    finished = execute(orch, real, until=FINAL)
+    finished = execute(orch, real, until=FINISHED)
     assert [finished[r]["status"] for r in real] == ["succeeded", "failed", "succeeded", "succeeded"]
     rows = bulk_rows()
     orch.store.insert_many(rows)
@@ -725,7 +724,7 @@ def test_approve_an_edited_plan_and_the_run_carries_it_out(orch: Orchestrator, a
     edited = ["Gather the data", "Write the report", "Publish it"]
     assert list(orch.store.get_run(awaiting_run)["resume_value"]["resume"].values()) == [edited]
 
-    run = execute(orch, [awaiting_run], until=FINAL)[awaiting_run]
+    run = execute(orch, [awaiting_run], until=FINISHED)[awaiting_run]
     assert run["status"] == "succeeded"
     assert run["state_snapshot"]["plan"] == edited
     assert [r["task"] for r in run["state_snapshot"]["results"]] == edited

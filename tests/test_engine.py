@@ -19,10 +19,11 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError, InvalidOperation, OrchestratorError, ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
+from tests.engine_workflows import executions
 from tests.helpers import wait_for
+from tests.processes import wait_status
 
-FLAKY = {"flaky": "tests.engine_workflows:build_flaky"}
-FINAL = ("succeeded", "failed", "cancelled", "interrupted", "awaiting_input")
+TEST_WORKFLOWS = {"flaky": "tests.engine_workflows:build_flaky", "gated": "tests.engine_workflows:build_gated"}
 
 
 def fast_config(config: OrchestratorConfig, **overrides: Any) -> OrchestratorConfig:
@@ -31,7 +32,7 @@ def fast_config(config: OrchestratorConfig, **overrides: Any) -> OrchestratorCon
         checkpoint_mode=config.checkpoint_mode,
         sqlite_path=config.sqlite_path,
         postgres_uri=config.postgres_uri,
-        workflows=dict(FLAKY),
+        workflows=dict(TEST_WORKFLOWS),
         heartbeat_seconds=0.2,
         stale_after_seconds=30,
         concurrency=4,
@@ -66,30 +67,24 @@ def executors(orch: Orchestrator):
         executor.stop(grace=1)
 
 
-def wait_status(
-    orch: Orchestrator, run_id: str, statuses: tuple[str, ...] = FINAL, timeout: float = 20.0
-) -> dict:
-    def reached() -> dict | None:
-        run = orch.get_run(run_id)
-        return run if run["status"] in statuses else None
-
-    return wait_for(reached, timeout, what=f"run {run_id} to reach {statuses}")
-
-
 def flaky_input(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    # `log_dir` is `<tmp_path>/executions`, where `executions(tmp_path)` counts them.
     return {
         "marker": str(tmp_path / "flaky.marker"),
         "log_dir": str(tmp_path / "executions"),
         "tasks": 5,
         "fail_index": 2,
-        "fail_delay_ms": 300,
         **extra,
     }
 
 
-def executions(tmp_path: Path) -> Counter[int]:
-    """How often each flaky step ran (one file per execution)."""
-    return Counter(int(p.name.split("-")[0]) for p in (tmp_path / "executions").iterdir())
+def gated_input(tmp_path: Path, tasks: int, allow: int) -> dict[str, Any]:
+    """`gated`: steps 0..allow-1 finish, the rest wait until `open_gate(tmp_path)`."""
+    return {"dir": str(tmp_path), "tasks": tasks, "allow": allow, "delay_ms": 0, "fan_out": 4}
+
+
+def open_gate(tmp_path: Path) -> None:
+    (tmp_path / "open").write_text("go")
 
 
 def checkpoints(config: OrchestratorConfig, run_id: str) -> tuple[list, list]:
@@ -123,11 +118,11 @@ def test_launch_rejects_bad_input_and_unknown_workflows(orch: Orchestrator) -> N
     with pytest.raises(InputError) as info:
         orch.launch("simulate", {"tasks": 0, "colour": "red"})
     assert set(info.value.field_errors) == {"tasks", "colour"}
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="tasks must be a whole number"):
         orch.launch("simulate", {"tasks": "many"})
     with pytest.raises(OrchestratorError, match="Unknown workflow 'nope'"):
         orch.launch("nope", {})
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="number of copies must be between 1 and 100"):
         orch.launch_copies("simulate", {"tasks": 1}, copies=0)
     assert orch.store.count_runs() == 0
 
@@ -163,19 +158,22 @@ def test_simulate_run_succeeds_with_tasks_snapshot_and_checkpoints(orch: Orchest
     assert all(c.metadata["workflow"] == "simulate" for c in by_metadata)
 
 
-def test_task_counts_are_visible_while_the_run_goes(orch: Orchestrator, executors) -> None:
-    run_id = orch.launch("simulate", {"tasks": 40, "delay_ms": 100, "fan_out": 2})
+def test_task_counts_are_visible_while_the_run_goes(
+    orch: Orchestrator, executors, tmp_path: Path
+) -> None:
+    # Steps 0 and 1 finish; steps 2..9 wait at the gate, so the run is held mid-way.
+    run_id = orch.launch("gated", gated_input(tmp_path, tasks=10, allow=2))
     executors()
-
-    def mid_run() -> dict | None:
-        run = orch.get_run(run_id)
-        assert run["status"] in ("queued", "running"), run["status"]
-        return run if run["status"] == "running" and 0 < run["tasks_completed"] < 42 else None
-
-    run = wait_for(mid_run, 15, interval=0.02, what="task counts while running")
-    assert run["tasks_total"] >= run["tasks_completed"]
-    assert orch.cancel(run_id) in ("running", "cancelled")
-    assert wait_status(orch, run_id)["status"] == "cancelled"
+    run = wait_for(
+        lambda: (r := orch.get_run(run_id))["tasks_completed"] == 3 and r,
+        what="plan and the two allowed steps to be counted while the run goes",
+    )
+    assert run["status"] == "running"
+    assert run["tasks_total"] == 11 and run["tasks_failed"] == 0  # plan + 10 steps started
+    open_gate(tmp_path)
+    run = wait_status(orch, run_id)
+    assert run["status"] == "succeeded", run["error"]
+    assert (run["tasks_total"], run["tasks_completed"], run["tasks_failed"]) == (12, 12, 0)
 
 
 def test_failing_run_records_the_error_and_traceback(orch: Orchestrator, executors) -> None:
@@ -214,18 +212,20 @@ def test_cancel_a_queued_run_at_once_and_it_never_starts(orch: Orchestrator, exe
     assert orch.store.get_tasks(run_id) == []
 
 
-def test_cancel_a_running_run(orch: Orchestrator, executors) -> None:
-    run_id = orch.launch("simulate", {"tasks": 200, "delay_ms": 200, "fan_out": 1})
+def test_cancel_a_running_run(orch: Orchestrator, executors, tmp_path: Path) -> None:
+    # Every step waits at a gate that is never opened: only cancel can end the run.
+    run_id = orch.launch("gated", gated_input(tmp_path, tasks=4, allow=0))
     executors()
-    wait_for(lambda: orch.get_run(run_id)["tasks_total"] >= 2, 60, what="the run to start its work")
+    wait_for(lambda: orch.get_run(run_id)["tasks_total"] == 5, what="the run's four steps to start")
     assert orch.cancel(run_id) in ("running", "cancelled")
     assert orch.cancel(run_id) in ("running", "cancelled")  # twice is fine
-    run = wait_status(orch, run_id, timeout=60)
+    run = wait_status(orch, run_id)
     assert run["status"] == "cancelled"
     assert run["error"] == "Cancelled on request."
-    assert run["tasks_completed"] < 202
+    assert run["tasks_completed"] == 1  # plan only
     assert orch.cancel(run_id) == "cancelled"
     assert not [t for t in orch.store.get_tasks(run_id) if t["status"] == "running"]
+    assert executions(tmp_path) == {}
 
 
 def test_cancel_a_finished_run_raises(orch: Orchestrator, executors) -> None:
@@ -336,7 +336,7 @@ def test_approve_runs_exactly_the_approved_plan(orch: Orchestrator, executors) -
     assert len(workers) == 2 and {t["status"] for t in workers} == {"succeeded"}
     assert orch.get_run(run_id)["resume_value"] is None
     assert orch.pending_interrupts(run_id) == []
-    with pytest.raises(InvalidOperation):
+    with pytest.raises(InvalidOperation, match="succeeded"):
         orch.approve(run_id, ["again"])
 
 
@@ -363,7 +363,7 @@ def test_reject_cancels_a_waiting_run_with_the_reason(orch: Orchestrator, execut
     assert orch.reject(run_id, "again") == "cancelled"
     assert orch.get_run(run_id)["error"] == "Rejected: not this quarter"
     assert orch.pending_interrupts(run_id) == []
-    with pytest.raises(InvalidOperation):
+    with pytest.raises(InvalidOperation, match="cancelled"):
         orch.approve(run_id, None)
 
 
@@ -404,21 +404,21 @@ def test_delete_removes_row_tasks_and_checkpoints(orch: Orchestrator, executors)
     assert len(orch.store.get_tasks(keep)) == 4 and checkpoints(orch.config, keep)[0]
 
 
-def test_delete_refuses_queued_and_running_runs(orch: Orchestrator, executors) -> None:
+def test_delete_refuses_queued_and_running_runs(orch: Orchestrator, executors, tmp_path: Path) -> None:
     queued = orch.launch("simulate", {"tasks": 1})
     with pytest.raises(InvalidOperation, match="queued"):
         orch.delete(queued)
     assert orch.get_run(queued)["status"] == "queued"
     assert orch.cancel(queued) == "cancelled"
 
-    running = orch.launch("simulate", {"tasks": 200, "delay_ms": 200, "fan_out": 1})
+    running = orch.launch("gated", gated_input(tmp_path, tasks=2, allow=0))
     executors()
     wait_status(orch, running, ("running",))
     with pytest.raises(InvalidOperation, match="running"):
         orch.delete(running)
     assert orch.get_run(running)["status"] == "running"
     orch.cancel(running)
-    assert wait_status(orch, running, timeout=5)["status"] == "cancelled"
+    assert wait_status(orch, running)["status"] == "cancelled"
     assert orch.delete(running) is True
     assert orch.delete(queued) is True
     assert orch.store.count_runs() == 0

@@ -28,10 +28,9 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import ReadOnlyError
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import APP, execute, main_texts, open_page, reset_streamlit
-from tests.helpers import wait_for
+from tests.helpers import FINISHED, wait_for
 
 LAUNCH_PAGE = APP.parent / "pages" / "launch.py"
-FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 LIVE = "launch_live"  # the key of the launch page's live view
 GOAL = "Collect the logs; parse them and then write a report"
 PLAN = ["Collect the logs", "Parse them", "Write a report"]  # the offline planner's plan for GOAL
@@ -496,7 +495,7 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
     assert (run["status"], run["error"]) == ("cancelled", "Rejected: not this week")
     assert "Reject: cancelled" in main_texts(at, "success")
 
-    run = execute(orch, [approved], until=FINAL)[approved]
+    run = execute(orch, [approved], until=FINISHED)[approved]
     assert run["status"] == "succeeded"
     workers = [t for t in orch.store.get_tasks(approved) if t["node"] == "worker"]
     assert len(workers) == 2
@@ -542,7 +541,7 @@ def seed_rows(orch: Orchestrator) -> dict[str, str]:
         }
         if status != "queued":
             row["started_at"] = now - dt.timedelta(minutes=i, seconds=-1)
-        if status in FINAL:
+        if status in FINISHED:
             row["finished_at"] = now
         if status == "awaiting_input":
             row["state_snapshot"] = {

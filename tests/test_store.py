@@ -20,11 +20,11 @@ from orchestrator.db import run_tasks, runs, utcnow
 from orchestrator.errors import InputError
 from orchestrator.runs import LIST_COLUMNS, SORT_COLUMNS, RunFilter
 from orchestrator.status import ALL_STATUSES
+from tests.helpers import FINISHED
 
 UTC = dt.UTC
 PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
 T0 = dt.datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC)
-FINAL_STATUSES = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 def assert_utc_equal(got: dt.datetime | None, want: dt.datetime | None, what: str = "") -> None:
@@ -264,7 +264,7 @@ def seed_rows(n: int = 60) -> list[dict[str, Any]]:
             )
             worker = f"worker-{rng.randint(1, 3)}"
             heartbeat = started + dt.timedelta(seconds=5)
-        if status in FINAL_STATUSES:
+        if status in FINISHED:
             # Distinct durations, so float rounding never decides an order.
             base = started or created
             finished = base + dt.timedelta(seconds=11 * (i + 1), microseconds=rng.randrange(1_000_000))
@@ -488,7 +488,7 @@ def test_list_rows_have_the_list_columns_and_duration(seeded):
 
 @pytest.mark.parametrize("limit", [1, 7, 25])
 def test_pages_concatenate_to_the_full_sorted_list(seeded, limit):
-    f = RunFilter(statuses=list(FINAL_STATUSES), tasks_total_min=1)
+    f = RunFilter(statuses=list(FINISHED), tasks_total_min=1)
     want = py_sorted_ids([r for r in SEED if py_matches(r, f)], "tasks_total", True)
     assert len(want) > limit
     got: list[str] = []
@@ -517,9 +517,9 @@ def test_query_rejects_unknown_sort_status_and_bad_paging(seeded):
         seeded.query_runs(sort="nope")
     with pytest.raises(InputError, match="Unknown status 'done'"):
         seeded.query_runs(RunFilter(statuses=["succeeded", "done"]))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"^The page size must be a whole number from 1 to 2147483647\.$"):
         seeded.query_runs(limit=0)
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"^The offset must be a whole number from 0 to 2147483647\.$"):
         seeded.query_runs(offset=-1)
 
 

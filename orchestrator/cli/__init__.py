@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         message = _SECRET_LOOKING.sub("(not shown)", message)
-        self.exit(2, f"error: {message}; see python -m orchestrator {self.prog.split()[-1]} --help.\n")
+        self.exit(2, f"error: {message}; see {self.prog} --help.\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -264,6 +264,13 @@ def test_other_commands_past_the_limits_are_one_line(config: OrchestratorConfig,
 # -- the database's state, crafted ----------------------------------------------------------------
 
 
+def test_a_usage_mistake_names_the_help_to_read():
+    line = assert_one_error_line(call_cli("nope"), "invalid choice: 'nope'")
+    assert line.endswith("; see python -m orchestrator --help.")
+    line = assert_one_error_line(call_cli("runs", "--limit"), "expected one argument")
+    assert line.endswith("; see python -m orchestrator runs --help.")
+
+
 def test_sqlite_path_that_is_a_folder(tmp_path: Path):
     for command in (["runs"], ["show", "x"], ["doctor"], ["init"], ["run", "simulate"]):
         assert_one_error_line(call_cli(*command, "--sqlite-path", str(tmp_path)), "is a folder")

@@ -98,9 +98,11 @@ def test_workers_outlive_a_database_restart_and_resume_what_it_cut_off(
     cluster: Cluster, workers, tmp_path: Path
 ) -> None:
     with psycopg.connect(cluster.uri(), autocommit=True) as conn:
-        conn.execute("CREATE DATABASE outage")
+        # Its own database: the cluster lives for the module, and a test may run more than once.
+        database = f"outage_{uuid.uuid4().hex[:8]}"
+        conn.execute(f'CREATE DATABASE "{database}"')
     config = OrchestratorConfig(
-        checkpoint_mode="postgres", postgres_uri=cluster.uri("outage"), workflows=WORKFLOWS, env_file=None
+        checkpoint_mode="postgres", postgres_uri=cluster.uri(database), workflows=WORKFLOWS, env_file=None
     )
     orch = Orchestrator(config)
     try:

@@ -66,7 +66,10 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
     final_results = saved_writes(config, run_id, "results")
 
     # The first worker wakes up with six steps past their gate; it must notice it lost the run.
-    wait_for(lambda: "no longer held" in first.stdout, 60, what="the paused worker to notice")
+    try:
+        wait_for(lambda: "no longer held" in first.stdout, 60, what="the paused worker to notice")
+    except AssertionError:
+        raise AssertionError(f"the paused worker did not notice it lost the run: {first.describe()}") from None
     assert first.terminate() == 0, first.describe()
     assert second.terminate() == 0, second.describe()
 
@@ -102,7 +105,8 @@ def test_a_worker_with_a_slow_clock_is_not_taken_for_dead(
     slow.wait_serving()
     run_id = orch.launch("gated", {"dir": str(gate), "tasks": 4, "allow": 0, "delay_ms": 10})
     wait_status(orch, run_id, ("running",), 60)
-    assert slow.claimed() == [run_id]
+    # The claim is committed before the worker logs it.
+    wait_for(lambda: slow.claimed() == [run_id], 30, what=f"the slow worker to log its claim of {run_id}")
     # The judge: a worker with the right clock that marks runs stale after 1 s without heartbeat.
     judge = workers(
         "judge", config, "--concurrency", "1",
