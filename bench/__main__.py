@@ -25,7 +25,6 @@ MLFLOW_CASES = {
 }
 
 NOT_MEASURED = [
-    "AppTest rendering time and peak memory of the pages: not built yet.",
     "Run overhead of the executor against bare ainvoke: not built yet.",
 ]
 
@@ -43,6 +42,18 @@ def main(argv: list[str] | None = None) -> None:
         "--smoke",
         action="store_true",
         help="2,000 runs, 3 repeats, a smaller matrix; writes bench/results/smoke.md",
+    )
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="also render the runs page and the overview by AppTest at --runs and at 10,000 (bench.pages)",
+    )
+    parser.add_argument(
+        "--mlflow",
+        type=int,
+        metavar="N",
+        default=None,
+        help="also compare with MLflow's search_runs at N runs (its venv: see bench/mlflow_compare.py)",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="where to write the report (default bench/results.md)"
@@ -93,6 +104,12 @@ def main(argv: list[str] | None = None) -> None:
             "overview": {k: asdict(v) for k, v in overview.items()},
         }
     not_measured = list(NOT_MEASURED)
+    if args.pages:
+        sections.append(pages_section(args.runs, args.backends))
+    else:
+        not_measured.insert(
+            0, "Whole pages by AppTest and peak memory: run with --pages (or python -m bench.pages)."
+        )
     if args.mlflow:
         section = mlflow_section(args.mlflow, args.repeats)
         if section:
@@ -109,6 +126,40 @@ def main(argv: list[str] | None = None) -> None:
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"figures-{args.runs}.json").write_text(json.dumps(dump, default=str, indent=1))
     print(f"wrote {out}")
+
+
+def pages_section(n: int, backends: list[str]) -> list[str]:
+    """The runs page and the overview by AppTest, and peak memory, at n runs and at 10,000."""
+    lines = [
+        f"## Whole pages by AppTest, {n:,} runs (memory against 10,000)",
+        "",
+        "Each line is its own process (`python -m bench.pages --runs N --backend B`). *first*: the first render "
+        "of a new session (imports, connects, queries; the overview's data is then cached); *later*: the median of "
+        "later renders. Targets: each page < 1 s; peak memory at N within 10 % of that at 10,000.",
+        "",
+        "| backend | runs | runs page first | runs page later | overview first | overview later | peak MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for backend in backends:
+        peaks = {}
+        for runs in dict.fromkeys([10_000, n]):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.pages", "--runs", str(runs), "--backend", backend],
+                cwd=HERE.parent,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            pages, peaks[runs] = got["pages"], got["peak_mb"]
+            lines.append(
+                f"| {backend} | {runs:,} | {pages['runs']['first_s']:.2f} s | {pages['runs']['median_s']:.3f} s | "
+                f"{pages['overview']['first_s']:.2f} s | {pages['overview']['median_s']:.3f} s | {got['peak_mb']:.0f} |"
+            )
+            print(f"  pages {backend} {runs:,}: {pages} peak {got['peak_mb']:.0f} MB", flush=True)
+        if n in peaks and 10_000 in peaks and n != 10_000:
+            lines.append(f"| {backend} | ratio | | | | | {peaks[n] / peaks[10_000]:.2f}x |")
+    return [*lines, ""]
 
 
 def mlflow_section(n: int, repeats: int) -> list[str] | None:

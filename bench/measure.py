@@ -143,8 +143,13 @@ PERIODS = {
 
 
 def measure_overview(engine: Engine, repeats: int) -> dict[str, Figure]:
+    """orchestrator.metrics.overview (every figure and chart of the page) per period up to NOW."""
     out = {}
     for label, length in PERIODS.items():
         period = Period(NOW - length, NOW)
-        out[label] = Figure.of(repeat(lambda p=period: overview(engine, p), repeats))
+
+        def call(p: Period = period) -> Any:
+            return overview(engine, p)
+
+        out[label] = Figure.of(repeat(call, repeats))
     return out

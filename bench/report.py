@@ -68,7 +68,7 @@ def backend_section(
     worst = max(results, key=lambda r: r.waited.p95)
     lines += [
         f"**Runs page (page of 50 + the count it shows), target p95 < {PAGE_TARGET_MS:.0f} ms:** "
-        f"{len(results) - len(misses)} of {len(results)} cases met; worst p95 {_ms(worst.waited.p95)} ms "
+        f"{len(results) - len(misses)} of {len(results)} cases met; worst p95 {_ms(worst.waited.p95)} "
         f"({worst.case.name}).",
         "",
     ]

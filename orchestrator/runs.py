@@ -522,7 +522,14 @@ class RunStore:
             return conn.execute(select(func.count()).select_from(runs)).scalar_one()
 
     def workflow_names(self) -> list[str]:
-        """The workflows that have runs (for filter choices)."""
-        stmt = select(runs.c.workflow).distinct().order_by(runs.c.workflow)
+        """The workflows that have runs (for filter choices).
+
+        One index seek per workflow (a recursive "next name after this one"), not a DISTINCT over
+        every run: PostgreSQL has no skip scan, and DISTINCT read a million runs in 0.25 s.
+        """
+        first = select(func.min(runs.c.workflow).label("workflow")).cte("names", recursive=True)
+        after = select(func.min(runs.c.workflow)).where(runs.c.workflow > first.c.workflow).scalar_subquery()
+        names = first.union_all(select(after).where(first.c.workflow.is_not(None)))
+        stmt = select(names.c.workflow).where(names.c.workflow.is_not(None)).order_by(names.c.workflow)
         with self.engine.connect() as conn:
             return list(conn.execute(stmt).scalars())

@@ -133,9 +133,12 @@ def match_count() -> None:
         f"**{count}** matching runs · page {st.session_state.get('runs_shown_page', 1)} of {pages} · "
         f"{st.session_state.get('runs_going', 0)} going on this page"
     )
-    if not count.exact and line.button("Count all", key="runs_count_all", type="tertiary"):
-        st.session_state["runs_exact_for"] = signature
-        st.rerun(scope="fragment")
+    if not count.exact:
+        line.button("Count all", key="runs_count_all", type="tertiary", on_click=count_exactly)
+
+
+def count_exactly() -> None:
+    st.session_state["runs_exact_for"] = signature  # until the filters change
 
 
 count_slot = st.container()  # above the table, filled after it: the table never waits on the count

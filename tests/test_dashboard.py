@@ -480,6 +480,22 @@ def widget_value(at: AppTest, key: str) -> Any:
     return at.number_input(key=key).value
 
 
+def test_runs_count_is_capped_and_exact_on_demand(runs_db, monkeypatch):
+    """The page shows a capped count ("100+"), then the exact one when asked (its own fragment)."""
+    import orchestrator.runs
+
+    monkeypatch.setattr(orchestrator.runs, "COUNT_CAP", 100)
+    all_ids = expected_ids(runs_db)
+    at = open_page("runs")
+    assert not at.exception
+    assert shown_ids(at) == all_ids[:50]
+    assert runs_caption(at).startswith("**100+** matching runs · page 1 of 2+ · ")
+    at.button(key="runs_count_all").click().run()
+    assert not at.exception
+    assert runs_caption(at) == expected_caption(runs_db, all_ids)
+    assert not [b for b in at.button if b.key == "runs_count_all"]
+
+
 def test_runs_filters_narrow_to_hand_computed_runs_and_round_trip_through_the_url(runs_db):
     all_ids = expected_ids(runs_db)
     at = open_page("runs")

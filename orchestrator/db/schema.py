@@ -103,9 +103,6 @@ runs = Table(
     Index("ix_runs_parent_run_id", "parent_run_id"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at"),
-    Index("ix_runs_tasks_total", "tasks_total"),
-    Index("ix_runs_tasks_completed", "tasks_completed"),
-    Index("ix_runs_tasks_failed", "tasks_failed"),
     Index("ix_runs_finished_at", "finished_at"),
     Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
     Index("ix_runs_duration_seconds", "duration_seconds"),
@@ -113,6 +110,14 @@ runs = Table(
     Index("ix_runs_status_tasks_total", "status", "tasks_total"),
     Index("ix_runs_status_tasks_completed", "status", "tasks_completed"),
     Index("ix_runs_status_tasks_failed", "status", "tasks_failed"),
+    # Migration 0009: each sort with its tie-break on run_id (and the task-count range filters).
+    Index("ix_runs_status_run_id", "status", "run_id"),
+    Index("ix_runs_workflow_run_id", "workflow", "run_id"),
+    Index("ix_runs_worker_run_id", "worker", "run_id"),
+    Index("ix_runs_started_at", "started_at"),
+    Index("ix_runs_tasks_total_run_id", "tasks_total", "run_id"),
+    Index("ix_runs_tasks_completed_run_id", "tasks_completed", "run_id"),
+    Index("ix_runs_tasks_failed_run_id", "tasks_failed", "run_id"),
     # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range.
     Index(
         "ix_runs_overview",
@@ -132,6 +137,14 @@ runs = Table(
 # searched texts. Alembic's comparison leaves these names out (migrate.include_name).
 SEARCH_TABLE = "runs_search"
 SEARCH_INDEXES = ("ix_runs_search_run_id", "ix_runs_search_tags", "ix_runs_search_input")
+# Migration 0010, PostgreSQL only, also outside the metadata: (column DESC NULLS LAST, run_id
+# DESC), the order of the runs page's newest-first sorts on nullable columns.
+POSTGRES_SORT_INDEXES = (
+    "ix_runs_pg_started_at_desc",
+    "ix_runs_pg_finished_at_desc",
+    "ix_runs_pg_duration_seconds_desc",
+    "ix_runs_pg_worker_desc",
+)
 
 run_tasks = Table(
     "run_tasks",
