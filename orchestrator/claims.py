@@ -209,9 +209,16 @@ class ClaimStore(RunStore):
     def mark_stale_interrupted(self, stale_after_seconds: float) -> list[str]:
         """Mark running runs whose heartbeat is older than `stale_after_seconds`, by the
         database's clock, as `interrupted`, and their open tasks too."""
+        # Rows another session has locked are skipped, not waited for: a frozen executor's open
+        # transaction must not stall this executor's loop (the server ends that transaction).
+        stale_rows = (
+            select(runs.c.run_id)
+            .where(runs.c.status == RunStatus.RUNNING, runs.c.heartbeat_at < db_seconds_ago(stale_after_seconds))
+            .with_for_update(skip_locked=True)
+        )
         stmt = (
             update(runs)
-            .where(runs.c.status == RunStatus.RUNNING, runs.c.heartbeat_at < db_seconds_ago(stale_after_seconds))
+            .where(runs.c.run_id.in_(stale_rows.scalar_subquery()))
             .values(
                 status=RunStatus.INTERRUPTED,
                 **finished_values(utcnow()),

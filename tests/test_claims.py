@@ -6,8 +6,10 @@ Every expected value is written out by hand from the events the test feeds in.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ from sqlalchemy import update
 
 from orchestrator.claims import MAX_AUTO_RETRIES, Claim, ClaimLost, ClaimStore, TaskEvent, TaskTruth
 from orchestrator.db import runs, utcnow
+from orchestrator.db.engines import IDLE_IN_TRANSACTION_SECONDS
+from tests.helpers import wait_for
 from tests.test_store import T0, assert_utc_equal, full_row
 
 
@@ -182,6 +186,34 @@ def test_stale_runs_are_judged_by_the_database_clock(claims: ClaimStore) -> None
     with pytest.raises(ClaimLost, match="no longer held"):
         claims.record_task_events(Claim("silent", 1), [start("t", 1)])
     assert claims.get_tasks("silent") == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_frozen_executors_open_transaction_neither_stalls_nor_hides_its_run(
+    claims: ClaimStore, backend: str
+) -> None:
+    """An executor frozen (SIGSTOP) in the middle of a write keeps its run's row locked. Others
+    skip that row instead of waiting, and the server ends the frozen transaction after
+    IDLE_IN_TRANSACTION_SECONDS, so the run is then marked stale like any silent run."""
+    claims.insert_many([full_row("frozen", status="running", worker="w", started_at=T0, attempt=1)])
+    with claims.engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.run_id == "frozen").values(heartbeat_at=T0))
+    frozen = claims.engine.connect()  # the frozen executor's session, with a transaction open
+    frozen.execute(update(runs).where(runs.c.run_id == "frozen").values(worker="w"))
+    try:
+        asked = time.monotonic()
+        assert claims.mark_stale_interrupted(30) == []  # skipped, not waited for
+        assert time.monotonic() - asked < IDLE_IN_TRANSACTION_SECONDS
+        assert wait_for(
+            lambda: claims.mark_stale_interrupted(30),
+            IDLE_IN_TRANSACTION_SECONDS * 3,
+            interval=0.5,
+            what="the server to end the frozen transaction",
+        ) == ["frozen"]
+        assert claims.get_run("frozen")["status"] == "interrupted"
+    finally:
+        with contextlib.suppress(Exception):
+            frozen.close()
 
 
 # -- task events ------------------------------------------------------------------------------

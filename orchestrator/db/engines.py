@@ -25,6 +25,10 @@ from orchestrator.errors import DatabaseError
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 # Seconds a PostgreSQL connection attempt may take before the server counts as not answering.
 CONNECT_TIMEOUT_SECONDS = 5
+# Seconds a PostgreSQL session may sit in an open transaction without sending anything before
+# the server ends it: a worker frozen mid-transaction (SIGSTOP, a paused VM) would otherwise
+# keep its run's row locked, and no other executor could mark the run stale.
+IDLE_IN_TRANSACTION_SECONDS = 10
 APPLICATION_NAME = "orchestrator"
 
 
@@ -110,10 +114,11 @@ def make_engine(config: OrchestratorConfig, *, read_only: bool | None = None) ->
         "application_name": APPLICATION_NAME,
         **config.postgres_secret_params(),  # out of the URL, so no repr of the engine shows them
     }
+    options = [str(url.query.get("options", "")), f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"]
     if read_only:
         # The server refuses any write, whatever the code does: a second lock behind RunStore's.
-        options = str(url.query.get("options", ""))
-        connect_args["options"] = f"{options} -c default_transaction_read_only=on".strip()
+        options.append("-c default_transaction_read_only=on")
+    connect_args["options"] = " ".join(o for o in options if o)
     return create_engine(
         url,
         json_serializer=_json_dumps,
