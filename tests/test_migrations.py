@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -25,7 +26,7 @@ from orchestrator.db import (
     schema_version,
     upgrade_schema,
 )
-from orchestrator.db.migrate import include_name
+from orchestrator.db.migrate import alembic_config, include_name
 from orchestrator.db.schema import POSTGRES_SORT_INDEXES, SEARCH_INDEXES
 from orchestrator.runs import RunFilter, RunStore
 
@@ -229,12 +230,33 @@ def test_fresh_database_upgrades_straight_to_head(bare_engine):
     assert column_names(bare_engine, "runs") >= COLUMNS_ADDED_AFTER_0001
 
 
-@pytest.mark.parametrize("start", ["fresh", "first release"])
+def downgrade_step_by_step(engine) -> list[str | None]:
+    """Undo the migrations one at a time down to none; the schema version after each step."""
+    versions = []
+    while schema_version(engine) is not None:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":  # as upgrade_schema: no cascade while tables are rebuilt
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            with conn.begin():
+                command.downgrade(alembic_config(conn), "-1")
+        versions.append(schema_version(engine))
+    return versions
+
+
+@pytest.mark.parametrize("start", ["fresh", "first release", "downgraded to nothing"])
 def test_migrated_schema_equals_the_package_tables(bare_engine, start):
     """Alembic's own comparison of the migrated database with `orchestrator.db.metadata`:
     tables, columns, their types and nullability, indexes and foreign keys."""
     if start == "first release":
         old_database(bare_engine)
+    if start == "downgraded to nothing":
+        # Every migration's downgrade runs, one at a time, and the upgrade after them still
+        # gives the package's tables.
+        upgrade_schema(bare_engine)
+        versions = downgrade_step_by_step(bare_engine)
+        assert versions[-1] is None and len(versions) == len(list(ScriptDirectory.from_config(
+            alembic_config(bare_engine)).walk_revisions()))
+        assert set(sqlalchemy.inspect(bare_engine).get_table_names()) == {VERSION_TABLE}
     upgrade_schema(bare_engine)
     with bare_engine.connect() as conn:
         context = MigrationContext.configure(

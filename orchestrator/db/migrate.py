@@ -34,7 +34,7 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES))
 
 
-def _alembic_config(engine_or_conn: Any) -> AlembicConfig:
+def alembic_config(engine_or_conn: Any) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = engine_or_conn
@@ -116,7 +116,7 @@ def _upgrade(engine: Engine, revision: str) -> None:
             if conn.dialect.name == "postgresql":
                 # Two processes starting at once (dashboard and a worker) must not both migrate.
                 conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
-            command.upgrade(_alembic_config(conn), revision)
+            command.upgrade(alembic_config(conn), revision)
         if sqlite:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
@@ -154,7 +154,7 @@ def check_schema(engine: Engine) -> None:
             f"{label} has no orchestrator tables yet; create them with `python -m orchestrator init` "
             "from a configuration that may write (not read-only), then open it read-only."
         )
-    script = ScriptDirectory.from_config(_alembic_config(None))
+    script = ScriptDirectory.from_config(alembic_config(None))
     if version in {rev.revision for rev in script.walk_revisions()}:
         raise DatabaseError(
             f"{label} has orchestrator schema {version}, older than this package's {head}; upgrade it "
@@ -168,5 +168,5 @@ def check_schema(engine: Engine) -> None:
 
 def head_version() -> str:
     """The newest migration this package ships."""
-    script = ScriptDirectory.from_config(_alembic_config(None))
+    script = ScriptDirectory.from_config(alembic_config(None))
     return str(script.get_current_head())
