@@ -23,6 +23,7 @@ from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
 from tests.helpers import cli_env, with_workflows
+from tests.in_process_cli import call_cli, database_args
 from tests.test_cli_runs import assert_one_error_line, summary_of
 
 WORKFLOWS = {
@@ -73,7 +74,9 @@ def cli(wf_config: OrchestratorConfig, tmp_path: Path) -> Cli:
 # -- runs: every filter flag ----------------------------------------------------------------------
 
 
-def test_runs_since_until_search_workflow_sort_and_offset(cli: Cli, orch: Orchestrator) -> None:
+def test_runs_since_until_search_workflow_sort_and_offset(
+    cli: Cli, orch: Orchestrator, wf_config: OrchestratorConfig
+) -> None:
     base = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
     rows = [
         # run_id, workflow, created (minutes after base), tasks_total, tags
@@ -99,9 +102,10 @@ def test_runs_since_until_search_workflow_sort_and_offset(cli: Cli, orch: Orches
     )
 
     def listed(*flags: str) -> list[str]:
-        result = cli("runs", "--json", *flags)
-        assert result.returncode == 0, result.stderr
-        return [r["run_id"] for r in json.loads(result.stdout)["runs"]]
+        # In this process (`runs` only reads): fourteen interpreter start-ups cost over a minute.
+        result = call_cli("runs", "--json", *flags, *database_args(wf_config))
+        assert result.code == 0, result.err
+        return [r["run_id"] for r in json.loads(result.out)["runs"]]
 
     # --since is inclusive, --until exclusive (created at or after / created before); newest first
     assert listed("--since", "2026-01-05T13:00", "--until", "2026-01-06T12:00") == ["r2", "r1"]

@@ -15,7 +15,7 @@ from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
 from tests.checkpoint_reader import checkpoints
 from tests.helpers import with_workflows
-from tests.reliability.conftest import assert_one_error_line, call_cli
+from tests.in_process_cli import assert_one_error_line, call_cli
 
 TEAM = {"invoices": "tests.team_workflows:build_invoices"}
 LEDGER = {"ledger_url": "https://ledger.example/api"}

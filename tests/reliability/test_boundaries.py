@@ -29,7 +29,8 @@ from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import MAX_COUNT, MAX_JSON_DEPTH, MAX_SEARCH_CHARS, parse_json
 from tests.apptest_helpers import main_texts, open_page, reset_streamlit
 from tests.helpers import closed_port
-from tests.reliability.conftest import Outcome, assert_one_error_line, call_cli, checksum, database_args
+from tests.in_process_cli import Outcome, assert_one_error_line, call_cli, database_args
+from tests.reliability.conftest import checksum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIG = str(2**63)

@@ -34,7 +34,8 @@ from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter, RunStore
 from tests.apptest_helpers import execute, main_texts, open_page
-from tests.reliability.conftest import assert_one_error_line, call_cli, checksum, database_args
+from tests.in_process_cli import assert_one_error_line, call_cli, database_args
+from tests.reliability.conftest import checksum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

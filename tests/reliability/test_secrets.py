@@ -23,7 +23,7 @@ from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import open_page
 from tests.conftest import RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import cli_env, closed_port
-from tests.reliability.conftest import call_cli
+from tests.in_process_cli import call_cli
 from tests.test_dashboard import rendered_dump, visible_text
 
 SECRET = "Sup3r-s3cret"  # never in any output

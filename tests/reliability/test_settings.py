@@ -13,7 +13,7 @@ import pytest
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import ConfigError
 from tests.apptest_helpers import main_texts, open_page
-from tests.reliability.conftest import assert_one_error_line, call_cli
+from tests.in_process_cli import assert_one_error_line, call_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
