@@ -78,7 +78,9 @@ async def open_checkpointer(
     logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         # One direct connection first: a clear error at once instead of a pool retrying.
-        await (await psycopg.AsyncConnection.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS)).close()
+        await (
+            await psycopg.AsyncConnection.connect(conninfo, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        ).close()
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     pool = AsyncConnectionPool(

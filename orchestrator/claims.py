@@ -213,7 +213,9 @@ class ClaimStore(RunStore):
         # transaction must not stall this executor's loop (the server ends that transaction).
         stale_rows = (
             select(runs.c.run_id)
-            .where(runs.c.status == RunStatus.RUNNING, runs.c.heartbeat_at < db_seconds_ago(stale_after_seconds))
+            .where(
+                runs.c.status == RunStatus.RUNNING, runs.c.heartbeat_at < db_seconds_ago(stale_after_seconds)
+            )
             .with_for_update(skip_locked=True)
         )
         stmt = (
@@ -276,7 +278,12 @@ class ClaimStore(RunStore):
                         error=bindparam("t_error"),
                     ),
                     [
-                        {"t_id": task_id, "t_status": e["status"], "t_at": e["finished_at"], "t_error": e["error"]}
+                        {
+                            "t_id": task_id,
+                            "t_status": e["status"],
+                            "t_at": e["finished_at"],
+                            "t_error": e["error"],
+                        }
                         for task_id, e in batch.ends.items()
                     ],
                 )
@@ -304,7 +311,13 @@ class ClaimStore(RunStore):
                 run_tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.INTERRUPTED]),
             )
         )
-        upsert(conn, run_tasks, fresh, ("run_id", "task_id", "attempt"), run_tasks.c.status != TaskStatus.SUCCEEDED)
+        upsert(
+            conn,
+            run_tasks,
+            fresh,
+            ("run_id", "task_id", "attempt"),
+            run_tasks.c.status != TaskStatus.SUCCEEDED,
+        )
 
     def reconcile_tasks(self, claim: Claim, truth: Iterable[TaskTruth]) -> None:
         """Make the task rows say what the checkpoints say really ran, before a resumed run goes on.
@@ -366,14 +379,20 @@ class ClaimStore(RunStore):
             )
             .values(
                 status=status,
-                error=error if status == TaskStatus.FAILED else row.error if status != TaskStatus.SUCCEEDED else None,
+                error=error
+                if status == TaskStatus.FAILED
+                else row.error
+                if status != TaskStatus.SUCCEEDED
+                else None,
                 finished_at=func.coalesce(run_tasks.c.finished_at, finished_at or utcnow()),
             )
         )
 
     # -- ending -----------------------------------------------------------------------------
 
-    def finish(self, claim: Claim, status: RunStatus, *, snapshot: Any = None, error: str | None = None) -> bool:
+    def finish(
+        self, claim: Claim, status: RunStatus, *, snapshot: Any = None, error: str | None = None
+    ) -> bool:
         """End the claimed run's attempt with `status` (a final one, or awaiting_input).
 
         Open tasks of this attempt are closed as interrupted, the answer it carried to an

@@ -71,6 +71,7 @@ class Divergence(TypedDict):
     first_divergent_step: int | None
     summary: str
 
+
 # The side-by-side table's rows, in display order: (run key, label).
 METRICS: list[tuple[str, str]] = [
     ("workflow", "Workflow"),

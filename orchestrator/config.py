@@ -167,7 +167,9 @@ class OrchestratorConfig:
             os.fspath(sqlite_path) if sqlite_path is not None else env.get("SQLITE_PATH", "orchestrator.db")
         )
         self.postgres_uri = postgres_uri or None
-        self.workflows = dict(workflows) if workflows is not None else self._json_env("ORCHESTRATOR_WORKFLOWS")
+        self.workflows = (
+            dict(workflows) if workflows is not None else self._json_env("ORCHESTRATOR_WORKFLOWS")
+        )
         self.model = model if model is not None else (env.get("ORCHESTRATOR_MODEL") or None)
         self.concurrency = (
             concurrency
@@ -194,7 +196,9 @@ class OrchestratorConfig:
         self.embedded_executor = (
             _flag(embedded_executor, "embedded_executor")
             if embedded_executor is not None
-            else parse_bool(env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR")
+            else parse_bool(
+                env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR"
+            )
         )
         self._check_engine_settings()
 
@@ -290,7 +294,9 @@ class OrchestratorConfig:
         SQLAlchemy hides the URL's password when it shows a URL (an engine's repr, a log line),
         but not a secret among its query parameters: those (sslpassword) are left out here and
         given to the driver by `postgres_secret_params()` instead."""
-        params = {k: v for k, v in self.postgres_params().items() if k == "password" or k not in SECRET_PARAMS}
+        params = {
+            k: v for k, v in self.postgres_params().items() if k == "password" or k not in SECRET_PARAMS
+        }
         port = params.pop("port", None)
         return URL.create(
             "postgresql+psycopg",
@@ -346,7 +352,11 @@ def parse_postgres_uri(uri: str) -> dict[str, str]:
         raise ConfigError("POSTGRES_URI contains a NUL character; remove it.")
     if not text.lower().startswith(URI_SCHEMES):
         scheme = text.split("://", 1)[0] if "://" in text else ""
-        shown = f" uses the scheme {scheme!r}" if scheme and scheme.isascii() and scheme.isidentifier() else " is not a URI"
+        shown = (
+            f" uses the scheme {scheme!r}"
+            if scheme and scheme.isascii() and scheme.isidentifier()
+            else " is not a URI"
+        )
         raise ConfigError(f"POSTGRES_URI{shown}; write it as {URI_EXAMPLE}.")
     if text.lower().startswith("postgresql+psycopg://"):
         text = "postgresql://" + text.split("://", 1)[1]

@@ -177,7 +177,9 @@ class TaskRecorder:
             if not self.pending:
                 return
             events, self.pending = self.pending, []
-            write = asyncio.ensure_future(asyncio.to_thread(self.store.record_task_events, self.claim, events))
+            write = asyncio.ensure_future(
+                asyncio.to_thread(self.store.record_task_events, self.claim, events)
+            )
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
@@ -190,7 +192,9 @@ class TaskRecorder:
                 raise
 
 
-async def checkpoint_truth(saver: BaseCheckpointSaver[Any], graph: Any, cfg: RunnableConfig) -> list[TaskTruth]:
+async def checkpoint_truth(
+    saver: BaseCheckpointSaver[Any], graph: Any, cfg: RunnableConfig
+) -> list[TaskTruth]:
     """Every task of the run's history with its node, and whether it finished.
 
     A step followed by another checkpoint completed, so all its tasks finished (even one
@@ -227,7 +231,13 @@ async def checkpoint_truth(saver: BaseCheckpointSaver[Any], graph: Any, cfg: Run
                 outcome = "none"
             truth.append(
                 TaskTruth(
-                    task.id, task.name, outcome, message, None if step is None else step + 1, started, finished
+                    task.id,
+                    task.name,
+                    outcome,
+                    message,
+                    None if step is None else step + 1,
+                    started,
+                    finished,
                 )
             )
     return truth
@@ -265,4 +275,3 @@ async def shielded(work: Coroutine[Any, Any, None] | Awaitable[None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(inner)
     inner.result()
-

@@ -37,6 +37,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 from sqlalchemy import Engine
 
+from orchestrator import rollup
 from orchestrator.checkpointer import open_checkpointer
 from orchestrator.claims import Claim, ClaimLost, ClaimStore
 from orchestrator.config import OrchestratorConfig
@@ -66,6 +67,7 @@ from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
 from orchestrator.workflows.limits import release_run, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
+
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -186,7 +188,9 @@ class Executor:
                 broken=self.registry.errors(),
             )
             for name, reason in self.registry.errors().items():
-                logger.warning("Workflow %s cannot be loaded, so this worker runs none of its runs: %s", name, reason)
+                logger.warning(
+                    "Workflow %s cannot be loaded, so this worker runs none of its runs: %s", name, reason
+                )
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
@@ -263,6 +267,8 @@ class Executor:
                             run_id,
                             self.config.stale_after_seconds,
                         )
+                    # Keep the overview's unfolded deltas few (it reads them, folded or not).
+                    await asyncio.to_thread(rollup.compact, self.store.engine)
                 outage.recovered()
             except Exception as exc:
                 wait = min(wait, outage.failed(exc))
@@ -459,7 +465,9 @@ class Executor:
                     self.store.release, handle.claim, reason=OUTAGE_REASON, auto_retry=True
                 )
                 if status is not None:
-                    logger.warning("Run %s: %s", handle.claim.run_id, OUTAGE_REASON if status == "queued" else status)
+                    logger.warning(
+                        "Run %s: %s", handle.claim.run_id, OUTAGE_REASON if status == "queued" else status
+                    )
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:
@@ -478,18 +486,20 @@ class Executor:
         try:
             return to_jsonable((await graph.aget_state(cfg)).values)
         except Exception as exc:
-            logger.warning("Could not read the latest state of a stopped run (%s: %s)", type(exc).__name__, exc)
+            logger.warning(
+                "Could not read the latest state of a stopped run (%s: %s)", type(exc).__name__, exc
+            )
             return None
 
     async def _finish(
         self, handle: RunHandle, status: RunStatus, *, snapshot: Any = None, error: str | None = None
     ) -> None:
-        done = await asyncio.to_thread(self.store.finish, handle.claim, status, snapshot=snapshot, error=error)
+        done = await asyncio.to_thread(
+            self.store.finish, handle.claim, status, snapshot=snapshot, error=error
+        )
         if not done:
             logger.warning(
                 "Run %s was taken over before it could be marked %s; left as the new holder says",
                 handle.claim.run_id,
                 status,
             )
-
-

@@ -17,7 +17,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, C
 from orchestrator.errors import InputError
 
 
-def history_until(saver: BaseCheckpointSaver[Any], thread_id: str, checkpoint_id: str) -> list[CheckpointTuple]:
+def history_until(
+    saver: BaseCheckpointSaver[Any], thread_id: str, checkpoint_id: str
+) -> list[CheckpointTuple]:
     """The thread's root checkpoints from the first to `checkpoint_id`, oldest first."""
     tuples = list(saver.list({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}))
     tuples.reverse()

@@ -60,7 +60,9 @@ def graph_dot(
     for node_id, node in graph.nodes.items():
         if node_id in ("__start__", "__end__"):
             label = "start" if node_id == "__start__" else "end"
-            lines.append(f'  {_quote(node_id)} [label={_quote(label)}, shape=oval, fillcolor="#eeeeee", color="#9e9e9e"];')
+            lines.append(
+                f'  {_quote(node_id)} [label={_quote(label)}, shape=oval, fillcolor="#eeeeee", color="#9e9e9e"];'
+            )
             continue
         node_counts = (counts or {}).get(node.name, {})
         fill, border = FILLS[node_state(node_counts) if counts is not None else "not run"]
@@ -68,7 +70,9 @@ def graph_dot(
         parts = [f"{n} {WORDS.get(status, status)}" for status, n in sorted(node_counts.items()) if n]
         if parts:
             label += "\n" + ", ".join(parts)
-        lines.append(f"  {_quote(node_id)} [label={_quote(label)}, fillcolor={_quote(fill)}, color={_quote(border)}];")
+        lines.append(
+            f"  {_quote(node_id)} [label={_quote(label)}, fillcolor={_quote(fill)}, color={_quote(border)}];"
+        )
     for edge in graph.edges:
         style = ' [style=dashed, label=""]' if edge.conditional else ""
         lines.append(f"  {_quote(edge.source)} -> {_quote(edge.target)}{style};")

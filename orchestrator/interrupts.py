@@ -26,7 +26,12 @@ from typing import Any
 
 from orchestrator.errors import InputError
 
-HUMAN_ACTIONS = {"accept": "allow_accept", "edit": "allow_edit", "response": "allow_respond", "ignore": "allow_ignore"}
+HUMAN_ACTIONS = {
+    "accept": "allow_accept",
+    "edit": "allow_edit",
+    "response": "allow_respond",
+    "ignore": "allow_ignore",
+}
 # The answer to a plain question approved as proposed.
 APPROVED = True
 
@@ -64,7 +69,9 @@ def human_answer(value: Any, kind: str, args: Any = None) -> Any:
     if kind not in HUMAN_ACTIONS:
         raise InputError(f"Unknown response {kind!r}; choose one of {', '.join(HUMAN_ACTIONS)}.")
     if kind not in allowed:
-        raise InputError(f"This request does not allow {kind!r}; it allows {', '.join(allowed) or 'no response'}.")
+        raise InputError(
+            f"This request does not allow {kind!r}; it allows {', '.join(allowed) or 'no response'}."
+        )
     if kind in ("accept", "ignore"):
         args = None
     elif kind == "response":
@@ -78,7 +85,10 @@ def human_answer(value: Any, kind: str, args: Any = None) -> Any:
                 'An edit gives the action\'s new arguments, as {"action": ..., "args": {...}}.',
                 {"args": "must be an object"},
             )
-        args = {"action": str(args.get("action") or request["action_request"].get("action")), "args": args["args"]}
+        args = {
+            "action": str(args.get("action") or request["action_request"].get("action")),
+            "args": args["args"],
+        }
     return _wrapped(value, {"type": kind, "args": args})
 
 

@@ -1,4 +1,5 @@
-"""Aggregates for the overview: every figure is computed by the database (GROUP BY, percentiles).
+"""Aggregates for the overview, from the rollup (orchestrator.rollup) for runs and from the
+tasks for nodes.
 
 >>> period = Period.last(dt.timedelta(days=7))
 >>> figures(engine, period)["success_rate"]
@@ -12,20 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Float, case, func, literal, select
+from sqlalchemy import Engine, case, func, select
 
-from orchestrator.db import (
-    bin_index,
-    grouped_percentiles,
-    run_tasks,
-    runs,
-    seconds_between,
-    time_bucket,
-    utcnow,
-)
+from orchestrator import rollup
+from orchestrator.db import grouped_percentiles, run_tasks, runs, seconds_between, utcnow
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
-run_seconds = runs.c.duration_seconds
 task_seconds = seconds_between(run_tasks.c.started_at, run_tasks.c.finished_at)
 
 
@@ -70,44 +63,58 @@ def _count_if(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _figure_columns() -> list[Any]:
-    return [
-        func.count().label("runs"),
-        _count_if(runs.c.status == "succeeded").label("succeeded"),
-        _count_if(runs.c.status == "failed").label("failed"),
-        _count_if(runs.c.status.in_(FINISHED)).label("finished"),
-        func.coalesce(func.sum(runs.c.tasks_completed), 0).label("tasks_completed"),
-        func.coalesce(func.sum(runs.c.tasks_failed), 0).label("tasks_failed"),
+def _tally(engine: Engine, period: Period, workflows: Sequence[str]) -> rollup.Tally:
+    return rollup.tally(engine, period.start, period.end, workflows)
+
+
+def _figures_of(tally: rollup.Tally, period: Period, workflow: str | None = None) -> dict[str, Any]:
+    """The headline figures of a tally (of one workflow, or of all)."""
+    totals = [0, 0, 0]
+    succeeded = failed = finished = 0
+    for (name, status), (count, completed, task_failures) in tally.by_status.items():
+        if workflow is not None and name != workflow:
+            continue
+        totals[0] += count
+        totals[1] += completed
+        totals[2] += task_failures
+        succeeded += count if status == "succeeded" else 0
+        failed += count if status == "failed" else 0
+        finished += count if status in FINISHED else 0
+    durations = [
+        (index, int(count), seconds)
+        for (name, index), (count, seconds) in tally.durations.items()
+        if workflow is None or name == workflow
     ]
-
-
-def _figures_from(row: Any, percentiles: dict[float, float | None], period: Period) -> dict[str, Any]:
+    p = rollup.percentiles(durations, "duration", (0.5, 0.95))
     minutes = period.length.total_seconds() / 60
     return {
-        "runs": int(row.runs),
-        "succeeded": int(row.succeeded),
-        "failed": int(row.failed),
-        "success_rate": row.succeeded / row.finished if row.finished else None,
-        "p50_seconds": percentiles.get(0.5),
-        "p95_seconds": percentiles.get(0.95),
-        "tasks_completed": int(row.tasks_completed),
-        "tasks_failed": int(row.tasks_failed),
-        "tasks_per_minute": row.tasks_completed / minutes if minutes else None,
+        "runs": totals[0],
+        "succeeded": succeeded,
+        "failed": failed,
+        "success_rate": succeeded / finished if finished else None,
+        "p50_seconds": p.get(0.5),
+        "p95_seconds": p.get(0.95),
+        "tasks_completed": totals[1],
+        "tasks_failed": totals[2],
+        "tasks_per_minute": totals[1] / minutes if minutes else None,
     }
 
 
+def _bins(counts: dict[tuple[str, int], Any]) -> dict[int, int]:
+    """Runs per bin over every workflow (a duration bin's value is [runs, seconds])."""
+    merged: dict[int, int] = {}
+    for (_, index), value in counts.items():
+        merged[index] = merged.get(index, 0) + int(value[0] if isinstance(value, list) else value)
+    return merged
+
+
 def figures(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
-    """Headline figures of the runs created in `period`: counts, success rate, duration p50/p95, tasks."""
-    where = _where(period, workflows)
-    with engine.connect() as conn:
-        row = conn.execute(select(*_figure_columns()).where(*where)).one()
-        percentiles = grouped_percentiles(conn, run_seconds, where, None, (0.5, 0.95))
-    return _figures_from(row, next(iter(percentiles.values()), {}), period)
+    """Headline figures of the runs created in `period`: counts, success rate, duration p50/p95
+    (within their duration bin, see orchestrator.rollup), tasks."""
+    return _figures_of(_tally(engine, period, workflows), period)
 
 
-def figures_with_change(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
-    """Figures for `period` and the previous period of the same length, and their differences."""
-    current, previous = figures(engine, period, workflows), figures(engine, period.previous(), workflows)
+def _with_change(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
     change = {
         key: (current[key] - previous[key])
         if current[key] is not None and previous[key] is not None
@@ -117,49 +124,48 @@ def figures_with_change(engine: Engine, period: Period, workflows: Sequence[str]
     return {"current": current, "previous": previous, "change": change}
 
 
-def per_workflow(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The headline figures for each workflow, busiest first."""
-    where = _where(period, workflows)
-    stmt = select(runs.c.workflow, *_figure_columns()).where(*where).group_by(runs.c.workflow)
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        percentiles = grouped_percentiles(conn, run_seconds, where, runs.c.workflow, (0.5, 0.95))
-    table = [
-        {"workflow": r.workflow, **_figures_from(r, percentiles.get(r.workflow, {}), period)} for r in rows
-    ]
+def figures_with_change(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
+    """Figures for `period` and the previous period of the same length, and their differences."""
+    return _with_change(figures(engine, period, workflows), figures(engine, period.previous(), workflows))
+
+
+def _per_workflow_of(tally: rollup.Tally, period: Period) -> list[dict[str, Any]]:
+    names = {name for name, _ in tally.by_status}
+    table = [{"workflow": name, **_figures_of(tally, period, name)} for name in names]
+    table = [row for row in table if row["runs"]]
     return sorted(table, key=lambda r: (-r["runs"], r["workflow"]))
 
 
+def per_workflow(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The headline figures for each workflow, busiest first."""
+    return _per_workflow_of(_tally(engine, period, workflows), period)
+
+
+def _over_time_of(tally: rollup.Tally) -> list[dict[str, Any]]:
+    return [
+        {"bucket": bucket, "status": status, "runs": count}
+        for (bucket, status), count in sorted(tally.by_bucket.items())
+        if count
+    ]
+
+
 def runs_over_time(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """Runs per hour (periods up to two days) or per day, by status: [{bucket, status, runs}]."""
-    bucket = time_bucket(runs.c.created_at, period.bucket_unit).label("bucket")
-    stmt = (
-        select(bucket, runs.c.status, func.count().label("runs"))
-        .where(*_where(period, workflows))
-        .group_by(bucket, runs.c.status)
-        .order_by(bucket, runs.c.status)
-    )
-    with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(stmt)]
+    """Runs per hour (periods up to two days) or per day, by status: [{bucket, status, runs}],
+    buckets as 'YYYY-MM-DD HH:00' (UTC)."""
+    return _over_time_of(_tally(engine, period, workflows))
+
+
+def _histogram_of(tally: rollup.Tally, of: str, bins: int) -> list[dict[str, Any]]:
+    counts = tally.durations if of == "duration" else tally.tasks
+    return rollup.bars(_bins(counts).items(), "duration" if of == "duration" else "tasks", bins)
 
 
 def histogram(
     engine: Engine, period: Period, workflows: Sequence[str] = (), *, of: str = "duration", bins: int = 20
 ) -> list[dict[str, Any]]:
-    """Runs per bin of duration (seconds) or of `tasks_total`: [{start, end, runs}], by the database."""
-    value = run_seconds if of == "duration" else runs.c.tasks_total
-    where = [*_where(period, workflows), value.is_not(None)]
-    with engine.connect() as conn:
-        top = conn.execute(select(func.max(value)).where(*where)).scalar()
-        if top is None:
-            return []
-        width = max(float(top) / bins, 1e-3 if of == "duration" else 1.0)
-        if of != "duration":
-            width = float(int(width + 0.999))  # whole task counts per bin
-        index = bin_index(value, literal(width, Float), bins - 1).label("bin")
-        stmt = select(index, func.count().label("runs")).where(*where).group_by(index).order_by(index)
-        rows = conn.execute(stmt).all()
-    return [{"start": r.bin * width, "end": (r.bin + 1) * width, "runs": r.runs} for r in rows]
+    """Runs per range of duration (seconds) or of `tasks_total`: [{start, end, runs}], at most
+    `bins` bars on round bounds (1, 2, 5 ... per decade; see orchestrator.rollup.bars)."""
+    return _histogram_of(_tally(engine, period, workflows), of, bins)
 
 
 def node_stats(
@@ -195,12 +201,16 @@ def node_stats(
 
 
 def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
-    """Everything the overview page shows, as plain values (several GROUP BY queries)."""
+    """Everything the overview page shows, as plain values: two tallies (this period and the one
+    before) from the rollup, and the node figures from the tasks."""
+    rollup.compact(engine)
+    current = _tally(engine, period, workflows)
+    previous = _tally(engine, period.previous(), workflows)
     return {
-        "figures": figures_with_change(engine, period, workflows),
-        "over_time": runs_over_time(engine, period, workflows),
-        "durations": histogram(engine, period, workflows, of="duration"),
-        "task_counts": histogram(engine, period, workflows, of="tasks"),
-        "per_workflow": per_workflow(engine, period, workflows),
+        "figures": _with_change(_figures_of(current, period), _figures_of(previous, period.previous())),
+        "over_time": _over_time_of(current),
+        "durations": _histogram_of(current, "duration", 20),
+        "task_counts": _histogram_of(current, "tasks", 20),
+        "per_workflow": _per_workflow_of(current, period),
         "nodes": node_stats(engine, period, workflows, limit=50),
     }

@@ -224,7 +224,9 @@ class Orchestrator:
                 if values:
                     nodes = {task["task_id"]: task["node"] for task in self.store.get_tasks(run_id)}
                     as_node = writer_of(saver, run_id, checkpoint_id, nodes)
-                    point = spec.build().compile(checkpointer=saver).update_state(point, values, as_node=as_node)
+                    point = (
+                        spec.build().compile(checkpointer=saver).update_state(point, values, as_node=as_node)
+                    )
             except InputError:
                 saver.delete_thread(new_id)
                 raise
@@ -274,7 +276,9 @@ class Orchestrator:
         check_json_value(input, "The input")
         check_json_value(config, "The config")
         checked, checked_config = self.check_launch(workflow, input, config)
-        self.presets.save(workflow, name, checked, checked_config, description=description, created_by=created_by)
+        self.presets.save(
+            workflow, name, checked, checked_config, description=description, created_by=created_by
+        )
 
     # -- workers --------------------------------------------------------------------------
 
@@ -288,7 +292,9 @@ class Orchestrator:
             return None
         online = WorkerStore(self.engine).list(self.config.stale_after_seconds, include_offline=False)
         if not online:
-            return "No worker is online; start one (python -m orchestrator worker) or the dashboard's executor."
+            return (
+                "No worker is online; start one (python -m orchestrator worker) or the dashboard's executor."
+            )
         if not any(run["workflow"] in w["workflows"] for w in online):
             return (
                 f"No online worker can run workflow '{run['workflow']}'; start a worker that can import it "
@@ -401,7 +407,9 @@ class Orchestrator:
             if answer is not None:
                 return self._queue_answers(run_id, {key: answer})
         message = f"Rejected: {reason.strip()}" if reason.strip() else "Rejected."
-        if self.store.set_status(run_id, RunStatus.CANCELLED, expected=[RunStatus.AWAITING_INPUT], error=message):
+        if self.store.set_status(
+            run_id, RunStatus.CANCELLED, expected=[RunStatus.AWAITING_INPUT], error=message
+        ):
             return RunStatus.CANCELLED
         if run["status"] == RunStatus.CANCELLED:
             return RunStatus.CANCELLED

@@ -35,7 +35,9 @@ class PresetStore:
 
     def _writable(self) -> None:
         if self.read_only:
-            raise ReadOnlyError("This orchestrator is read-only (ORCHESTRATOR_READ_ONLY is set); presets cannot change.")
+            raise ReadOnlyError(
+                "This orchestrator is read-only (ORCHESTRATOR_READ_ONLY is set); presets cannot change."
+            )
 
     def save(
         self,

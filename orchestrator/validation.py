@@ -208,7 +208,9 @@ def check_json_value(value: Any, name: str) -> Any:
         item, depth = stack.pop()
         if isinstance(item, dict | list | tuple):
             if depth > MAX_JSON_DEPTH:
-                raise InputError(f"{name} nests arrays and objects more than {MAX_JSON_DEPTH} deep; flatten it.")
+                raise InputError(
+                    f"{name} nests arrays and objects more than {MAX_JSON_DEPTH} deep; flatten it."
+                )
             children = item.values() if isinstance(item, dict) else item
             for child in children:
                 seen += 1

@@ -77,17 +77,23 @@ class WorkerStore:
         """Refresh the worker's heartbeat (by the database's clock) and its number of runs."""
         with self._transaction() as conn:
             conn.execute(
-                update(workers).where(workers.c.worker == worker).values(heartbeat_at=db_now(), running=running)
+                update(workers)
+                .where(workers.c.worker == worker)
+                .values(heartbeat_at=db_now(), running=running)
             )
 
     def stopped(self, worker: str) -> None:
         """Record that the worker stopped serving."""
         with self._transaction() as conn:
-            conn.execute(update(workers).where(workers.c.worker == worker).values(stopped_at=utcnow(), running=0))
+            conn.execute(
+                update(workers).where(workers.c.worker == worker).values(stopped_at=utcnow(), running=0)
+            )
 
     def list(self, stale_after_seconds: float, *, include_offline: bool = True) -> list[WorkerRow]:
         """Workers, online first, each with `online`; offline ones only with `include_offline`."""
-        online = (workers.c.stopped_at.is_(None)) & (workers.c.heartbeat_at >= db_seconds_ago(stale_after_seconds))
+        online = (workers.c.stopped_at.is_(None)) & (
+            workers.c.heartbeat_at >= db_seconds_ago(stale_after_seconds)
+        )
         stmt = select(workers, online.label("online")).order_by(online.desc(), workers.c.worker)
         if not include_offline:
             stmt = stmt.where(online)
@@ -99,4 +105,6 @@ class WorkerStore:
 
     def online_workflows(self, stale_after_seconds: float) -> set[str]:
         """The workflows at least one online worker can run."""
-        return {name for w in self.list(stale_after_seconds, include_offline=False) for name in w["workflows"]}
+        return {
+            name for w in self.list(stale_after_seconds, include_offline=False) for name in w["workflows"]
+        }

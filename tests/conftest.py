@@ -23,6 +23,7 @@ from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
 from tests.helpers import CONFIG_ENV
 from tests.processes import Worker
+from tests.rollup_check import assert_rollup_matches
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
@@ -66,14 +67,24 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> OrchestratorConfig:
-    """An OrchestratorConfig for the test's backend, on its own empty database."""
+def config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OrchestratorConfig]:
+    """An OrchestratorConfig for the test's backend, on its own empty database. Afterwards the
+    overview's rollup must add up to the runs the test left (tests/rollup_check.py)."""
     if backend == "sqlite":
-        return OrchestratorConfig(
+        config = OrchestratorConfig(
             checkpoint_mode="sqlite", sqlite_path=str(tmp_path / "orchestrator.db"), env_file=None
         )
-    uri = request.getfixturevalue("postgres_uri")
-    return OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
+    else:
+        uri = request.getfixturevalue("postgres_uri")
+        config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
+    yield config
+    if backend == "sqlite" and not Path(config.sqlite_path).exists():
+        return
+    engine = make_engine(config)
+    try:
+        assert_rollup_matches(engine)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -144,7 +155,6 @@ def no_magic() -> Iterator[None]:
     config.set_option("runner.magicEnabled", False)
     yield
     config.set_option("runner.magicEnabled", True)
-
 
 
 @pytest.fixture

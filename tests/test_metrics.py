@@ -220,37 +220,51 @@ def test_runs_over_time_a_bar_per_hour_for_a_day(seeded):
 
 
 def test_duration_histogram(seeded):
-    # durations 10 20 30 40 100; 20 bins of 100/20 = 5 s; the top value goes in the last bin
+    # durations 10 20 30 40 100. Bars run from the first value's bin to the last's, on the finest
+    # round cuts per decade that give at most 20 bars: 1 1.2 1.5 2 2.5 3 4 5 6 8 (11 bars; the 40
+    # fine cuts would give 41). The last bar is the bin of 100, [100, 105).
     assert metrics.histogram(seeded, WEEK, of="duration") == [
-        {"start": 10.0, "end": 15.0, "runs": 1},
+        {"start": 10.0, "end": 12.0, "runs": 1},
+        {"start": 12.0, "end": 15.0, "runs": 0},
+        {"start": 15.0, "end": 20.0, "runs": 0},
         {"start": 20.0, "end": 25.0, "runs": 1},
-        {"start": 30.0, "end": 35.0, "runs": 1},
-        {"start": 40.0, "end": 45.0, "runs": 1},
-        {"start": 95.0, "end": 100.0, "runs": 1},
+        {"start": 25.0, "end": 30.0, "runs": 0},
+        {"start": 30.0, "end": 40.0, "runs": 1},
+        {"start": 40.0, "end": 50.0, "runs": 1},
+        {"start": 50.0, "end": 60.0, "runs": 0},
+        {"start": 60.0, "end": 80.0, "runs": 0},
+        {"start": 80.0, "end": 100.0, "runs": 0},
+        {"start": 100.0, "end": 105.0, "runs": 1},
     ]
-    # 4 bins of 25 s
+    # at most 4 bars: cuts 1 2 5 (10 20 50 100); 1 1.5 2 3 5 7 would give 7
     assert metrics.histogram(seeded, WEEK, of="duration", bins=4) == [
-        {"start": 0.0, "end": 25.0, "runs": 2},
-        {"start": 25.0, "end": 50.0, "runs": 2},
-        {"start": 75.0, "end": 100.0, "runs": 1},
+        {"start": 10.0, "end": 20.0, "runs": 1},
+        {"start": 20.0, "end": 50.0, "runs": 3},
+        {"start": 50.0, "end": 100.0, "runs": 0},
+        {"start": 100.0, "end": 105.0, "runs": 1},
     ]
 
 
 def test_task_count_histogram_has_whole_task_bins(seeded):
-    # tasks_total 5 0 10 4 1 4 2; top 10 over 20 bins would be 0.5 a bin: bins are whole tasks
+    # tasks_total 5 0 10 4 1 4 2: every count up to 29 is a bin of its own, so 0..10 is 11 bars
     assert metrics.histogram(seeded, WEEK, of="tasks") == [
         {"start": 0.0, "end": 1.0, "runs": 1},
         {"start": 1.0, "end": 2.0, "runs": 1},
         {"start": 2.0, "end": 3.0, "runs": 1},
+        {"start": 3.0, "end": 4.0, "runs": 0},
         {"start": 4.0, "end": 5.0, "runs": 2},
         {"start": 5.0, "end": 6.0, "runs": 1},
+        {"start": 6.0, "end": 7.0, "runs": 0},
+        {"start": 7.0, "end": 8.0, "runs": 0},
+        {"start": 8.0, "end": 9.0, "runs": 0},
+        {"start": 9.0, "end": 10.0, "runs": 0},
         {"start": 10.0, "end": 11.0, "runs": 1},
     ]
-    # 4 bins: 10/4 = 2.5 rounded up to 3 tasks a bin
+    # at most 4 bars: cuts 1 2 5 give 0 1 2 5 10 (5 bars), so a bar per decade: 0, 1..9, 10
     assert metrics.histogram(seeded, WEEK, of="tasks", bins=4) == [
-        {"start": 0.0, "end": 3.0, "runs": 3},
-        {"start": 3.0, "end": 6.0, "runs": 3},
-        {"start": 9.0, "end": 12.0, "runs": 1},
+        {"start": 0.0, "end": 1.0, "runs": 1},
+        {"start": 1.0, "end": 10.0, "runs": 5},
+        {"start": 10.0, "end": 11.0, "runs": 1},
     ]
 
 

@@ -75,7 +75,9 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
 @command("runs", "list runs with the dashboard's filters", _runs_arguments)
 def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     counts: dict[str, Any] = {
-        key: parse_count(value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]])
+        key: parse_count(
+            value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
+        )
         for key, value in vars(args).items()
         if key.endswith(("_min", "_max")) and value is not None
     }
@@ -90,7 +92,9 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
-        page = orch.store.query_runs(filters, sort=args.sort, descending=not args.asc, limit=limit, offset=offset)
+        page = orch.store.query_runs(
+            filters, sort=args.sort, descending=not args.asc, limit=limit, offset=offset
+        )
     finally:
         orch.engine.dispose()
     if args.json:
@@ -119,7 +123,9 @@ def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         run = orch.get_run(args.run_id)
         tasks = orch.store.get_tasks(args.run_id)
         history = checkpoint_history(orch.config, args.run_id, {t["task_id"]: t["node"] for t in tasks})
-        checkpoints = [{k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history]
+        checkpoints = [
+            {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
+        ]
         print_json({**run, "tasks": tasks, "checkpoints": checkpoints})
     finally:
         orch.engine.dispose()
@@ -166,7 +172,9 @@ def _approve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _respond_arguments(parser: argparse.ArgumentParser) -> None:
     _run_id_argument(parser)
-    parser.add_argument("--action", required=True, choices=list(HUMAN_ACTIONS), help="the Agent Inbox response")
+    parser.add_argument(
+        "--action", required=True, choices=list(HUMAN_ACTIONS), help="the Agent Inbox response"
+    )
     parser.add_argument("--args", help="edit: the action's new arguments as JSON; response: the text")
     parser.add_argument("--interrupt-id", help="which pending interrupt to answer")
 
@@ -179,7 +187,9 @@ def _reject_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _fork_arguments(parser: argparse.ArgumentParser) -> None:
     _run_id_argument(parser)
-    parser.add_argument("--checkpoint", required=True, help="the checkpoint id to continue from (`show` lists them)")
+    parser.add_argument(
+        "--checkpoint", required=True, help="the checkpoint id to continue from (`show` lists them)"
+    )
     parser.add_argument("--state", help="state keys to change there, as a JSON object")
 
 
@@ -247,7 +257,9 @@ def _presets_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="list: print JSON")
 
 
-@command("presets", "list, save or delete presets (a named input and config for a workflow)", _presets_arguments)
+@command(
+    "presets", "list, save or delete presets (a named input and config for a workflow)", _presets_arguments
+)
 def cmd_presets(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     if args.action == "list":
         orch = Orchestrator(reading(config))

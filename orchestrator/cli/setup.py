@@ -119,14 +119,14 @@ def cmd_worker(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     return 0
 
 
-
-
 def _workers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--online", action="store_true", help="only the workers online now")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-@command("workers", "list the workers: online, last heartbeat, workflows, runs in progress", _workers_arguments)
+@command(
+    "workers", "list the workers: online, last heartbeat, workflows, runs in progress", _workers_arguments
+)
 def cmd_workers(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     orch = Orchestrator(reading(config))
     try:

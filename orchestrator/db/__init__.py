@@ -10,6 +10,7 @@ The names below are the layer's public surface; import them from `orchestrator.d
 
 from orchestrator.db.dialect import (
     bin_index,
+    dialect_insert,
     grouped_percentiles,
     json_text,
     seconds_between,
@@ -54,6 +55,7 @@ __all__ = [
     "check_schema",
     "database_label",
     "describe_connection_error",
+    "dialect_insert",
     "grouped_percentiles",
     "head_version",
     "json_text",

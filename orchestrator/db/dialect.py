@@ -212,6 +212,11 @@ def json_text(column: ColumnElement[Any]) -> ColumnElement[str]:
     return cast(column, Text)
 
 
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -221,8 +226,7 @@ def upsert(
 ) -> None:
     """Insert rows, or update every other given column where the key already exists
     (and the existing row matches `only_where`, when given)."""
-    dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-    stmt = dialect_insert(table)
+    stmt = dialect_insert(conn, table)
     columns = [c for c in rows[0] if c not in keys]
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}, where=only_where

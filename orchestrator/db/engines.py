@@ -114,7 +114,10 @@ def make_engine(config: OrchestratorConfig, *, read_only: bool | None = None) ->
         "application_name": APPLICATION_NAME,
         **config.postgres_secret_params(),  # out of the URL, so no repr of the engine shows them
     }
-    options = [str(url.query.get("options", "")), f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}"]
+    options = [
+        str(url.query.get("options", "")),
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_SECONDS * 1000}",
+    ]
     if read_only:
         # The server refuses any write, whatever the code does: a second lock behind RunStore's.
         options.append("-c default_transaction_read_only=on")
@@ -213,7 +216,7 @@ def describe_connection_error(exc: BaseException, url: URL) -> DatabaseError:
         )
     if "relation" in message and "does not exist" in message:
         return DatabaseError(
-            f"database \"{name}\" on {where} has no orchestrator tables ({message}); create them with "
+            f'database "{name}" on {where} has no orchestrator tables ({message}); create them with '
             "`python -m orchestrator init`."
         )
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated and "connection" not in message.lower():

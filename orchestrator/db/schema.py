@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -191,4 +193,66 @@ workers = Table(
     Column("running", Integer, nullable=False, default=0),
     Column("workflows", JSONType, nullable=False),
     Column("broken", JSONType),
+)
+
+# Migration 0011: the overview's rollup. Every insert, update and delete of a run appends its
+# change to `rollup_deltas` (triggers on `runs`, in the same transaction; outside the metadata
+# like the search triggers), so no write path can forget it and no two writers update the same
+# row. `orchestrator.rollup.compact` folds the deltas into the three rollups, one row per UTC
+# day and workflow and (status | duration bin | task-count bin); the overview reads the rollups
+# plus the deltas not yet folded. `rollup_bins` holds the bins' lower bounds, so the triggers
+# find a value's bin with the same comparison on both backends.
+rollup_bins = Table(
+    "rollup_bins",
+    metadata,
+    Column("measure", String(20), primary_key=True),  # "duration" (seconds) or "tasks" (tasks_total)
+    Column("bin", Integer, primary_key=True),
+    Column("lower", Float, nullable=False),  # the bin is [lower, the next bin's lower)
+    Index("ix_rollup_bins_measure_lower", "measure", "lower"),
+)
+
+rollup_deltas = Table(
+    "rollup_deltas",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),  # the UTC day of the run's created_at
+    Column("workflow", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("duration_bin", Integer),  # None while the run has no duration
+    Column("tasks_bin", Integer, nullable=False),
+    Column("runs", Integer, nullable=False),  # +1 for the row as it is now, -1 for as it was
+    Column("tasks_completed", Integer, nullable=False),
+    Column("tasks_failed", Integer, nullable=False),
+    Column("duration_seconds", Float),  # signed like `runs`
+    Index("ix_rollup_deltas_day", "day"),
+)
+
+rollup_status = Table(
+    "rollup_status",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("workflow", String(200), primary_key=True),
+    Column("status", String(20), primary_key=True),
+    Column("runs", Integer, nullable=False),
+    Column("tasks_completed", BigInteger, nullable=False),
+    Column("tasks_failed", BigInteger, nullable=False),
+)
+
+rollup_durations = Table(
+    "rollup_durations",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("workflow", String(200), primary_key=True),
+    Column("bin", Integer, primary_key=True),
+    Column("runs", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),  # their durations' sum: each bin's mean is exact
+)
+
+rollup_tasks = Table(
+    "rollup_tasks",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("workflow", String(200), primary_key=True),
+    Column("bin", Integer, primary_key=True),
+    Column("runs", Integer, nullable=False),
 )

@@ -23,6 +23,7 @@ from orchestrator.errors import InputError
 # Keys of LangGraph's `configurable` that the orchestrator sets itself, or LangGraph uses.
 RESERVED_CONFIG_KEYS = frozenset({"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id"})
 
+
 def _no_run_config(input: dict) -> dict:
     return {}
 
@@ -84,8 +85,12 @@ class WorkflowSpec:
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise InputError(f"The config for workflow '{self.name}' must be a JSON object of keys and values.")
-        reserved = sorted(k for k in data if not isinstance(k, str) or k in RESERVED_CONFIG_KEYS or k.startswith("__"))
+            raise InputError(
+                f"The config for workflow '{self.name}' must be a JSON object of keys and values."
+            )
+        reserved = sorted(
+            k for k in data if not isinstance(k, str) or k in RESERVED_CONFIG_KEYS or k.startswith("__")
+        )
         if reserved:
             raise InputError(
                 f"The config key {reserved[0]!r} is set by the orchestrator; leave it out.",
@@ -94,7 +99,9 @@ class WorkflowSpec:
         try:
             plain = json.loads(json.dumps(dict(data), allow_nan=False))
         except (TypeError, ValueError) as exc:
-            raise InputError(f"The config for workflow '{self.name}' must hold only JSON values ({exc}).") from None
+            raise InputError(
+                f"The config for workflow '{self.name}' must hold only JSON values ({exc})."
+            ) from None
         schema = self.context_schema()
         if schema is None:
             return plain
@@ -103,7 +110,9 @@ class WorkflowSpec:
         except pydantic.ValidationError as exc:
             field_errors = _field_errors(exc)
             problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
-            raise InputError(f"Invalid config for workflow '{self.name}': {problems}.", field_errors) from None
+            raise InputError(
+                f"Invalid config for workflow '{self.name}': {problems}.", field_errors
+            ) from None
         return _as_plain(checked)
 
     def context(self, config: Mapping[str, Any] | None) -> Any:
@@ -135,7 +144,9 @@ class WorkflowSpec:
         except pydantic.ValidationError as exc:
             field_errors = _field_errors(exc)
             problems = "; ".join(f"{path} {message}" for path, message in field_errors.items())
-            raise InputError(f"Invalid answer for workflow '{self.name}': {problems}.", field_errors) from None
+            raise InputError(
+                f"Invalid answer for workflow '{self.name}': {problems}.", field_errors
+            ) from None
 
 
 def _is_typed_dict(schema: Any) -> bool:
@@ -223,5 +234,3 @@ def _plain_message(error: Any) -> str:
         return f"must be one of {ctx['expected']}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return message[:1].lower() + message[1:]
-
-

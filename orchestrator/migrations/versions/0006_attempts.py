@@ -46,7 +46,9 @@ def upgrade() -> None:
         # SQLite cannot change a primary key in place: build the new table, copy, swap.
         op.create_table(
             "run_tasks_0006",
-            sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+            sa.Column(
+                "run_id", sa.String(64), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+            ),
             sa.Column("task_id", sa.String(64), primary_key=True),
             sa.Column("attempt", sa.Integer(), primary_key=True, server_default="1"),
             sa.Column("node", sa.String(200), nullable=False),
@@ -66,7 +68,10 @@ def upgrade() -> None:
         op.rename_table("run_tasks_0006", "run_tasks")
         op.create_index("ix_run_tasks_node", "run_tasks", ["node"])
         runs = sa.table(
-            "runs", sa.column("started_at"), sa.column("finished_at"), sa.column("duration_seconds", sa.Float())
+            "runs",
+            sa.column("started_at"),
+            sa.column("finished_at"),
+            sa.column("duration_seconds", sa.Float()),
         )
         op.execute(
             runs.update()

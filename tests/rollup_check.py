@@ -1,0 +1,114 @@
+"""An independent check of the overview's rollup: the runs as stored, added up here in Python
+(bins found with bisect over the package's bounds), against the rollups plus the unfolded
+deltas as the triggers and `compact` left them. conftest runs it after every test that had a
+database, so every write path the suite walks (kills, outages, forks, deletes) is checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, inspect, select
+
+from orchestrator import rollup
+from orchestrator.db import runs
+from orchestrator.db.schema import rollup_deltas, rollup_durations, rollup_status, rollup_tasks
+
+
+def _day(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def expected_from_runs(conn: Any) -> dict[str, dict[tuple, list[float]]]:
+    status: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0])
+    durations: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    tasks: dict[tuple, list[float]] = defaultdict(lambda: [0])
+    r = runs.c
+    stmt = select(
+        r.created_at,
+        r.workflow,
+        r.status,
+        r.duration_seconds,
+        r.tasks_total,
+        r.tasks_completed,
+        r.tasks_failed,
+    )
+    for created, workflow, state, seconds, total, completed, failed in conn.execute(stmt):
+        day = _day(created)
+        s = status[(day, workflow, state)]
+        s[0] += 1
+        s[1] += completed
+        s[2] += failed
+        if seconds is not None:
+            d = durations[(day, workflow, bisect_bin("duration", seconds))]
+            d[0] += 1
+            d[1] += seconds
+        tasks[(day, workflow, bisect_bin("tasks", total))][0] += 1
+    return {"status": dict(status), "durations": dict(durations), "tasks": dict(tasks)}
+
+
+def bisect_bin(measure: str, value: float) -> int:
+    import bisect
+
+    return bisect.bisect_right(rollup.LOWERS[measure], value) - 1
+
+
+def stored_rollup(conn: Any) -> dict[str, dict[tuple, list[float]]]:
+    status: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0])
+    durations: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
+    tasks: dict[tuple, list[float]] = defaultdict(lambda: [0])
+    for day, workflow, state, count, completed, failed in conn.execute(select(rollup_status)):
+        s = status[(_day(day), workflow, state)]
+        s[0] += count
+        s[1] += completed
+        s[2] += failed
+    for day, workflow, index, count, seconds in conn.execute(select(rollup_durations)):
+        d = durations[(_day(day), workflow, index)]
+        d[0] += count
+        d[1] += seconds
+    for day, workflow, index, count in conn.execute(select(rollup_tasks)):
+        tasks[(_day(day), workflow, index)][0] += count
+    d = rollup_deltas.c
+    stmt = select(
+        d.day, d.workflow, d.status, d.duration_bin, d.tasks_bin, d.runs, d.tasks_completed, d.tasks_failed,
+        d.duration_seconds,
+    )  # fmt: skip
+    for day, workflow, state, duration_bin, tasks_bin, count, completed, failed, seconds in conn.execute(
+        stmt
+    ):
+        s = status[(_day(day), workflow, state)]
+        s[0] += count
+        s[1] += completed
+        s[2] += failed
+        if duration_bin is not None:
+            b = durations[(_day(day), workflow, duration_bin)]
+            b[0] += count
+            b[1] += seconds
+        tasks[(_day(day), workflow, tasks_bin)][0] += count
+
+    def nonzero(table: dict[tuple, list[float]]) -> dict[tuple, list[float]]:
+        return {key: value for key, value in table.items() if any(abs(v) > 1e-6 for v in value)}
+
+    return {"status": nonzero(status), "durations": nonzero(durations), "tasks": nonzero(tasks)}
+
+
+def assert_rollup_matches(engine: Engine) -> None:
+    """The rollup (folded and not) adds up to exactly the runs stored now."""
+    if "rollup_bins" not in inspect(engine).get_table_names():
+        return  # a database left before migration 0011 (or none at all)
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            expected = expected_from_runs(conn)
+            stored = stored_rollup(conn)
+    for part in ("status", "durations", "tasks"):
+        assert set(stored[part]) == set(expected[part]), f"rollup {part} keys differ from the runs"
+        for key, want in expected[part].items():
+            assert stored[part][key] == pytest.approx(want, abs=1e-6), f"rollup {part} {key}"

@@ -1,0 +1,227 @@
+"""The overview's rollup (orchestrator.rollup, migration 0011), on both backends: the bins the
+triggers use are the package's, any mix of writes and folds leaves the rollup equal to the runs
+(checked by tests/rollup_check.py, which adds the runs up itself), a period's tally is the same
+whether read from whole days or from the runs, and percentiles stay within their bin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+
+import pytest
+from sqlalchemy import Engine, delete, insert, select, update
+
+from orchestrator import rollup
+from orchestrator.db import runs, upgrade_schema
+from orchestrator.db.migrate import alembic_config
+from orchestrator.db.schema import rollup_bins, rollup_deltas
+from tests.rollup_check import assert_rollup_matches
+
+UTC = dt.UTC
+START = dt.datetime(2026, 3, 1, tzinfo=UTC)
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+
+
+def a_run(rng: random.Random, i: int) -> dict:
+    created = START + dt.timedelta(seconds=rng.randrange(10 * 86400))
+    finished = rng.random() < 0.7
+    return {
+        "run_id": f"r{i}",
+        "workflow": rng.choice(["simulate", "report", "etl"]),
+        "status": rng.choice(STATUSES[2:] if finished else STATUSES[:2]),
+        "created_at": created,
+        "duration_seconds": rng.choice([0.0, 0.0004, 1.0, 2.5, 2.4999999]) if rng.random() < 0.1
+        else (rng.expovariate(1 / 30) if finished else None),
+        "tasks_total": (total := rng.randrange(0, 2000)),
+        "tasks_completed": rng.randrange(0, total + 1),
+        "tasks_failed": rng.randrange(0, 5),
+        "input": {},
+        "tags": [],
+    }  # fmt: skip
+
+
+def random_writes(engine: Engine, rng: random.Random, count: int, first_id: int = 0) -> None:
+    ids: list[str] = []
+    for step in range(count):
+        with engine.begin() as conn:
+            choice = rng.random()
+            if choice < 0.45 or not ids:
+                row = a_run(rng, first_id + step)
+                conn.execute(insert(runs), [row])
+                ids.append(row["run_id"])
+            elif choice < 0.85:
+                changed = a_run(rng, 0)
+                keys = rng.sample(
+                    [
+                        "workflow",
+                        "status",
+                        "created_at",
+                        "duration_seconds",
+                        "tasks_total",
+                        "tasks_completed",
+                    ],
+                    2,
+                )
+                conn.execute(
+                    update(runs).where(runs.c.run_id == rng.choice(ids)).values({k: changed[k] for k in keys})
+                )
+            elif choice < 0.95:
+                conn.execute(delete(runs).where(runs.c.run_id == ids.pop(rng.randrange(len(ids)))))
+            else:
+                conn.execute(update(runs).values(tasks_failed=runs.c.tasks_failed + 1))  # every run at once
+
+
+def test_the_bins_in_the_database_are_the_packages(engine):
+    with engine.connect() as conn:
+        stored = conn.execute(select(rollup_bins).order_by(rollup_bins.c.measure, rollup_bins.c.bin)).all()
+    for measure, lowers in (("duration", rollup.DURATION_LOWERS), ("tasks", rollup.TASK_LOWERS)):
+        assert [row.lower for row in stored if row.measure == measure] == list(lowers)
+    assert [row.bin for row in stored if row.measure == "tasks"] == list(range(len(rollup.TASK_LOWERS)))
+
+
+def test_the_triggers_bin_as_the_package_does_on_and_next_to_every_bound(engine):
+    values = [0.0, 0.0009999, 0.001, 0.00105, 2.0, 1.9999999, 2.4, 2.5, 999999.0, 1e6, 5e7]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(runs),
+            [
+                {"run_id": f"d{i}", "workflow": "w", "status": "succeeded", "created_at": START,
+                 "duration_seconds": v, "tasks_total": t, "input": {}, "tags": []}
+                for i, (v, t) in enumerate(zip(values, [0, 1, 29, 30, 31, 99, 100, 104, 105, 10**7, 10**8], strict=True))
+            ],
+        )  # fmt: skip
+        rows = conn.execute(
+            select(rollup_deltas.c.duration_bin, rollup_deltas.c.tasks_bin).order_by(rollup_deltas.c.id)
+        ).all()
+    tasks = [0, 1, 29, 30, 31, 99, 100, 104, 105, 10**7, 10**8]
+    assert [r.duration_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
+    assert [r.tasks_bin for r in rows] == [rollup.bin_of("tasks", t) for t in tasks]
+    # by hand: 2.0 opens a bin (2.0 is a cut), 1.9999999 is in the bin of 1.9; 30 and 31 share [30, 32)
+    assert rollup.bin_bounds("duration", rollup.bin_of("duration", 2.0)) == (2.0, 2.1)
+    assert rollup.bin_bounds("duration", rollup.bin_of("duration", 1.9999999)) == (1.9, 2.0)
+    assert rollup.bin_of("tasks", 30) == rollup.bin_of("tasks", 31) == 30
+    assert rollup.bin_bounds("duration", 0) == (0.0, 0.001)
+
+
+def test_any_mix_of_writes_and_folds_keeps_the_rollup_equal_to_the_runs(engine):
+    rng = random.Random(11)
+    for round_ in range(4):
+        random_writes(engine, rng, 60, first_id=round_ * 1000)
+        assert_rollup_matches(engine)
+        folded = rollup.compact(engine)
+        assert folded > 0
+        assert_rollup_matches(engine)
+    assert rollup.compact(engine) == 0
+    with engine.connect() as conn:
+        assert conn.execute(select(rollup_deltas.c.id)).first() is None
+
+
+def test_writers_and_folders_at_once_lose_nothing(engine):
+    """Two writers and two folders in threads: a delta is folded exactly once (PostgreSQL folds in
+    one REPEATABLE READ snapshot under an advisory lock; SQLite's writes are serialised)."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write(seed: int) -> None:
+        try:
+            random_writes(engine, random.Random(seed), 80, first_id=seed * 10_000)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def fold() -> None:
+        try:
+            while not done.is_set():
+                rollup.compact(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(seed,)) for seed in (1, 2)]
+    folders = [threading.Thread(target=fold) for _ in range(2)]
+    for t in writers + folders:
+        t.start()
+    for t in writers:
+        t.join(timeout=300)
+    done.set()
+    for t in folders:
+        t.join(timeout=60)
+    assert not errors
+    assert_rollup_matches(engine)
+    rollup.compact(engine)
+    assert_rollup_matches(engine)
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (
+            dt.datetime(2026, 3, 2, 7, 30, tzinfo=UTC),
+            dt.datetime(2026, 3, 8, 13, 5, tzinfo=UTC),
+        ),  # ragged ends
+        (dt.datetime(2026, 3, 2, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC)),  # whole days only
+        (dt.datetime(2026, 3, 3, 23, 0, tzinfo=UTC), dt.datetime(2026, 3, 5, 22, 0, tzinfo=UTC)),  # hourly
+        (dt.datetime(2026, 3, 4, 12, tzinfo=UTC), dt.datetime(2026, 3, 7, 1, tzinfo=UTC)),  # one whole day
+    ],
+)
+def test_a_periods_tally_is_the_same_from_whole_days_as_from_the_runs(engine, start, end):
+    random_writes(engine, random.Random(5), 300)
+    rollup.compact(engine)
+    random_writes(engine, random.Random(6), 50, first_id=5000)  # some deltas left unfolded
+    got = rollup.tally(engine, start, end)
+    with engine.connect() as conn:
+        from_runs = rollup.Tally()
+        rollup._add_runs(conn, from_runs, start, end, (), hourly=False)
+    assert {k: v for k, v in got.by_status.items() if any(v)} == {
+        k: v for k, v in from_runs.by_status.items() if any(v)
+    }
+    assert {k: v[0] for k, v in got.durations.items() if v[0]} == {
+        k: v[0] for k, v in from_runs.durations.items() if v[0]
+    }
+    for key, (_, seconds) in from_runs.durations.items():
+        assert got.durations[key][1] == pytest.approx(seconds)
+    assert {k: v for k, v in got.tasks.items() if v} == {k: v for k, v in from_runs.tasks.items() if v}
+    if end - start > rollup.HOURLY_UP_TO:
+        assert {k: v for k, v in got.by_bucket.items() if v} == {
+            k: v for k, v in from_runs.by_bucket.items() if v
+        }
+
+
+def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_otherwise():
+    lower, upper = rollup.bin_bounds("duration", rollup.bin_of("duration", 20.5))
+    assert (lower, upper) == (20.0, 21.0)
+    # 20.1 20.2 20.9 share [20, 21); 50 is alone in [50, 53)
+    counts = [
+        (rollup.bin_of("duration", 20.5), 3, 20.1 + 20.2 + 20.9),
+        (rollup.bin_of("duration", 50), 1, 50.0),
+    ]
+    got = rollup.percentiles(counts, "duration", (0.0, 0.5, 1.0))
+    assert got[1.0] == 50.0
+    for f in (0.0, 0.5):
+        assert 20.0 <= got[f] < 21.0
+    # the three are placed a third apart around their mean 20.4 (20.067 20.4 20.733); the median
+    # of the four values is halfway between the second and the third
+    assert got[0.5] == pytest.approx(20.4 + 1 / 6)
+    assert got[0.0] == pytest.approx(20.4 - 1 / 3)
+    assert rollup.percentiles([], "duration", (0.5,)) == {}
+
+
+def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
+    from alembic import command
+
+    from orchestrator.db import make_engine
+
+    engine = make_engine(config)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0010")
+        rng = random.Random(3)
+        with engine.begin() as conn:
+            conn.execute(insert(runs), [a_run(rng, i) for i in range(200)])
+        upgrade_schema(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(rollup_deltas.c.id)).first() is None  # straight into the rollups
+        assert_rollup_matches(engine)
+    finally:
+        engine.dispose()
