@@ -142,11 +142,17 @@ PERIODS = {
 }
 
 
+# The page's periods end at the current minute, not at midnight: so do these (NOW is midnight),
+# so that every period longer than two days has a ragged day at each end, read from the runs.
+OVERVIEW_END = NOW - dt.timedelta(hours=10, minutes=17)
+
+
 def measure_overview(engine: Engine, repeats: int) -> dict[str, Figure]:
-    """orchestrator.metrics.overview (every figure and chart of the page) per period up to NOW."""
+    """orchestrator.metrics.overview (every figure and chart of the page) per period up to
+    OVERVIEW_END (the period before each is read too, as the page does)."""
     out = {}
     for label, length in PERIODS.items():
-        period = Period(NOW - length, NOW)
+        period = Period(OVERVIEW_END - length, OVERVIEW_END)
 
         def call(p: Period = period) -> Any:
             return overview(engine, p)

@@ -209,12 +209,13 @@ def runs_over_time(
 
 
 def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
-    """Bars of a histogram computed by the database: [{start, end, runs}] (not empty)."""
+    """Bars of a histogram from the rollup: [{start, end, runs}] (not empty), on round bounds
+    that widen with the value (1, 2, 5 ... per decade), so the axis is logarithmic."""
     chart = (
         alt.Chart(pd.DataFrame(rows, columns=["start", "end", "runs"]))
         .mark_bar(color="#1e6fd9")
         .encode(
-            x=alt.X("start:Q", bin="binned", title=f"{title} ({unit})"),
+            x=alt.X("start:Q", bin="binned", title=f"{title} ({unit})", scale=alt.Scale(type="symlog")),
             x2="end:Q",
             y=alt.Y("runs:Q", title="runs"),
             tooltip=[
