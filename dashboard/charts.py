@@ -210,17 +210,28 @@ def runs_over_time(
 
 def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
     """Bars of a histogram from the rollup: [{start, end, runs}] (not empty), on round bounds
-    that widen with the value (1, 2, 5 ... per decade), so the axis is logarithmic."""
+    that widen with the value (1, 2, 5 ... per decade). The axis is logarithmic from the first
+    bar's width on (symlog), so every bar is as wide as the decade share it covers, and ticks sit
+    on the bounds that are 1, 2 or 5 times a power of ten."""
+    frame = pd.DataFrame(rows, columns=["start", "end", "runs"])
+    bounds = sorted({*frame["start"], *frame["end"]})
+    ticks = [b for b in bounds if b == 0 or (f"{b:.0e}"[0] in "125" and float(f"{b:.0e}") == b)]
     chart = (
-        alt.Chart(pd.DataFrame(rows, columns=["start", "end", "runs"]))
+        alt.Chart(frame)
         .mark_bar(color="#1e6fd9")
         .encode(
-            x=alt.X("start:Q", bin="binned", title=f"{title} ({unit})", scale=alt.Scale(type="symlog")),
+            x=alt.X(
+                "start:Q",
+                bin="binned",
+                title=f"{title} ({unit})",
+                scale=alt.Scale(type="symlog", constant=max(float(frame["end"].iloc[0]), 1e-3), nice=False),
+                axis=alt.Axis(values=ticks, format=",d" if unit == "count" else "~g", grid=False),
+            ),
             x2="end:Q",
             y=alt.Y("runs:Q", title="runs"),
             tooltip=[
-                alt.Tooltip("start:Q", title="from", format=".2f"),
-                alt.Tooltip("end:Q", title="to", format=".2f"),
+                alt.Tooltip("start:Q", title="from", format="~g"),
+                alt.Tooltip("end:Q", title="to (not included)", format="~g"),
                 alt.Tooltip("runs:Q"),
             ],
         )
