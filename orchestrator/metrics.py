@@ -202,8 +202,8 @@ def node_stats(
 
 def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
     """Everything the overview page shows, as plain values: two tallies (this period and the one
-    before) from the rollup, and the node figures from the tasks."""
-    rollup.compact(engine)
+    before) from the rollup, and the node figures from the tasks. (It does not fold the rollup's
+    deltas: a write here could wait on a busy SQLite file; the executors fold them.)"""
     current = _tally(engine, period, workflows)
     previous = _tally(engine, period.previous(), workflows)
     return {
