@@ -171,8 +171,12 @@ def histogram(
 def node_stats(
     engine: Engine, period: Period, workflows: Sequence[str] = (), *, limit: int = 10
 ) -> list[dict[str, Any]]:
-    """Per node (over runs created in `period`): tasks, failures, failure rate, mean and p95 seconds."""
-    where = [*_where(period, workflows), run_tasks.c.run_id == runs.c.run_id]
+    """Per node, over the tasks started in `period` (of runs of `workflows`, or all): tasks,
+    failures, failure rate, mean and p95 seconds. Read from the tasks by their start (indexed),
+    so runs without tasks cost nothing."""
+    where = [run_tasks.c.started_at >= period.start, run_tasks.c.started_at < period.end]
+    if workflows:
+        where += [run_tasks.c.run_id == runs.c.run_id, runs.c.workflow.in_(list(workflows))]
     stmt = (
         select(
             run_tasks.c.node,

@@ -164,6 +164,8 @@ run_tasks = Table(
     # When the task got its concurrency slot and started working (None: at once).
     Column("work_started_at", UTCDateTime),
     Index("ix_run_tasks_node", "node"),
+    # Migration 0011: the overview's node figures read the tasks started in its period.
+    Index("ix_run_tasks_started_at", "started_at"),
 )
 
 # Migration 0007: named input + config per workflow (a team's "assistants").
