@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db import dialect_insert, runs, time_bucket
 from orchestrator.db.schema import rollup_deltas, rollup_durations, rollup_status, rollup_tasks
+
+logger = logging.getLogger(__name__)
 
 # Each decade is cut at these 40 multipliers (1, 2 and 5 among them, so bars can be merged on
 # round numbers); migration 0011 wrote the same bounds into `rollup_bins`.
@@ -135,6 +138,8 @@ def compact(engine: Engine) -> int:
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One folder at a time, and one snapshot: the deltas folded are the deltas deleted.
+                # (Should a folder's snapshot predate another's commit, its DELETE of a delta the
+                # other deleted fails to serialise, and its whole fold rolls back.)
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     if not conn.execute(select(func.pg_try_advisory_xact_lock(COMPACT_LOCK_KEY))).scalar():
@@ -142,7 +147,11 @@ def compact(engine: Engine) -> int:
                     return _fold(conn)
             with conn.begin():  # SQLite: BEGIN IMMEDIATE, the only writer
                 return _fold(conn)
-    except DBAPIError:
+    except DBAPIError as exc:
+        logger.warning(
+            "Could not fold the overview's rollup deltas (%s); they are read unfolded until the next try.",
+            type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+        )
         return 0
 
 
