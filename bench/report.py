@@ -7,13 +7,18 @@ import platform
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy
 
 from bench.measure import CaseResult, Figure
 
+if TYPE_CHECKING:
+    from bench.overhead import BackendResult
+
 PAGE_TARGET_MS = 50.0
 OVERVIEW_TARGET_MS = 300.0
+OVERHEAD_TARGET_RATIO = 1.1
 
 
 def machine() -> list[str]:
@@ -119,6 +124,45 @@ def backend_section(
             + ".",
         ]
     return [*lines, ""]
+
+
+def overhead_section(results: list[BackendResult], tasks: int, repeats: int) -> list[str]:
+    """The report's section: medians, ratios and tasks per second per backend."""
+    lines = [
+        f"## Run overhead: the executor against bare `ainvoke`, `simulate` with {tasks:,} tasks",
+        "",
+        f"`python -m bench.overhead`. `simulate` with `tasks={tasks}`, `delay_ms=0` (no sleeps), `fail_rate=0`: "
+        f"{tasks:,} work tasks plus `plan` and `summarize` per run. *executor*: launched with "
+        "`Orchestrator.launch`, claimed and run by a real `Executor` (concurrency 1; fenced saver, task events, "
+        "heartbeats), from the claim to the end (`started_at` → `finished_at`); *launch → end* adds the wait for "
+        "the executor's next poll (every 0.5 s). *bare*: the same compiled graph on the same saver "
+        "(`open_checkpointer`), `ainvoke` alone, with LangGraph's default durability and with "
+        '`durability="sync"` (what the executor uses). Fresh database per backend; sides alternate; '
+        f"medians of {repeats} repeats after a warm-up. Target: executor ≤ {OVERHEAD_TARGET_RATIO}x bare.",
+        "",
+        "| backend | executor s | launch → end s | bare s | bare sync s | executor / bare | executor / bare sync "
+        "| tasks/s executor | tasks/s bare | target | load averages (per repeat) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        ex = r.median(lambda s: s.executor_s)
+        wall = r.median(lambda s: s.executor_wall_s)
+        b = r.median(lambda s: s.bare_s)
+        bs = r.median(lambda s: s.bare_sync_s)
+        ratio = ex / min(b, bs)
+        verdict = "met" if ratio <= OVERHEAD_TARGET_RATIO else f"missed ({ratio:.2f}x)"
+        loads = "; ".join(s.load for s in r.samples)
+        lines.append(
+            f"| {r.backend} | {ex:.3f} | {wall:.3f} | {b:.3f} | {bs:.3f} | {ex / b:.2f}x | {ex / bs:.2f}x | "
+            f"{r.tasks / ex:,.0f} | {r.tasks / min(b, bs):,.0f} | {verdict} | {loads} |"
+        )
+    lines += [
+        "",
+        "*tasks/s*: node executions (the run's `tasks_total`) per second. The verdict compares the executor "
+        "with the faster of the two bare figures.",
+        "",
+    ]
+    return lines
 
 
 def write(
