@@ -64,6 +64,9 @@ class Sample:
     executor_wall_s: float  # launch to finished
     bare_s: float  # ainvoke, LangGraph's default durability
     bare_sync_s: float  # ainvoke, durability="sync" (as the executor)
+    executor_cpu_s: float  # the process's CPU time (every thread), claim to end
+    bare_cpu_s: float
+    bare_sync_cpu_s: float
     load: str
 
 
@@ -94,31 +97,31 @@ def fresh_config(backend: str) -> OrchestratorConfig:
     )
 
 
-async def through_executor(orch: Orchestrator, input: dict[str, Any]) -> tuple[float, float, int]:
-    """Launch one run and let a real executor claim and run it; (claim→end s, launch→end s, tasks)."""
+async def through_executor(orch: Orchestrator, input: dict[str, Any]) -> tuple[float, float, float, int]:
+    """Launch one run and let a real executor claim and run it.
+
+    Returns (claim → end s, launch → end s, the process's CPU s from the claim to the end, tasks)."""
     executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, concurrency=1)
     stop = asyncio.Event()
     serving = asyncio.create_task(executor.serve(stop, grace=60))
     while not executor._ready.is_set():  # serving: its saver is open, its worker registered
         await asyncio.sleep(0.01)
     run_id = await asyncio.to_thread(orch.launch, "simulate", input)
-    while True:
-        run = await asyncio.to_thread(orch.get_run, run_id)
-        if run["finished_at"] is not None:
-            break
-        # Mostly waits on the executor's own task (no polling of the database while it runs).
-        handle = executor._runs.get(run_id)
-        if handle is not None and handle.task is not None:
-            await asyncio.wait([handle.task])
-        else:
-            await asyncio.sleep(0.01)
+    # Wait on the executor's own task (an in-memory look, no database polling while it runs).
+    while (handle := executor._runs.get(run_id)) is None or handle.task is None:
+        await asyncio.sleep(0.002)
+    cpu = time.process_time()
+    await asyncio.wait([handle.task])
+    cpu = time.process_time() - cpu
     stop.set()
     await serving
+    run = await asyncio.to_thread(orch.get_run, run_id)
     if run["status"] != "succeeded":
         raise RuntimeError(f"run {run_id} ended {run['status']}: {run['error']}")
     return (
         (run["finished_at"] - run["started_at"]).total_seconds(),
         (run["finished_at"] - run["created_at"]).total_seconds(),
+        cpu,
         int(run["tasks_total"]),
     )
 
@@ -138,10 +141,10 @@ async def bare(
             builder = limit_concurrency(builder, max_concurrency)
         graph = builder.compile(checkpointer=saver)
         kwargs: dict[str, Any] = {} if durability is None else {"durability": durability}
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         state = await graph.ainvoke(spec.initial_state(input), cfg, **kwargs)
-        seconds = time.perf_counter() - start
-    return seconds, state
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return seconds, cpu, state
 
 
 async def measure_backend(
@@ -153,22 +156,23 @@ async def measure_backend(
     input = simulate_input(tasks)
     result = BackendResult(backend, tasks=0)
     # One warm-up of each side (imports, first connections, statement caches).
-    _, _, result.tasks = await through_executor(orch, input)
-    _, state = await bare(orch, input, None)
+    *_, result.tasks = await through_executor(orch, input)
+    *_, state = await bare(orch, input, None)
     assert state["summary"]["count"] == tasks, state["summary"]
     for i in range(repeats):
         if i % 2 == 0:
-            claim_s, wall_s, _ = await through_executor(orch, input)
-        bare_s, _ = await bare(orch, input, None)
-        bare_sync_s, _ = await bare(orch, input, "sync")
+            claim_s, wall_s, cpu_s, _ = await through_executor(orch, input)
+        bare_s, bare_cpu_s, _ = await bare(orch, input, None)
+        bare_sync_s, bare_sync_cpu_s, _ = await bare(orch, input, "sync")
         if i % 2 == 1:
-            claim_s, wall_s, _ = await through_executor(orch, input)
-        sample = Sample(claim_s, wall_s, bare_s, bare_sync_s, load())
+            claim_s, wall_s, cpu_s, _ = await through_executor(orch, input)
+        sample = Sample(claim_s, wall_s, bare_s, bare_sync_s, cpu_s, bare_cpu_s, bare_sync_cpu_s, load())
         result.samples.append(sample)
         log(
             f"  {backend} [{i + 1}/{repeats}] executor {claim_s:.3f} s (launch→end {wall_s:.3f} s), "
             f"bare {sample.bare_s:.3f} s, bare sync {sample.bare_sync_s:.3f} s, "
-            f"ratio {claim_s / sample.bare_sync_s:.2f}x; load {sample.load}"
+            f"ratio {claim_s / sample.bare_sync_s:.2f}x; CPU {cpu_s:.3f} / {bare_cpu_s:.3f} / "
+            f"{bare_sync_cpu_s:.3f} s; load {sample.load}"
         )
     orch.engine.dispose()
     return result
