@@ -144,7 +144,7 @@ def overhead_section(results: list[BackendResult], tasks: int, repeats: int) -> 
         "",
         "| backend | executor s | launch → end s | bare s | bare sync s | executor / bare | executor / bare sync "
         "| tasks/s executor | tasks/s bare | CPU s executor | CPU s bare sync | CPU executor / bare sync "
-        "| target (wall) | load averages (per repeat) |",
+        "| target | load averages (per repeat) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in results:
@@ -153,9 +153,12 @@ def overhead_section(results: list[BackendResult], tasks: int, repeats: int) -> 
         b = r.median(lambda s: s.bare_s)
         bs = r.median(lambda s: s.bare_sync_s)
         ratio = ex / min(b, bs)
-        verdict = "met" if ratio <= OVERHEAD_TARGET_RATIO else f"missed ({ratio:.2f}x)"
         cpu = r.median(lambda s: s.executor_cpu_s)
         cpu_bare = r.median(lambda s: s.bare_sync_cpu_s)
+        verdict = "; ".join(
+            f"{what} {'met' if x <= OVERHEAD_TARGET_RATIO else 'missed'} ({x:.2f}x)"
+            for what, x in (("wall", ratio), ("CPU", cpu / cpu_bare))
+        )
         loads = "; ".join(s.load for s in r.samples)
         lines.append(
             f"| {r.backend} | {ex:.3f} | {wall:.3f} | {b:.3f} | {bs:.3f} | {ex / b:.2f}x | {ex / bs:.2f}x | "
@@ -164,8 +167,9 @@ def overhead_section(results: list[BackendResult], tasks: int, repeats: int) -> 
         )
     lines += [
         "",
-        "*tasks/s*: node executions (the run's `tasks_total`) per second. The verdict compares the executor "
-        "with the faster of the two bare figures.",
+        "*tasks/s*: node executions (the run's `tasks_total`) per second. *target*: wall time against the faster "
+        "of the two bare figures, and CPU time against bare sync. With a load average above the 2 cores, wall "
+        "time mostly measures the other processes: read the CPU ratio.",
         "",
     ]
     return lines
