@@ -67,6 +67,7 @@ from orchestrator.workflows.limits import release_run, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
 
+
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -85,6 +86,8 @@ class RunHandle:
     ending: bool = False
     # When the claim was last confirmed by the database (monotonic clock).
     confirmed_at: float = field(default_factory=time.monotonic)
+    # The database check of the claim in flight, which every write waiting on it shares.
+    checking: asyncio.Future[None] | None = None
 
 
 class Executor:
@@ -186,7 +189,9 @@ class Executor:
                 broken=self.registry.errors(),
             )
             for name, reason in self.registry.errors().items():
-                logger.warning("Workflow %s cannot be loaded, so this worker runs none of its runs: %s", name, reason)
+                logger.warning(
+                    "Workflow %s cannot be loaded, so this worker runs none of its runs: %s", name, reason
+                )
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
@@ -297,13 +302,26 @@ class Executor:
 
     async def _guard(self, handle: RunHandle) -> None:
         """Raise ClaimLost unless this executor still holds the run (checked before each
-        checkpoint write; a claim confirmed recently enough is trusted without a query)."""
+        checkpoint write; a claim confirmed recently enough is trusted without a query).
+
+        The writes that find the trust lapsed at the same time (the tasks of one step finish
+        together) wait on one check instead of each asking the database: each still writes
+        only after a check that started after its trust lapsed has confirmed the claim."""
         if time.monotonic() - handle.confirmed_at < self._trust_seconds:
             return
+        check = handle.checking
+        if check is None or check.done():
+            check = handle.checking = asyncio.ensure_future(self._confirm(handle))
+            # Retrieved here too, so a check whose every waiter was cancelled logs nothing.
+            check.add_done_callback(lambda done: done.cancelled() or done.exception())
+        # Shielded: a write cancelled while it waits does not cancel the others' check.
+        await asyncio.shield(check)
+
+    async def _confirm(self, handle: RunHandle) -> None:
         asked = time.monotonic()
         if not await asyncio.to_thread(self.store.holds, handle.claim):
             raise ClaimLost(f"Run {handle.claim.run_id} is no longer held by attempt {handle.claim.attempt}.")
-        handle.confirmed_at = asked
+        handle.confirmed_at = max(handle.confirmed_at, asked)
 
     # -- one run ----------------------------------------------------------------------------
 
@@ -459,7 +477,9 @@ class Executor:
                     self.store.release, handle.claim, reason=OUTAGE_REASON, auto_retry=True
                 )
                 if status is not None:
-                    logger.warning("Run %s: %s", handle.claim.run_id, OUTAGE_REASON if status == "queued" else status)
+                    logger.warning(
+                        "Run %s: %s", handle.claim.run_id, OUTAGE_REASON if status == "queued" else status
+                    )
                 return
             except Exception as exc:
                 if time.monotonic() > deadline:
@@ -478,18 +498,20 @@ class Executor:
         try:
             return to_jsonable((await graph.aget_state(cfg)).values)
         except Exception as exc:
-            logger.warning("Could not read the latest state of a stopped run (%s: %s)", type(exc).__name__, exc)
+            logger.warning(
+                "Could not read the latest state of a stopped run (%s: %s)", type(exc).__name__, exc
+            )
             return None
 
     async def _finish(
         self, handle: RunHandle, status: RunStatus, *, snapshot: Any = None, error: str | None = None
     ) -> None:
-        done = await asyncio.to_thread(self.store.finish, handle.claim, status, snapshot=snapshot, error=error)
+        done = await asyncio.to_thread(
+            self.store.finish, handle.claim, status, snapshot=snapshot, error=error
+        )
         if not done:
             logger.warning(
                 "Run %s was taken over before it could be marked %s; left as the new holder says",
                 handle.claim.run_id,
                 status,
             )
-
-
