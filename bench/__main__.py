@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import cases, measure, report, seed
+from bench import cases, measure, overhead, report, seed
 from orchestrator.runs import COUNT_CAP, RunFilter, RunStore
 
 HERE = Path(__file__).resolve().parent
@@ -24,9 +24,7 @@ MLFLOW_CASES = {
     "no filter": RunFilter(),
 }
 
-NOT_MEASURED = [
-    "Run overhead of the executor against bare ainvoke: not built yet.",
-]
+NOT_MEASURED: list[str] = []
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,11 +54,19 @@ def main(argv: list[str] | None = None) -> None:
         help="also compare with MLflow's search_runs at N runs (its venv: see bench/mlflow_compare.py)",
     )
     parser.add_argument(
+        "--overhead-tasks",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="simulate's task count for the executor's run overhead (bench.overhead; default 1,000, 0 skips it)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=None, help="where to write the report (default bench/results.md)"
     )
     args = parser.parse_args(argv)
     if args.smoke:
         args.runs, args.repeats = min(args.runs, 2_000), 3
+        args.overhead_tasks = min(args.overhead_tasks, 50)
     out = args.out or (HERE / "results" / "smoke.md" if args.smoke else HERE / "results.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     matrix = cases.generate(args.runs, smoke=args.smoke)
@@ -104,6 +110,18 @@ def main(argv: list[str] | None = None) -> None:
             "overview": {k: asdict(v) for k, v in overview.items()},
         }
     not_measured = list(NOT_MEASURED)
+    if args.overhead_tasks:
+        overhead_repeats = 1 if args.smoke else 5
+        print(
+            f"run overhead: simulate with {args.overhead_tasks:,} tasks, {overhead_repeats} repeats",
+            flush=True,
+        )
+        got = overhead.measure(args.backends, args.overhead_tasks, overhead_repeats)
+        sections.append(report.overhead_section(got, args.overhead_tasks, overhead_repeats))
+    else:
+        not_measured.append(
+            "Run overhead of the executor against bare ainvoke: run without --overhead-tasks 0."
+        )
     if args.pages:
         sections.append(pages_section(args.runs, args.backends))
     else:

@@ -87,6 +87,8 @@ class RunHandle:
     ending: bool = False
     # When the claim was last confirmed by the database (monotonic clock).
     confirmed_at: float = field(default_factory=time.monotonic)
+    # The database check of the claim in flight, which every write waiting on it shares.
+    checking: asyncio.Future[None] | None = None
 
 
 class Executor:
@@ -303,13 +305,26 @@ class Executor:
 
     async def _guard(self, handle: RunHandle) -> None:
         """Raise ClaimLost unless this executor still holds the run (checked before each
-        checkpoint write; a claim confirmed recently enough is trusted without a query)."""
+        checkpoint write; a claim confirmed recently enough is trusted without a query).
+
+        The writes that find the trust lapsed at the same time (the tasks of one step finish
+        together) wait on one check instead of each asking the database: each still writes
+        only after a check that started after its trust lapsed has confirmed the claim."""
         if time.monotonic() - handle.confirmed_at < self._trust_seconds:
             return
+        check = handle.checking
+        if check is None or check.done():
+            check = handle.checking = asyncio.ensure_future(self._confirm(handle))
+            # Retrieved here too, so a check whose every waiter was cancelled logs nothing.
+            check.add_done_callback(lambda done: done.cancelled() or done.exception())
+        # Shielded: a write cancelled while it waits does not cancel the others' check.
+        await asyncio.shield(check)
+
+    async def _confirm(self, handle: RunHandle) -> None:
         asked = time.monotonic()
         if not await asyncio.to_thread(self.store.holds, handle.claim):
             raise ClaimLost(f"Run {handle.claim.run_id} is no longer held by attempt {handle.claim.attempt}.")
-        handle.confirmed_at = asked
+        handle.confirmed_at = max(handle.confirmed_at, asked)
 
     # -- one run ----------------------------------------------------------------------------
 

@@ -11,14 +11,28 @@ bound parameters; filtering, sorting, paging and aggregation happen in the datab
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Select,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from orchestrator.db import (
     UTCDateTime,
@@ -173,6 +187,50 @@ def _filter(filters: RunFilter | None) -> RunFilter:
     if filters is not None and not isinstance(filters, RunFilter):
         raise InputError("filters must be a RunFilter.")
     return filters or RunFilter()
+
+
+_FILTER_FIELDS = tuple(f.name for f in dataclasses.fields(RunFilter))
+
+
+def _filter_key(filters: RunFilter | None) -> tuple[Any, ...]:
+    """A checked filter's values, hashable (lists as tuples): the key of the statement caches."""
+    checked = _filter(filters)
+    return tuple(
+        tuple(value) if isinstance(value, list) else value
+        for value in (getattr(checked, name) for name in _FILTER_FIELDS)
+    )
+
+
+# Building a statement and computing its SQLAlchemy cache key took ~0.1 ms of the runs page's
+# ~1 ms at 100,000 runs on SQLite (page and count). A page shown again (a rerun, a live
+# refresh, the next user with the same filters) asks for the same statements: keep the most
+# recent ones. A statement holds its filter's values as bound parameters and is never changed
+# after it is built, so one object serves every caller, on any engine or thread.
+@lru_cache(maxsize=256)
+def _page_select(
+    key: tuple[Any, ...], sort: str, descending: bool, limit: int, offset: int, walk: bool
+) -> Select[Any]:
+    conds = RunFilter(*key).conditions(walk=walk)
+    order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
+    if sort in NULLABLE_SORTS:
+        order = order.nulls_last()
+    tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
+    return select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
+
+
+@lru_cache(maxsize=256)
+def _count_select(key: tuple[Any, ...], cap: int | None) -> Select[Any]:
+    conds = RunFilter(*key).conditions()
+    if cap is None:
+        return select(func.count()).select_from(runs).where(*conds)
+    matching = select(literal(1).label("one")).select_from(runs).where(*conds).limit(cap + 1).subquery()
+    return select(func.count()).select_from(matching)
+
+
+def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
+    """The rows as dicts (as `dict(row._mapping)`, at a third of its cost per row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 @dataclass
@@ -450,16 +508,12 @@ class RunStore:
     ) -> Select[Any]:
         """The SELECT of one page of runs (checked arguments; the benchmark replays its SQL).
 
-        With `walk`, read in the sort order and filtered on the way (RunFilter.conditions)."""
+        With `walk`, read in the sort order and filtered on the way (RunFilter.conditions).
+        The same arguments give the same statement object (see `_page_select`)."""
         if not isinstance(sort, str) or sort not in SORT_COLUMNS:
             raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
         limit, offset = check_page(limit, offset)
-        conds = _filter(filters).conditions(walk=walk)
-        order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
-        if sort in NULLABLE_SORTS:
-            order = order.nulls_last()
-        tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
-        return select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
+        return _page_select(_filter_key(filters), sort, bool(descending), limit, offset, bool(walk))
 
     def page_runs(
         self,
@@ -486,17 +540,16 @@ class RunStore:
                     stmt = self.page_statement(
                         filters, sort=sort, descending=descending, limit=limit, offset=offset, walk=True
                     )
-            return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
+            return _dicts(conn.execute(stmt))  # type: ignore[return-value]
 
     @staticmethod
     def count_statement(filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> Select[Any]:
-        """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them)."""
-        conds = _filter(filters).conditions()
-        if cap is None:
-            return select(func.count()).select_from(runs).where(*conds)
-        cap = check_count(cap, "cap", low=1)
-        matching = select(literal(1).label("one")).select_from(runs).where(*conds).limit(cap + 1).subquery()
-        return select(func.count()).select_from(matching)
+        """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them).
+
+        The same arguments give the same statement object (see `_page_select`)."""
+        if cap is not None:
+            cap = check_count(cap, "cap", low=1)
+        return _count_select(_filter_key(filters), cap)
 
     def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
         """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).

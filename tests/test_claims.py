@@ -6,6 +6,7 @@ Every expected value is written out by hand from the events the test feeds in.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import threading
@@ -152,6 +153,41 @@ def test_heartbeat_is_fenced_by_the_attempt(claims: ClaimStore) -> None:
     assert claims.heartbeat([]) == (set(), set())
 
 
+def test_writes_whose_trust_lapsed_together_share_one_claim_check(config, claims: ClaimStore) -> None:
+    """The executor's guard before checkpoint writes: writes that find the claim's trust lapsed
+    at once wait on one database check; a lost claim stops every one of them."""
+    from orchestrator.execution import TaskRecorder
+    from orchestrator.executor import Executor, RunHandle
+
+    executor = Executor(config, engine=claims.engine)
+    asked: list[Claim] = []
+    holds = executor.store.holds
+
+    def counted(claim: Claim) -> bool:
+        asked.append(claim)
+        return holds(claim)
+
+    executor.store.holds = counted  # type: ignore[method-assign]
+    claim = claimed(claims, "a")
+    row = claims.get_run("a")
+    assert row is not None
+    handle = RunHandle(claim, row, TaskRecorder(claims, claim), confirmed_at=time.monotonic() - 60)
+
+    async def writes(n: int) -> list[BaseException | None]:
+        return await asyncio.gather(*(executor._guard(handle) for _ in range(n)), return_exceptions=True)
+
+    assert asyncio.run(writes(8)) == [None] * 8
+    assert asked == [claim]
+    assert asyncio.run(writes(3)) == [None] * 3  # confirmed now: trusted without a query
+    assert asked == [claim]
+
+    requeue_and_claim(claims, "a")  # another executor holds the run now
+    handle.confirmed_at = time.monotonic() - 60
+    got = asyncio.run(writes(5))
+    assert all(isinstance(e, ClaimLost) for e in got), got
+    assert asked == [claim, claim]
+
+
 def test_heartbeat_of_a_finished_run_holds_nothing(claims: ClaimStore) -> None:
     claim = claimed(claims)
     assert claims.finish(claim, "succeeded", snapshot={"ok": True})
@@ -239,7 +275,11 @@ def test_task_start_in_one_batch_and_end_in_a_later_one(claims: ClaimStore) -> N
     assert counts(claims, "r1") == (2, 0, 0)
     claims.record_task_events(claim, [work("t2", 1.75), end("t1", 3), end("t2", 4, "failed", "boom ✗")])
     tasks = {t["task_id"]: t for t in claims.get_tasks("r1")}
-    assert (tasks["t1"]["status"], tasks["t1"]["node"], tasks["t1"]["wait_seconds"]) == ("succeeded", "plan", None)
+    assert (tasks["t1"]["status"], tasks["t1"]["node"], tasks["t1"]["wait_seconds"]) == (
+        "succeeded",
+        "plan",
+        None,
+    )
     assert tasks["t1"]["duration_seconds"] == pytest.approx(2.0, abs=1e-6)
     assert (tasks["t2"]["status"], tasks["t2"]["error"]) == ("failed", "boom ✗")
     assert tasks["t2"]["duration_seconds"] == pytest.approx(2.25, abs=1e-6)
@@ -381,7 +421,12 @@ def test_release_requeues_and_an_outage_retry_is_bounded(claims: ClaimStore) -> 
     claim = claimed(claims)
     assert claims.release(claim, snapshot={"n": 2}) == "queued"
     run: Any = claims.get_run("r1")
-    assert (run["status"], run["worker"], run["auto_retries"], run["state_snapshot"]) == ("queued", None, 0, {"n": 2})
+    assert (run["status"], run["worker"], run["auto_retries"], run["state_snapshot"]) == (
+        "queued",
+        None,
+        0,
+        {"n": 2},
+    )
     for retry in range(1, MAX_AUTO_RETRIES + 1):
         claim = requeue_and_claim(claims, "r1")
         assert claims.release(claim, reason="The database stopped answering.", auto_retry=True) == "queued"

@@ -536,6 +536,33 @@ def test_count_runs_and_workflow_names(seeded):
     assert seeded.workflow_names() == sorted({r["workflow"] for r in SEED})
 
 
+def test_a_page_asked_again_reuses_its_statement_and_reads_the_rows_anew(store):
+    """RunStore keeps recent page and count statements (not their results): a page asked again
+    with equal filters sees rows written since, and different filters get their own statement."""
+    mine = RunFilter(statuses=["queued"], tasks_total_min=1)
+    assert store.page_statement(mine) is store.page_statement(
+        RunFilter(statuses=("queued",), tasks_total_min=1)
+    )
+    assert store.page_statement(mine) is not store.page_statement(
+        RunFilter(statuses=["queued"], tasks_total_min=2)
+    )
+    assert store.count_statement(mine) is store.count_statement(
+        RunFilter(statuses=["queued"], tasks_total_min=1)
+    )
+    assert store.page_runs(mine) == [] and store.count_matching(mine).value == 0
+    store.insert_many([full_row("cache-1", tasks_total=1), full_row("cache-2", tasks_total=0)])
+    rows = store.page_runs(mine)
+    assert [r["run_id"] for r in rows] == ["cache-1"]
+    assert set(rows[0]) == {c.name for c in LIST_COLUMNS}
+    assert store.count_matching(mine).value == 1
+    assert [
+        r["run_id"] for r in store.page_runs(RunFilter(statuses=["queued"]), sort="run_id", descending=False)
+    ] == [
+        "cache-1",
+        "cache-2",
+    ]
+
+
 def test_count_by_status_on_an_empty_table(store):
     assert store.count_by_status() == {s: 0 for s in ALL_STATUSES}
     assert store.query_runs().total == 0
