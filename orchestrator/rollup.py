@@ -145,7 +145,9 @@ def compact(engine: Engine) -> int:
                     if not conn.execute(select(func.pg_try_advisory_xact_lock(COMPACT_LOCK_KEY))).scalar():
                         return 0
                     return _fold(conn)
-            with conn.begin():  # SQLite: BEGIN IMMEDIATE, the only writer
+            # SQLite: BEGIN IMMEDIATE, the write lock first (a deferred transaction that reads,
+            # then writes, fails at once when another writer holds the lock).
+            with conn.execution_options(sqlite_write=True).begin():
                 return _fold(conn)
     except DBAPIError as exc:
         logger.warning(
@@ -202,8 +204,10 @@ def _fold(conn: Any) -> int:
             set_={c: table.c[c] + insert.excluded[c] for c in columns if c not in keys},
         )
         conn.execute(insert)
-        # A key whose runs add up to nothing (every run there moved or was deleted) is dropped.
-        conn.execute(delete(table).where(table.c.runs == 0))
+        # A key whose runs add up to nothing (every run there moved or was deleted) is dropped;
+        # only the days just folded are looked at, so the write lock is held briefly.
+        touched = select(d.day).where(upto).distinct()
+        conn.execute(delete(table).where(table.c.runs == 0, table.c.day.in_(touched)))
     folded = conn.execute(delete(rollup_deltas).where(upto)).rowcount
     return int(folded)
 
