@@ -42,7 +42,9 @@ def lazy_download_button(
     st.download_button(label, data, file_name, mime, key=key, icon=icon, on_click="ignore")
 
 
-def keep_for_session(ctx: ScriptRunContext, content: bytes, mime: str, file_name: str, coordinates: str) -> None:
+def keep_for_session(
+    ctx: ScriptRunContext, content: bytes, mime: str, file_name: str, coordinates: str
+) -> None:
     """Register `content` as a downloadable file of `ctx`'s session at `coordinates`.
 
     Streamlit stores a file once per content, mime type and name, so the file its click handler
@@ -51,9 +53,11 @@ def keep_for_session(ctx: ScriptRunContext, content: bytes, mime: str, file_name
     short thread that carries the session of the script run that drew the button."""
 
     def register() -> None:
-        runtime.get_instance().media_file_mgr.add(
-            content, mime, coordinates, file_name=file_name, is_for_static_download=True
-        )
+        instance = runtime.get_instance()
+        if instance.is_active_session(ctx.session_id):  # a closed tab's session is never cleared again
+            instance.media_file_mgr.add(
+                content, mime, coordinates, file_name=file_name, is_for_static_download=True
+            )
 
     thread = threading.Thread(target=register, name="lazy-download-keep", daemon=True)
     add_script_run_ctx(thread, ctx)
