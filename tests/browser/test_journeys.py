@@ -222,12 +222,13 @@ COUNT_SCRIPT_RUNS = """() => {
 def test_the_csv_is_still_there_when_the_browser_fetches_it_after_live_refreshes(
     page: Any, dashboard: Dashboard, demo: DemoData
 ) -> None:
-    """The file a click on Download makes outlives the live table's refreshes. The server's answer
-    to the click (the file's address, on the app's websocket) is held here until the page has
-    finished four more script runs (the live fragments' refreshes; each ends with Streamlit
-    sweeping the files no session refers to, and two sweeps delete such a file), then handed to
-    the page, which fetches the file. Under load that fetch can come a second or more after the
-    click (dashboard/downloads.py)."""
+    """The file a click on Download makes outlives the page's runs. The server's answer to the
+    click (the file's address, on the app's websocket) is held here while the page runs in full
+    twice (Live refresh off and on again: a full run starts by dropping the session's references
+    to files) and then finishes four more script runs (the live fragments' refreshes); each run
+    ends with Streamlit sweeping the files no session refers to, and two sweeps delete such a
+    file. Then the answer is handed to the page, which fetches the file. Under load that fetch
+    can come a second or more after the click (dashboard/downloads.py)."""
     held: list[tuple[Any, bytes]] = []  # the server's answer that names the CSV's address, and its socket
 
     def through(socket: Any) -> None:
@@ -256,8 +257,14 @@ def test_the_csv_is_still_there_when_the_browser_fetches_it_after_live_refreshes
     with page.expect_download(timeout=STEP_MS) as download:
         page.get_by_role("button", name="Download filtered runs (CSV)").click()
         wait_for(answer_held, timeout=60, what="the server's answer to the click")
+        live = page.get_by_test_id("stCheckbox").filter(has_text="Live refresh")
+        for _ in range(2):  # off, then on again: two full runs
+            runs = page.evaluate("window.finishedRuns")
+            live.click()
+            page.wait_for_function(f"window.finishedRuns > {runs}", timeout=STEP_MS)
+            wait_until_drawn(page)
         runs = page.evaluate("window.finishedRuns")
-        # Four finished runs: refreshes of the live fragments, each ending with a sweep.
+        # Four more finished runs: refreshes of the live fragments, each ending with a sweep.
         page.wait_for_function(f"window.finishedRuns >= {runs + 4}", timeout=2 * STEP_MS)
         socket, answer = held[0]
         socket.send(answer)
