@@ -4,6 +4,7 @@ import math
 
 import streamlit as st
 
+from dashboard.downloads import lazy_download_button
 from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, csv_export, to_run_filter
@@ -145,13 +146,13 @@ count_slot = st.container()  # above the table, filled after it: the table never
 runs_table()
 with count_slot:
     match_count()
-# Outside the live table, so that its file is not made anew at every refresh.
-st.download_button(
+# Outside the live table, so that its file is not made anew at every refresh; made when clicked,
+# and kept while the live table refreshes (dashboard/downloads.py).
+lazy_download_button(
     "Download filtered runs (CSV)",
     csv_export(orch.store, filters, st.session_state["runs_sort"], not st.session_state["runs_ascending"]),
     "runs.csv",
     "text/csv",
     key="runs_csv",
     icon=icon("download"),
-    on_click="ignore",
 )

@@ -31,9 +31,9 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
-from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute, main_texts, open_page
+from tests.checkpoint_reader import checkpoints
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import FINISHED, wait_for
 
@@ -81,6 +81,14 @@ def rendered_dump(at: AppTest) -> str:
 def frame_with(at: Any, *columns: str):
     """The displayed dataframes that have these columns (the key is not kept for read-only frames)."""
     return [df.value for df in at.dataframe if set(columns) <= set(df.value.columns)]
+
+
+def cells(column: Any) -> list[Any]:
+    """A text column's cells, an empty cell (None, or NaN once pandas has it) as None."""
+    return [
+        None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+        for value in column
+    ]
 
 
 def tab(at: AppTest, label: str):
@@ -606,13 +614,23 @@ def test_run_detail_shows_header_tasks_and_checkpoint_history(orch: Orchestrator
     assert Counter(tasks["node"]) == {"plan": 1, "work": 3, "summarize": 1}
     assert [list(status) for status in tasks["status"]] == [["succeeded"]] * 5
 
-    # Checkpoints: one row per checkpoint LangGraph's saver returns, oldest first.
-    history = checkpoint_history(orch.config, run_id)
-    (shown,) = frame_with(tab(at, "Checkpoints"), "step", "source", "checkpoint")
-    assert list(shown["checkpoint"]) == [h["checkpoint_id"] for h in history]
-    assert list(shown["step"]) == [h["step"] for h in history]
-    assert list(shown["source"]) == [h["source"] for h in history]
-    assert history[0]["source"] == "input" and history[-1]["step"] == max(h["step"] for h in history)
+    # Checkpoints: one row per checkpoint LangGraph's own saver holds (read here with its sync
+    # saver, not the page's code), oldest first. The steps of `simulate` by hand: the input (-1),
+    # the input applied (0), `plan` (1), the three `work` tasks in one superstep (2), `summarize` (3).
+    saved = checkpoints(orch.config, run_id)
+    (shown,) = frame_with(tab(at, "Checkpoints"), "step", "source", "written by", "changed", "checkpoint")
+    assert list(shown["checkpoint"]) == [t.config["configurable"]["checkpoint_id"] for t in saved]
+    assert list(shown["step"]) == [t.metadata["step"] for t in saved] == [-1, 0, 1, 2, 3]
+    assert list(shown["source"]) == [t.metadata["source"] for t in saved]
+    assert list(shown["source"]) == ["input", "loop", "loop", "loop", "loop"]
+    assert cells(shown["written by"]) == [None, "(input)", "plan", "work", "summarize"]
+    assert cells(shown["changed"]) == [
+        None,
+        "delay_ms, fail_rate, fan_out, seed, tasks",
+        "task_ids",
+        "results",
+        "summary",
+    ]
     assert at.query_params == {"run_id": run_id}
 
 
@@ -645,12 +663,13 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
     assert (new["input"], new["tags"]) == (original["input"], ["orig"])
     assert main_texts(at, "success") == [f"Re-run queued as: {new['run_id']}"]
 
-    assert checkpoint_history(orch.config, run_id)
+    # simulate with 2 tasks: steps -1, 0, 1 (plan), 2 (both works), 3 (summarize), as LangGraph saved them
+    assert [t.metadata["step"] for t in checkpoints(orch.config, run_id)] == [-1, 0, 1, 2, 3]
     at.button(key="detail_delete").click().run()  # inside the "Delete run" popover
     assert not at.exception
     assert orch.store.get_run(run_id) is None
     assert orch.store.get_tasks(run_id) == []
-    assert checkpoint_history(orch.config, run_id) == []
+    assert checkpoints(orch.config, run_id) == []
     assert main_texts(at, "success") == ["Delete: deleted"]
     assert any("No run has the id" in w for w in main_texts(at, "warning"))
     assert orch.store.get_run(new["run_id"]) is not None
@@ -890,15 +909,23 @@ def test_compare_divergence_names_the_first_diverging_step(orch: Orchestrator, s
     (warning,) = main_texts(at, "warning")
     assert warning == "Runs agree up to step -1; at step 0: different `seed`."
     steps = divergence_frame(at)
-    history = checkpoint_history(orch.config, a)
-    assert list(steps["step"]) == [h["step"] for h in history]
-    assert list(steps["equal"])[:2] == [True, False]
+    # Both runs' steps, as LangGraph's own saver holds them: -1 (input) to 3 (summarize).
+    for run_id in (a, b):
+        assert [t.metadata["step"] for t in checkpoints(orch.config, run_id)] == [-1, 0, 1, 2, 3]
+    assert list(steps["step"]) == [-1, 0, 1, 2, 3]
+    # The input checkpoint holds no state yet; from step 0 on the seed is in the state, so every
+    # later step differs too.
+    assert list(steps["equal"]) == [True, False, False, False, False]
+    writers = ["", "(input)", "plan", "work", "summarize"]  # the nodes of each step, by hand
+    assert list(steps["run 1 wrote"]) == list(steps["run 2 wrote"]) == writers
     assert steps.loc[steps["step"] == 0, "differing"].item().startswith("seed")
 
 
 def test_compare_runs_that_agree(orch: Orchestrator, simulate_trio):
     a, _b, c = simulate_trio
-    steps = len(checkpoint_history(orch.config, a))
+    # simulate with 3 tasks has 5 checkpoints (steps -1 to 3), as LangGraph's own saver holds them
+    steps = 5
+    assert len(checkpoints(orch.config, a)) == len(checkpoints(orch.config, c)) == steps
     for ids in (f"{a},{a}", f"{a},{c}"):
         at = open_page("compare", run_ids=ids)
         assert not at.exception, [e.value for e in at.exception]

@@ -208,6 +208,71 @@ def test_filter_reload_and_download_the_filtered_runs(
     assert {r["status"] for r in rows} <= {"failed", "interrupted"}
 
 
+# Counts the script runs the page has finished (full runs and fragment runs, as the live table's
+# refreshes), from the app's script state going back to "notRunning".
+COUNT_SCRIPT_RUNS = """() => {
+    window.finishedRuns = 0;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'notRunning') window.finishedRuns += 1;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def test_the_csv_is_still_there_when_the_browser_fetches_it_after_live_refreshes(
+    page: Any, dashboard: Dashboard, demo: DemoData
+) -> None:
+    """The file a click on Download makes outlives the page's runs. The server's answer to the
+    click (the file's address, on the app's websocket) is held here while the page runs in full
+    twice (Live refresh off and on again: a full run starts by dropping the session's references
+    to files) and then finishes four more script runs (the live fragments' refreshes); each run
+    ends with Streamlit sweeping the files no session refers to, and two sweeps delete such a
+    file. Then the answer is handed to the page, which fetches the file. Under load that fetch
+    can come a second or more after the click (dashboard/downloads.py)."""
+    held: list[tuple[Any, bytes]] = []  # the server's answer that names the CSV's address, and its socket
+
+    def through(socket: Any) -> None:
+        server = socket.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, bytes) and b"/media/" in message and b".csv" in message and not held:
+                held.append((socket, message))
+            else:
+                socket.send(message)
+
+        server.on_message(to_page)
+
+    page.route_web_socket(re.compile(r"/_stcore/stream"), through)
+    expected = failed_or_interrupted_with_ten_tasks(demo)
+    query = "?status=failed%2Cinterrupted&tasks_total_min=10&sort=tasks_total&asc=true"
+    open_page(page, dashboard, "/" + query, "Runs")
+    wanted = f"{len(expected)} matching runs"
+    wait_for(lambda: caption_with(page, "matching runs").startswith(wanted), timeout=60, what=wanted)
+    page.evaluate(COUNT_SCRIPT_RUNS)
+
+    def answer_held() -> bool:
+        page.evaluate("0")  # lets Playwright hand the websocket's messages to the handler
+        return bool(held)
+
+    with page.expect_download(timeout=STEP_MS) as download:
+        page.get_by_role("button", name="Download filtered runs (CSV)").click()
+        wait_for(answer_held, timeout=60, what="the server's answer to the click")
+        live = page.get_by_test_id("stCheckbox").filter(has_text="Live refresh")
+        for _ in range(2):  # off, then on again: two full runs
+            runs = page.evaluate("window.finishedRuns")
+            live.click()
+            page.wait_for_function(f"window.finishedRuns > {runs}", timeout=STEP_MS)
+            wait_until_drawn(page)
+        runs = page.evaluate("window.finishedRuns")
+        # Four more finished runs: refreshes of the live fragments, each ending with a sweep.
+        page.wait_for_function(f"window.finishedRuns >= {runs + 4}", timeout=2 * STEP_MS)
+        socket, answer = held[0]
+        socket.send(answer)
+    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    order = sorted(expected, key=lambda r: (r["tasks_total"], r["run_id"]))
+    assert [r["run_id"] for r in rows] == [r["run_id"] for r in order]
+
+
 def test_run_detail_timeline_checkpoints_and_state(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
