@@ -67,6 +67,8 @@ from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
 from orchestrator.workflows.limits import release_run, work_started_task
 
 logger = logging.getLogger("orchestrator.executor")
+# How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
+ROLLUP_FOLD_SECONDS = 10.0
 
 
 def default_worker_name() -> str:
@@ -196,6 +198,7 @@ class Executor:
             self._ready.set()
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
+            folding = asyncio.create_task(self._fold_rollup())
             outage = Outage("claim loop")
             try:
                 while not self._stop.is_set():
@@ -209,6 +212,7 @@ class Executor:
                         await asyncio.wait_for(self._stop.wait(), wait)
             finally:
                 upkeep.cancel()
+                folding.cancel()
                 await self._drain(self._grace)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.workers.stopped, self.worker)
@@ -269,12 +273,18 @@ class Executor:
                             run_id,
                             self.config.stale_after_seconds,
                         )
-                    # Keep the overview's unfolded deltas few (it reads them, folded or not).
-                    await asyncio.to_thread(rollup.compact, self.store.engine)
                 outage.recovered()
             except Exception as exc:
                 wait = min(wait, outage.failed(exc))
             await asyncio.sleep(wait)
+
+    async def _fold_rollup(self) -> None:
+        """Keep the overview's unfolded deltas few (it reads them, folded or not). A loop of its
+        own: a fold waiting for SQLite's write lock must never delay a heartbeat."""
+        while True:
+            await asyncio.sleep(ROLLUP_FOLD_SECONDS)
+            with contextlib.suppress(Exception):  # compact logs why; the next fold tries again
+                await asyncio.to_thread(rollup.compact, self.store.engine)
 
     async def _heartbeat(self) -> None:
         handles = list(self._runs.values())

@@ -5,17 +5,18 @@ whether read from whole days or from the runs, and percentiles stay within their
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 import threading
 
 import pytest
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from orchestrator import rollup
 from orchestrator.db import runs, upgrade_schema
 from orchestrator.db.migrate import alembic_config
-from orchestrator.db.schema import rollup_bins, rollup_deltas
+from orchestrator.db.schema import rollup_bins, rollup_deltas, rollup_status
 from tests.rollup_check import assert_rollup_matches
 
 UTC = dt.UTC
@@ -226,3 +227,34 @@ def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
         assert_rollup_matches(engine)
     finally:
         engine.dispose()
+
+
+def test_a_serving_executor_folds_the_deltas_its_runs_leave(config, engine, monkeypatch):
+    from orchestrator import executor as executor_module
+    from orchestrator.executor import Executor
+    from orchestrator.operations import Orchestrator
+
+    monkeypatch.setattr(executor_module, "ROLLUP_FOLD_SECONDS", 0.1)
+    orch = Orchestrator(config, engine=engine)
+    run_id = orch.launch("simulate", {"tasks": 3, "delay_ms": 1}, [])
+    executor = Executor(config, engine=engine, concurrency=1)
+
+    def deltas() -> int:
+        with engine.connect() as conn:
+            return len(conn.execute(select(rollup_deltas.c.id)).all())
+
+    async def serve_until_folded() -> None:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(executor.serve(stop, grace=5))
+        deadline = asyncio.get_running_loop().time() + 60
+        while not (orch.get_run(run_id)["status"] == "succeeded" and deltas() == 0):
+            assert asyncio.get_running_loop().time() < deadline, (orch.get_run(run_id)["status"], deltas())
+            await asyncio.sleep(0.1)
+        stop.set()
+        await serving
+
+    assert deltas() > 0  # the launch's insert
+    asyncio.run(serve_until_folded())
+    assert_rollup_matches(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.sum(rollup_status.c.runs))).scalar() == 1
