@@ -71,6 +71,7 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
     assert orch.store.get_tasks(run_id) == rows_at_pause
     assert saved_task_ids(config, run_id) == saved_at_pause
     assert saved_writes(config, run_id, "results") == results_at_pause
+    assert first.terminate() == 0, first.describe()  # (else it could take the resumed run)
     # The second worker judges a worker dead after 1 s, so on a loaded machine it could take its
     # own run for dead when a heartbeat is late: the resumed run goes to a worker with the
     # default judgement.
@@ -82,7 +83,6 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
     done = wait_status(orch, run_id, ("succeeded", "failed"), 120)
     assert done["status"] == "succeeded", done["error"]
     assert done["attempt"] == 2
-    assert first.terminate() == 0, first.describe()
     assert third.terminate() == 0, third.describe()
 
     final_rows = orch.store.get_tasks(run_id)
