@@ -108,6 +108,8 @@ def measure_case(store: RunStore, raw: RawDriver | None, case: Case, repeats: in
     page(), count()
     pages, counts, waited = [], [], []
     for _ in range(repeats):
+        # Each repeat probes anew (orchestrator.run_plans), as a page with new filters does.
+        store.forget_plans()
         start = time.perf_counter()
         page()
         middle = time.perf_counter()
@@ -123,6 +125,7 @@ def measure_case(store: RunStore, raw: RawDriver | None, case: Case, repeats: in
         case, exact, str(shown), Figure.of(pages), Figure.of(counts), Figure.of(waited), exact_ms
     )
     if raw is not None:
+        store.forget_plans()
         result.raw_page = (
             Figure.of(repeat(lambda: raw.run(page_sql), repeats)) if (page_sql := raw.capture(page)) else None
         )

@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     update,
@@ -39,13 +40,17 @@ from orchestrator.db import (
     json_text,
     run_tasks,
     runs,
+    searchable,
     seconds_between,
+    sqlite_search_rowids,
+    sqlite_search_rows,
     text_search,
     unindexed,
     utcnow,
 )
 from orchestrator.errors import InputError, ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
+from orchestrator.run_plans import Lead, LeadCache, Plan, count_plan, page_plan
 from orchestrator.status import ALL_STATUSES, FINAL
 from orchestrator.validation import (
     check_count,
@@ -89,13 +94,12 @@ SORT_COLUMNS: dict[str, Any] = {
     "tags": json_text(runs.c.tags),
     "worker": runs.c.worker,
 }
+# From this offset on, a page finds its run ids first and then reads their rows (_page_select).
+DEFER_OFFSET = 1_000
 NULLABLE_SORTS = {"started_at", "finished_at", "duration_seconds", "tags", "worker"}
 TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
 # The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
 COUNT_CAP = 10_000
-# SQLite reads a page in its sort order, filtering on the way, when more runs than this match
-# (RunStore.page_runs): then a page is found within ~N / WALK_PROBE * 50 rows of the sort index.
-WALK_PROBE = 5_000
 
 
 @dataclass
@@ -137,30 +141,41 @@ class RunFilter:
         if self.launched_by is not None:
             self.launched_by = check_name(self.launched_by, "launched_by")
 
-    def conditions(self, *, walk: bool = False) -> list[Any]:
-        """The WHERE clauses, each with bound parameters.
+    def parts(self) -> dict[str, list[Any]]:
+        """Each filter that is set, by name (see run_plans), as its WHERE clauses with bound parameters."""
+        return self._parts(frozenset(PART_NAMES))
 
-        With `walk`, the columns are wrapped so that SQLite uses no index for them (see
-        dialect.unindexed): the page is then read in its sort order, filtered on the way.
-        """
-        col = unindexed if walk else (lambda c: c)
-        conds: list[Any] = []
+    def probed_parts(self) -> list[str]:
+        """The filters that have an index to count their matches on alone (run_plans)."""
+        return [name for name in self._parts(frozenset()) if name != "text" or searchable(self.text.strip())]
+
+    def _parts(self, indexed: frozenset[str]) -> dict[str, list[Any]]:
+        def col(name: str, column: Any) -> Any:
+            return column if name in indexed else unindexed(column)
+
+        found: dict[str, list[Any]] = {}
         if self.statuses:
-            conds.append(col(runs.c.status).in_(list(self.statuses)))
+            found["status"] = [col("status", runs.c.status).in_(list(self.statuses))]
         if self.workflows:
-            conds.append(col(runs.c.workflow).in_(list(self.workflows)))
+            found["workflow"] = [col("workflow", runs.c.workflow).in_(list(self.workflows))]
         for name in TASK_COUNTS:
             low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            bounds = []
             if low is not None:
-                conds.append(col(runs.c[name]) >= low)
+                bounds.append(col(name, runs.c[name]) >= low)
             if high is not None:
-                conds.append(col(runs.c[name]) <= high)
+                bounds.append(col(name, runs.c[name]) <= high)
+            if bounds:
+                found[name] = bounds
         if self.launched_by is not None:
-            conds.append(col(runs.c.launched_by) == self.launched_by)
+            found["launched_by"] = [col("launched_by", runs.c.launched_by) == self.launched_by]
+        created = []
         if self.created_from is not None:
-            conds.append(runs.c.created_at >= self.created_from)
+            created.append(col("created", runs.c.created_at) >= self.created_from)
         if self.created_to is not None:
-            conds.append(runs.c.created_at < self.created_to)
+            created.append(col("created", runs.c.created_at) < self.created_to)
+        if created:
+            found["created"] = created
         text = self.text.strip()
         if text:
             like = or_(
@@ -168,8 +183,63 @@ class RunFilter:
                 json_text(runs.c.tags).icontains(text, autoescape=True),
                 json_text(runs.c.input).icontains(text, autoescape=True),
             )
-            conds.append(text_search(like, text))
-        return conds
+            found["text"] = [text_search(like, text, indexed="text" in indexed)]
+        return found
+
+    def conditions(self, indexed: frozenset[str] | None = None) -> list[Any]:
+        """The WHERE clauses, each with bound parameters.
+
+        `indexed`: the filters whose indexes SQLite may use (a run_plans.Plan); the others are
+        tested row by row (see dialect.unindexed). None: every filter, as PostgreSQL always has.
+        """
+        parts = self._parts(frozenset(PART_NAMES) if indexed is None else indexed)
+        return [cond for conds in parts.values() for cond in conds]
+
+    def probe(self, name: str, cap: int) -> Select[Any]:
+        """How many runs match filter `name` alone, up to cap + 1, on its own index (run_plans)."""
+        if name == "text":
+            return select(func.count()).select_from(
+                sqlite_search_rowids(self.text.strip(), cap + 1).subquery()
+            )
+        matching = select(literal(1).label("one")).where(*self.parts()[name]).limit(cap + 1).subquery()
+        return select(func.count()).select_from(matching)
+
+    def sample(self, name: str, size: int) -> Select[Any]:
+        """Of the first `size` runs on filter `name`'s index, how many match every other filter
+        (SQLite only, run_plans: the share that tells which broad filter to count through)."""
+        if name == "text":
+            first = sqlite_search_rowids(self.text.strip(), size)
+        else:
+            first = select(literal_column("rowid")).where(*self.parts()[name]).limit(size)
+        others = [
+            cond for other, conds in self._parts(frozenset()).items() if other != name for cond in conds
+        ]
+        return select(func.count()).select_from(runs).where(literal_column("runs.rowid").in_(first), *others)
+
+    def source(self, indexed: frozenset[str] | None, *, columns: bool = True) -> tuple[Any, list[Any]]:
+        """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
+
+        A plan that leads with the text search reads from the search index joined to `runs`
+        (SQLite only: plans are SQLite's), so that a LIMIT stops it (dialect.sqlite_search_rows);
+        without `columns` (a count) and with no other filter, from the search index alone."""
+        text = self.text.strip()
+        if indexed is None or "text" not in indexed or not searchable(text):
+            return runs, self.conditions(indexed)
+        joined, match = sqlite_search_rows(text, with_runs=bool(columns) or len(self.parts()) > 1)
+        others = [cond for name, conds in self._parts(indexed).items() if name != "text" for cond in conds]
+        return joined, [match, *others]
+
+
+PART_NAMES = (
+    "status",
+    "workflow",
+    "tasks_total",
+    "tasks_completed",
+    "tasks_failed",
+    "launched_by",
+    "created",
+    "text",
+)
 
 
 @dataclass(frozen=True)
@@ -208,22 +278,32 @@ def _filter_key(filters: RunFilter | None) -> tuple[Any, ...]:
 # after it is built, so one object serves every caller, on any engine or thread.
 @lru_cache(maxsize=256)
 def _page_select(
-    key: tuple[Any, ...], sort: str, descending: bool, limit: int, offset: int, walk: bool
+    key: tuple[Any, ...], sort: str, descending: bool, limit: int, offset: int, plan: Plan | None
 ) -> Select[Any]:
-    conds = RunFilter(*key).conditions(walk=walk)
-    order = SORT_COLUMNS[sort].desc() if descending else SORT_COLUMNS[sort].asc()
+    source, conds = RunFilter(*key).source(None if plan is None else plan.indexed)
+    column = SORT_COLUMNS[sort]
+    if plan is not None and not plan.sort_indexed:
+        column = unindexed(column)
+    order = column.desc() if descending else column.asc()
     if sort in NULLABLE_SORTS:
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
-    return select(*LIST_COLUMNS).where(*conds).order_by(order, tiebreak).limit(limit).offset(offset)
+    if offset < DEFER_OFFSET:
+        stmt = select(*LIST_COLUMNS).select_from(source).where(*conds)
+        return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
+    # A deep page finds its run ids first, on the sort's index alone where the filters allow,
+    # then reads those runs: PostgreSQL otherwise reads every skipped row from the table.
+    ids = select(runs.c.run_id).select_from(source).where(*conds)
+    ids = ids.order_by(order, tiebreak).limit(limit).offset(offset)
+    return select(*LIST_COLUMNS).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
 
 
 @lru_cache(maxsize=256)
-def _count_select(key: tuple[Any, ...], cap: int | None) -> Select[Any]:
-    conds = RunFilter(*key).conditions()
+def _count_select(key: tuple[Any, ...], cap: int | None, plan: Plan | None) -> Select[Any]:
+    source, conds = RunFilter(*key).source(None if plan is None else plan.indexed, columns=False)
     if cap is None:
-        return select(func.count()).select_from(runs).where(*conds)
-    matching = select(literal(1).label("one")).select_from(runs).where(*conds).limit(cap + 1).subquery()
+        return select(func.count()).select_from(source).where(*conds)
+    matching = select(literal(1).label("one")).select_from(source).where(*conds).limit(cap + 1).subquery()
     return select(func.count()).select_from(matching)
 
 
@@ -275,6 +355,7 @@ class RunStore:
         """With `read_only`, every write raises ReadOnlyError before a transaction is opened."""
         self.engine = engine
         self.read_only = read_only
+        self._leads = LeadCache()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -504,16 +585,15 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
-        walk: bool = False,
+        plan: Plan | None = None,
     ) -> Select[Any]:
-        """The SELECT of one page of runs (checked arguments; the benchmark replays its SQL).
+        """The SELECT of one page of runs (checked arguments), under a SQLite `plan` (run_plans).
 
-        With `walk`, read in the sort order and filtered on the way (RunFilter.conditions).
         The same arguments give the same statement object (see `_page_select`)."""
         if not isinstance(sort, str) or sort not in SORT_COLUMNS:
             raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
         limit, offset = check_page(limit, offset)
-        return _page_select(_filter_key(filters), sort, bool(descending), limit, offset, bool(walk))
+        return _page_select(_filter_key(filters), sort, bool(descending), limit, offset, plan)
 
     def page_runs(
         self,
@@ -526,30 +606,38 @@ class RunStore:
     ) -> list[RunSummary]:
         """One page of runs matching `filters`, sorted and paged by the database (no count).
 
-        SQLite's planner knows no value's share of the rows: for a filter that matches many, it
-        may read every match through the filter's index and sort them all (seconds at a million
-        runs) where reading in the sort order would find a page at once. A probe, the count of
-        at most WALK_PROBE matches (an index-only read), tells broad from narrow first; a broad
-        filter is then read in the sort order. PostgreSQL's planner has the statistics for it.
+        On SQLite the filter with the fewest matches leads (run_plans): its planner knows no
+        value's share of the rows. PostgreSQL's planner has the statistics for it.
         """
-        stmt = self.page_statement(filters, sort=sort, descending=descending, limit=limit, offset=offset)
         with self.engine.connect() as conn:
-            if conn.dialect.name == "sqlite" and _filter(filters).conditions():
-                probe = self.count_statement(filters, cap=WALK_PROBE)
-                if conn.execute(probe).scalar_one() > WALK_PROBE:
-                    stmt = self.page_statement(
-                        filters, sort=sort, descending=descending, limit=limit, offset=offset, walk=True
-                    )
+            lead = self._lead(conn, filters)
+            plan = None if lead is None else page_plan(_filter(filters), lead, sort)
+            stmt = self.page_statement(
+                filters, sort=sort, descending=descending, limit=limit, offset=offset, plan=plan
+            )
             return _dicts(conn.execute(stmt))  # type: ignore[return-value]
 
+    def _lead(self, conn: Connection, filters: RunFilter | None) -> Lead | None:
+        """SQLite's lead filter (run_plans) for a filter that has any; else None."""
+        checked = _filter(filters)
+        if conn.dialect.name != "sqlite" or not checked.parts():
+            return None
+        return self._leads.get(conn, checked, _filter_key(checked))
+
+    def forget_plans(self) -> None:
+        """Probe again on the next read (the benchmark times each read with its probes)."""
+        self._leads.clear()
+
     @staticmethod
-    def count_statement(filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> Select[Any]:
+    def count_statement(
+        filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP, plan: Plan | None = None
+    ) -> Select[Any]:
         """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them).
 
         The same arguments give the same statement object (see `_page_select`)."""
         if cap is not None:
             cap = check_count(cap, "cap", low=1)
-        return _count_select(_filter_key(filters), cap)
+        return _count_select(_filter_key(filters), cap, plan)
 
     def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
         """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).
@@ -558,7 +646,9 @@ class RunStore:
         costs what a narrow one does; the page shows "10,000+" and counts exactly on demand.
         """
         with self.engine.connect() as conn:
-            n = conn.execute(self.count_statement(filters, cap=cap)).scalar_one()
+            lead = self._lead(conn, filters)
+            plan = None if lead is None else count_plan(lead)
+            n = conn.execute(self.count_statement(filters, cap=cap, plan=plan)).scalar_one()
         if cap is not None and n > cap:
             return MatchCount(value=cap, exact=False)
         return MatchCount(value=n, exact=True)

@@ -27,7 +27,7 @@ from orchestrator.db import (
     upgrade_schema,
 )
 from orchestrator.db.migrate import alembic_config, include_name
-from orchestrator.db.schema import POSTGRES_SORT_INDEXES, SEARCH_INDEXES
+from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SEARCH_INDEXES
 from orchestrator.runs import RunFilter, RunStore
 
 FIRST = "0001"
@@ -110,9 +110,9 @@ def column_names(engine, table: str) -> set[str]:
 
 
 def index_names(engine, table: str) -> set[str]:
-    """The table's indexes, but those outside the metadata (0008's search, 0010's; tested apart)."""
+    """The table's indexes, but those outside the metadata (0008's search, 0010's, 0012's; tested apart)."""
     found = {i["name"] for i in sqlalchemy.inspect(engine).get_indexes(table)}
-    return found - set(SEARCH_INDEXES) - set(POSTGRES_SORT_INDEXES)
+    return found - set(SEARCH_INDEXES) - set(POSTGRES_SORT_INDEXES) - set(EXPRESSION_INDEXES)
 
 
 def old_database(engine) -> None:
@@ -281,9 +281,12 @@ def test_search_index_is_built_and_kept_with_the_runs(bare_engine):
         with bare_engine.connect() as conn:
             triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
         assert {"runs_search_insert", "runs_search_update", "runs_search_delete"} <= triggers
+        with bare_engine.connect() as conn:
+            indexes = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+        assert "ix_runs_tags_sort" in indexes
     else:
         found = {i["name"] for i in sqlalchemy.inspect(bare_engine).get_indexes("runs")}
-        assert set(SEARCH_INDEXES) | set(POSTGRES_SORT_INDEXES) <= found
+        assert set(SEARCH_INDEXES) | set(POSTGRES_SORT_INDEXES) | set(EXPRESSION_INDEXES) <= found
     store = RunStore(bare_engine)
     assert [r["run_id"] for r in store.page_runs(RunFilter(text=OLD_RUN["run_id"][2:12].upper()))] == [OLD_RUN["run_id"]]
     run_id = store.create_run("simulate", {"note": "Crème brûlée"}, tags=["blue-moon"])

@@ -19,17 +19,22 @@ from sqlalchemy import (
     Table,
     case,
     cast,
+    column,
     func,
     literal,
     literal_column,
     or_,
     select,
+    table,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Text
+
+from orchestrator.db.schema import SEARCH_TABLE
+from orchestrator.db.schema import runs as runs_table
 
 # -- seconds between two timestamps -----------------------------------------------------------
 
@@ -170,12 +175,50 @@ def _search_match_sqlite(element: search_match, compiler: Any, **kw: Any) -> str
     return f"runs.rowid IN (SELECT rowid FROM runs_search WHERE runs_search MATCH {compiler.process(phrase, **kw)})"
 
 
-def text_search(like: ColumnElement[bool], text: str) -> ColumnElement[bool]:
-    """`like` through the search index where the text is long enough for one (see search_match)."""
-    if len(text) < TRIGRAM:
+def fts_phrase(text: str) -> str:
+    """`text` as one FTS5 phrase: every character literal."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+def searchable(text: str) -> bool:
+    """Whether the search index serves `text` (a trigram needs three characters)."""
+    return len(text) >= TRIGRAM
+
+
+def text_search(like: ColumnElement[bool], text: str, *, indexed: bool = True) -> ColumnElement[bool]:
+    """`like` through the search index where the text is long enough for one (see search_match).
+
+    Not `indexed`: `like` itself, tested row by row, for a page read in another index's order
+    (SQLite's planner would otherwise read every match from the search index first). Only for
+    ASCII texts: SQLite's LIKE folds ASCII case only, FTS5 folds every letter's case, so a
+    non-ASCII text keeps the index and its answer stays the same whichever plan reads it."""
+    if not searchable(text) or (not indexed and text.isascii()):
         return like
-    phrase = '"' + text.replace('"', '""') + '"'  # one FTS5 phrase: every character literal
-    return search_match(like, literal(phrase, String()))
+    return search_match(like, literal(fts_phrase(text), String()))
+
+
+# SQLite's FTS5 table of migration 0008 (not in the metadata; see schema.SEARCH_TABLE).
+sqlite_search_table = table(SEARCH_TABLE, column("rowid", Integer()))
+_RUNS_ROWID = literal_column("runs.rowid", Integer())
+
+
+def sqlite_search_rows(text: str, *, with_runs: bool = True) -> tuple[Any, ColumnElement[bool]]:
+    """SQLite only: the search table joined to `runs` (or alone), and its MATCH for `text`.
+
+    Reading the matches in the search index's order this way stops at a LIMIT; `rowid IN
+    (SELECT ...)` builds the whole list of matches first (92 ms against 26 ms for a capped count
+    of a text in a third of a million runs). The search table has one row per run (its
+    triggers), so a count of the text alone needs no run."""
+    source: Any = sqlite_search_table
+    if with_runs:
+        source = sqlite_search_table.join(runs_table, sqlite_search_table.c.rowid == _RUNS_ROWID)
+    return source, literal_column(SEARCH_TABLE).op("MATCH")(literal(fts_phrase(text), String()))
+
+
+def sqlite_search_rowids(text: str, limit: int) -> Any:
+    """SQLite only: the rowids of the first `limit` runs that match `text`, from the search index."""
+    match = literal_column(SEARCH_TABLE).op("MATCH")(literal(fts_phrase(text), String()))
+    return select(sqlite_search_table.c.rowid).where(match).limit(limit)
 
 
 # -- planner hints ----------------------------------------------------------------------------

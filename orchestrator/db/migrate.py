@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db.engines import check_database, describe_connection_error, sqlite_file
-from orchestrator.db.schema import POSTGRES_SORT_INDEXES, SEARCH_INDEXES, SEARCH_TABLE
+from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SEARCH_INDEXES, SEARCH_TABLE
 from orchestrator.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -28,10 +28,11 @@ SAVER_SETUP_LOCK_KEY = 0x6F726369
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's comparison (autogenerate, the schema test) skips what the metadata cannot
-    declare: the search objects of 0008 and PostgreSQL's sort indexes of 0010 (see schema)."""
+    declare: the search objects of 0008, PostgreSQL's sort indexes of 0010 and the expression
+    indexes of 0012 (see schema)."""
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
-    return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES))
+    return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES, *EXPRESSION_INDEXES))
 
 
 def alembic_config(engine_or_conn: Any) -> AlembicConfig:

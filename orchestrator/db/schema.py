@@ -103,10 +103,11 @@ runs = Table(
     Column("parent_step", Integer),
     Column("preset", String(200)),
     Index("ix_runs_parent_run_id", "parent_run_id"),
-    Index("ix_runs_status_created_at", "status", "created_at"),
-    Index("ix_runs_workflow_created_at", "workflow", "created_at"),
+    # Migration 0012 ended these with run_id, the page's tie-break: a deep page skips on the index.
+    Index("ix_runs_status_created_at", "status", "created_at", "run_id"),
+    Index("ix_runs_workflow_created_at", "workflow", "created_at", "run_id"),
     Index("ix_runs_finished_at", "finished_at"),
-    Index("ix_runs_launched_by_created_at", "launched_by", "created_at"),
+    Index("ix_runs_launched_by_created_at", "launched_by", "created_at", "run_id"),
     Index("ix_runs_duration_seconds", "duration_seconds"),
     # Migration 0008: a status with a task-count range, on the index alone.
     Index("ix_runs_status_tasks_total", "status", "tasks_total"),
@@ -120,10 +121,12 @@ runs = Table(
     Index("ix_runs_tasks_total_run_id", "tasks_total", "run_id"),
     Index("ix_runs_tasks_completed_run_id", "tasks_completed", "run_id"),
     Index("ix_runs_tasks_failed_run_id", "tasks_failed", "run_id"),
-    # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range.
+    # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range
+    # (0012 put run_id, the sort's tie-break, second).
     Index(
         "ix_runs_overview",
         "created_at",
+        "run_id",
         "workflow",
         "status",
         "duration_seconds",
@@ -139,6 +142,9 @@ runs = Table(
 # searched texts. Alembic's comparison leaves these names out (migrate.include_name).
 SEARCH_TABLE = "runs_search"
 SEARCH_INDEXES = ("ix_runs_search_run_id", "ix_runs_search_tags", "ix_runs_search_input")
+# Migration 0012, also outside the metadata (expressions): the tags sort's order, on both
+# backends, and on PostgreSQL its newest-first order with empty tags last.
+EXPRESSION_INDEXES = ("ix_runs_tags_sort", "ix_runs_pg_tags_desc")
 # Migration 0010, PostgreSQL only, also outside the metadata: (column DESC NULLS LAST, run_id
 # DESC), the order of the runs page's newest-first sorts on nullable columns.
 POSTGRES_SORT_INDEXES = (

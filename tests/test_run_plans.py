@@ -1,0 +1,156 @@
+"""SQLite's plans for a filtered runs page (orchestrator.run_plans): each plan finds the same runs
+as the filter means (the Python reference of test_store), and the filter with the fewest matches
+leads. PostgreSQL gets no plan: its planner has each value's share of the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+
+from orchestrator import run_plans
+from orchestrator import runs as runs_module
+from orchestrator.run_plans import COMPANIONS, Plan, choose_lead, count_plan, page_plan
+from orchestrator.runs import RunFilter, RunStore
+from tests.test_store import FILTER_CASES, SEED, by_created, full_row, py_matches, py_sorted_ids
+
+PLANNED = [(name, f) for name, f, _ in FILTER_CASES if f.parts()] + [
+    (
+        "two statuses, counts",
+        RunFilter(statuses=["failed", "succeeded"], tasks_total_min=3, tasks_failed_max=2),
+    ),
+    ("one status, created from", RunFilter(statuses=["succeeded"], created_from=by_created(10))),
+    ("workflow, created, text", RunFilter(workflows=["simulate"], created_to=by_created(50), text="plain")),
+    ("text and counts", RunFilter(text="alpha", tasks_completed_min=1)),
+    ("unicode text and status", RunFilter(text="héllo", statuses=["succeeded", "failed"])),
+]
+SORTS = [
+    ("created_at", True),
+    ("created_at", False),
+    ("tasks_total", False),
+    ("tags", True),
+    ("run_id", True),
+]
+
+
+def every_plan(f: RunFilter) -> Iterator[Plan]:
+    """Reading in the sort's order with no index, and each filter leading, sorted or in order."""
+    names = set(f.parts())
+    for lead in [None, *sorted(names)]:
+        indexed = frozenset() if lead is None else frozenset({lead} | (COMPANIONS[lead] & names))
+        for sort_indexed in (True, False):
+            yield Plan(indexed, sort_indexed)
+
+
+@pytest.fixture
+def seeded(store: RunStore) -> RunStore:
+    store.insert_many(SEED)
+    return store
+
+
+def test_every_plan_reads_the_runs_the_filter_means(
+    seeded: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with seeded.engine.connect() as conn:
+        if seeded.engine.dialect.name != "sqlite":
+            assert all(seeded._lead(conn, f) is None for _, f in PLANNED)
+            return
+        # Deep pages find their run ids first (runs.DEFER_OFFSET): from offset 10 here.
+        monkeypatch.setattr(runs_module, "DEFER_OFFSET", 10)
+        runs_module._page_select.cache_clear()
+        failures = []
+        for name, f in PLANNED:
+            want = [r for r in SEED if py_matches(r, f)]
+            for plan in every_plan(f):
+                for sort, descending in SORTS:
+                    ordered = py_sorted_ids(want, sort, descending)
+                    for offset, limit in ((0, 1000), (3, 4), (12, 5)):
+                        stmt = seeded.page_statement(
+                            f, sort=sort, descending=descending, limit=limit, offset=offset, plan=plan
+                        )
+                        got = [row.run_id for row in conn.execute(stmt)]
+                        if got != ordered[offset : offset + limit]:
+                            failures.append(f"{name}, {plan}, sort {sort}, offset {offset}: {got}")
+                exact = conn.execute(seeded.count_statement(f, cap=None, plan=plan)).scalar_one()
+                capped = conn.execute(seeded.count_statement(f, cap=2, plan=plan)).scalar_one()
+                if (exact, capped) != (len(want), min(len(want), 3)):
+                    failures.append(f"{name}, {plan}: counted {exact} and {capped}, want {len(want)}")
+    runs_module._page_select.cache_clear()
+    assert not failures, "\n".join(failures[:20])
+
+
+T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def forty(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> RunStore:
+    """40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i.
+    The thresholds shrink with them: narrow is at most 4 matches, ranked up to 12, sampled by 5."""
+    monkeypatch.setattr(run_plans, "NARROW", 4)
+    monkeypatch.setattr(run_plans, "RANK", 12)
+    monkeypatch.setattr(run_plans, "SAMPLE", 5)
+    store.insert_many(
+        [
+            full_row(
+                f"r{i:02d}",
+                status="succeeded" if i < 30 else "failed",
+                workflow="a" if i >= 10 else "b",
+                created_at=T0 + dt.timedelta(minutes=i),
+                tasks_total=i,
+            )
+            for i in range(40)
+        ]
+    )
+    return store
+
+
+CHOICES = [
+    # (filter, the lead, its probe, the page's plan reads in the sort's order, the count)
+    (RunFilter(statuses=["succeeded"], tasks_total_min=37), "tasks_total", 3, False, 0),
+    (RunFilter(statuses=["failed"], tasks_total_min=10), "status", 10, True, 10),
+    # both broader than RANK: the first SAMPLE runs on workflow's index are all succeeded,
+    # on status's index none is in workflow "a"
+    (RunFilter(statuses=["succeeded"], workflows=["a"]), "workflow", 13, True, 20),
+    # broad, and no index has the sort's order: read through the sort's index
+    (RunFilter(tasks_total_min=5, workflows=["a", "b"]), "workflow", 13, True, 35),
+]
+
+
+@pytest.mark.parametrize(("f", "lead", "probe", "in_order", "count"), CHOICES)
+def test_the_filter_with_the_fewest_matches_leads(
+    forty: RunStore, f: RunFilter, lead: str, probe: int, in_order: bool, count: int
+) -> None:
+    with forty.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            assert forty._lead(conn, f) is None
+            return
+        chosen = choose_lead(conn, f)
+    assert (chosen.name, chosen.probes[lead]) == (lead, probe)
+    assert lead in count_plan(chosen).indexed
+    page = page_plan(f, chosen, "created_at")
+    assert page.sort_indexed is in_order
+    assert forty.count_matching(f).value == count
+    want = sorted((r for r in forty.page_runs(f, limit=100)), key=lambda r: r["created_at"], reverse=True)
+    assert len(want) == count
+
+
+def test_a_plan_is_probed_once_for_a_page_and_its_count(forty: RunStore) -> None:
+    f = RunFilter(statuses=["succeeded"], tasks_total_min=37)
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(forty.engine, "before_cursor_execute", seen)
+    try:
+        forty.page_runs(f)
+        forty.count_matching(f)
+        forty.forget_plans()
+        forty.page_runs(f)
+    finally:
+        event.remove(forty.engine, "before_cursor_execute", seen)
+    expected = 5 if forty.engine.dialect.name == "sqlite" else 3  # SQLite: probe, page, count, probe, page
+    assert len(statements) == expected, statements
