@@ -11,7 +11,8 @@ the filter with the fewest leads:
 - a broader lead: the page is read in the sort's own order, through the lead's index where that
   index has the sort's order (a status with `created_at`), else through the sort's index, every
   filter tested row by row: a page is then found within about 50 x N / matches rows;
-- the count always reads through the lead's index, capped as the page shows it.
+- the count always reads through the lead's index, capped as the page shows it, and at most
+  COUNT_BUDGET of its runs.
 
 A plan changes how rows are found, never which: every plan's statement has every filter.
 PostgreSQL's planner has each value's share of the rows, so it gets no plan (None).
@@ -36,6 +37,10 @@ RANK = 50_000
 # Filters broader than RANK are told apart by how many of their first SAMPLE runs match the
 # others (SAMPLE row reads, ~1.5 ms each).
 SAMPLE = 1_000
+# A capped count reads at most this many of its lead's runs (~1.5 us each, ~20 ms): where few of
+# them match the other filters, 10,000 matches could mean reading 100,000 runs (0.15 s). Beyond
+# the budget the page says how many it found, as "at least" (e.g. "2,013+"), exact on demand.
+COUNT_BUDGET = 12_000
 # Which filters an index that leads with a filter also serves (the composite indexes on runs),
 # so that they stay usable beside the lead.
 COMPANIONS: Mapping[str, frozenset[str]] = {
@@ -59,6 +64,8 @@ class Plan:
 
     indexed: frozenset[str]
     sort_indexed: bool
+    # A capped count reads only the first N runs on this filter's index (COUNT_BUDGET).
+    within: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,9 +121,13 @@ def choose_lead(conn: Connection, filters: RunFilter) -> Lead:
     return Lead(lead, probes, frozenset({lead} | (COMPANIONS[lead] & set(filters.parts()))))
 
 
-def count_plan(lead: Lead) -> Plan:
-    """The count reads through the lead's index."""
-    return Plan(lead.indexed, sort_indexed=False)
+def count_plan(filters: RunFilter, lead: Lead) -> Plan:
+    """The count reads through the lead's index; when the lead has more than COUNT_BUDGET runs
+    and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them."""
+    within = None
+    if lead.name is not None and lead.probes[lead.name] > COUNT_BUDGET and set(filters.parts()) - lead.indexed:
+        within = (lead.name, COUNT_BUDGET)
+    return Plan(lead.indexed, sort_indexed=False, within=within)
 
 
 def page_plan(filters: RunFilter, lead: Lead, sort: str) -> Plan:

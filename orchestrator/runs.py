@@ -204,17 +204,19 @@ class RunFilter:
         matching = select(literal(1).label("one")).where(*self.parts()[name]).limit(cap + 1).subquery()
         return select(func.count()).select_from(matching)
 
-    def sample(self, name: str, size: int) -> Select[Any]:
-        """Of the first `size` runs on filter `name`'s index, how many match every other filter
-        (SQLite only, run_plans: the share that tells which broad filter to count through)."""
+    def among_first(self, name: str, size: int) -> list[Any]:
+        """The WHERE of the runs among the first `size` on filter `name`'s own index that match
+        every other filter (SQLite only, run_plans: a sample, or a count with a budget of rows)."""
         if name == "text":
             first = sqlite_search_rowids(self.text.strip(), size)
         else:
             first = select(literal_column("rowid")).where(*self.parts()[name]).limit(size)
-        others = [
-            cond for other, conds in self._parts(frozenset()).items() if other != name for cond in conds
-        ]
-        return select(func.count()).select_from(runs).where(literal_column("runs.rowid").in_(first), *others)
+        others = [cond for other, conds in self._parts(frozenset()).items() if other != name for cond in conds]
+        return [literal_column("runs.rowid").in_(first), *others]
+
+    def sample(self, name: str, size: int) -> Select[Any]:
+        """Of the first `size` runs on filter `name`'s index, how many match every other filter."""
+        return select(func.count()).select_from(runs).where(*self.among_first(name, size))
 
     def source(self, indexed: frozenset[str] | None, *, columns: bool = True) -> tuple[Any, list[Any]]:
         """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
@@ -251,6 +253,10 @@ class MatchCount:
 
     def __str__(self) -> str:
         return f"{self.value:,}" if self.exact else f"{self.value:,}+"
+
+    def at_least(self, seen: int) -> MatchCount:
+        """This count, raised to `seen` runs known to match (those a page shows) if it says less."""
+        return self if self.exact or self.value >= seen else MatchCount(value=seen, exact=False)
 
 
 def _filter(filters: RunFilter | None) -> RunFilter:
@@ -300,7 +306,10 @@ def _page_select(
 
 @lru_cache(maxsize=256)
 def _count_select(key: tuple[Any, ...], cap: int | None, plan: Plan | None) -> Select[Any]:
-    source, conds = RunFilter(*key).source(None if plan is None else plan.indexed, columns=False)
+    if plan is not None and plan.within is not None and cap is not None:
+        source, conds = runs, RunFilter(*key).among_first(*plan.within)
+    else:
+        source, conds = RunFilter(*key).source(None if plan is None else plan.indexed, columns=False)
     if cap is None:
         return select(func.count()).select_from(source).where(*conds)
     matching = select(literal(1).label("one")).select_from(source).where(*conds).limit(cap + 1).subquery()
@@ -644,14 +653,17 @@ class RunStore:
 
         A capped count reads at most cap + 1 matching rows, so a broad filter at a million runs
         costs what a narrow one does; the page shows "10,000+" and counts exactly on demand.
+        On SQLite, where a few of the lead filter's many runs match the others, a capped count
+        reads at most run_plans.COUNT_BUDGET of them and says "at least": e.g. "2,013+".
         """
         with self.engine.connect() as conn:
             lead = self._lead(conn, filters)
-            plan = None if lead is None else count_plan(lead)
+            plan = None if lead is None else count_plan(_filter(filters), lead)
             n = conn.execute(self.count_statement(filters, cap=cap, plan=plan)).scalar_one()
         if cap is not None and n > cap:
             return MatchCount(value=cap, exact=False)
-        return MatchCount(value=n, exact=True)
+        # Read within a budget of the lead's runs, which has more: at least n match.
+        return MatchCount(value=n, exact=cap is None or plan is None or plan.within is None)
 
     def count_by_status(self) -> dict[str, int]:
         """How many runs have each status (statuses with none are 0)."""

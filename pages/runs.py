@@ -99,6 +99,7 @@ def runs_table() -> None:
         page_number = max(1, math.ceil(orch.store.count_matching(filters, cap=None).value / size))
         rows = query(page_number)
     st.session_state["runs_shown_page"] = page_number
+    st.session_state["runs_seen"] = (page_number - 1) * size + len(rows)  # at least this many match
     st.session_state["runs_going"] = sum(r["status"] in ACTIVE for r in rows)
     selection = st.dataframe(
         runs_frame(rows),
@@ -127,6 +128,7 @@ def match_count() -> None:
     """How many runs match: capped by the package (e.g. "10,000+"), exact on demand."""
     exact = st.session_state.get("runs_exact_for") == signature
     count = orch.store.count_matching(filters, cap=None if exact else COUNT_CAP)
+    count = count.at_least(st.session_state.get("runs_seen", 0))
     size = st.session_state["runs_page_size"]
     pages = f"{max(1, math.ceil(count.value / size)):,}" + ("" if count.exact else "+")
     line = st.container(horizontal=True, vertical_alignment="center")

@@ -110,8 +110,6 @@ def runs_caption(at: AppTest) -> str:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 def bare_orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
     """The test's own Orchestrator on the app's database: the runs tables, no saver tables yet."""
@@ -502,6 +500,30 @@ def test_runs_count_is_capped_and_exact_on_demand(runs_db, monkeypatch):
     assert not at.exception
     assert runs_caption(at) == expected_caption(runs_db, all_ids)
     assert not [b for b in at.button if b.key == "runs_count_all"]
+
+
+def test_runs_count_within_a_budget_says_at_least_the_runs_shown(runs_db, orch, monkeypatch):
+    """On SQLite a count that reads a budget of its lead filter's runs says "at least" (run_plans),
+    and never fewer than the page shows; exact on demand. PostgreSQL counts exactly."""
+    from orchestrator import run_plans
+
+    for name, value in (("NARROW", 2), ("RANK", 5), ("SAMPLE", 3), ("COUNT_BUDGET", 4)):
+        monkeypatch.setattr(run_plans, name, value)
+    ids = expected_ids(
+        runs_db, lambda r: r["status"] in ("succeeded", "cancelled") and r["workflow"] == "plan_execute"
+    )
+    assert 4 < len(ids) < 50
+    at = open_page("runs")
+    set_widget(at, "runs_status", ["succeeded", "cancelled"])
+    set_widget(at, "runs_workflow", ["plan_execute"])
+    at.run()
+    assert not at.exception
+    assert shown_ids(at) == ids
+    if orch.engine.dialect.name == "sqlite":
+        assert runs_caption(at).startswith(f"**{len(ids):,}+** matching runs · page 1 of 1+ · ")
+        at.button(key="runs_count_all").click().run()
+        assert not at.exception
+    assert runs_caption(at) == expected_caption(runs_db, ids)
 
 
 def test_runs_filters_narrow_to_hand_computed_runs_and_round_trip_through_the_url(runs_db):

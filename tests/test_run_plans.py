@@ -8,11 +8,13 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import func, select
 
 from orchestrator import run_plans
 from orchestrator import runs as runs_module
+from orchestrator.db import runs
 from orchestrator.run_plans import COMPANIONS, Plan, choose_lead, count_plan, page_plan
-from orchestrator.runs import RunFilter, RunStore
+from orchestrator.runs import MatchCount, RunFilter, RunStore
 from tests.test_store import FILTER_CASES, SEED, by_created, full_row, py_matches, py_sorted_ids
 
 PLANNED = [(name, f) for name, f, _ in FILTER_CASES if f.parts()] + [
@@ -76,6 +78,18 @@ def test_every_plan_reads_the_runs_the_filter_means(
                 capped = conn.execute(seeded.count_statement(f, cap=2, plan=plan)).scalar_one()
                 if (exact, capped) != (len(want), min(len(want), 3)):
                     failures.append(f"{name}, {plan}: counted {exact} and {capped}, want {len(want)}")
+            for lead in f.probed_parts():
+                # A count within a budget of 4 of the lead's runs: at most 4, never more than
+                # match, and all that match when the lead has no more than 4 runs.
+                alone = conn.execute(
+                    select(func.count()).select_from(runs).where(*f.parts()[lead])
+                ).scalar_one()
+                plan = Plan(frozenset(), sort_indexed=False, within=(lead, 4))
+                got = conn.execute(seeded.count_statement(f, cap=10, plan=plan)).scalar_one()
+                if got > min(len(want), 4) or (alone <= 4 and got != len(want)):
+                    failures.append(
+                        f"{name}, within 4 of {lead} ({alone} alone): counted {got} of {len(want)}"
+                    )
     runs_module._page_select.cache_clear()
     assert not failures, "\n".join(failures[:20])
 
@@ -127,7 +141,7 @@ def test_the_filter_with_the_fewest_matches_leads(
             return
         chosen = choose_lead(conn, f)
     assert (chosen.name, chosen.probes[lead]) == (lead, probe)
-    assert lead in count_plan(chosen).indexed
+    assert lead in count_plan(f, chosen).indexed
     page = page_plan(f, chosen, "created_at")
     assert page.sort_indexed is in_order
     assert forty.count_matching(f).value == count
@@ -154,3 +168,20 @@ def test_a_plan_is_probed_once_for_a_page_and_its_count(forty: RunStore) -> None
         event.remove(forty.engine, "before_cursor_execute", seen)
     expected = 5 if forty.engine.dialect.name == "sqlite" else 3  # SQLite: probe, page, count, probe, page
     assert len(statements) == expected, statements
+
+
+def test_a_count_reads_a_budget_of_the_leads_runs_and_says_at_least(
+    forty: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_plans, "COUNT_BUDGET", 8)
+    broad = RunFilter(statuses=["succeeded"], workflows=["a"])  # workflow leads (13 > 8), status is apart
+    served = RunFilter(statuses=["failed"], tasks_total_min=10)  # status leads; its index has tasks_total
+    if forty.engine.dialect.name == "sqlite":
+        # the first 8 runs of workflow "a" (r10-r17) are all succeeded: at least 8
+        assert forty.count_matching(broad) == MatchCount(8, exact=False)
+        assert str(forty.count_matching(broad)) == "8+"
+    else:
+        assert forty.count_matching(broad) == MatchCount(20, exact=True)
+    assert forty.count_matching(broad, cap=None) == MatchCount(20, exact=True)
+    assert forty.count_matching(broad, cap=5) == MatchCount(5, exact=False)
+    assert forty.count_matching(served) == MatchCount(10, exact=True)
