@@ -32,6 +32,15 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def count_text(n: int) -> str:
+    """A count that fits half the sidebar: exact below 100,000, then "250K", "1.2M" (from 1,000,000)."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 999_500:
+        return f"{n / 1_000:.0f}K"
+    return f"{n / 1_000_000:.1f}M"
+
+
 def as_utc(value: dt.datetime | str) -> dt.datetime:
     """A datetime (or ISO text, as LangGraph stores checkpoint times) in UTC; naive means UTC."""
     if isinstance(value, str):

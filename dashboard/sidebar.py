@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.exposure import render_exposure_warning
+from dashboard.formatting import count_text
 from dashboard.looks import icon
 from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
@@ -62,9 +63,14 @@ def render_run_counts() -> None:
     def run_counts() -> None:
         counts = cached_status_counts()
         left, right = st.columns(2)
-        left.metric("All runs", f"{sum(counts.values()):,}")
-        right.metric("Running", f"{counts['running']:,}")
-        left.metric("Queued", f"{counts['queued']:,}")
-        right.metric("Awaiting input", f"{counts['awaiting_input']:,}")
+        # Half the sidebar holds about six digits: larger counts are shortened, exact on hover.
+        figures = {
+            "All runs": sum(counts.values()),
+            "Running": counts["running"],
+            "Queued": counts["queued"],
+            "Awaiting input": counts["awaiting_input"],
+        }
+        for column, (label, n) in zip((left, right, left, right), figures.items(), strict=True):
+            column.metric(label, count_text(n), help=f"{n:,} runs" if n >= 100_000 else None)
 
     run_counts()

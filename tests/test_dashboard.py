@@ -1227,3 +1227,14 @@ def test_no_page_draws_an_emoji(orch: Orchestrator, awaiting_run: str):
     at = open_page("run_detail", run_id=awaiting_run)
     assert not emoji(rendered_dump(at))
     assert ":material/" in rendered_dump(at)
+
+
+@pytest.mark.parametrize(
+    ("n", "shown"),
+    [(0, "0"), (99_999, "99,999"), (100_000, "100K"), (250_123, "250K"), (999_499, "999K"), (999_500, "1.0M"),
+     (1_000_000, "1.0M"), (1_234_567, "1.2M")],
+)  # fmt: skip
+def test_sidebar_counts_fit_half_the_sidebar(n, shown):
+    from dashboard.formatting import count_text
+
+    assert count_text(n) == shown

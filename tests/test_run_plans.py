@@ -185,3 +185,20 @@ def test_a_count_reads_a_budget_of_the_leads_runs_and_says_at_least(
     assert forty.count_matching(broad, cap=None) == MatchCount(20, exact=True)
     assert forty.count_matching(broad, cap=5) == MatchCount(5, exact=False)
     assert forty.count_matching(served) == MatchCount(10, exact=True)
+
+
+@pytest.mark.parametrize(("sort", "descending"), SORTS)
+def test_deep_pages_find_their_run_ids_first_and_keep_the_order(
+    seeded: RunStore, monkeypatch: pytest.MonkeyPatch, sort: str, descending: bool
+) -> None:
+    """From runs.DEFER_OFFSET on (10 here), a page selects its run ids, then their rows."""
+    monkeypatch.setattr(runs_module, "DEFER_OFFSET", 10)
+    runs_module._page_select.cache_clear()
+    try:
+        for f in (RunFilter(), RunFilter(statuses=["succeeded", "failed"]), RunFilter(text="alpha")):
+            ordered = py_sorted_ids([r for r in SEED if py_matches(r, f)], sort, descending)
+            for offset in (9, 10, 11, 25, len(ordered) - 2, len(ordered) + 5):
+                rows = seeded.page_runs(f, sort=sort, descending=descending, limit=7, offset=offset)
+                assert [r["run_id"] for r in rows] == ordered[offset : offset + 7], (f, offset)
+    finally:
+        runs_module._page_select.cache_clear()
