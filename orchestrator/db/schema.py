@@ -58,6 +58,17 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # SQLite's text straight to an aware datetime by the C parser: SQLAlchemy's own DATETIME
+        # parses it with a regular expression, which took a third of a page of 50 runs (0.2 ms).
+        if dialect.name == "sqlite":
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_utc(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value + "+00:00")
+
 
 def utcnow() -> dt.datetime:
     """This process's clock, in UTC (for what it records about itself; staleness uses the database's)."""
