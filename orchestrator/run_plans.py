@@ -15,7 +15,8 @@ the filter with the fewest leads:
   COUNT_BUDGET of its runs.
 
 A plan changes how rows are found, never which: every plan's statement has every filter.
-PostgreSQL's planner has each value's share of the rows, so it gets no plan (None).
+PostgreSQL's planner has each value's share of the rows, so its pages get no plan (None); its
+count gets the same budget, its lead chosen by the planner's own estimates.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
+
+from orchestrator.db import estimated_rows
 
 if TYPE_CHECKING:
     from orchestrator.runs import RunFilter
@@ -66,6 +69,7 @@ class Plan:
     sort_indexed: bool
     # A capped count reads only the first N runs on this filter's index (COUNT_BUDGET).
     within: tuple[str, int] | None = None
+    sqlite: bool = True  # SQLite's statements (rowid, the search table) or PostgreSQL's
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,21 @@ def _sample(conn: Connection, filters: RunFilter, names: list[str]) -> dict[str,
     return dict(zip(names, conn.execute(select(*samples)).one(), strict=True))
 
 
+def _estimated_lead(conn: Connection, filters: RunFilter) -> Lead:
+    """PostgreSQL: the filter its planner expects the fewest matches of (its statistics; only
+    the count's budget needs it, and only with two filters or more)."""
+    names = filters.probed_parts()
+    if len(names) < 2:
+        return Lead(None, {}, frozenset())
+    estimates = {name: estimated_rows(conn, filters.probe(name, cap=None)) for name in names}
+    lead = min(names, key=lambda n: estimates[n])
+    return Lead(lead, estimates, frozenset({lead} | (COMPANIONS[lead] & set(filters.parts()))))
+
+
 def choose_lead(conn: Connection, filters: RunFilter) -> Lead:
     """Probe each filter that has an index and take the one with the fewest matches."""
+    if conn.dialect.name == "postgresql":
+        return _estimated_lead(conn, filters)
     names = filters.probed_parts()
     if not names:
         return Lead(None, {}, frozenset())
@@ -121,12 +138,15 @@ def choose_lead(conn: Connection, filters: RunFilter) -> Lead:
     return Lead(lead, probes, frozenset({lead} | (COMPANIONS[lead] & set(filters.parts()))))
 
 
-def count_plan(filters: RunFilter, lead: Lead) -> Plan:
+def count_plan(conn: Connection, filters: RunFilter, lead: Lead) -> Plan | None:
     """The count reads through the lead's index; when the lead has more than COUNT_BUDGET runs
-    and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them."""
+    and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them.
+    PostgreSQL's count is its planner's but for that budget (None: no plan)."""
     within = None
     if lead.name is not None and lead.probes[lead.name] > COUNT_BUDGET and set(filters.parts()) - lead.indexed:
         within = (lead.name, COUNT_BUDGET)
+    if conn.dialect.name != "sqlite":
+        return None if within is None else Plan(frozenset(), sort_indexed=False, within=within, sqlite=False)
     return Plan(lead.indexed, sort_indexed=False, within=within)
 
 

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql.util import ClauseAdapter
 
 from orchestrator.db import (
     UTCDateTime,
@@ -195,8 +196,11 @@ class RunFilter:
         parts = self._parts(frozenset(PART_NAMES) if indexed is None else indexed)
         return [cond for conds in parts.values() for cond in conds]
 
-    def probe(self, name: str, cap: int) -> Select[Any]:
-        """How many runs match filter `name` alone, up to cap + 1, on its own index (run_plans)."""
+    def probe(self, name: str, cap: int | None) -> Select[Any]:
+        """How many runs match filter `name` alone, up to cap + 1, on its own index (run_plans);
+        with no cap, its matching rows (PostgreSQL's estimate of them)."""
+        if cap is None:
+            return select(literal(1).label("one")).select_from(runs).where(*self.parts()[name])
         if name == "text":
             return select(func.count()).select_from(
                 sqlite_search_rowids(self.text.strip(), cap + 1).subquery()
@@ -204,19 +208,25 @@ class RunFilter:
         matching = select(literal(1).label("one")).where(*self.parts()[name]).limit(cap + 1).subquery()
         return select(func.count()).select_from(matching)
 
-    def among_first(self, name: str, size: int) -> list[Any]:
-        """The WHERE of the runs among the first `size` on filter `name`'s own index that match
-        every other filter (SQLite only, run_plans: a sample, or a count with a budget of rows)."""
+    def among_first(self, name: str, size: int, *, sqlite: bool = True) -> tuple[Any, list[Any]]:
+        """The FROM and WHERE of the runs among the first `size` on filter `name`'s own index that
+        match every other filter (run_plans: SQLite's sample, and a count's budget of rows)."""
+        others = {other: conds for other, conds in self._parts(frozenset()).items() if other != name}
+        if not sqlite:
+            # The first `size` runs that match the lead, read as the planner likes, then filtered.
+            first = select(runs).where(*self.parts()[name]).limit(size).subquery("first")
+            adapt = ClauseAdapter(first).traverse
+            return first, [adapt(cond) for conds in others.values() for cond in conds]
         if name == "text":
-            first = sqlite_search_rowids(self.text.strip(), size)
+            rowids = sqlite_search_rowids(self.text.strip(), size)
         else:
-            first = select(literal_column("rowid")).where(*self.parts()[name]).limit(size)
-        others = [cond for other, conds in self._parts(frozenset()).items() if other != name for cond in conds]
-        return [literal_column("runs.rowid").in_(first), *others]
+            rowids = select(literal_column("rowid")).where(*self.parts()[name]).limit(size)
+        return runs, [literal_column("runs.rowid").in_(rowids), *(c for conds in others.values() for c in conds)]
 
     def sample(self, name: str, size: int) -> Select[Any]:
         """Of the first `size` runs on filter `name`'s index, how many match every other filter."""
-        return select(func.count()).select_from(runs).where(*self.among_first(name, size))
+        source, conds = self.among_first(name, size)
+        return select(func.count()).select_from(source).where(*conds)
 
     def source(self, indexed: frozenset[str] | None, *, columns: bool = True) -> tuple[Any, list[Any]]:
         """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
@@ -307,7 +317,7 @@ def _page_select(
 @lru_cache(maxsize=256)
 def _count_select(key: tuple[Any, ...], cap: int | None, plan: Plan | None) -> Select[Any]:
     if plan is not None and plan.within is not None and cap is not None:
-        source, conds = runs, RunFilter(*key).among_first(*plan.within)
+        source, conds = RunFilter(*key).among_first(*plan.within, sqlite=plan.sqlite)
     else:
         source, conds = RunFilter(*key).source(None if plan is None else plan.indexed, columns=False)
     if cap is None:
@@ -619,7 +629,7 @@ class RunStore:
         value's share of the rows. PostgreSQL's planner has the statistics for it.
         """
         with self.engine.connect() as conn:
-            lead = self._lead(conn, filters)
+            lead = self._lead(conn, filters) if conn.dialect.name == "sqlite" else None
             plan = None if lead is None else page_plan(_filter(filters), lead, sort)
             stmt = self.page_statement(
                 filters, sort=sort, descending=descending, limit=limit, offset=offset, plan=plan
@@ -627,9 +637,9 @@ class RunStore:
             return _dicts(conn.execute(stmt))  # type: ignore[return-value]
 
     def _lead(self, conn: Connection, filters: RunFilter | None) -> Lead | None:
-        """SQLite's lead filter (run_plans) for a filter that has any; else None."""
+        """The lead filter (run_plans) for a filter that has any; else None."""
         checked = _filter(filters)
-        if conn.dialect.name != "sqlite" or not checked.parts():
+        if not checked.parts():
             return None
         return self._leads.get(conn, checked, _filter_key(checked))
 
@@ -658,7 +668,7 @@ class RunStore:
         """
         with self.engine.connect() as conn:
             lead = self._lead(conn, filters)
-            plan = None if lead is None else count_plan(_filter(filters), lead)
+            plan = None if lead is None else count_plan(conn, _filter(filters), lead)
             n = conn.execute(self.count_statement(filters, cap=cap, plan=plan)).scalar_one()
         if cap is not None and n > cap:
             return MatchCount(value=cap, exact=False)

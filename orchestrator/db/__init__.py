@@ -11,6 +11,7 @@ The names below are the layer's public surface; import them from `orchestrator.d
 from orchestrator.db.dialect import (
     bin_index,
     dialect_insert,
+    estimated_rows,
     grouped_percentiles,
     json_text,
     searchable,
@@ -59,6 +60,7 @@ __all__ = [
     "database_label",
     "describe_connection_error",
     "dialect_insert",
+    "estimated_rows",
     "grouped_percentiles",
     "head_version",
     "json_text",

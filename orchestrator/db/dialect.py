@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ClauseElement, ColumnElement, Executable, FunctionElement
 from sqlalchemy.types import Text
 
 from orchestrator.db.schema import SEARCH_TABLE
@@ -222,6 +222,28 @@ def sqlite_search_rowids(text: str, limit: int) -> Any:
 
 
 # -- planner hints ----------------------------------------------------------------------------
+
+
+class _explain_json(Executable, ClauseElement):
+    """PostgreSQL's `EXPLAIN (FORMAT JSON)` of a statement (its parameters stay bound)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(_explain_json, "postgresql")
+def _explain_json_pg(element: _explain_json, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kw))
+
+
+def estimated_rows(conn: Connection, statement: Any) -> int:
+    """PostgreSQL only: how many rows its planner expects `statement` to return (from the
+    table's statistics; nothing is read)."""
+    plan = conn.execute(_explain_json(statement)).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
 
 
 class unindexed(FunctionElement[Any]):
