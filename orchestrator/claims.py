@@ -303,14 +303,15 @@ class ClaimStore(RunStore):
         fresh = [row for task_id, row in new_rows.items() if task_id not in done]
         if not fresh:
             return
-        conn.execute(
-            delete(run_tasks).where(
-                run_tasks.c.run_id == claim.run_id,
-                run_tasks.c.task_id.in_([row["task_id"] for row in fresh]),
-                run_tasks.c.attempt < claim.attempt,
-                run_tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.INTERRUPTED]),
+        if claim.attempt > 1:  # only a resumed run has rows of an earlier attempt to replace
+            conn.execute(
+                delete(run_tasks).where(
+                    run_tasks.c.run_id == claim.run_id,
+                    run_tasks.c.task_id.in_([row["task_id"] for row in fresh]),
+                    run_tasks.c.attempt < claim.attempt,
+                    run_tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.INTERRUPTED]),
+                )
             )
-        )
         upsert(
             conn,
             run_tasks,
