@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func
 
 from orchestrator import rollup
-from orchestrator.db import grouped_percentiles, run_tasks, runs, seconds_between, utcnow
+from orchestrator.db import run_tasks, runs, seconds_between, utcnow
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 task_seconds = seconds_between(run_tasks.c.started_at, run_tasks.c.finished_at)
@@ -171,37 +171,11 @@ def histogram(
 def node_stats(
     engine: Engine, period: Period, workflows: Sequence[str] = (), *, limit: int = 10
 ) -> list[dict[str, Any]]:
-    """Per node, over the tasks started in `period` (of runs of `workflows`, or all): tasks,
-    failures, failure rate, mean and p95 seconds. Read from the tasks by their start (indexed),
-    so runs without tasks cost nothing."""
-    where = [run_tasks.c.started_at >= period.start, run_tasks.c.started_at < period.end]
-    if workflows:
-        where += [run_tasks.c.run_id == runs.c.run_id, runs.c.workflow.in_(list(workflows))]
-    stmt = (
-        select(
-            run_tasks.c.node,
-            func.count().label("tasks"),
-            _count_if(run_tasks.c.status == "failed").label("failed"),
-            func.avg(task_seconds).label("mean_seconds"),
-        )
-        .where(*where)
-        .group_by(run_tasks.c.node)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        p95 = grouped_percentiles(conn, task_seconds, where, run_tasks.c.node, (0.95,))
-    stats = [
-        {
-            "node": r.node,
-            "tasks": r.tasks,
-            "failed": int(r.failed),
-            "failure_rate": r.failed / r.tasks if r.tasks else 0.0,
-            "mean_seconds": float(r.mean_seconds) if r.mean_seconds is not None else None,
-            "p95_seconds": p95.get(r.node, {}).get(0.95),
-        }
-        for r in rows
-    ]
-    return sorted(stats, key=lambda s: -(s["p95_seconds"] or 0))[:limit]
+    """Per node, over the tasks started in the whole UTC hours `period` touches (of runs of
+    `workflows`, or all): tasks, failures, failure rate, mean and p95 seconds (the p95 within its
+    duration bin, as the runs'; see orchestrator.rollup). Read from the node rollup."""
+    figures = rollup.node_figures(rollup.node_tally(engine, period.start, period.end, workflows))
+    return sorted(figures, key=lambda s: (-(s["p95_seconds"] or 0), s["node"]))[:limit]
 
 
 def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:

@@ -27,7 +27,16 @@ from sqlalchemy import Engine, delete, func, select, union_all
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db import dialect_insert, runs, time_bucket
-from orchestrator.db.schema import rollup_deltas, rollup_durations, rollup_status, rollup_tasks
+from orchestrator.db.schema import (
+    UNFINISHED_BIN,
+    node_days,
+    node_deltas,
+    node_hours,
+    rollup_deltas,
+    rollup_durations,
+    rollup_status,
+    rollup_tasks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +170,10 @@ COMPACT_LOCK_KEY = 0x6F72636A
 
 
 def _fold(conn: Any) -> int:
+    return _fold_runs(conn) + _fold_nodes(conn)
+
+
+def _fold_runs(conn: Any) -> int:
     last = conn.execute(select(func.max(rollup_deltas.c.id))).scalar()
     if last is None:
         return 0
@@ -210,6 +223,32 @@ def _fold(conn: Any) -> int:
         conn.execute(delete(table).where(table.c.runs == 0, table.c.day.in_(touched)))
     folded = conn.execute(delete(rollup_deltas).where(upto)).rowcount
     return int(folded)
+
+
+def _fold_nodes(conn: Any) -> int:
+    last = conn.execute(select(func.max(node_deltas.c.id))).scalar()
+    if last is None:
+        return 0
+    d = node_deltas.c
+    upto = d.id <= last
+    day = func.substr(d.hour, 1, 10)
+    for table, key in ((node_hours, d.hour), (node_days, day)):
+        sums = (
+            select(key, d.workflow, d.node, d.bin, func.sum(d.tasks), func.sum(d.failed), func.sum(d.seconds))
+            .where(upto)
+            .group_by(key, d.workflow, d.node, d.bin)
+        )
+        columns = [c.name for c in table.columns]
+        keys = columns[:4]
+        insert = dialect_insert(conn, table).from_select(columns, sums)
+        insert = insert.on_conflict_do_update(
+            index_elements=keys, set_={c: table.c[c] + insert.excluded[c] for c in columns[4:]}
+        )
+        conn.execute(insert)
+        # As for runs: a key whose tasks add up to nothing is dropped, looking only where folded.
+        touched = select(key).where(upto).distinct()
+        conn.execute(delete(table).where(table.c.tasks == 0, table.c[keys[0]].in_(touched)))
+    return int(conn.execute(delete(node_deltas).where(upto)).rowcount)
 
 
 def whole_days(start: dt.datetime, end: dt.datetime) -> tuple[dt.date, dt.date] | None:
@@ -423,3 +462,96 @@ def _mantissa(value: float) -> Decimal:
         return Decimal(0)
     d = Decimal(repr(value)).normalize()
     return d.scaleb(-d.adjusted()).normalize()
+
+
+# -- nodes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class NodeTally:
+    """What the tasks started in a period add up to, per node: by duration bin (UNFINISHED_BIN
+    for tasks still running) [tasks, their seconds' sum], and failed tasks."""
+
+    bins: dict[str, dict[int, list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
+    )
+    failed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def whole_hours(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The whole UTC hours [start, end) touches: node figures are kept per hour."""
+    first = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    last = end.astimezone(dt.UTC)
+    if last != last.replace(minute=0, second=0, microsecond=0):
+        last = last.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    return first, last
+
+
+def _hour_key(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%d %H")
+
+
+def node_tally(
+    engine: Engine, start: dt.datetime, end: dt.datetime, workflows: Sequence[str] = ()
+) -> NodeTally:
+    """Add up the tasks started in the whole UTC hours [start, end) touches (of runs of
+    `workflows`, or all): whole days from `node_days`, other hours from `node_hours`, and the
+    deltas not yet folded."""
+    first, last = whole_hours(start, end)
+    day_first = (first + dt.timedelta(hours=23)).replace(hour=0)
+    day_last = last.replace(hour=0)
+    parts = []
+
+    def of(table: Any, key: Any, low: str, high: str) -> Any:
+        conds = [key >= low, key < high]
+        if workflows:
+            conds.append(table.c.workflow.in_(list(workflows)))
+        return select(table.c.node, table.c.bin, table.c.tasks, table.c.failed, table.c.seconds).where(*conds)
+
+    if day_first < day_last:
+        parts.append(
+            of(node_days, node_days.c.day, day_first.strftime("%Y-%m-%d"), day_last.strftime("%Y-%m-%d"))
+        )
+        hour_ranges = [(first, day_first), (day_last, last)]
+    else:
+        hour_ranges = [(first, last)]
+    for low, high in hour_ranges:
+        if low < high:
+            parts.append(of(node_hours, node_hours.c.hour, _hour_key(low), _hour_key(high)))
+    parts.append(of(node_deltas, node_deltas.c.hour, _hour_key(first), _hour_key(last)))
+    rows = union_all(*parts).subquery()
+    r = rows.c
+    stmt = select(r.node, r.bin, func.sum(r.tasks), func.sum(r.failed), func.sum(r.seconds)).group_by(
+        r.node, r.bin
+    )
+    result = NodeTally()
+    with engine.connect() as conn:
+        for node, index, tasks, failed, seconds in conn.execute(stmt):
+            if not tasks:
+                continue
+            binned = result.bins[node][int(index)]
+            binned[0] += int(tasks)
+            binned[1] += float(seconds)
+            result.failed[node] += int(failed)
+    return result
+
+
+def node_figures(tally: NodeTally) -> list[dict[str, Any]]:
+    """Per node: tasks, failed, failure rate, mean and p95 seconds (of its finished tasks)."""
+    figures = []
+    for node, bins in tally.bins.items():
+        tasks = sum(int(n) for n, _ in bins.values())
+        finished = [(index, int(n), total) for index, (n, total) in bins.items() if index != UNFINISHED_BIN]
+        done = sum(n for _, n, _ in finished)
+        failed = tally.failed.get(node, 0)
+        figures.append(
+            {
+                "node": node,
+                "tasks": tasks,
+                "failed": failed,
+                "failure_rate": failed / tasks if tasks else 0.0,
+                "mean_seconds": sum(total for _, _, total in finished) / done if done else None,
+                "p95_seconds": percentiles(finished, "duration", (0.95,)).get(0.95),
+            }
+        )
+    return figures

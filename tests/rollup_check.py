@@ -1,6 +1,6 @@
-"""An independent check of the overview's rollup: the runs as stored, added up here in Python
-(bins found with bisect over the package's bounds), against the rollups plus the unfolded
-deltas as the triggers and `compact` left them. conftest runs it after every test that had a
+"""An independent check of the overview's rollups: the runs and their tasks as stored, added up
+here in Python (bins found with bisect over the package's bounds), against the rollups plus the
+unfolded deltas as the triggers and `compact` left them. conftest runs it after every test that had a
 database, so every write path the suite walks (kills, outages, forks, deletes) is checked."""
 
 from __future__ import annotations
@@ -13,8 +13,16 @@ import pytest
 from sqlalchemy import Engine, inspect, select
 
 from orchestrator import rollup
-from orchestrator.db import runs
-from orchestrator.db.schema import rollup_deltas, rollup_durations, rollup_status, rollup_tasks
+from orchestrator.db import run_tasks, runs
+from orchestrator.db.schema import (
+    node_days,
+    node_deltas,
+    node_hours,
+    rollup_deltas,
+    rollup_durations,
+    rollup_status,
+    rollup_tasks,
+)
 
 
 def _day(value: Any) -> dt.date:
@@ -98,6 +106,57 @@ def stored_rollup(conn: Any) -> dict[str, dict[tuple, list[float]]]:
     return {"status": nonzero(status), "durations": nonzero(durations), "tasks": nonzero(tasks)}
 
 
+def _aware(value: Any) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def expected_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
+    """Per (hour, workflow, node, bin) and per (day, ...): [tasks, failed, seconds], from the tasks."""
+    hours: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    stmt = select(
+        run_tasks.c.started_at, run_tasks.c.finished_at, run_tasks.c.status, run_tasks.c.node, runs.c.workflow
+    ).join_from(run_tasks, runs, run_tasks.c.run_id == runs.c.run_id)
+    for started, finished, state, node, workflow in conn.execute(stmt):
+        started = _aware(started).astimezone(dt.UTC)
+        seconds = None if finished is None else (_aware(finished) - started).total_seconds()
+        index = -1 if seconds is None else bisect_bin("duration", seconds)
+        h = hours[(started.strftime("%Y-%m-%d %H"), workflow, node, index)]
+        h[0] += 1
+        h[1] += state == "failed"
+        h[2] += seconds or 0.0
+    days: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for (hour, *rest), values in hours.items():
+        d = days[(hour[:10], *rest)]
+        for i, v in enumerate(values):
+            d[i] += v
+    return {"hours": dict(hours), "days": dict(days)}
+
+
+def stored_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
+    found: dict[str, dict[tuple, list[float]]] = {
+        "hours": defaultdict(lambda: [0, 0, 0.0]),
+        "days": defaultdict(lambda: [0, 0, 0.0]),
+    }
+    for part, table in (("hours", node_hours), ("days", node_days)):
+        for key, workflow, node, index, tasks, failed, seconds in conn.execute(select(table)):
+            values = found[part][(key, workflow, node, index)]
+            values[0] += tasks
+            values[1] += failed
+            values[2] += seconds
+    d = node_deltas.c
+    stmt = select(d.hour, d.workflow, d.node, d.bin, d.tasks, d.failed, d.seconds)
+    for hour, workflow, node, index, tasks, failed, seconds in conn.execute(stmt):
+        for part, key in (("hours", hour), ("days", hour[:10])):
+            values = found[part][(key, workflow, node, index)]
+            values[0] += tasks
+            values[1] += failed
+            values[2] += seconds
+    return {
+        part: {k: v for k, v in table.items() if any(abs(x) > 1e-6 for x in v)}
+        for part, table in found.items()
+    }
+
+
 def assert_rollup_matches(engine: Engine) -> None:
     """The rollup (folded and not) adds up to exactly the runs stored now."""
     if "rollup_bins" not in inspect(engine).get_table_names():
@@ -108,7 +167,11 @@ def assert_rollup_matches(engine: Engine) -> None:
         with conn.begin():
             expected = expected_from_runs(conn)
             stored = stored_rollup(conn)
-    for part in ("status", "durations", "tasks"):
+            nodes = "node_deltas" in inspect(conn).get_table_names()
+            if nodes:  # migration 0013 on
+                expected.update(expected_nodes(conn))
+                stored.update(stored_nodes(conn))
+    for part in ("status", "durations", "tasks", *(("hours", "days") if nodes else ())):
         assert set(stored[part]) == set(expected[part]), f"rollup {part} keys differ from the runs"
         for key, want in expected[part].items():
             assert stored[part][key] == pytest.approx(want, abs=1e-6), f"rollup {part} {key}"

@@ -14,9 +14,16 @@ import pytest
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from orchestrator import rollup
-from orchestrator.db import runs, upgrade_schema
+from orchestrator.db import run_tasks, runs, upgrade_schema
 from orchestrator.db.migrate import alembic_config
-from orchestrator.db.schema import rollup_bins, rollup_deltas, rollup_status
+from orchestrator.db.schema import (
+    node_days,
+    node_deltas,
+    node_hours,
+    rollup_bins,
+    rollup_deltas,
+    rollup_status,
+)
 from tests.rollup_check import assert_rollup_matches
 
 UTC = dt.UTC
@@ -258,3 +265,164 @@ def test_a_serving_executor_folds_the_deltas_its_runs_leave(config, engine, monk
     assert_rollup_matches(engine)
     with engine.connect() as conn:
         assert conn.execute(select(func.sum(rollup_status.c.runs))).scalar() == 1
+
+
+# -- nodes (migration 0013) -----------------------------------------------------------------------
+
+NODES = ["plan", "work", "review"]
+
+
+def random_task_writes(engine: Engine, rng: random.Random, count: int) -> None:
+    """Tasks started, ended (some failed), renamed, moved in time, deleted, and runs deleted with
+    their tasks (by the database's own cascade, not RunStore's)."""
+    with engine.begin() as conn:
+        conn.execute(insert(runs), [a_run(rng, rng.randrange(10**12)) for _ in range(rng.randrange(3, 6))])
+    with engine.connect() as conn:
+        run_ids = list(conn.execute(select(runs.c.run_id)).scalars())
+    tasks: list[tuple[str, str]] = []
+    for step in range(count):
+        with engine.connect().execution_options(sqlite_write=True) as conn, conn.begin():
+            choice = rng.random()
+            if choice < 0.4 or not tasks:
+                key = (rng.choice(run_ids), f"t{rng.randrange(10**12)}")
+                started = START + dt.timedelta(
+                    seconds=rng.randrange(9 * 86400), microseconds=rng.randrange(10**6)
+                )
+                finished = (
+                    started + dt.timedelta(seconds=rng.choice([0.0, 0.001, 2.0, 1.9999, 35.5]))
+                    if rng.random() < 0.5
+                    else None
+                )
+                conn.execute(insert(run_tasks), [{
+                    "run_id": key[0], "task_id": key[1], "attempt": 1, "node": rng.choice(NODES),
+                    "status": ("failed" if rng.random() < 0.3 else "succeeded") if finished else "running",
+                    "started_at": started, "finished_at": finished,
+                }])  # fmt: skip
+                tasks.append(key)
+            elif choice < 0.85:
+                run_id, task_id = rng.choice(tasks)
+                row = conn.execute(
+                    select(run_tasks).where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == task_id)
+                ).first()
+                if row is None:
+                    continue
+                change = rng.choice(["end", "node", "start", "work"])
+                values = {
+                    "end": {"status": rng.choice(["succeeded", "failed"]),
+                            "finished_at": row.started_at + dt.timedelta(seconds=rng.expovariate(1 / 10))},
+                    "node": {"node": rng.choice(NODES)},
+                    "start": {"started_at": row.started_at - dt.timedelta(hours=rng.randrange(1, 30))},
+                    "work": {"work_started_at": row.started_at},  # not watched: no delta
+                }[change]  # fmt: skip
+                conn.execute(
+                    update(run_tasks)
+                    .where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == task_id)
+                    .values(values)
+                )
+            elif choice < 0.97:
+                run_id, task_id = tasks.pop(rng.randrange(len(tasks)))
+                conn.execute(
+                    delete(run_tasks).where(run_tasks.c.run_id == run_id, run_tasks.c.task_id == task_id)
+                )
+            elif len(run_ids) > 1:
+                conn.execute(delete(runs).where(runs.c.run_id == run_ids.pop(rng.randrange(len(run_ids)))))
+
+
+def test_any_mix_of_task_writes_and_folds_keeps_the_node_rollup_equal_to_the_tasks(engine):
+    rng = random.Random(21)
+    for _ in range(3):
+        random_task_writes(engine, rng, 80)
+        assert_rollup_matches(engine)
+        assert rollup.compact(engine) > 0
+        assert_rollup_matches(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(node_deltas.c.id)).first() is None
+        assert conn.execute(select(func.count()).select_from(node_hours)).scalar_one() > 0
+
+
+def test_the_node_check_finds_a_wrong_rollup(engine):
+    """The check after every test (tests/rollup_check.py) fails when the node rollup is off."""
+    random_task_writes(engine, random.Random(4), 30)
+    rollup.compact(engine)
+    with engine.begin() as conn:
+        conn.execute(update(node_days).values(tasks=node_days.c.tasks + 1))
+    with pytest.raises(AssertionError, match="rollup days"):
+        assert_rollup_matches(engine)
+    with engine.begin() as conn:
+        conn.execute(update(node_days).values(tasks=node_days.c.tasks - 1))
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (dt.datetime(2026, 3, 2, 7, 30, tzinfo=UTC), dt.datetime(2026, 3, 8, 13, 5, tzinfo=UTC)),  # ragged
+        (dt.datetime(2026, 3, 2, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC)),  # whole days only
+        (dt.datetime(2026, 3, 3, 23, 0, tzinfo=UTC), dt.datetime(2026, 3, 4, 5, 0, tzinfo=UTC)),  # hours
+        (dt.datetime(2026, 3, 4, 12, 59, tzinfo=UTC), dt.datetime(2026, 3, 6, 0, 1, tzinfo=UTC)),  # one day
+    ],
+)
+def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, start, end):
+    from orchestrator.metrics import Period, node_stats
+
+    rng = random.Random(8)
+    random_task_writes(engine, rng, 300)
+    rollup.compact(engine)
+    random_task_writes(engine, rng, 40)  # some deltas left unfolded
+    first, last = rollup.whole_hours(start, end)
+    assert first <= start and end <= last and last - first < end - start + dt.timedelta(hours=2)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(run_tasks).where(run_tasks.c.started_at >= first, run_tasks.c.started_at < last)
+        ).all()
+    want: dict[str, dict] = {}
+    for row in rows:
+        n = want.setdefault(row.node, {"tasks": 0, "failed": 0, "seconds": []})
+        n["tasks"] += 1
+        n["failed"] += row.status == "failed"
+        if row.finished_at is not None:
+            n["seconds"].append((row.finished_at - row.started_at).total_seconds())
+    got = {n["node"]: n for n in node_stats(engine, Period(start, end), limit=99)}
+    assert set(got) == set(want)
+    for node, w in want.items():
+        assert (got[node]["tasks"], got[node]["failed"]) == (w["tasks"], w["failed"])
+        if w["seconds"]:
+            assert got[node]["mean_seconds"] == pytest.approx(sum(w["seconds"]) / len(w["seconds"]))
+            # the p95 lies within the bin of the exact p95's neighbours
+            ordered = sorted(w["seconds"])
+            position = (len(ordered) - 1) * 0.95
+            low, high = ordered[int(position)], ordered[min(int(position) + 1, len(ordered) - 1)]
+            lo = rollup.bin_bounds("duration", rollup.bin_of("duration", low))[0]
+            hi = rollup.bin_bounds("duration", rollup.bin_of("duration", high))[1]
+            assert lo <= got[node]["p95_seconds"] <= hi
+        else:
+            assert got[node]["mean_seconds"] is None and got[node]["p95_seconds"] is None
+
+
+def test_migration_0013_fills_the_node_rollup_from_the_tasks_already_stored(config):
+    from alembic import command
+
+    from orchestrator.db import make_engine
+
+    engine = make_engine(config)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0012")
+        rng = random.Random(9)
+        with engine.begin() as conn:
+            conn.execute(insert(runs), [a_run(rng, i) for i in range(20)])
+            conn.execute(insert(run_tasks), [
+                {"run_id": f"r{i % 20}", "task_id": f"t{i}", "attempt": 1, "node": NODES[i % 3],
+                 "status": ["running", "succeeded", "failed"][i % 3],
+                 "started_at": START + dt.timedelta(minutes=37 * i),
+                 "finished_at": None if i % 3 == 0 else START + dt.timedelta(minutes=37 * i, seconds=i)}
+                for i in range(150)
+            ])  # fmt: skip
+        upgrade_schema(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(node_deltas.c.id)).first() is None  # straight into the rollups
+            assert conn.execute(select(func.sum(node_days.c.tasks))).scalar_one() == 150
+        assert_rollup_matches(engine)
+    finally:
+        engine.dispose()

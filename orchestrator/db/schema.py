@@ -275,3 +275,42 @@ rollup_tasks = Table(
     Column("bin", Integer, primary_key=True),
     Column("runs", Integer, nullable=False),
 )
+
+# Migration 0013: the node figures' rollup, as the runs' above. Triggers on `run_tasks` append
+# every change of a task to `node_deltas`, keyed by the UTC hour it started ('YYYY-MM-DD HH'),
+# its run's workflow, its node and the duration bin of its seconds (-1 while it runs);
+# `orchestrator.rollup.compact` folds them per hour (`node_hours`) and per day (`node_days`,
+# 'YYYY-MM-DD'). Both keys are text on both backends (SQLite has no date type to cast to).
+UNFINISHED_BIN = -1
+
+node_deltas = Table(
+    "node_deltas",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("hour", String(13), nullable=False),
+    Column("workflow", String(200), nullable=False),
+    Column("node", String(200), nullable=False),
+    Column("bin", Integer, nullable=False),
+    Column("tasks", Integer, nullable=False),  # +1 for the row as it is now, -1 for as it was
+    Column("failed", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),  # signed like `tasks`; 0 while it runs
+    Index("ix_node_deltas_hour", "hour"),
+)
+
+
+def _node_rollup(name: str, key: str, length: int) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(key, String(length), primary_key=True),
+        Column("workflow", String(200), primary_key=True),
+        Column("node", String(200), primary_key=True),
+        Column("bin", Integer, primary_key=True),
+        Column("tasks", BigInteger, nullable=False),
+        Column("failed", BigInteger, nullable=False),
+        Column("seconds", Float, nullable=False),
+    )
+
+
+node_hours = _node_rollup("node_hours", "hour", 13)
+node_days = _node_rollup("node_days", "day", 10)
