@@ -53,3 +53,33 @@ def generate(n: int, seed: int = 7) -> Iterator[tuple]:
             1,
             0,
         )
+
+
+TASKS_PER_RUN = 10
+NODES = ["plan", "retrieve", "work", "grade", "summarize"]
+TASK_COLUMNS = ("run_id", "task_id", "attempt", "node", "status", "started_at", "finished_at", "step")
+
+
+def generate_tasks(n: int, seed: int = 11) -> Iterator[tuple]:
+    """TASKS_PER_RUN task rows (TASK_COLUMNS order, datetimes aware) for each of the n runs of
+    `generate(n)` that started: one a second from its start; a running run's last is running."""
+    rng = random.Random(seed)
+    for row in generate(n):
+        run_id, status, started = row[0], row[2], row[4]
+        if started is None:
+            continue
+        for k in range(TASKS_PER_RUN):
+            begun = started + dt.timedelta(seconds=k)
+            running = status in ("running", "awaiting_input") and k == TASKS_PER_RUN - 1
+            failed = not running and rng.random() < 0.05
+            finished = None if running else begun + dt.timedelta(seconds=rng.expovariate(1 / 3))
+            yield (
+                run_id,
+                f"{run_id[:8]}-{k}",
+                1,
+                NODES[k % len(NODES)],
+                "running" if running else "failed" if failed else "succeeded",
+                begun,
+                finished,
+                k,
+            )

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
-from bench.data import COLUMNS, generate
+from bench.data import COLUMNS, TASK_COLUMNS, TASKS_PER_RUN, generate, generate_tasks
 from orchestrator import rollup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, schema_version, upgrade_schema
@@ -38,25 +38,53 @@ def sqlite_engine(n: int) -> tuple[Engine, Path]:
         print(f"  sqlite: seeded {n:,} runs in {time.perf_counter() - start:.1f} s")
         _fold_rollup(engine)
     _upgrade_and_analyze(engine)
+    if not _sqlite_seeded(path, "bench_tasks_seeded"):
+        start = time.perf_counter()
+        _seed_sqlite_tasks(path, n)
+        print(f"  sqlite: seeded {n * TASKS_PER_RUN:,} tasks at most in {time.perf_counter() - start:.1f} s")
+        _fold_rollup(engine)
     return engine, path
 
 
-def _sqlite_seeded(path: Path) -> bool:
+def _sqlite_seeded(path: Path, marker: str = "bench_seeded") -> bool:
     import sqlite3
 
     with sqlite3.connect(path) as conn:
         try:
-            return conn.execute("SELECT n FROM bench_seeded").fetchone() is not None
+            return conn.execute(f"SELECT n FROM {marker}").fetchone() is not None
         except sqlite3.OperationalError:
             return False
+
+
+def _stamp(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if value else None
+
+
+def _seed_sqlite_tasks(path: Path, n: int) -> None:
+    """The runs' tasks (bench.data.generate_tasks), through the node rollup's triggers (0013)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-400000")
+    sql = f"INSERT INTO run_tasks ({', '.join(TASK_COLUMNS)}) VALUES ({', '.join('?' * len(TASK_COLUMNS))})"
+    conn.execute("BEGIN")
+    batch: list[tuple] = []
+    for row in generate_tasks(n):
+        batch.append((*row[:5], _stamp(row[5]), _stamp(row[6]), row[7]))
+        if len(batch) >= 50_000:
+            conn.executemany(sql, batch)
+            batch.clear()
+    conn.executemany(sql, batch)
+    conn.execute("CREATE TABLE bench_tasks_seeded (n INTEGER)")
+    conn.execute("INSERT INTO bench_tasks_seeded VALUES (?)", (n,))
+    conn.execute("COMMIT")
+    conn.close()
 
 
 def _seed_sqlite(path: Path, n: int) -> None:
     import json
     import sqlite3
-
-    def stamp(value: dt.datetime | None) -> str | None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if value else None
 
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -68,7 +96,7 @@ def _seed_sqlite(path: Path, n: int) -> None:
     for row in generate(n):
         r = list(row)
         for i in (3, 4, 5):
-            r[i] = stamp(r[i])
+            r[i] = _stamp(r[i])
         r[10], r[11] = json.dumps(r[10]), json.dumps(r[11])
         batch.append(tuple(r))
         if len(batch) >= 50_000:
@@ -105,6 +133,11 @@ def postgres_engine(n: int) -> tuple[Engine, str]:
         print(f"  postgres: seeded {n:,} runs in {time.perf_counter() - start:.1f} s")
         _fold_rollup(engine)
     _upgrade_and_analyze(engine)
+    if not _pg_seeded(uri, "bench_tasks_seeded"):
+        start = time.perf_counter()
+        _seed_postgres_tasks(uri, n)
+        print(f"  postgres: seeded {n * TASKS_PER_RUN:,} tasks at most in {time.perf_counter() - start:.1f} s")
+        _fold_rollup(engine)
     return engine, uri
 
 
@@ -134,9 +167,20 @@ def _upgrade_and_analyze(engine: Engine) -> None:
         )
 
 
-def _pg_seeded(uri: str) -> bool:
+def _pg_seeded(uri: str, marker: str = "bench_seeded") -> bool:
     with psycopg.connect(uri) as conn:
-        return bool(conn.execute("SELECT to_regclass('bench_seeded') IS NOT NULL").fetchone()[0])  # type: ignore[index]
+        return bool(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (marker,)).fetchone()[0])  # type: ignore[index]
+
+
+def _seed_postgres_tasks(uri: str, n: int) -> None:
+    """The runs' tasks (bench.data.generate_tasks), through the node rollup's trigger (0013)."""
+    with psycopg.connect(uri) as conn:
+        with conn.cursor() as cur, cur.copy(f"COPY run_tasks ({', '.join(TASK_COLUMNS)}) FROM STDIN") as copy:
+            for row in generate_tasks(n):
+                copy.write_row(row)
+        conn.execute("CREATE TABLE bench_tasks_seeded (n integer)")
+        conn.execute("INSERT INTO bench_tasks_seeded VALUES (%s)", (n,))
+        conn.commit()
 
 
 def _seed_postgres(uri: str, n: int) -> None:

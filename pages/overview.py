@@ -111,15 +111,15 @@ st.dataframe(
     hide_index=True,
     key="overview_workflows_table",
 )
-left, right = st.columns(2)
 nodes = data["nodes"]
+left, right = st.columns(2)
 node_columns = {
     "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent"),
     "mean_seconds": st.column_config.NumberColumn("Mean", format="%.3f s"),
     "p95_seconds": st.column_config.NumberColumn("p95", format="%.3f s"),
 }
 with left:
-    st.subheader("Slowest nodes")
+    st.subheader("Slowest nodes", help="Over the tasks started in the whole UTC hours this period touches.")
     st.dataframe(nodes[:10], column_config=node_columns, hide_index=True, key="overview_slow")
 with right:
     st.subheader("Most failing nodes")

@@ -14,7 +14,8 @@ A period's node figures read whole days from `node_days`, the hours around them 
 `node_hours`, and the deltas not yet folded; they cover the whole hours the period touches.
 
 A run's tasks are deleted before the run itself (a BEFORE DELETE trigger on `runs`), so that
-their deltas can still read the run's workflow (the foreign key's cascade runs after it).
+their deltas can still read the run's workflow (the foreign key's cascade runs after it). A task
+whose run is missing gets the workflow '' and its insert fails on the foreign key as before.
 
 Revision ID: 0013
 Revises: 0012
@@ -57,7 +58,7 @@ def _pg_seconds(row: str) -> str:
 
 def _values(row: str, sign: str, hour: str, seconds: str) -> str:
     return (
-        f"({hour}, (SELECT workflow FROM runs WHERE run_id = {row}.run_id), {row}.node, "
+        f"({hour}, COALESCE((SELECT workflow FROM runs WHERE run_id = {row}.run_id), ''), {row}.node, "
         f"CASE WHEN {row}.finished_at IS NULL THEN -1 ELSE {_bin(seconds)} END, {sign}1, "
         f"CASE WHEN {row}.status = 'failed' THEN {sign}1 ELSE 0 END, "
         f"CASE WHEN {row}.finished_at IS NULL THEN 0 ELSE {sign}{seconds} END)"
