@@ -30,8 +30,10 @@ from orchestrator.db import dialect_insert, runs, time_bucket
 from orchestrator.db.schema import (
     UNFINISHED_BIN,
     node_days,
+    node_days_all,
     node_deltas,
     node_hours,
+    node_hours_all,
     rollup_deltas,
     rollup_durations,
     rollup_status,
@@ -232,17 +234,25 @@ def _fold_nodes(conn: Any) -> int:
     d = node_deltas.c
     upto = d.id <= last
     day = func.substr(d.hour, 1, 10)
-    for table, key in ((node_hours, d.hour), (node_days, day)):
+    folds = (
+        (node_hours, [d.hour, d.workflow]),
+        (node_days, [day, d.workflow]),
+        (node_hours_all, [d.hour]),  # every workflow at once
+        (node_days_all, [day]),
+    )
+    for table, leading in folds:
+        grouping = [*leading, d.node, d.bin]
         sums = (
-            select(key, d.workflow, d.node, d.bin, func.sum(d.tasks), func.sum(d.failed), func.sum(d.seconds))
+            select(*grouping, func.sum(d.tasks), func.sum(d.failed), func.sum(d.seconds))
             .where(upto)
-            .group_by(key, d.workflow, d.node, d.bin)
+            .group_by(*grouping)
         )
         columns = [c.name for c in table.columns]
-        keys = columns[:4]
+        keys = columns[: len(grouping)]
+        key = leading[0]
         insert = dialect_insert(conn, table).from_select(columns, sums)
         insert = insert.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + insert.excluded[c] for c in columns[4:]}
+            index_elements=keys, set_={c: table.c[c] + insert.excluded[c] for c in columns[len(keys) :]}
         )
         conn.execute(insert)
         # As for runs: a key whose tasks add up to nothing is dropped, looking only where folded.
@@ -508,16 +518,16 @@ def node_tally(
             conds.append(table.c.workflow.in_(list(workflows)))
         return select(table.c.node, table.c.bin, table.c.tasks, table.c.failed, table.c.seconds).where(*conds)
 
+    # Every workflow: the rollups kept without the workflow (a few times fewer rows).
+    days, hours = (node_days, node_hours) if workflows else (node_days_all, node_hours_all)
     if day_first < day_last:
-        parts.append(
-            of(node_days, node_days.c.day, day_first.strftime("%Y-%m-%d"), day_last.strftime("%Y-%m-%d"))
-        )
+        parts.append(of(days, days.c.day, day_first.strftime("%Y-%m-%d"), day_last.strftime("%Y-%m-%d")))
         hour_ranges = [(first, day_first), (day_last, last)]
     else:
         hour_ranges = [(first, last)]
     for low, high in hour_ranges:
         if low < high:
-            parts.append(of(node_hours, node_hours.c.hour, _hour_key(low), _hour_key(high)))
+            parts.append(of(hours, hours.c.hour, _hour_key(low), _hour_key(high)))
     parts.append(of(node_deltas, node_deltas.c.hour, _hour_key(first), _hour_key(last)))
     rows = union_all(*parts).subquery()
     r = rows.c

@@ -16,8 +16,10 @@ from orchestrator import rollup
 from orchestrator.db import run_tasks, runs
 from orchestrator.db.schema import (
     node_days,
+    node_days_all,
     node_deltas,
     node_hours,
+    node_hours_all,
     rollup_deltas,
     rollup_durations,
     rollup_status,
@@ -124,30 +126,41 @@ def expected_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
         h[0] += 1
         h[1] += state == "failed"
         h[2] += seconds or 0.0
-    days: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0])
-    for (hour, *rest), values in hours.items():
-        d = days[(hour[:10], *rest)]
-        for i, v in enumerate(values):
-            d[i] += v
-    return {"hours": dict(hours), "days": dict(days)}
+    parts: dict[str, dict[tuple, list[float]]] = {"hours": dict(hours)}
+    for part, key_of in (
+        ("days", lambda hour, workflow, node, index: (hour[:10], workflow, node, index)),
+        ("hours_all", lambda hour, workflow, node, index: (hour, node, index)),
+        ("days_all", lambda hour, workflow, node, index: (hour[:10], node, index)),
+    ):
+        summed: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        for key, values in hours.items():
+            into = summed[key_of(*key)]
+            for i, v in enumerate(values):
+                into[i] += v
+        parts[part] = dict(summed)
+    return parts
 
 
 def stored_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
-    found: dict[str, dict[tuple, list[float]]] = {
-        "hours": defaultdict(lambda: [0, 0, 0.0]),
-        "days": defaultdict(lambda: [0, 0, 0.0]),
-    }
-    for part, table in (("hours", node_hours), ("days", node_days)):
-        for key, workflow, node, index, tasks, failed, seconds in conn.execute(select(table)):
-            values = found[part][(key, workflow, node, index)]
+    tables = {"hours": node_hours, "days": node_days, "hours_all": node_hours_all, "days_all": node_days_all}
+    found: dict[str, dict[tuple, list[float]]] = {part: defaultdict(lambda: [0, 0, 0.0]) for part in tables}
+    for part, table in tables.items():
+        for *key, tasks, failed, seconds in conn.execute(select(table)):
+            values = found[part][tuple(key)]
             values[0] += tasks
             values[1] += failed
             values[2] += seconds
     d = node_deltas.c
     stmt = select(d.hour, d.workflow, d.node, d.bin, d.tasks, d.failed, d.seconds)
     for hour, workflow, node, index, tasks, failed, seconds in conn.execute(stmt):
-        for part, key in (("hours", hour), ("days", hour[:10])):
-            values = found[part][(key, workflow, node, index)]
+        keys = {
+            "hours": (hour, workflow, node, index),
+            "days": (hour[:10], workflow, node, index),
+            "hours_all": (hour, node, index),
+            "days_all": (hour[:10], node, index),
+        }
+        for part, key in keys.items():
+            values = found[part][key]
             values[0] += tasks
             values[1] += failed
             values[2] += seconds
@@ -171,7 +184,8 @@ def assert_rollup_matches(engine: Engine) -> None:
             if nodes:  # migration 0013 on
                 expected.update(expected_nodes(conn))
                 stored.update(stored_nodes(conn))
-    for part in ("status", "durations", "tasks", *(("hours", "days") if nodes else ())):
+    node_parts = ("hours", "days", "hours_all", "days_all") if nodes else ()
+    for part in ("status", "durations", "tasks", *node_parts):
         assert set(stored[part]) == set(expected[part]), f"rollup {part} keys differ from the runs"
         for key, want in expected[part].items():
             assert stored[part][key] == pytest.approx(want, abs=1e-6), f"rollup {part} {key}"

@@ -280,7 +280,7 @@ def random_task_writes(engine: Engine, rng: random.Random, count: int) -> None:
     with engine.connect() as conn:
         run_ids = list(conn.execute(select(runs.c.run_id)).scalars())
     tasks: list[tuple[str, str]] = []
-    for step in range(count):
+    for _ in range(count):
         with engine.connect().execution_options(sqlite_write=True) as conn, conn.begin():
             choice = rng.random()
             if choice < 0.4 or not tasks:

@@ -15,7 +15,11 @@ A period's node figures read whole days from `node_days`, the hours around them 
 
 A run's tasks are deleted before the run itself (a BEFORE DELETE trigger on `runs`), so that
 their deltas can still read the run's workflow (the foreign key's cascade runs after it). A task
-whose run is missing gets the workflow '' and its insert fails on the foreign key as before.
+whose run is missing adds no delta (its insert fails on the foreign key, as before).
+
+The figures of all workflows at once, the overview's default, are kept apart too
+(`node_hours_all`, `node_days_all`): per node and bin only, a fifth of the rows with five
+workflows (90 days of them: 185 -> ~50 ms on SQLite at 1,000,000 runs and 10,000,000 tasks).
 
 Revision ID: 0013
 Revises: 0012
@@ -30,7 +34,7 @@ branch_labels = None
 depends_on = None
 
 WATCHED = ("node", "status", "started_at", "finished_at")
-DELTA_INSERT = "INSERT INTO node_deltas (hour, workflow, node, bin, tasks, failed, seconds) VALUES "
+DELTA_INSERT = "INSERT INTO node_deltas (hour, workflow, node, bin, tasks, failed, seconds) "
 
 
 def _bin(seconds: str) -> str:
@@ -57,11 +61,14 @@ def _pg_seconds(row: str) -> str:
 
 
 def _values(row: str, sign: str, hour: str, seconds: str) -> str:
+    # A SELECT from the task's run (its workflow): a task whose run is missing adds nothing, and
+    # its insert fails on the foreign key as before.
     return (
-        f"({hour}, COALESCE((SELECT workflow FROM runs WHERE run_id = {row}.run_id), ''), {row}.node, "
+        f"SELECT {hour}, r.workflow, {row}.node, "
         f"CASE WHEN {row}.finished_at IS NULL THEN -1 ELSE {_bin(seconds)} END, {sign}1, "
         f"CASE WHEN {row}.status = 'failed' THEN {sign}1 ELSE 0 END, "
-        f"CASE WHEN {row}.finished_at IS NULL THEN 0 ELSE {sign}{seconds} END)"
+        f"CASE WHEN {row}.finished_at IS NULL THEN 0 ELSE {sign}{seconds} END "
+        f"FROM runs AS r WHERE r.run_id = {row}.run_id"
     )
 
 
@@ -74,7 +81,7 @@ def _sqlite_statements() -> list[str]:
         f"CREATE TRIGGER run_tasks_rollup_insert AFTER INSERT ON run_tasks BEGIN {DELTA_INSERT} "
         f"{values('new', '')}; END",
         f"CREATE TRIGGER run_tasks_rollup_update AFTER UPDATE OF {', '.join(WATCHED)} ON run_tasks "
-        f"WHEN {changed} BEGIN {DELTA_INSERT} {values('old', '-')}, {values('new', '')}; END",
+        f"WHEN {changed} BEGIN {DELTA_INSERT} {values('old', '-')} UNION ALL {values('new', '')}; END",
         f"CREATE TRIGGER run_tasks_rollup_delete AFTER DELETE ON run_tasks BEGIN {DELTA_INSERT} "
         f"{values('old', '-')}; END",
         "CREATE TRIGGER runs_delete_tasks_first BEFORE DELETE ON runs BEGIN "
@@ -114,10 +121,10 @@ def _pg_statements() -> list[str]:
     ]
 
 
-def _rollup(key: str, key_type: sa.types.TypeEngine) -> list[sa.Column]:
+def _rollup(key: str, key_type: sa.types.TypeEngine, *, workflow: bool = True) -> list[sa.Column]:
     return [
         sa.Column(key, key_type, primary_key=True),
-        sa.Column("workflow", sa.String(200), primary_key=True),
+        *([sa.Column("workflow", sa.String(200), primary_key=True)] if workflow else []),
         sa.Column("node", sa.String(200), primary_key=True),
         sa.Column("bin", sa.Integer, primary_key=True),
         sa.Column("tasks", sa.BigInteger, nullable=False),
@@ -143,6 +150,8 @@ def upgrade() -> None:
     op.create_index("ix_node_deltas_hour", "node_deltas", ["hour"])
     op.create_table("node_hours", *_rollup("hour", sa.String(13)))
     op.create_table("node_days", *_rollup("day", sa.String(10)))
+    op.create_table("node_hours_all", *_rollup("hour", sa.String(13), workflow=False))
+    op.create_table("node_days_all", *_rollup("day", sa.String(10), workflow=False))
 
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
@@ -165,6 +174,12 @@ def upgrade() -> None:
         "SELECT substr(hour, 1, 10), workflow, node, bin, sum(tasks), sum(failed), sum(seconds) "
         "FROM node_hours GROUP BY substr(hour, 1, 10), workflow, node, bin"
     )
+    for table, key in (("node_hours_all", "hour"), ("node_days_all", "day")):
+        op.execute(
+            f"INSERT INTO {table} ({key}, node, bin, tasks, failed, seconds) "
+            f"SELECT {key}, node, bin, sum(tasks), sum(failed), sum(seconds) "
+            f"FROM {table.removesuffix('_all')} GROUP BY {key}, node, bin"
+        )
     for statement in _sqlite_statements() if sqlite else _pg_statements():
         op.execute(statement)
     if not sqlite:
@@ -190,5 +205,5 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS run_tasks_rollup_delta()")
         op.execute("DROP TRIGGER IF EXISTS runs_delete_tasks_first ON runs")
         op.execute("DROP FUNCTION IF EXISTS runs_delete_tasks_first()")
-    for name in ("node_days", "node_hours", "node_deltas"):
+    for name in ("node_days_all", "node_hours_all", "node_days", "node_hours", "node_deltas"):
         op.drop_table(name)
