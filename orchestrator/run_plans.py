@@ -79,6 +79,9 @@ class Lead:
     name: str | None
     probes: Mapping[str, int]
     indexed: frozenset[str]  # the lead and the filters its index also serves
+    # Where the lead's index serves every filter: the runs that match them all, up to NARROW + 1
+    # (counted on that index alone). None where it does not, or the lead is narrow itself.
+    covered: int | None = None
 
 
 def _ordered(filters: RunFilter, lead: str, sort: str) -> bool:
@@ -135,7 +138,12 @@ def choose_lead(conn: Connection, filters: RunFilter) -> Lead:
             # (the count then reads about cap / share rows).
             shares = _sample(conn, filters, tied)
             lead = max(tied, key=lambda n: (shares[n], -rank[n]))
-    return Lead(lead, probes, frozenset({lead} | (COMPANIONS[lead] & set(filters.parts()))))
+    indexed = frozenset({lead} | (COMPANIONS[lead] & set(filters.parts())))
+    covered = None
+    if probes[lead] > NARROW and indexed >= set(filters.parts()):
+        # e.g. a status and a task-count range, both broad, few runs with both: one index has both
+        covered = conn.execute(filters.probe_all(indexed, NARROW)).scalar_one()
+    return Lead(lead, probes, indexed, covered)
 
 
 def count_plan(conn: Connection, filters: RunFilter, lead: Lead) -> Plan | None:
@@ -143,7 +151,11 @@ def count_plan(conn: Connection, filters: RunFilter, lead: Lead) -> Plan | None:
     and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them.
     PostgreSQL's count is its planner's but for that budget (None: no plan)."""
     within = None
-    if lead.name is not None and lead.probes[lead.name] > COUNT_BUDGET and set(filters.parts()) - lead.indexed:
+    if (
+        lead.name is not None
+        and lead.probes[lead.name] > COUNT_BUDGET
+        and set(filters.parts()) - lead.indexed
+    ):
         within = (lead.name, COUNT_BUDGET)
     if conn.dialect.name != "sqlite":
         return None if within is None else Plan(frozenset(), sort_indexed=False, within=within, sqlite=False)
@@ -151,8 +163,10 @@ def count_plan(conn: Connection, filters: RunFilter, lead: Lead) -> Plan | None:
 
 
 def page_plan(filters: RunFilter, lead: Lead, sort: str) -> Plan:
-    """A narrow lead is read whole and sorted; else the page is read in the sort's order."""
-    if lead.name is not None and lead.probes[lead.name] <= NARROW:
+    """A narrow lead (or an index that serves every filter and finds few runs) is read whole and
+    sorted; else the page is read in the sort's order."""
+    few = lead.covered is not None and lead.covered <= NARROW
+    if lead.name is not None and (lead.probes[lead.name] <= NARROW or few):
         return Plan(lead.indexed, sort_indexed=False)
     if lead.name is not None and _ordered(filters, lead.name, sort):
         return Plan(lead.indexed, sort_indexed=True)

@@ -221,7 +221,16 @@ class RunFilter:
             rowids = sqlite_search_rowids(self.text.strip(), size)
         else:
             rowids = select(literal_column("rowid")).where(*self.parts()[name]).limit(size)
-        return runs, [literal_column("runs.rowid").in_(rowids), *(c for conds in others.values() for c in conds)]
+        return runs, [
+            literal_column("runs.rowid").in_(rowids),
+            *(c for conds in others.values() for c in conds),
+        ]
+
+    def probe_all(self, indexed: frozenset[str], cap: int) -> Select[Any]:
+        """How many runs match every filter, up to cap + 1, under a plan's `indexed` filters."""
+        source, conds = self.source(indexed, columns=False)
+        matching = select(literal(1).label("one")).select_from(source).where(*conds).limit(cap + 1).subquery()
+        return select(func.count()).select_from(matching)
 
     def sample(self, name: str, size: int) -> Select[Any]:
         """Of the first `size` runs on filter `name`'s index, how many match every other filter."""

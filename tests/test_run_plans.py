@@ -124,6 +124,8 @@ CHOICES = [
     # both broader than RANK: the first SAMPLE runs on workflow's index are all succeeded,
     # on status's index none is in workflow "a"
     (RunFilter(statuses=["succeeded"], workflows=["a"]), "workflow", 13, True, 20),
+    # both broader than NARROW, but one index has both and finds none: read that way, sorted
+    (RunFilter(statuses=["succeeded"], tasks_total_min=33), "tasks_total", 7, False, 0),
     # broad, and no index has the sort's order: read through the sort's index
     (RunFilter(tasks_total_min=5, workflows=["a", "b"]), "workflow", 13, True, 35),
 ]
