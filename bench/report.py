@@ -41,7 +41,7 @@ def machine() -> list[str]:
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     return [
         f"- {platform.platform()}, {cpu}, {os.cpu_count()} cores, {memory}",
-        "- The 2 cores are shared with two other engineers' test runs while this ran; figures are noisy.",
+        "- The load averages below say whether anything else shared the 2 cores while this ran (above 2: it did, and the figures are noisy).",
         f"- load at the end of the run: `{load}`",
         f"- Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}, SQLite {sqlite3.sqlite_version}",
     ]
