@@ -340,6 +340,25 @@ def test_any_mix_of_task_writes_and_folds_keeps_the_node_rollup_equal_to_the_tas
         assert conn.execute(select(func.count()).select_from(node_hours)).scalar_one() > 0
 
 
+def test_the_node_triggers_bin_a_tasks_seconds_as_python_does_on_and_next_to_bounds(engine):
+    """A task 1 ms long is in the bin of 0.001 on both backends, as timedelta.total_seconds() says
+    (the fractions subtracted as floats gave 0.000999...: the bin below)."""
+    lengths = [dt.timedelta(microseconds=m) for m in (0, 999, 1000, 1001, 2_000_000, 1_999_999, 2_500_000)]
+    lengths += [dt.timedelta(seconds=999_999), dt.timedelta(days=12)]
+    starts = [START + dt.timedelta(microseconds=123456 + 7 * i) for i in range(len(lengths))]
+    with engine.begin() as conn:
+        conn.execute(insert(runs), [a_run(random.Random(1), 0)])
+        conn.execute(insert(run_tasks), [
+            {"run_id": "r0", "task_id": f"t{i}", "attempt": 1, "node": "n", "status": "succeeded",
+             "started_at": start, "finished_at": start + length}
+            for i, (start, length) in enumerate(zip(starts, lengths, strict=True))
+        ])  # fmt: skip
+        rows = conn.execute(select(node_deltas.c.bin, node_deltas.c.seconds).order_by(node_deltas.c.id)).all()
+    assert [r.bin for r in rows] == [rollup.bin_of("duration", d.total_seconds()) for d in lengths]
+    assert [r.seconds for r in rows] == [d.total_seconds() for d in lengths]
+    assert rows[2].bin == rollup.bin_of("duration", 0.001) == rows[1].bin + 1
+
+
 def test_the_node_check_finds_a_wrong_rollup(engine):
     """The check after every test (tests/rollup_check.py) fails when the node rollup is off."""
     random_task_writes(engine, random.Random(4), 30)

@@ -45,15 +45,17 @@ def _bin(seconds: str) -> str:
 
 
 def _sqlite_seconds(row: str) -> str:
-    # As orchestrator.db.dialect.seconds_between: whole seconds, then the stored fraction.
-    def whole(ts: str) -> str:
-        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
-
-    def fraction(ts: str) -> str:
-        return f"CAST(substr({ts}, 20) AS REAL)"
+    # Whole microseconds between the two texts ('YYYY-MM-DD HH:MM:SS.ffffff'), then one division:
+    # the float Python's timedelta.total_seconds() gives, so a task 1 ms long is in the bin of
+    # 0.001 (subtracting the two fractions as floats gave 0.000999...: the bin below).
+    def micros(ts: str) -> str:
+        return (
+            f"(CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({ts}, 21) AS INTEGER))"
+        )
 
     start, end = f"{row}.started_at", f"{row}.finished_at"
-    return f"(({whole(end)} - {whole(start)}) + ({fraction(end)} - {fraction(start)}))"
+    return f"(({micros(end)} - {micros(start)}) / 1000000.0)"
 
 
 def _pg_seconds(row: str) -> str:
