@@ -1,5 +1,5 @@
-"""Aggregates for the overview, from the rollup (orchestrator.rollup) for runs and from the
-tasks for nodes.
+"""Aggregates for the overview, from the rollups (orchestrator.rollup): one for runs, one for
+the nodes' tasks.
 
 >>> period = Period.last(dt.timedelta(days=7))
 >>> figures(engine, period)["success_rate"]
@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, case, func
 
 from orchestrator import rollup
-from orchestrator.db import run_tasks, runs, seconds_between, utcnow
+from orchestrator.db import runs, utcnow
 
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
-task_seconds = seconds_between(run_tasks.c.started_at, run_tasks.c.finished_at)
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,7 @@ def node_stats(
 
 def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
     """Everything the overview page shows, as plain values: two tallies (this period and the one
-    before) from the rollup, and the node figures from the tasks. (It does not fold the rollup's
+    before) from the rollup, and the node figures from the node rollup. (It does not fold the rollups'
     deltas: a write here could wait on a busy SQLite file; the executors fold them.)"""
     current = _tally(engine, period, workflows)
     previous = _tally(engine, period.previous(), workflows)
