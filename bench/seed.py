@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -60,54 +61,55 @@ def _stamp(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds") if value else None
 
 
-def _seed_sqlite_tasks(path: Path, n: int) -> None:
-    """The runs' tasks (bench.data.generate_tasks), through the node rollup's triggers (0013)."""
-    import sqlite3
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-400000")
-    sql = f"INSERT INTO run_tasks ({', '.join(TASK_COLUMNS)}) VALUES ({', '.join('?' * len(TASK_COLUMNS))})"
-    conn.execute("BEGIN")
-    batch: list[tuple] = []
-    for row in generate_tasks(n):
-        batch.append((*row[:5], _stamp(row[5]), _stamp(row[6]), row[7]))
-        if len(batch) >= 50_000:
-            conn.executemany(sql, batch)
-            batch.clear()
-    conn.executemany(sql, batch)
-    conn.execute("CREATE TABLE bench_tasks_seeded (n INTEGER)")
-    conn.execute("INSERT INTO bench_tasks_seeded VALUES (?)", (n,))
-    conn.execute("COMMIT")
-    conn.close()
-
-
-def _seed_sqlite(path: Path, n: int) -> None:
-    import json
+def _sqlite_bulk(
+    path: Path, table: str, columns: Sequence[str], rows: Iterable[tuple], marker: str, n: int
+) -> None:
+    """Insert rows in batches of 50,000 in one transaction (through the table's triggers), then
+    the marker table that says this seed is done."""
     import sqlite3
 
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     conn.execute("PRAGMA cache_size=-400000")
-    sql = f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     conn.execute("BEGIN")
+    for batch in _batches(rows):
+        conn.executemany(sql, batch)
+    conn.execute(f"CREATE TABLE {marker} (n INTEGER)")
+    conn.execute(f"INSERT INTO {marker} VALUES (?)", (n,))
+    conn.execute("COMMIT")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def _batches(rows: Iterable[tuple], size: int = 50_000) -> Iterator[list[tuple]]:
     batch: list[tuple] = []
-    for row in generate(n):
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    yield batch
+
+
+def _seed_sqlite_tasks(path: Path, n: int) -> None:
+    """The runs' tasks (bench.data.generate_tasks), through the node rollup's triggers (0013)."""
+    rows = ((*row[:5], _stamp(row[5]), _stamp(row[6]), row[7]) for row in generate_tasks(n))
+    _sqlite_bulk(path, "run_tasks", TASK_COLUMNS, rows, "bench_tasks_seeded", n)
+
+
+def _seed_sqlite(path: Path, n: int) -> None:
+    import json
+
+    def as_text(row: tuple) -> tuple:
         r = list(row)
         for i in (3, 4, 5):
             r[i] = _stamp(r[i])
         r[10], r[11] = json.dumps(r[10]), json.dumps(r[11])
-        batch.append(tuple(r))
-        if len(batch) >= 50_000:
-            conn.executemany(sql, batch)
-            batch.clear()
-    conn.executemany(sql, batch)
-    conn.execute("CREATE TABLE bench_seeded (n INTEGER)")
-    conn.execute("INSERT INTO bench_seeded VALUES (?)", (n,))
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    conn.close()
+        return tuple(r)
+
+    _sqlite_bulk(path, "runs", COLUMNS, map(as_text, generate(n)), "bench_seeded", n)
 
 
 def postgres_uri(n: int) -> str:
@@ -136,7 +138,9 @@ def postgres_engine(n: int) -> tuple[Engine, str]:
     if not _pg_seeded(uri, "bench_tasks_seeded"):
         start = time.perf_counter()
         _seed_postgres_tasks(uri, n)
-        print(f"  postgres: seeded {n * TASKS_PER_RUN:,} tasks at most in {time.perf_counter() - start:.1f} s")
+        print(
+            f"  postgres: seeded {n * TASKS_PER_RUN:,} tasks at most in {time.perf_counter() - start:.1f} s"
+        )
         _fold_rollup(engine)
     return engine, uri
 

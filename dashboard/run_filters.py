@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 
 from dashboard.url_state import Param
-from orchestrator.runs import SORT_COLUMNS, TASK_COUNTS, RunFilter, RunStore
+from orchestrator.run_filter import TASK_COUNTS
+from orchestrator.runs import SORT_COLUMNS, RunFilter, RunStore
 from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import day_bounds
 

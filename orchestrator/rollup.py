@@ -212,19 +212,22 @@ def _fold_runs(conn: Any) -> int:
         ),
     )
     for table, keys, sums in folds:
-        columns = [c.name for c in table.columns]
-        insert = dialect_insert(conn, table).from_select(columns, sums)
-        insert = insert.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c: table.c[c] + insert.excluded[c] for c in columns if c not in keys},
-        )
-        conn.execute(insert)
-        # A key whose runs add up to nothing (every run there moved or was deleted) is dropped;
-        # only the days just folded are looked at, so the write lock is held briefly.
-        touched = select(d.day).where(upto).distinct()
-        conn.execute(delete(table).where(table.c.runs == 0, table.c.day.in_(touched)))
+        _add_into(conn, table, len(keys), sums, select(d.day).where(upto).distinct(), table.c.runs)
     folded = conn.execute(delete(rollup_deltas).where(upto)).rowcount
     return int(folded)
+
+
+def _add_into(conn: Any, table: Any, keys: int, sums: Any, touched: Any, count: Any) -> None:
+    """Add `sums` (its first `keys` columns are the table's key) into `table`. A key whose
+    `count` adds up to nothing (every run or task there moved or was deleted) is dropped; only
+    the `touched` days or hours are looked at, so the write lock is held briefly."""
+    columns = [c.name for c in table.columns]
+    insert = dialect_insert(conn, table).from_select(columns, sums)
+    insert = insert.on_conflict_do_update(
+        index_elements=columns[:keys], set_={c: table.c[c] + insert.excluded[c] for c in columns[keys:]}
+    )
+    conn.execute(insert)
+    conn.execute(delete(table).where(count == 0, table.c[columns[0]].in_(touched)))
 
 
 def _fold_nodes(conn: Any) -> int:
@@ -247,17 +250,7 @@ def _fold_nodes(conn: Any) -> int:
             .where(upto)
             .group_by(*grouping)
         )
-        columns = [c.name for c in table.columns]
-        keys = columns[: len(grouping)]
-        key = leading[0]
-        insert = dialect_insert(conn, table).from_select(columns, sums)
-        insert = insert.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + insert.excluded[c] for c in columns[len(keys) :]}
-        )
-        conn.execute(insert)
-        # As for runs: a key whose tasks add up to nothing is dropped, looking only where folded.
-        touched = select(key).where(upto).distinct()
-        conn.execute(delete(table).where(table.c.tasks == 0, table.c[keys[0]].in_(touched)))
+        _add_into(conn, table, len(grouping), sums, select(leading[0]).where(upto).distinct(), table.c.tasks)
     return int(conn.execute(delete(node_deltas).where(upto)).rowcount)
 
 

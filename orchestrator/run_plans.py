@@ -31,7 +31,7 @@ from sqlalchemy import Connection, select
 from orchestrator.db import estimated_rows
 
 if TYPE_CHECKING:
-    from orchestrator.runs import RunFilter
+    from orchestrator.run_filter import RunFilter
 
 # A lead with at most this many matches is read whole and sorted (~1.5 us a row: <= 8 ms).
 NARROW = 5_000

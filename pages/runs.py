@@ -12,7 +12,8 @@ from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.runs import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS
+from orchestrator.run_filter import TASK_COUNTS
+from orchestrator.runs import COUNT_CAP, SORT_COLUMNS
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 

@@ -15,7 +15,6 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from orchestrator import rollup
 from orchestrator.db import run_tasks, runs, upgrade_schema
-from orchestrator.db.migrate import alembic_config
 from orchestrator.db.schema import (
     node_days,
     node_deltas,
@@ -215,16 +214,11 @@ def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_o
 
 
 def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
-    from alembic import command
-
     from orchestrator.db import make_engine
 
     engine = make_engine(config)
     try:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0010")
+        upgrade_schema(engine, "0010")
         rng = random.Random(3)
         with engine.begin() as conn:
             conn.execute(insert(runs), [a_run(rng, i) for i in range(200)])
@@ -418,16 +412,11 @@ def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, 
 
 
 def test_migration_0013_fills_the_node_rollup_from_the_tasks_already_stored(config):
-    from alembic import command
-
     from orchestrator.db import make_engine
 
     engine = make_engine(config)
     try:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0012")
+        upgrade_schema(engine, "0012")
         rng = random.Random(9)
         with engine.begin() as conn:
             conn.execute(insert(runs), [a_run(rng, i) for i in range(20)])
