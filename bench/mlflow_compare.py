@@ -86,7 +86,7 @@ def seed(path: Path, n: int) -> str:
                 }.values()
             )
         )
-        for key, value in (("tasks_total", r[7]), ("tasks_completed", r[8]), ("tasks_failed", r[9])):
+        for key, value in (("tasks_total", r[8]), ("tasks_completed", r[9]), ("tasks_failed", r[10])):
             metrics.append(
                 tuple(
                     {

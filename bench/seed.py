@@ -23,7 +23,7 @@ from orchestrator.db import make_engine, schema_version, upgrade_schema
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
-SEED_VERSION = 1  # bump when bench/data.py changes: cached databases are then seeded anew
+SEED_VERSION = 2  # bump when bench/data.py changes: cached databases are then seeded anew
 
 
 def sqlite_engine(n: int) -> tuple[Engine, Path]:
@@ -106,7 +106,7 @@ def _seed_sqlite(path: Path, n: int) -> None:
         r = list(row)
         for i in (3, 4, 5):
             r[i] = _stamp(r[i])
-        r[10], r[11] = json.dumps(r[10]), json.dumps(r[11])
+        r[11], r[12] = json.dumps(r[11]), json.dumps(r[12])
         return tuple(r)
 
     _sqlite_bulk(path, "runs", COLUMNS, map(as_text, generate(n)), "bench_seeded", n)
@@ -192,7 +192,7 @@ def _seed_postgres(uri: str, n: int) -> None:
         with conn.cursor() as cur, cur.copy(f"COPY runs ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for row in generate(n):
                 r = list(row)
-                r[10], r[11] = Jsonb(r[10]), Jsonb(r[11])
+                r[11], r[12] = Jsonb(r[11]), Jsonb(r[12])
                 copy.write_row(r)
         conn.execute("CREATE TABLE bench_seeded (n integer)")
         conn.execute("INSERT INTO bench_seeded VALUES (%s)", (n,))

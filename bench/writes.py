@@ -1,7 +1,7 @@
 """python -m bench.writes: what the overview's rollup triggers cost each write of a run.
 
 On a copy of the seeded database (N runs), times single-row transactions as the executor makes
-them (a task-count update, a status update with its duration, an insert), with the rollup's
+them (a task-count update, a status update with its work and wall time, an insert), with the rollup's
 triggers and then with them dropped from the copy. Figures only, medians of the repeats.
 """
 
@@ -85,7 +85,10 @@ def _time_writes(engine: Engine, ids: list[str], repeats: int) -> dict[str, floa
             update(runs)
             .where(runs.c.run_id == ids[i % len(ids)])
             .values(
-                status="succeeded" if i % 2 else "failed", duration_seconds=float(i % 97), finished_at=now
+                status="succeeded" if i % 2 else "failed",
+                wall_seconds=float(i % 97),
+                work_seconds=float(i % 89),
+                finished_at=now,
             )
         )
 

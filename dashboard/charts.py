@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.looks import status_colors
+from orchestrator.status import TaskStatus
 
 # A node never gets more lanes than this: beyond it, its lanes are shared (bars may overlap).
 MAX_LANES = 32
@@ -57,21 +58,46 @@ def _seconds(later: dt.datetime, earlier: dt.datetime) -> float:
     return (later - earlier).total_seconds()
 
 
-def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None = None) -> pd.DataFrame:
-    """One row per task: seconds from `origin` (the run's start) to its work's start and end, its lane.
+def worked(task: Mapping[str, Any]) -> bool:
+    """Whether a task did any work to draw: not one still waiting for a slot, nor one cancelled
+    before its work began."""
+    return task["status"] != TaskStatus.WAITING and not (
+        task["status"] == TaskStatus.CANCELLED and task.get("work_started_at") is None
+    )
 
-    A task's bar starts when its work started (`work_started_at`, when recorded: after waiting for
-    a concurrency slot) and ends when it finished (or now, while it runs). Tasks of one node are
-    packed into as few lanes as never overlap, so the lanes of a node show how many of its tasks
-    ran at once; nodes are grouped in the order they first started.
+
+def timeline_caption(tasks: Sequence[Mapping[str, Any]]) -> str:
+    """What the timeline draws, and the tasks it leaves out (their waits are not work)."""
+    waiting = sum(t["status"] == TaskStatus.WAITING for t in tasks)
+    never = sum(t["status"] == TaskStatus.CANCELLED and t.get("work_started_at") is None for t in tasks)
+    waited = sum(bool(t.get("wait_seconds")) for t in tasks if worked(t))
+    parts = ["A bar per task's work, grouped by node: bars side by side worked at the same time"]
+    if waited:
+        parts.append(f"{waited} waited for a slot first (not drawn; hover for how long)")
+    if waiting:
+        parts.append(f"{waiting} waiting for a slot now (not drawn)")
+    if never:
+        parts.append(f"{never} cancelled before their work began (not drawn)")
+    return "; ".join(parts) + "."
+
+
+def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per task that worked: seconds from `origin` (the first task's start, the same
+    worker's clock as the tasks') to its work's start and end, and its lane.
+
+    A task's bar is its work: from when its work began (`work_started_at`, after a wait for a
+    concurrency slot; else its start) to its end (or now, while it works). Its wait is not drawn,
+    and a task that never began its work (waiting, or cancelled first) has no bar. Tasks of one
+    node are packed into as few lanes as never overlap, so the lanes of a node show how many of
+    its tasks worked at once; nodes are grouped in the order they first worked.
     """
     now = dt.datetime.now(dt.UTC)
-    origin = origin or min(t["started_at"] for t in tasks)
+    drawn = [t for t in tasks if worked(t)]
+    origin = origin or min((t["started_at"] for t in tasks), default=now)
     rows = []
-    for t in tasks:
+    for t in drawn:
         work_start = t.get("work_started_at") or t["started_at"]
         end = t["finished_at"] or now
-        wait = t.get("wait_seconds")
         rows.append(
             {
                 "node": t["node"],
@@ -79,11 +105,13 @@ def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | Non
                 "status": t["status"],
                 "start": max(0.0, _seconds(work_start, origin)),
                 "end": max(0.0, _seconds(end, origin)),
-                "took": t.get("duration_seconds"),
-                "waited": wait if wait is not None else _seconds(work_start, t["started_at"]) or None,
+                "took": t.get("work_seconds"),
+                "waited": t.get("wait_seconds") or None,
                 "error": (t.get("error") or "").split("\n", 1)[0] or None,
             }
         )
+    if not rows:
+        return pd.DataFrame(columns=["node", "task", "status", "start", "end", "took", "waited", "error", "lane", "row"])
     frame = pd.DataFrame(rows).sort_values(["start", "end"], kind="stable").reset_index(drop=True)
     frame["lane"], frame["row"] = _lanes(frame)
     return frame
@@ -113,7 +141,8 @@ def _lanes(frame: pd.DataFrame) -> tuple[list[int], list[int]]:
 
 
 def task_timeline(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None = None) -> alt.Chart:
-    """A lane per task (packed), grouped by node; x: seconds since the run started; colour: status."""
+    """A lane per task's work (packed), grouped by node; x: seconds since its first task started;
+    colour: status. Give it tasks of which at least one worked (`worked`)."""
     frame = timeline_frame(tasks, origin)
     span = max(float(frame["end"].max()), 1e-3)
     # Every bar at least ~2 px wide, so a task of a millisecond in a run of minutes is still seen.
@@ -130,7 +159,7 @@ def task_timeline(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None
         .encode(
             x=alt.X(
                 "start:Q",
-                title="seconds since the run started",
+                title="seconds since its first task started",
                 scale=alt.Scale(domain=[0, span]),
                 axis=alt.Axis(tickCount=8, labelOverlap="greedy"),
             ),
@@ -146,8 +175,8 @@ def task_timeline(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | None
                 alt.Tooltip("node:N"),
                 alt.Tooltip("task:N"),
                 alt.Tooltip("status:N"),
-                alt.Tooltip("start:Q", title="started (s)", format=".3f"),
-                alt.Tooltip("took:Q", title="took (s)", format=".3f"),
+                alt.Tooltip("start:Q", title="work began (s)", format=".3f"),
+                alt.Tooltip("took:Q", title="worked (s)", format=".3f"),
                 alt.Tooltip("waited:Q", title="waited for a slot (s)", format=".3f"),
                 alt.Tooltip("error:N"),
             ],
@@ -243,16 +272,18 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
 
 
 def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
-    """Each task's duration by node, one colour per run: where do the runs spend their time?"""
+    """Each task's work time by node, one colour per run: where do the runs spend their time?
+    (Its wait for a slot is not work; a task that never began its work has no time.)"""
+    frame = pd.DataFrame([t for t in tasks if t.get("work_seconds") is not None])
     chart = (
-        alt.Chart(pd.DataFrame(tasks))
+        alt.Chart(frame)
         .mark_tick(thickness=2, size=14)
         .encode(
-            x=alt.X("duration_seconds:Q", title="task duration (s)"),
+            x=alt.X("work_seconds:Q", title="task work time (s)"),
             y=alt.Y("node:N", title=None),
             color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
             yOffset="run:N",
-            tooltip=["run", "node", "status", alt.Tooltip("duration_seconds:Q", format=".3f")],
+            tooltip=["run", "node", "status", alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f")],
         )
     )
     return finish(chart)

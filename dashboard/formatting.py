@@ -11,6 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.looks import look, status_colors
+from orchestrator.progress import run_progress
+from orchestrator.status import ACTIVE
 
 # The one way a moment is written, everywhere: 2026-11-27 14:03:05 UTC.
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
@@ -30,6 +32,19 @@ def duration_text(seconds: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def times_line(run: Mapping[str, Any]) -> str:
+    """A run's two durations in one line that says what each is (Markdown)."""
+    work, wall = run.get("work_seconds"), run.get("wall_seconds")
+    if work is None and wall is None:
+        return "Not started yet."
+    until = "now" if run["status"] in ACTIVE else "its last finish"
+    return (
+        f"Worked **{duration_text(work)}** (its attempts' running time) · wall time "
+        f"**{duration_text(wall)}** (first start to {until}, with its waits for a person, in the "
+        "queue and between attempts)"
+    )
 
 
 def count_text(n: int) -> str:
@@ -102,13 +117,13 @@ def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "workflow": [r["workflow"] for r in rows],
             "status": [[r["status"]] for r in rows],
             "created_at": pd.Series([r["created_at"] for r in rows], dtype="datetime64[us, UTC]"),
-            "duration_seconds": pd.Series([r["duration_seconds"] for r in rows], dtype="float64"),
+            "work_seconds": pd.Series([r["work_seconds"] for r in rows], dtype="float64"),
+            "wall_seconds": pd.Series([r["wall_seconds"] for r in rows], dtype="float64"),
             "tasks_total": [r["tasks_total"] for r in rows],
             "tasks_completed": [r["tasks_completed"] for r in rows],
             "tasks_failed": [r["tasks_failed"] for r in rows],
-            "progress": [
-                100 * r["tasks_completed"] // r["tasks_total"] if r["tasks_total"] else 0 for r in rows
-            ],
+            # None while a going run's number of tasks is not known (orchestrator.progress).
+            "progress": pd.Series([_percent(run_progress(r).fraction) for r in rows], dtype="float64"),
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
@@ -121,7 +136,12 @@ def runs_columns() -> dict[str, Any]:
         "workflow": st.column_config.TextColumn("Workflow", width=92),
         "status": status_column(),
         "created_at": time_column("Created", width=158),
-        "duration_seconds": st.column_config.NumberColumn("Duration", format="%.1f s", width=66),
+        "work_seconds": st.column_config.NumberColumn(
+            "Work", format="%.1f s", width=66, help="Its attempts' running time (so far, while it goes)"
+        ),
+        "wall_seconds": st.column_config.NumberColumn(
+            "Wall", format="%.1f s", width=66, help="First start to last finish, waits included"
+        ),
         "tasks_total": st.column_config.NumberColumn("Tasks", format="%d", width=50),
         "tasks_completed": st.column_config.NumberColumn("Completed", format="%d", width=78),
         "tasks_failed": st.column_config.NumberColumn("Failed", format="%d", width=50),
@@ -130,3 +150,7 @@ def runs_columns() -> dict[str, Any]:
         ),
         "tags": st.column_config.TextColumn("Tags"),
     }
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else float(int(100 * fraction))

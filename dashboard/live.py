@@ -6,7 +6,6 @@ tab loses nothing: the runs go on, and the view finds them again.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
 from orchestrator.operations import Orchestrator
+from orchestrator.progress import run_progress
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunFilter
 from orchestrator.status import Action, RunStatus
@@ -29,11 +29,10 @@ SHOWN = 10
 
 
 def _elapsed(run: RunRow) -> str:
-    if run["duration_seconds"] is not None:
-        return duration_text(run["duration_seconds"])
-    if run["started_at"]:
-        return duration_text((dt.datetime.now(dt.UTC) - run["started_at"]).total_seconds())
-    return "not started"
+    """Its work and wall time as the store gives them (so far, while it goes)."""
+    if run["wall_seconds"] is None:
+        return "not started"
+    return f"worked {duration_text(run['work_seconds'])} of {duration_text(run['wall_seconds'])}"
 
 
 def _events(tasks: Sequence[Mapping[str, Any]]) -> str:
@@ -46,11 +45,12 @@ def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str
         head, link = st.columns([4, 1])
         head.markdown(f"**{status_label(run['status'])}** · {run['workflow']} · `{run['run_id']}`")
         link.markdown(f"[open]({detail_link(run['run_id'])})")
-        total, done = run["tasks_total"], run["tasks_completed"]
-        st.progress(
-            done / total if total else 0.0,
-            text=f"{done} of {total} tasks · {run['tasks_failed']} failed · {_elapsed(run)}",
-        )
+        progress = run_progress(run)
+        text = f"{progress.text} · {run['tasks_failed']} failed · {_elapsed(run)}"
+        if progress.fraction is None:
+            st.caption(text)
+        else:
+            st.progress(progress.fraction, text=text)
         st.caption(f"Latest: {_events(tasks)}")
         if reason := orch.waiting_reason(run):
             st.warning(reason, icon=icon("hourglass_empty"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orchestrator.status import ALL_STATUSES, Action, RunStatus
+from orchestrator.status import ALL_STATUSES, Action, RunStatus, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Look:
 
 LOOKS: dict[str, Look] = {
     RunStatus.QUEUED: Look("schedule", "#8d8d8d", "gray"),
+    # A task waiting for a concurrency slot: scheduled, not working (run statuses share the rest).
+    TaskStatus.WAITING: Look("hourglass_empty", "#b6bcc6", "gray"),
     RunStatus.RUNNING: Look("autorenew", "#1e6fd9", "blue"),
     RunStatus.AWAITING_INPUT: Look("front_hand", "#7b3fe4", "violet"),
     RunStatus.SUCCEEDED: Look("check_circle", "#2e9e4f", "green"),
@@ -31,8 +33,9 @@ LOOKS: dict[str, Look] = {
     RunStatus.INTERRUPTED: Look("warning", "#e8830c", "orange"),
 }
 UNKNOWN = Look("help", "#8d8d8d", "gray")
-# Task statuses are a subset of the run statuses' names (running, succeeded, failed, interrupted).
-ORDER: tuple[str, ...] = tuple(ALL_STATUSES)
+# Task statuses share the run statuses' names (a task waiting for a person is `awaiting_input`, one
+# stopped before its work began `cancelled`), but for `waiting`, a task's wait for a slot.
+ORDER: tuple[str, ...] = (RunStatus.QUEUED, TaskStatus.WAITING, *ALL_STATUSES[1:])
 
 
 def look(status: str) -> Look:

@@ -19,17 +19,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, tuple_, update
 
-from orchestrator.db import run_tasks, runs, upsert, utcnow
+from orchestrator.db import run_tasks, runs, seconds_between, upsert, utcnow
 from orchestrator.db.dialect import db_now, db_seconds_ago
 from orchestrator.errors import OrchestratorError
 from orchestrator.rows import RunRow
-from orchestrator.runs import RunStore, finished_values
-from orchestrator.status import RunStatus, TaskStatus
+from orchestrator.runs import RUN_COLUMNS, RunStore, attempt_work, finished_values
+from orchestrator.status import FINAL, RunStatus, TaskStatus
 
 # Automatic resumes after database outages, per run, before it is left failed for a person.
 MAX_AUTO_RETRIES = 5
+# A task row that events may still change.
+TASK_OPEN = (TaskStatus.RUNNING, TaskStatus.WAITING)
+# Rows of an earlier attempt that a task's new execution replaces: it did not end there (it was
+# cut off, never began its work, or asked a person and now runs again with the answer).
+REPLACED_ON_RESUME = (
+    TaskStatus.RUNNING,
+    TaskStatus.WAITING,
+    TaskStatus.INTERRUPTED,
+    TaskStatus.CANCELLED,
+    TaskStatus.AWAITING_INPUT,
+)
 
 
 class ClaimLost(OrchestratorError):
@@ -47,14 +58,15 @@ class Claim:
 
 @dataclass
 class TaskEvent:
-    """A task (one node execution) starting, starting its work, or ending, as the executor saw it."""
+    """A task (one node execution) starting, waiting for a slot, starting its work, or ending, as
+    the executor saw it."""
 
     task_id: str
     node: str
     at: dt.datetime
-    kind: str  # "start", "work" (got its concurrency slot) or "end"
+    kind: str  # "start", "wait" (for a concurrency slot), "work" (got its slot) or "end"
     step: int | None = None
-    status: str | None = None  # for "end": succeeded, failed or interrupted
+    status: str | None = None  # for "end": succeeded, failed or awaiting_input
     error: str | None = None
 
 
@@ -73,17 +85,16 @@ class TaskTruth:
 
 @dataclass
 class _Batch:
-    """One batch of task events, merged per task."""
+    """One batch of task events, merged per task: rows to insert, and changes to rows written
+    by an earlier batch (task id -> the columns to set)."""
 
     new_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    works: dict[str, dt.datetime] = field(default_factory=dict)
-    ends: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
     batch = _Batch()
     for event in events:
-        row = batch.new_rows.get(event.task_id)
         if event.kind == "start":
             batch.new_rows[event.task_id] = {
                 "run_id": claim.run_id,
@@ -97,17 +108,18 @@ def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
                 "error": None,
                 "step": event.step,
             }
+            continue
+        if event.kind == "wait":
+            change: dict[str, Any] = {"status": TaskStatus.WAITING}
         elif event.kind == "work":
-            if row is not None:
-                row["work_started_at"] = event.at
-            else:
-                batch.works[event.task_id] = event.at
+            change = {"status": TaskStatus.RUNNING, "work_started_at": event.at}
         else:
-            end = {"status": event.status, "finished_at": event.at, "error": event.error}
-            if row is not None:
-                row.update(end)
-            else:
-                batch.ends[event.task_id] = end
+            change = {"status": event.status, "finished_at": event.at, "error": event.error}
+        row = batch.new_rows.get(event.task_id)
+        if row is not None:
+            row.update(change)
+        else:
+            batch.changes.setdefault(event.task_id, {}).update(change)
     return batch
 
 
@@ -154,7 +166,6 @@ class ClaimStore(RunStore):
         oldest = (
             queued.order_by(runs.c.created_at, runs.c.run_id).limit(limit).with_for_update(skip_locked=True)
         )
-        now = utcnow()
         with self._write() as conn:
             # Lock the ids first, then update exactly those: PostgreSQL may re-run a LIMIT
             # subquery inside an UPDATE once per row and so claim more than `limit`.
@@ -168,13 +179,16 @@ class ClaimStore(RunStore):
                     status=RunStatus.RUNNING,
                     attempt=runs.c.attempt + 1,
                     worker=worker,
-                    started_at=func.coalesce(runs.c.started_at, now),
+                    # A run's times are the database's clock: its wall and work time agree
+                    # whichever workers' clocks ran it.
+                    started_at=func.coalesce(runs.c.started_at, db_now()),
+                    attempt_started_at=db_now(),
                     heartbeat_at=db_now(),
                     finished_at=None,
-                    duration_seconds=None,
+                    wall_seconds=None,
                     cancel_requested=False,
                 )
-                .returning(*runs.c)
+                .returning(*RUN_COLUMNS)
             )
             claimed = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
         return [claimed[i] for i in ids if i in claimed]  # type: ignore[misc]
@@ -223,7 +237,10 @@ class ClaimStore(RunStore):
             .where(runs.c.run_id.in_(stale_rows.scalar_subquery()))
             .values(
                 status=RunStatus.INTERRUPTED,
-                **finished_values(utcnow()),
+                **finished_values(),
+                # The attempt worked until its last heartbeat (the database's clock, as its start).
+                work_seconds=func.coalesce(runs.c.work_seconds, 0.0)
+                + func.coalesce(seconds_between(runs.c.attempt_started_at, runs.c.heartbeat_at), 0.0),
                 error=f"The executor stopped responding (no heartbeat for {stale_after_seconds:.0f} s); "
                 "resume the run to continue from its last checkpoint.",
             )
@@ -232,14 +249,14 @@ class ClaimStore(RunStore):
         with self._write() as conn:
             stale = [row.run_id for row in conn.execute(stmt)]
             for run_id in stale:
-                self._close_open_tasks(conn, run_id)
+                self.close_open_tasks(conn, run_id)
                 conn.execute(self._recount(run_id))
         return stale
 
     # -- progress ---------------------------------------------------------------------------
 
     def record_task_events(self, claim: Claim, events: Sequence[TaskEvent]) -> None:
-        """Write a batch of task starts, work starts and ends, then recount the run's tasks.
+        """Write a batch of task starts, waits, work starts and ends, then recount the run's tasks.
 
         A task whose result a checkpoint already holds is announced again by LangGraph when a
         run resumes; its succeeded row stays as it is. A task cut off by a crash (running or
@@ -253,39 +270,26 @@ class ClaimStore(RunStore):
             self._fence(conn, claim)
             if batch.new_rows:
                 self._insert_started(conn, claim, batch.new_rows)
-            if batch.works:
-                conn.execute(
-                    update(run_tasks)
-                    .where(
-                        run_tasks.c.run_id == claim.run_id,
-                        run_tasks.c.attempt == claim.attempt,
-                        run_tasks.c.task_id == bindparam("t_id"),
-                    )
-                    .values(work_started_at=bindparam("t_at")),
-                    [{"t_id": task_id, "t_at": at} for task_id, at in batch.works.items()],
+            # One executemany per set of columns changed (waits; work starts; ends; or a mix).
+            by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for task_id, change in batch.changes.items():
+                columns = tuple(sorted(change))
+                by_columns.setdefault(columns, []).append(
+                    {"t_id": task_id, **{f"t_{c}": v for c, v in change.items()}}
                 )
-            if batch.ends:
+            for columns, params in by_columns.items():
                 conn.execute(
                     update(run_tasks)
                     .where(
                         run_tasks.c.run_id == claim.run_id,
                         run_tasks.c.attempt == claim.attempt,
                         run_tasks.c.task_id == bindparam("t_id"),
+                        # A row already ended (a late wait or work event) stays as it ended.
+                        # (Not IN: an executemany takes no expanding parameter.)
+                        or_(*(run_tasks.c.status == status for status in TASK_OPEN)),
                     )
-                    .values(
-                        status=bindparam("t_status"),
-                        finished_at=bindparam("t_at"),
-                        error=bindparam("t_error"),
-                    ),
-                    [
-                        {
-                            "t_id": task_id,
-                            "t_status": e["status"],
-                            "t_at": e["finished_at"],
-                            "t_error": e["error"],
-                        }
-                        for task_id, e in batch.ends.items()
-                    ],
+                    .values({c: bindparam(f"t_{c}") for c in columns}),
+                    params,
                 )
             conn.execute(self._recount(claim.run_id))
 
@@ -309,7 +313,7 @@ class ClaimStore(RunStore):
                     run_tasks.c.run_id == claim.run_id,
                     run_tasks.c.task_id.in_([row["task_id"] for row in fresh]),
                     run_tasks.c.attempt < claim.attempt,
-                    run_tasks.c.status.in_([TaskStatus.RUNNING, TaskStatus.INTERRUPTED]),
+                    run_tasks.c.status.in_(REPLACED_ON_RESUME),
                 )
             )
         upsert(
@@ -325,8 +329,9 @@ class ClaimStore(RunStore):
 
         A task whose writes were saved is succeeded (its end may never have been written); a
         task whose error was saved is failed; a row that claims success for writes that were
-        never saved, and a row still running from an earlier attempt, were cut off: interrupted.
-        Tasks the checkpoints know but no row records (a crash before the first batch) get one.
+        never saved, and a row still running from an earlier attempt, were cut off: interrupted;
+        a row still waiting for a slot never began its work: cancelled. Tasks the checkpoints
+        know but no row records (a crash before the first batch) get one.
         """
         by_id = {t.task_id: t for t in truth}
         previous = max(1, claim.attempt - 1)
@@ -341,13 +346,15 @@ class ClaimStore(RunStore):
                 saved = known is not None and known.outcome == TaskStatus.SUCCEEDED
                 if row.status == TaskStatus.RUNNING or (row.status == TaskStatus.SUCCEEDED and not saved):
                     self._set_task(conn, row, TaskStatus.INTERRUPTED, None)
+                elif row.status == TaskStatus.WAITING:
+                    self._set_task(conn, row, TaskStatus.CANCELLED, None)
             for task in by_id.values():
                 if task.outcome not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
                     continue
                 mine = sorted(by_task.get(task.task_id, []), key=lambda r: r.attempt)
                 if any(r.status == task.outcome for r in mine):
                     continue
-                open_rows = [r for r in mine if r.status in (TaskStatus.RUNNING, TaskStatus.INTERRUPTED)]
+                open_rows = [r for r in mine if r.status in REPLACED_ON_RESUME]
                 if open_rows:
                     self._set_task(conn, open_rows[-1], task.outcome, task.error, task.finished_at)
                 elif not mine or task.outcome == TaskStatus.FAILED:
@@ -396,12 +403,13 @@ class ClaimStore(RunStore):
     ) -> bool:
         """End the claimed run's attempt with `status` (a final one, or awaiting_input).
 
-        Open tasks of this attempt are closed as interrupted, the answer it carried to an
-        interrupt is consumed. False when the claim was lost (nothing is written then).
+        Open tasks of this attempt are closed (interrupted while they worked, cancelled while
+        they waited), the answer it carried to an interrupt is consumed, and the attempt's running
+        time is added to the run's work. False when the claim was lost (nothing is written then).
         """
         values: dict[str, Any] = {"status": status, "error": error, "resume_value": None}
         if status != RunStatus.AWAITING_INPUT:
-            values.update(finished_values(utcnow()))
+            values.update(finished_values())
         if snapshot is not None:
             values["state_snapshot"] = snapshot
         return self._end(claim, values)
@@ -424,26 +432,26 @@ class ClaimStore(RunStore):
                     status=RunStatus.FAILED,
                     error=f"{reason} It was not resumed again after {MAX_AUTO_RETRIES} automatic resumes; "
                     "resume it when the database is healthy.",
-                    **finished_values(utcnow()),
+                    **finished_values(),
                 )
             else:
                 values["auto_retries"] = runs.c.auto_retries + 1
         return values["status"] if self._end(claim, values) else None
 
     def _end(self, claim: Claim, values: dict[str, Any]) -> bool:
+        """End the attempt: `values`, the attempt's running time added to the run's work, its
+        open tasks closed (and, at a final status, every task still waiting for a person)."""
+        final = values["status"] in FINAL
         try:
             with self._write() as conn:
                 self._fence(conn, claim)
-                conn.execute(update(runs).where(runs.c.run_id == claim.run_id).values(**values))
-                self._close_open_tasks(conn, claim.run_id, claim.attempt)
+                conn.execute(
+                    update(runs)
+                    .where(runs.c.run_id == claim.run_id)
+                    .values(**values, work_seconds=attempt_work())
+                )
+                self.close_open_tasks(conn, claim.run_id, None if final else claim.attempt)
                 conn.execute(self._recount(claim.run_id))
         except ClaimLost:
             return False
         return True
-
-    @staticmethod
-    def _close_open_tasks(conn: Connection, run_id: str, attempt: int | None = None) -> None:
-        stmt = update(run_tasks).where(run_tasks.c.run_id == run_id, run_tasks.c.status == TaskStatus.RUNNING)
-        if attempt is not None:
-            stmt = stmt.where(run_tasks.c.attempt == attempt)
-        conn.execute(stmt.values(status=TaskStatus.INTERRUPTED, finished_at=utcnow()))

@@ -11,7 +11,6 @@ page renders what they return.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -77,7 +76,8 @@ METRICS: list[tuple[str, str]] = [
     ("workflow", "Workflow"),
     ("status", "Status"),
     ("created_at", "Created at"),
-    ("duration_seconds", "Duration (s)"),
+    ("work_seconds", "Work time (s)"),
+    ("wall_seconds", "Wall time (s)"),
     ("tasks_total", "Tasks total"),
     ("tasks_completed", "Tasks completed"),
     ("tasks_failed", "Tasks failed"),
@@ -96,21 +96,11 @@ def _success_rate(run: Mapping[str, Any]) -> float | None:
     return completed / total
 
 
-def _duration(run: Mapping[str, Any]) -> float | None:
-    if "duration_seconds" in run:
-        return run["duration_seconds"]
-    started, finished = run.get("started_at"), run.get("finished_at")
-    if isinstance(started, dt.datetime) and isinstance(finished, dt.datetime):
-        return (finished - started).total_seconds()
-    return None
-
-
 def _metric_value(run: Mapping[str, Any], key: str) -> Any:
-    """The displayed value of one metric for one run (success rate and duration are derived)."""
+    """The displayed value of one metric for one run (the success rate is derived; the work and
+    wall time are the store's, as every page shows them)."""
     if key == "success_rate":
         return _success_rate(run)
-    if key == "duration_seconds":
-        return _duration(run)
     return run.get(key)
 
 
@@ -133,7 +123,8 @@ def _sorted_tags(value: Any) -> Any:
 
 # How two cells are compared: real durations always differ a little, so only 0.1 s counts.
 _NORMALISERS: dict[str, Callable[[Any], Any]] = {
-    "duration_seconds": _rounded(1),
+    "work_seconds": _rounded(1),
+    "wall_seconds": _rounded(1),
     "success_rate": _rounded(4),
     "tags": _sorted_tags,
 }
@@ -146,7 +137,7 @@ def compare_table(runs: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
     rounded to 0.1 s, success rates to 4 decimals, tags as sorted lists (None = no tags).
 
         >>> row = compare_table([{"tasks_total": 4, "tasks_completed": 3},
-        ...                      {"tasks_total": 0, "tasks_completed": 0}])[7]
+        ...                      {"tasks_total": 0, "tasks_completed": 0}])[8]
         >>> row["values"], row["differing_runs"]
         ([0.75, None], [1])
     """

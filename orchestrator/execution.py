@@ -158,14 +158,16 @@ class TaskRecorder:
         if error is not None:
             status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
         elif chunk.get("interrupts"):
-            status, message = TaskStatus.INTERRUPTED, None
+            # It asked a person (interrupt()): it waits for the answer, then runs again.
+            status, message = TaskStatus.AWAITING_INPUT, None
         else:
             status, message = TaskStatus.SUCCEEDED, None
         self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message))
 
-    def add_work(self, task_id: str) -> None:
-        """The task got its concurrency slot and started its work (see workflows.limits.slot)."""
-        self.pending.append(TaskEvent(task_id, "", utcnow(), "work"))
+    def add_slot_event(self, kind: str, task_id: str) -> None:
+        """The task waits for a concurrency slot ("wait"), or got one and started its work
+        ("work"); see workflows.limits.slot."""
+        self.pending.append(TaskEvent(task_id, "", utcnow(), kind))
 
     @property
     def full(self) -> bool:
@@ -197,8 +199,9 @@ async def checkpoint_truth(
 ) -> list[TaskTruth]:
     """Every task of the run's history with its node, and whether it finished.
 
-    A step followed by another checkpoint completed, so all its tasks finished (even one
-    whose own writes were not saved: LangGraph applied them to the state in memory). In the
+    A step followed by a checkpoint of the loop completed, so all its tasks finished (even one
+    whose own writes were not saved: LangGraph applied them to the state in memory). A step
+    followed by an edit of the state (a fork's `update_state`) ran none of its tasks. In the
     latest step, a task finished when its writes were saved, or failed when its error was.
     """
     thread: RunnableConfig = {
@@ -213,7 +216,7 @@ async def checkpoint_truth(
     truth: list[TaskTruth] = []
     for index, snapshot in enumerate(history):
         saved = writes.get(snapshot.config["configurable"]["checkpoint_id"], [])
-        completed = index + 1 < len(history)
+        completed = index + 1 < len(history) and (history[index + 1].metadata or {}).get("source") == "loop"
         started = _timestamp(snapshot.created_at)
         finished = _timestamp(history[index + 1].created_at) if completed else None
         step = (snapshot.metadata or {}).get("step")

@@ -64,7 +64,7 @@ from orchestrator.snapshots import to_jsonable
 from orchestrator.status import RunStatus
 from orchestrator.workers import WorkerStore
 from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
-from orchestrator.workflows.limits import release_run, work_started_task
+from orchestrator.workflows.limits import release_run, slot_event
 
 logger = logging.getLogger("orchestrator.executor")
 # How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
@@ -381,8 +381,8 @@ class Executor:
                 elif mode == "checkpoints":
                     # Tasks that start after the checkpoint of step N belong to step N + 1.
                     handle.recorder.step = int((chunk.get("metadata") or {}).get("step", -1)) + 1
-                elif (task_id := work_started_task(chunk)) is not None:
-                    handle.recorder.add_work(task_id)
+                elif (event := slot_event(chunk)) is not None:
+                    handle.recorder.add_slot_event(*event)
                 if handle.recorder.full:
                     await handle.recorder.flush()
             flusher.cancel()

@@ -4,17 +4,47 @@ that checkpoint, through LangGraph's savers' API (`list`, `put`, `put_writes`), 
 The copy keeps checkpoint ids, so the fork's history is the parent's up to the fork point and
 compare can say where the two part. The fork point's own pending writes (progress made after
 it) are left behind: the fork runs that step again, which is how a wrong answer to an
-interrupt is corrected. An edited state goes in with LangGraph's `update_state`.
+interrupt is corrected. An edited state goes in with LangGraph's `update_state`, each key as
+edited: a key with a reducer (`Annotated[list, operator.add]`) gets LangGraph's `Overwrite`,
+so the edited list replaces the old one instead of being added to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.binop import BinaryOperatorAggregate
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointMetadata, CheckpointTuple
+from langgraph.graph import StateGraph
+from langgraph.types import Overwrite
 
 from orchestrator.errors import InputError
+from orchestrator.validation import shown
+
+
+def state_update(builder: StateGraph, values: Any) -> dict[str, Any]:
+    """`values` (the keys a person edited) as an update that sets each key to exactly its edited
+    value: checked against the workflow's state keys, reducer keys wrapped in `Overwrite`.
+
+    InputError in one sentence for anything but an object of the state's keys."""
+    channels = builder.schemas.get(builder.state_schema, {})
+    if not isinstance(values, Mapping):
+        raise InputError(
+            f"The state to fork with must be a JSON object of the workflow's state keys, not {type(values).__name__}."
+        )
+    if set(channels) == {"__root__"}:  # a state without declared keys (StateGraph(dict))
+        return dict(values)
+    unknown = sorted(str(key) for key in values if key not in channels)
+    if unknown:
+        raise InputError(
+            f"The workflow's state has no key {shown(unknown[0])}; give only its keys ({', '.join(sorted(channels))})."
+        )
+    return {
+        key: Overwrite(value=value) if isinstance(channels[key], BinaryOperatorAggregate) else value
+        for key, value in values.items()
+    }
 
 
 def history_until(

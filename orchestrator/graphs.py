@@ -15,17 +15,24 @@ from orchestrator.workflows import WorkflowSpec
 
 # Fill and border per state of a node in a run (light fills: the names stay readable).
 FILLS = {
-    "failed": ("#fdecea", "#c62828"),
-    "running": ("#e3f2fd", "#1565c0"),
-    "interrupted": ("#fff3e0", "#ef6c00"),
-    "succeeded": ("#e8f5e9", "#2e7d32"),
+    TaskStatus.FAILED: ("#fdecea", "#c62828"),
+    TaskStatus.RUNNING: ("#e3f2fd", "#1565c0"),
+    TaskStatus.AWAITING_INPUT: ("#f1e8fd", "#7b3fe4"),
+    TaskStatus.WAITING: ("#f4f5f7", "#8d95a3"),
+    TaskStatus.INTERRUPTED: ("#fff3e0", "#ef6c00"),
+    TaskStatus.SUCCEEDED: ("#e8f5e9", "#2e7d32"),
+    TaskStatus.CANCELLED: ("#f5f5f5", "#5f6368"),
     "not run": ("#ffffff", "#9e9e9e"),
 }
+# The words under a node's name, in this order: "466 waiting, 1 running, 33 done".
 WORDS: dict[str, str] = {
+    TaskStatus.WAITING: "waiting",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.AWAITING_INPUT: "waiting for an answer",
     TaskStatus.SUCCEEDED: "done",
     TaskStatus.FAILED: "failed",
-    TaskStatus.RUNNING: "running",
     TaskStatus.INTERRUPTED: "stopped",
+    TaskStatus.CANCELLED: "never started",
 }
 
 
@@ -35,8 +42,18 @@ def _quote(text: str) -> str:
 
 
 def node_state(counts: Mapping[str, int]) -> str:
-    """The one state a node is drawn in: failed, running, interrupted, succeeded or not run."""
-    for state in ("failed", "running", "interrupted", "succeeded"):
+    """The one state a node is drawn in: the first of failed, running, waiting for an answer,
+    waiting for a slot, interrupted, succeeded and cancelled that one of its tasks is in, else
+    not run."""
+    for state in (
+        TaskStatus.FAILED,
+        TaskStatus.RUNNING,
+        TaskStatus.AWAITING_INPUT,
+        TaskStatus.WAITING,
+        TaskStatus.INTERRUPTED,
+        TaskStatus.SUCCEEDED,
+        TaskStatus.CANCELLED,
+    ):
         if counts.get(state):
             return state
     return "not run"
@@ -67,7 +84,8 @@ def graph_dot(
         node_counts = (counts or {}).get(node.name, {})
         fill, border = FILLS[node_state(node_counts) if counts is not None else "not run"]
         label = node.name
-        parts = [f"{n} {WORDS.get(status, status)}" for status, n in sorted(node_counts.items()) if n]
+        order = [*WORDS, *sorted(set(node_counts) - set(WORDS))]
+        parts = [f"{node_counts[s]} {WORDS.get(s, s)}" for s in order if node_counts.get(s)]
         if parts:
             label += "\n" + ", ".join(parts)
         lines.append(

@@ -14,13 +14,14 @@ from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
 from orchestrator.snapshots import to_jsonable
 
-# The task id LangGraph writes a Command's own writes under (an answer, an update), not a node's.
-NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 # LangGraph's bookkeeping channels, not part of the user's state.
 INTERNAL_PREFIXES = ("branch:", "__", "start:")
-# The task id LangGraph writes a run's resume value under (Command(resume=...): an approval).
+# The task id LangGraph writes a Command's own writes under (Command(resume=...): an answer).
 NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
 RESUME_WRITER = "(resume value)"
+# The checkpoint a fork's edit of the state made (`update_state`, source "update"), and what its
+# own writes led to, are written by that edit, not by a node.
+EDIT_WRITER = "(state edited)"
 
 
 def is_state_channel(channel: str) -> bool:
@@ -48,8 +49,9 @@ def checkpoint_history(
     parent_source = None
     for t in tuples:
         metadata = t.metadata or {}
-        # The writes on an "input" checkpoint are the run's input, not a node's.
-        unknown = "(input)" if parent_source == "input" else None
+        # The writes on an "input" checkpoint are the run's input, not a node's; those on an edit's
+        # checkpoint are the edit's (LangGraph names them by an id of its own).
+        unknown = {"input": "(input)", "update": EDIT_WRITER}.get(parent_source or "")
         writers = sorted(
             {
                 RESUME_WRITER
@@ -58,6 +60,8 @@ def checkpoint_history(
                 for task_id, _, _ in parent_writes
             }
         )
+        if metadata.get("source") == "update":
+            writers = [EDIT_WRITER]
         values = t.checkpoint.get("channel_values", {})
         history.append(
             {

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, case, func
+from sqlalchemy import Engine
 
 from orchestrator import rollup
-from orchestrator.db import runs, utcnow
-
-FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+from orchestrator.db import utcnow
+from orchestrator.db.schema import DURATION_MEASURES
+from orchestrator.status import FINAL, RunStatus
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,6 @@ class Period:
         return dt.timedelta(hours=1) if self.bucket_unit == "hour" else dt.timedelta(days=1)
 
 
-def _where(period: Period, workflows: Sequence[str]) -> list[Any]:
-    conds = [runs.c.created_at >= period.start, runs.c.created_at < period.end]
-    if workflows:
-        conds.append(runs.c.workflow.in_(list(workflows)))
-    return conds
-
-
-def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
 def _tally(engine: Engine, period: Period, workflows: Sequence[str]) -> rollup.Tally:
     return rollup.tally(engine, period.start, period.end, workflows)
 
@@ -76,40 +65,51 @@ def _figures_of(tally: rollup.Tally, period: Period, workflow: str | None = None
         totals[0] += count
         totals[1] += completed
         totals[2] += task_failures
-        succeeded += count if status == "succeeded" else 0
-        failed += count if status == "failed" else 0
-        finished += count if status in FINISHED else 0
-    durations = [
-        (index, int(count), seconds)
-        for (name, index), (count, seconds) in tally.durations.items()
-        if workflow is None or name == workflow
-    ]
-    p = rollup.percentiles(durations, "duration", (0.5, 0.95))
+        succeeded += count if status == RunStatus.SUCCEEDED else 0
+        failed += count if status == RunStatus.FAILED else 0
+        finished += count if status in FINAL else 0
+    percentiles = {}
+    for measure in DURATION_MEASURES:
+        durations = [
+            (index, int(count), seconds)
+            for (name, kind, index), (count, seconds) in tally.durations.items()
+            if kind == measure and (workflow is None or name == workflow)
+        ]
+        p = rollup.percentiles(durations, "duration", (0.5, 0.95))
+        percentiles[f"p50_{measure}_seconds"] = p.get(0.5)
+        percentiles[f"p95_{measure}_seconds"] = p.get(0.95)
     minutes = period.length.total_seconds() / 60
     return {
         "runs": totals[0],
         "succeeded": succeeded,
         "failed": failed,
         "success_rate": succeeded / finished if finished else None,
-        "p50_seconds": p.get(0.5),
-        "p95_seconds": p.get(0.95),
+        **percentiles,
         "tasks_completed": totals[1],
         "tasks_failed": totals[2],
         "tasks_per_minute": totals[1] / minutes if minutes else None,
     }
 
 
-def _bins(counts: dict[tuple[str, int], Any]) -> dict[int, int]:
-    """Runs per bin over every workflow (a duration bin's value is [runs, seconds])."""
+def _bins(counts: dict[Any, Any], measure: str | None = None) -> dict[int, int]:
+    """Runs per bin over every workflow: of a tally's task counts ((workflow, bin) -> runs), or
+    of one duration `measure` ((workflow, measure, bin) -> [runs, seconds])."""
     merged: dict[int, int] = {}
-    for (_, index), value in counts.items():
-        merged[index] = merged.get(index, 0) + int(value[0] if isinstance(value, list) else value)
+    for key, value in counts.items():
+        if measure is None:
+            index, runs = key[1], int(value)
+        elif key[1] == measure:
+            index, runs = key[2], int(value[0])
+        else:
+            continue
+        merged[index] = merged.get(index, 0) + runs
     return merged
 
 
 def figures(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> dict[str, Any]:
-    """Headline figures of the runs created in `period`: counts, success rate, duration p50/p95
-    (within their duration bin, see orchestrator.rollup), tasks."""
+    """Headline figures of the runs created in `period`: counts, success rate, the p50/p95 of the
+    finished runs' work time and of their wall time (each within its duration bin, see
+    orchestrator.rollup), tasks."""
     return _figures_of(_tally(engine, period, workflows), period)
 
 
@@ -155,15 +155,19 @@ def runs_over_time(engine: Engine, period: Period, workflows: Sequence[str] = ()
 
 
 def _histogram_of(tally: rollup.Tally, of: str, bins: int) -> list[dict[str, Any]]:
-    counts = tally.durations if of == "duration" else tally.tasks
-    return rollup.bars(_bins(counts).items(), "duration" if of == "duration" else "tasks", bins)
+    if of == "tasks":
+        return rollup.bars(_bins(tally.tasks).items(), "tasks", bins)
+    return rollup.bars(_bins(tally.durations, of).items(), "duration", bins)
 
 
 def histogram(
-    engine: Engine, period: Period, workflows: Sequence[str] = (), *, of: str = "duration", bins: int = 20
+    engine: Engine, period: Period, workflows: Sequence[str] = (), *, of: str = "work", bins: int = 20
 ) -> list[dict[str, Any]]:
-    """Runs per range of duration (seconds) or of `tasks_total`: [{start, end, runs}], at most
-    `bins` bars on round bounds (1, 2, 5 ... per decade; see orchestrator.rollup.bars)."""
+    """Finished runs per range of work or wall time (`of`: "work", "wall"; seconds), or runs per
+    range of `tasks_total` ("tasks"): [{start, end, runs}], at most `bins` bars on round bounds
+    (1, 2, 5 ... per decade; see orchestrator.rollup.bars)."""
+    if of not in (*DURATION_MEASURES, "tasks"):
+        raise ValueError(f"of must be 'work', 'wall' or 'tasks', not {of!r}")
     return _histogram_of(_tally(engine, period, workflows), of, bins)
 
 
@@ -186,7 +190,7 @@ def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> d
     return {
         "figures": _with_change(_figures_of(current, period), _figures_of(previous, period.previous())),
         "over_time": _over_time_of(current),
-        "durations": _histogram_of(current, "duration", 20),
+        "durations": {measure: _histogram_of(current, measure, 20) for measure in DURATION_MEASURES},
         "task_counts": _histogram_of(current, "tasks", 20),
         "per_workflow": _per_workflow_of(current, period),
         "nodes": node_stats(engine, period, workflows, limit=50),

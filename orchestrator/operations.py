@@ -22,7 +22,7 @@ from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
-from orchestrator.forks import copy_until, writer_of
+from orchestrator.forks import copy_until, state_update, writer_of
 from orchestrator.interrupts import approve_answer, human_answer, reject_answer
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
@@ -133,6 +133,7 @@ class Orchestrator:
             input = {**(saved["input"] or {}), **(input or {})}
             config = {**(saved["config"] or {}), **(config or {})}
         checked, checked_config = self.check_launch(workflow, input, config)
+        planned = self.registry.get(workflow).tasks_planned(checked)
         rows: list[dict[str, Any]] = [
             {
                 "run_id": new_run_id(),
@@ -144,6 +145,7 @@ class Orchestrator:
                 "preset": preset,
                 "tags": _clean_tags(tags),
                 "launched_by": launched_by,
+                "tasks_planned": planned,
             }
             for _ in range(copies)
         ]
@@ -192,6 +194,7 @@ class Orchestrator:
             "tags": list(run["tags"] or []),
             "rerun_of": run_id,
             "launched_by": launched_by or run["launched_by"],
+            "tasks_planned": self.registry.get(run["workflow"]).tasks_planned(checked),
         }
         self.store.insert_many([row])
         return str(row["run_id"])
@@ -222,11 +225,12 @@ class Orchestrator:
                 # The parent's step at the fork point (an edited state adds a checkpoint after it).
                 step = (saver.get_tuple(point) or _missing(checkpoint_id)).metadata.get("step")
                 if values:
+                    builder = spec.build()
+                    update = state_update(builder, values)
                     nodes = {task["task_id"]: task["node"] for task in self.store.get_tasks(run_id)}
                     as_node = writer_of(saver, run_id, checkpoint_id, nodes)
-                    point = (
-                        spec.build().compile(checkpointer=saver).update_state(point, values, as_node=as_node)
-                    )
+                    graph = builder.compile(checkpointer=saver)
+                    point = graph.update_state(point, update, as_node=as_node)
             except InputError:
                 saver.delete_thread(new_id)
                 raise
@@ -340,7 +344,7 @@ class Orchestrator:
             worker=None,
             cancel_requested=False,
             finished_at=None,
-            duration_seconds=None,
+            wall_seconds=None,
         ):
             return "queued"
         run = self.get_run(run_id)

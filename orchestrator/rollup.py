@@ -1,9 +1,9 @@
 """The overview's rollup: what the runs of a period add up to, without reading every run.
 
-Triggers on `runs` (migration 0011) append every change of a run to `rollup_deltas` in the
-writer's own transaction; `compact` folds those deltas into one row per UTC day and workflow
-and status (`rollup_status`), duration bin (`rollup_durations`) or task-count bin
-(`rollup_tasks`). `tally` adds up a period: whole UTC days from the rollups and the deltas not
+Triggers on `runs` (migrations 0011, 0014) append every change of a run to `rollup_deltas` in
+the writer's own transaction; `compact` folds those deltas into one row per UTC day and workflow
+and status (`rollup_status`), duration measure and bin (`rollup_durations`: a finished run's work
+time and its wall time) or task-count bin (`rollup_tasks`). `tally` adds up a period: whole UTC days from the rollups and the deltas not
 yet folded, and the ragged ends (and any period of two days or less, whose chart is hourly)
 from the runs themselves, binned here exactly as the triggers bin them.
 
@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, union_all
+from sqlalchemy import Engine, String, delete, func, literal, select, union_all
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db import dialect_insert, runs, time_bucket
 from orchestrator.db.schema import (
-    UNFINISHED_BIN,
+    DURATION_MEASURES,
+    NO_WORK_BIN,
     node_days,
     node_days_all,
     node_deltas,
@@ -134,8 +135,8 @@ class Tally:
     # (bucket, status) -> runs; buckets ('YYYY-MM-DD HH:00', UTC) are days, or hours for periods
     # of two days or less
     by_bucket: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
-    # (workflow, bin) -> [runs, their seconds' sum]
-    durations: dict[tuple[str, int], list[float]] = field(
+    # (workflow, measure, bin) -> [runs, their seconds' sum]; measure: "work" or "wall"
+    durations: dict[tuple[str, str, int], list[float]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0.0])
     )
     # (workflow, bin) -> runs
@@ -196,12 +197,15 @@ def _fold_runs(conn: Any) -> int:
             .where(upto)
             .group_by(d.day, d.workflow, d.status),
         ),
-        (
-            rollup_durations,
-            ("day", "workflow", "bin"),
-            select(d.day, d.workflow, d.duration_bin, func.sum(d.runs), func.sum(d.duration_seconds))
-            .where(upto, d.duration_bin.is_not(None))
-            .group_by(d.day, d.workflow, d.duration_bin),
+        *(
+            (
+                rollup_durations,
+                ("day", "workflow", "measure", "bin"),
+                select(d.day, d.workflow, literal(measure, String(10)), bin_, func.sum(d.runs), func.sum(seconds))
+                .where(upto, bin_.is_not(None))
+                .group_by(d.day, d.workflow, bin_),
+            )
+            for measure, bin_, seconds in _measures(d)
         ),
         (
             rollup_tasks,
@@ -215,6 +219,11 @@ def _fold_runs(conn: Any) -> int:
         _add_into(conn, table, len(keys), sums, select(d.day).where(upto).distinct(), table.c.runs)
     folded = conn.execute(delete(rollup_deltas).where(upto)).rowcount
     return int(folded)
+
+
+def _measures(d: Any) -> list[tuple[str, Any, Any]]:
+    """Each duration measure with its bin and seconds columns in `rollup_deltas`."""
+    return [(measure, d[f"{measure}_bin"], d[f"{measure}_seconds"]) for measure in DURATION_MEASURES]
 
 
 def _add_into(conn: Any, table: Any, keys: int, sums: Any, touched: Any, count: Any) -> None:
@@ -323,19 +332,25 @@ def _add_days(conn: Any, result: Tally, first: dt.date, last: dt.date, workflows
     durations = union_all(
         select(
             rollup_durations.c.workflow,
+            rollup_durations.c.measure,
             rollup_durations.c.bin,
             rollup_durations.c.runs,
             rollup_durations.c.seconds,
         ).where(*within(rollup_durations)),
-        select(d.workflow, d.duration_bin, d.runs, d.duration_seconds).where(
-            *within(rollup_deltas), d.duration_bin.is_not(None)
+        *(
+            select(d.workflow, literal(measure, String(10)), bin_, d.runs, seconds).where(
+                *within(rollup_deltas), bin_.is_not(None)
+            )
+            for measure, bin_, seconds in _measures(d)
         ),
     ).subquery()
     u = durations.c
-    stmt = select(u.workflow, u.bin, func.sum(u.runs), func.sum(u.seconds)).group_by(u.workflow, u.bin)
-    for workflow, index, count, seconds in conn.execute(stmt):
+    stmt = select(u.workflow, u.measure, u.bin, func.sum(u.runs), func.sum(u.seconds)).group_by(
+        u.workflow, u.measure, u.bin
+    )
+    for workflow, measure, index, count, seconds in conn.execute(stmt):
         if count:
-            binned = result.durations[(workflow, int(index))]
+            binned = result.durations[(workflow, measure, int(index))]
             binned[0] += int(count)
             binned[1] += float(seconds)
     tasks = union_all(
@@ -363,25 +378,29 @@ def _add_runs(
             bucket,
             r.workflow,
             r.status,
-            r.duration_seconds,
+            r.work_seconds,
+            r.wall_seconds,
             r.tasks_total,
             func.count(),
             func.sum(r.tasks_completed),
             func.sum(r.tasks_failed),
         )
         .where(*conds)
-        .group_by(bucket, r.workflow, r.status, r.duration_seconds, r.tasks_total)
+        .group_by(bucket, r.workflow, r.status, r.work_seconds, r.wall_seconds, r.tasks_total)
     )
-    for at, workflow, status, seconds, total, count, completed, failed in conn.execute(stmt):
+    for at, workflow, status, work, wall, total, count, completed, failed in conn.execute(stmt):
         totals = result.by_status[(workflow, status)]
         totals[0] += count
         totals[1] += int(completed)
         totals[2] += int(failed)
         result.by_bucket[(at, status)] += count
-        if seconds is not None:
-            binned = result.durations[(workflow, bin_of("duration", float(seconds)))]
-            binned[0] += count
-            binned[1] += float(seconds) * count
+        # A run's durations count once it has finished (its wall time is set), as the triggers do.
+        if wall is not None:
+            for measure, seconds in (("work", work), ("wall", wall)):
+                if seconds is not None:
+                    binned = result.durations[(workflow, measure, bin_of("duration", float(seconds)))]
+                    binned[0] += count
+                    binned[1] += float(seconds) * count
         result.tasks[(workflow, bin_of("tasks", float(total)))] += count
 
 
@@ -472,8 +491,9 @@ def _mantissa(value: float) -> Decimal:
 
 @dataclass
 class NodeTally:
-    """What the tasks started in a period add up to, per node: by duration bin (UNFINISHED_BIN
-    for tasks still running) [tasks, their seconds' sum], and failed tasks."""
+    """What the tasks started in a period add up to, per node: by the bin of their work time
+    (NO_WORK_BIN for tasks without one yet or at all) [tasks, their seconds' sum], and failed
+    tasks."""
 
     bins: dict[str, dict[int, list[float]]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
@@ -544,7 +564,7 @@ def node_figures(tally: NodeTally) -> list[dict[str, Any]]:
     figures = []
     for node, bins in tally.bins.items():
         tasks = sum(int(n) for n, _ in bins.values())
-        finished = [(index, int(n), total) for index, (n, total) in bins.items() if index != UNFINISHED_BIN]
+        finished = [(index, int(n), total) for index, (n, total) in bins.items() if index != NO_WORK_BIN]
         done = sum(n for _, n, _ in finished)
         failed = tally.failed.get(node, 0)
         figures.append(

@@ -19,7 +19,11 @@ class RunSummary(TypedDict):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-    duration_seconds: float | None
+    # First start to last finish, and the attempts' running time (orchestrator.runs: while the
+    # run goes, the figures so far).
+    wall_seconds: float | None
+    work_seconds: float | None
+    tasks_planned: int | None  # what the workflow said the run will have; None: not known
     tasks_total: int
     tasks_completed: int
     tasks_failed: int
@@ -45,10 +49,12 @@ class RunRow(RunSummary):
     parent_checkpoint_id: str | None
     parent_step: int | None
     preset: str | None
+    attempt_started_at: dt.datetime | None
 
 
 class TaskRow(TypedDict):
-    """One task (one execution of a node) of a run; `duration_seconds` is computed when read."""
+    """One task (one execution of a node) of a run; `work_seconds` and `wait_seconds` are computed
+    when read."""
 
     run_id: str
     task_id: str
@@ -60,6 +66,8 @@ class TaskRow(TypedDict):
     step: int | None
     attempt: int
     work_started_at: dt.datetime | None
-    # finished_at - (work_started_at or started_at): the work, not the wait for a slot.
-    duration_seconds: float | None
+    # finished_at - (work_started_at or started_at): its work, not its wait for a slot (None
+    # while it waits or works, or when it was cancelled before its work began).
+    work_seconds: float | None
+    # work_started_at - started_at: its wait for a slot.
     wait_seconds: float | None

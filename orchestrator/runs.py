@@ -26,16 +26,18 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Select,
+    case,
     delete,
     func,
     insert,
     literal,
+    null,
     select,
     update,
 )
 
 from orchestrator.db import (
-    UTCDateTime,
+    db_now,
     json_text,
     run_tasks,
     runs,
@@ -47,12 +49,37 @@ from orchestrator.errors import InputError, ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_filter import RunFilter, checked_filter, filter_key
 from orchestrator.run_plans import Lead, LeadCache, Plan, count_plan, page_plan
-from orchestrator.status import ALL_STATUSES, FINAL
+from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import (
     check_count,
     check_page,
     is_run_id,
     shown,
+)
+
+# A run's wall and work time as every view shows them: the stored figure once it is final; while
+# it goes, the figure so far, by the database's clock as the stored ones are (a run waiting for a
+# person or in the queue again adds wall time, not work time).
+live_wall_seconds = case(
+    (
+        runs.c.finished_at.is_(None) & runs.c.started_at.is_not(None),
+        seconds_between(runs.c.started_at, db_now()),
+    ),
+    else_=runs.c.wall_seconds,
+).label("wall_seconds")
+live_work_seconds = case(
+    (runs.c.started_at.is_(None), null()),
+    (
+        runs.c.status == RunStatus.RUNNING,
+        func.coalesce(runs.c.work_seconds, 0.0)
+        + seconds_between(func.coalesce(runs.c.attempt_started_at, runs.c.started_at), db_now()),
+    ),
+    else_=runs.c.work_seconds,
+).label("work_seconds")
+# Every column of a run, its times as above.
+RUN_COLUMNS = tuple(
+    live_wall_seconds if c.name == "wall_seconds" else live_work_seconds if c.name == "work_seconds" else c
+    for c in runs.c
 )
 
 # What the runs list shows (state_snapshot and input stay out: they can be large).
@@ -63,7 +90,9 @@ LIST_COLUMNS = (
     runs.c.created_at,
     runs.c.started_at,
     runs.c.finished_at,
-    runs.c.duration_seconds,
+    live_wall_seconds,
+    live_work_seconds,
+    runs.c.tasks_planned,
     runs.c.tasks_total,
     runs.c.tasks_completed,
     runs.c.tasks_failed,
@@ -77,7 +106,8 @@ SORT_COLUMNS: dict[str, Any] = {
     "created_at": runs.c.created_at,
     "started_at": runs.c.started_at,
     "finished_at": runs.c.finished_at,
-    "duration_seconds": runs.c.duration_seconds,
+    "wall_seconds": runs.c.wall_seconds,
+    "work_seconds": runs.c.work_seconds,
     "run_id": runs.c.run_id,
     "workflow": runs.c.workflow,
     "status": runs.c.status,
@@ -89,7 +119,9 @@ SORT_COLUMNS: dict[str, Any] = {
 }
 # From this offset on, a page finds its run ids first and then reads their rows (_page_select).
 DEFER_OFFSET = 1_000
-NULLABLE_SORTS = {"started_at", "finished_at", "duration_seconds", "tags", "worker"}
+NULLABLE_SORTS = {"started_at", "finished_at", "wall_seconds", "work_seconds", "tags", "worker"}
+# Sorts by names of earlier versions (a bookmarked link): the run's one duration was its wall time.
+SORT_ALIASES = {"duration_seconds": "wall_seconds"}
 # The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
 COUNT_CAP = 10_000
 
@@ -162,9 +194,23 @@ class RunPage:
     total: int
 
 
-# A task's working time: from when it got its concurrency slot (or started) to its end.
-task_seconds = seconds_between(
-    func.coalesce(run_tasks.c.work_started_at, run_tasks.c.started_at), run_tasks.c.finished_at
+# A task's work time: from when its work began (it got its concurrency slot; else when it started)
+# to its end; none for a task cancelled before its work began. The node rollup's triggers
+# (migration 0014) time tasks the same way.
+task_seconds = case(
+    (run_tasks.c.status == TaskStatus.CANCELLED, null()),
+    else_=seconds_between(
+        func.coalesce(run_tasks.c.work_started_at, run_tasks.c.started_at), run_tasks.c.finished_at
+    ),
+)
+# Its wait for a slot: from its start to its work's start (cancelled before that: to its end;
+# still waiting: none yet).
+task_wait_seconds = seconds_between(
+    run_tasks.c.started_at,
+    func.coalesce(
+        run_tasks.c.work_started_at,
+        case((run_tasks.c.status == TaskStatus.CANCELLED, run_tasks.c.finished_at), else_=null()),
+    ),
 )
 
 
@@ -172,21 +218,29 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-def finished_values(at: dt.datetime) -> dict[str, Any]:
-    """`finished_at` and the `duration_seconds` from the row's own `started_at` (None if it never started)."""
-    return {
-        "finished_at": at,
-        "duration_seconds": seconds_between(runs.c.started_at, literal(at, UTCDateTime)),
-    }
+def finished_values() -> dict[str, Any]:
+    """`finished_at` now and `wall_seconds` from the row's own `started_at` (None if it never
+    started), both by the database's clock, as `started_at` is."""
+    return {"finished_at": db_now(), "wall_seconds": seconds_between(runs.c.started_at, db_now())}
+
+
+def attempt_work() -> Any:
+    """The run's work with its current attempt's running time added (by the database's clock):
+    for the statement that ends the attempt."""
+    return func.coalesce(runs.c.work_seconds, 0.0) + func.coalesce(
+        seconds_between(runs.c.attempt_started_at, db_now()), 0.0
+    )
 
 
 def _with_duration(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with `duration_seconds` set (every row of an executemany needs the same keys)."""
-    if "duration_seconds" in row:
-        return row
-    started, finished = row.get("started_at"), row.get("finished_at")
-    duration = (finished - started).total_seconds() if started and finished else None
-    return {**row, "duration_seconds": duration}
+    """The row with `wall_seconds` and `work_seconds` set (every row of an executemany needs the
+    same keys): wall from its start and finish; a row that gives no work time worked its wall
+    time, as migration 0014 takes it for a run that recorded no task."""
+    wall = row.get("wall_seconds")
+    if "wall_seconds" not in row:
+        started, finished = row.get("started_at"), row.get("finished_at")
+        wall = (finished - started).total_seconds() if started and finished else None
+    return {**row, "wall_seconds": wall, "work_seconds": row.get("work_seconds", wall)}
 
 
 class RunStore:
@@ -290,15 +344,38 @@ class RunStore:
         error: str | None = None,
         snapshot: Any = None,
     ) -> bool:
-        """Move a run to `status`; a final status also sets `finished_at`."""
+        """Move a run to `status`; a final status also sets `finished_at` and closes the tasks
+        still open (a run that waits for a person, say, is cancelled with its question)."""
         values: dict[str, Any] = {"status": status}
         if status in FINAL:
-            values.update(finished_values(utcnow()))
+            values.update(finished_values())
         if error is not None:
             values["error"] = error
         if snapshot is not None:
             values["state_snapshot"] = snapshot
-        return self.update_run(run_id, expected=expected, **values)
+        stmt = update(runs).where(runs.c.run_id == run_id).values(**values)
+        if expected is not None:
+            stmt = stmt.where(runs.c.status.in_(list(expected)))
+        with self._write() as conn:
+            if conn.execute(stmt).rowcount == 0:
+                return False
+            if status in FINAL:
+                self.close_open_tasks(conn, run_id)
+                conn.execute(self._recount(run_id))
+        return True
+
+    @staticmethod
+    def close_open_tasks(conn: Connection, run_id: str, attempt: int | None = None) -> None:
+        """Close a run's tasks that have not ended (of one attempt, or all): a task cut off while
+        it worked is interrupted; one that waited for a slot, or (of every attempt) for a person,
+        never did its work: cancelled."""
+        waited = [TaskStatus.WAITING, *([TaskStatus.AWAITING_INPUT] if attempt is None else [])]
+        for was, becomes in (([TaskStatus.RUNNING], TaskStatus.INTERRUPTED), (waited, TaskStatus.CANCELLED)):
+            stmt = update(run_tasks).where(run_tasks.c.run_id == run_id, run_tasks.c.status.in_(was))
+            if attempt is not None:
+                stmt = stmt.where(run_tasks.c.attempt == attempt)
+            ended = func.coalesce(run_tasks.c.finished_at, utcnow())
+            conn.execute(stmt.values(status=becomes, finished_at=ended))
 
     @staticmethod
     def _recount(run_id: str) -> Any:
@@ -315,8 +392,8 @@ class RunStore:
             .where(runs.c.run_id == run_id)
             .values(
                 tasks_total=count(),
-                tasks_completed=count(run_tasks.c.status == "succeeded"),
-                tasks_failed=count(run_tasks.c.status == "failed"),
+                tasks_completed=count(run_tasks.c.status == TaskStatus.SUCCEEDED),
+                tasks_failed=count(run_tasks.c.status == TaskStatus.FAILED),
             )
         )
 
@@ -332,7 +409,7 @@ class RunStore:
         """Every column of one run, or None."""
         if not is_run_id(run_id):
             return None
-        stmt = select(runs).where(runs.c.run_id == run_id)
+        stmt = select(*RUN_COLUMNS).where(runs.c.run_id == run_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
         return dict(row._mapping) if row else None  # type: ignore[return-value]
@@ -342,7 +419,7 @@ class RunStore:
         run_ids = [r for r in run_ids if is_run_id(r)]
         if not run_ids:
             return []
-        stmt = select(runs).where(runs.c.run_id.in_(run_ids))
+        stmt = select(*RUN_COLUMNS).where(runs.c.run_id.in_(run_ids))
         with self.engine.connect() as conn:
             found = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
         return [found[r] for r in run_ids if r in found]  # type: ignore[misc]
@@ -354,8 +431,8 @@ class RunStore:
         stmt = (
             select(
                 *run_tasks.c,
-                task_seconds.label("duration_seconds"),
-                seconds_between(run_tasks.c.started_at, run_tasks.c.work_started_at).label("wait_seconds"),
+                task_seconds.label("work_seconds"),
+                task_wait_seconds.label("wait_seconds"),
             )
             .where(run_tasks.c.run_id == run_id)
             .order_by(run_tasks.c.started_at, run_tasks.c.task_id)
@@ -431,6 +508,7 @@ class RunStore:
         """The SELECT of one page of runs (checked arguments), under a SQLite `plan` (run_plans).
 
         The same arguments give the same statement object (see `_page_select`)."""
+        sort = SORT_ALIASES.get(sort, sort) if isinstance(sort, str) else sort
         if not isinstance(sort, str) or sort not in SORT_COLUMNS:
             raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
         limit, offset = check_page(limit, offset)

@@ -27,12 +27,29 @@ class RunStatus(StrEnum):
 
 
 class TaskStatus(StrEnum):
-    """Where one task (one node execution) is."""
+    """Where one task (one node execution) is in its life.
 
-    RUNNING = "running"
+    LangGraph schedules a task and starts it at once (its row's `started_at`); a task of a node
+    bounded by `workflows.limits.slot` may first wait for a slot. Then it works, and may stop to
+    wait for a person (`interrupt()`); it ends succeeded or failed, interrupted (stopped while it
+    worked: a crash, a cancel, a shutdown) or cancelled (stopped before its work began).
+    """
+
+    WAITING = "waiting"  # for a concurrency slot; not working yet
+    RUNNING = "running"  # working
+    AWAITING_INPUT = "awaiting_input"  # asked a person (interrupt()) and waits for the answer
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    INTERRUPTED = "interrupted"
+    INTERRUPTED = "interrupted"  # stopped while it worked
+    CANCELLED = "cancelled"  # stopped before its work began (or while it waited for a person)
+
+
+# A task that is neither working nor ended: it waits for a slot or for a person.
+TASK_WAITING: frozenset[TaskStatus] = frozenset({TaskStatus.WAITING, TaskStatus.AWAITING_INPUT})
+# Ended: `finished_at` is set and nothing more happens to this execution of the task.
+TASK_ENDED: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.INTERRUPTED, TaskStatus.CANCELLED}
+)
 
 
 class Action(StrEnum):

@@ -9,6 +9,18 @@ from dashboard.formatting import duration_text, period_text, time_text
 from dashboard.state import cached_overview, require_orchestrator
 from orchestrator.metrics import Period
 
+# The runs' durations the figures and the histogram show: work time, or wall time one click away.
+MEASURES = {
+    "work": {
+        "short": "work time",
+        "help": "Of the finished runs: their attempts' running time, without waiting for a person, "
+        "in the queue or between attempts.",
+    },
+    "wall": {
+        "short": "wall time",
+        "help": "Of the finished runs: first start to last finish, with every wait.",
+    },
+}
 PERIODS = {
     "Last 24 h": dt.timedelta(days=1),
     "Last 7 days": dt.timedelta(days=7),
@@ -53,18 +65,17 @@ cols[1].metric(
     None if change["success_rate"] is None else f"{change['success_rate']:+.1%}",
 )
 cols[2].metric("Failures", current["failed"], change["failed"], delta_color="inverse")
-cols[3].metric(
-    "Median duration",
-    duration_text(current["p50_seconds"]),
-    None if change["p50_seconds"] is None else f"{change['p50_seconds']:+.1f} s",
-    delta_color="inverse",
-)
-cols[4].metric(
-    "p95 duration",
-    duration_text(current["p95_seconds"]),
-    None if change["p95_seconds"] is None else f"{change['p95_seconds']:+.1f} s",
-    delta_color="inverse",
-)
+measure = "wall" if st.session_state.get("overview_wall") else "work"
+what = MEASURES[measure]
+for col, p in ((cols[3], "p50"), (cols[4], "p95")):
+    key = f"{p}_{measure}_seconds"
+    col.metric(
+        f"{'Median' if p == 'p50' else 'p95'} {what['short']}",
+        duration_text(current[key]),
+        None if change[key] is None else f"{change[key]:+.1f} s",
+        delta_color="inverse",
+        help=what["help"],
+    )
 cols[5].metric("Tasks completed", f"{current['tasks_completed']:,}", change["tasks_completed"])
 cols[6].metric("Tasks failed", f"{current['tasks_failed']:,}", change["tasks_failed"], delta_color="inverse")
 cols[7].metric("Tasks / minute", f"{current['tasks_per_minute']:.2f}", f"{change['tasks_per_minute']:+.2f}")
@@ -87,9 +98,10 @@ st.caption("Click a bar to open those runs.")
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Duration")
-    if data["durations"]:
-        st.altair_chart(charts.histogram(data["durations"], "duration", "s"), key="overview_durations")
+    st.subheader(what["short"].capitalize(), help=what["help"])
+    st.toggle("Wall time instead of work time", key="overview_wall")
+    if data["durations"][measure]:
+        st.altair_chart(charts.histogram(data["durations"][measure], what["short"], "s"), key="overview_durations")
     else:
         st.caption("No run of this period has finished yet.")
 with right:
@@ -105,8 +117,10 @@ st.dataframe(
     column_config={
         "open": st.column_config.LinkColumn("Runs", display_text="open runs"),
         "success_rate": st.column_config.NumberColumn("Success", format="percent"),
-        "p50_seconds": st.column_config.NumberColumn("p50", format="%.2f s"),
-        "p95_seconds": st.column_config.NumberColumn("p95", format="%.2f s"),
+        "p50_work_seconds": st.column_config.NumberColumn("p50 work", format="%.2f s", help=MEASURES["work"]["help"]),
+        "p95_work_seconds": st.column_config.NumberColumn("p95 work", format="%.2f s"),
+        "p50_wall_seconds": st.column_config.NumberColumn("p50 wall", format="%.2f s", help=MEASURES["wall"]["help"]),
+        "p95_wall_seconds": st.column_config.NumberColumn("p95 wall", format="%.2f s"),
         "tasks_per_minute": st.column_config.NumberColumn("Tasks/min", format="%.2f"),
     },
     hide_index=True,
@@ -116,11 +130,15 @@ nodes = data["nodes"]
 left, right = st.columns(2)
 node_columns = {
     "failure_rate": st.column_config.NumberColumn("Failure rate", format="percent"),
-    "mean_seconds": st.column_config.NumberColumn("Mean", format="%.3f s"),
-    "p95_seconds": st.column_config.NumberColumn("p95", format="%.3f s"),
+    "mean_seconds": st.column_config.NumberColumn("Mean work", format="%.3f s"),
+    "p95_seconds": st.column_config.NumberColumn("p95 work", format="%.3f s"),
 }
 with left:
-    st.subheader("Slowest nodes", help="Over the tasks started in the whole UTC hours this period touches.")
+    st.subheader(
+        "Slowest nodes",
+        help="Over the tasks started in the whole UTC hours this period touches. A task's time is its "
+        "work, from when its work began to its end: its wait for a concurrency slot is not in it.",
+    )
     st.dataframe(nodes[:10], column_config=node_columns, hide_index=True, key="overview_slow")
 with right:
     st.subheader("Most failing nodes")

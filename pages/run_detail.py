@@ -1,13 +1,11 @@
 """Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
 its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
 
-from collections.abc import Mapping
-from typing import Any
 
 import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message
-from dashboard.charts import task_timeline
+from dashboard.charts import task_timeline, timeline_caption, worked
 from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
     MISSING,
@@ -16,11 +14,13 @@ from dashboard.formatting import (
     status_column,
     time_column,
     time_text,
+    times_line,
 )
 from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
 from dashboard.state import require_orchestrator
+from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE, RunStatus
 
 # What changes by itself; a run that comes to rest (a question, an end) redraws the whole page.
@@ -51,17 +51,19 @@ def live_header() -> None:
         st.rerun(scope="app")
         return
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
-    cols = st.columns(5)
-    cols[0].metric("Duration", duration_text(run["duration_seconds"]))
-    cols[1].metric("Tasks", run["tasks_total"])
-    cols[2].metric("Completed", run["tasks_completed"])
-    cols[3].metric("Failed", run["tasks_failed"])
-    cols[4].metric("Worker", (run["worker"] or MISSING).split(":")[0])
-    if run["tasks_total"]:
-        st.progress(
-            run["tasks_completed"] / run["tasks_total"],
-            text=f"{run['tasks_completed']} of {run['tasks_total']} tasks completed",
-        )
+    cols = st.columns(6)
+    cols[0].metric("Work time", duration_text(run["work_seconds"]), help="Its attempts' running time")
+    cols[1].metric("Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included")
+    cols[2].metric("Tasks", run["tasks_total"])
+    cols[3].metric("Completed", run["tasks_completed"])
+    cols[4].metric("Failed", run["tasks_failed"])
+    cols[5].metric("Worker", (run["worker"] or MISSING).split(":")[0])
+    st.caption(times_line(run))
+    progress = run_progress(run)
+    if progress.fraction is not None:
+        st.progress(progress.fraction, text=progress.text)
+    elif run["tasks_total"]:
+        st.caption(progress.text)
     st.caption(
         f"Created {time_text(run['created_at'])} · started {time_text(run['started_at'])} · "
         f"finished {time_text(run['finished_at'])}"
@@ -101,32 +103,21 @@ if run["status"] == "failed":
 render_run_actions(orch, run, key="detail")
 
 
-def wait_seconds(task: Mapping[str, Any]) -> float | None:
-    """How long the task waited for a concurrency slot, when that was recorded."""
-    if task.get("wait_seconds") is not None:
-        return task["wait_seconds"]
-    if task.get("work_started_at"):
-        return (task["work_started_at"] - task["started_at"]).total_seconds()
-    return None
-
-
 tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
 with tab_tasks:
     tasks = orch.store.get_tasks(run_id)
+    if any(worked(t) for t in tasks):
+        st.altair_chart(task_timeline(tasks), key="detail_timeline")
     if tasks:
-        st.altair_chart(task_timeline(tasks, run["started_at"]), key="detail_timeline")
-        st.caption(
-            "A lane per task, grouped by node: lanes side by side ran at the same time. "
-            "Hover a bar for the task's times and error."
-        )
+        st.caption(timeline_caption(tasks))
         st.dataframe(
             [
                 {
                     "node": t["node"],
                     "status": [t["status"]],
-                    "started_at": t.get("work_started_at") or t["started_at"],
-                    "duration_seconds": t["duration_seconds"],
-                    "wait_seconds": wait_seconds(t),
+                    "started_at": t["started_at"],
+                    "work_seconds": t["work_seconds"],
+                    "wait_seconds": t["wait_seconds"],
                     "error": (t["error"] or "").split("\n", 1)[0] or None,
                     "task_id": str(t["task_id"])[:8],
                 }
@@ -135,9 +126,13 @@ with tab_tasks:
             column_config={
                 "node": st.column_config.TextColumn("Node"),
                 "status": status_column(),
-                "started_at": time_column("Started"),
-                "duration_seconds": st.column_config.NumberColumn("Took", format="%.3f s"),
-                "wait_seconds": st.column_config.NumberColumn("Waited for a slot", format="%.3f s"),
+                "started_at": time_column("Scheduled"),
+                "work_seconds": st.column_config.NumberColumn(
+                    "Worked", format="%.3f s", help="From when its work began to its end"
+                ),
+                "wait_seconds": st.column_config.NumberColumn(
+                    "Waited for a slot", format="%.3f s", help="From when it was scheduled to when its work began"
+                ),
                 "error": st.column_config.TextColumn("Error", width="medium"),
                 "task_id": st.column_config.TextColumn("Task", help="The task's id (its first 8 characters)"),
             },

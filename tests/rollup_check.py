@@ -1,7 +1,12 @@
 """An independent check of the overview's rollups: the runs and their tasks as stored, added up
 here in Python (bins found with bisect over the package's bounds), against the rollups plus the
 unfolded deltas as the triggers and `compact` left them. conftest runs it after every test that had a
-database, so every write path the suite walks (kills, outages, forks, deletes) is checked."""
+database, so every write path the suite walks (kills, outages, forks, deletes) is checked.
+
+Since migration 0014 a finished run (its wall time set) counts its work and its wall time, each
+under its measure, and a task's seconds run from its work's start (`work_started_at`, else
+`started_at`) to its end, none for a task cancelled before its work began; a database left at
+an earlier revision is checked as that revision kept it."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, column, inspect, select, table
 
 from orchestrator import rollup
 from orchestrator.db import run_tasks, runs
@@ -20,8 +25,6 @@ from orchestrator.db.schema import (
     node_deltas,
     node_hours,
     node_hours_all,
-    rollup_deltas,
-    rollup_durations,
     rollup_status,
     rollup_tasks,
 )
@@ -35,32 +38,44 @@ def _day(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+def _measures(conn: Any) -> bool:
+    """Whether the database keeps work and wall time apart (migration 0014 on)."""
+    return "wall_seconds" in {c["name"] for c in inspect(conn).get_columns("runs")}
+
+
 def expected_from_runs(conn: Any) -> dict[str, dict[tuple, list[float]]]:
     status: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0])
     durations: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     tasks: dict[tuple, list[float]] = defaultdict(lambda: [0])
-    r = runs.c
-    stmt = select(
-        r.created_at,
-        r.workflow,
-        r.status,
-        r.duration_seconds,
-        r.tasks_total,
-        r.tasks_completed,
-        r.tasks_failed,
-    )
-    for created, workflow, state, seconds, total, completed, failed in conn.execute(stmt):
+    measures = _measures(conn)
+    names = ("work_seconds", "wall_seconds") if measures else ("duration_seconds", "duration_seconds")
+    columns = [column(name) for name in ("created_at", "workflow", "status", *names)]
+    columns += [column(name) for name in ("tasks_total", "tasks_completed", "tasks_failed")]
+    stmt = select(*columns).select_from(table("runs"))
+    for created, workflow, state, work, wall, total, completed, failed in conn.execute(stmt):
         day = _day(created)
         s = status[(day, workflow, state)]
         s[0] += 1
         s[1] += completed
         s[2] += failed
-        if seconds is not None:
-            d = durations[(day, workflow, bisect_bin("duration", seconds))]
-            d[0] += 1
-            d[1] += seconds
+        if wall is not None:
+            for measure, seconds in (("work", work), ("wall", wall)) if measures else (("", wall),):
+                if seconds is None:
+                    continue
+                d = durations[
+                    (day, workflow, *([measure] if measures else []), bisect_bin("duration", seconds))
+                ]
+                d[0] += 1
+                d[1] += seconds
         tasks[(day, workflow, bisect_bin("tasks", total))][0] += 1
     return {"status": dict(status), "durations": dict(durations), "tasks": dict(tasks)}
+
+
+# rollup_durations' columns since 0014 (keyed by measure) and before.
+DURATION_COLUMNS = {
+    True: ("day", "workflow", "measure", "bin", "runs", "seconds"),
+    False: ("day", "workflow", "bin", "runs", "seconds"),
+}
 
 
 def bisect_bin(measure: str, value: float) -> int:
@@ -78,29 +93,38 @@ def stored_rollup(conn: Any) -> dict[str, dict[tuple, list[float]]]:
         s[0] += count
         s[1] += completed
         s[2] += failed
-    for day, workflow, index, count, seconds in conn.execute(select(rollup_durations)):
-        d = durations[(_day(day), workflow, index)]
+    measures = _measures(conn)
+    for day, workflow, *key, count, seconds in conn.execute(
+        select(table("rollup_durations", *(column(c) for c in DURATION_COLUMNS[measures])))
+    ):
+        d = durations[(_day(day), workflow, *key)]
         d[0] += count
         d[1] += seconds
     for day, workflow, index, count in conn.execute(select(rollup_tasks)):
         tasks[(_day(day), workflow, index)][0] += count
-    d = rollup_deltas.c
-    stmt = select(
-        d.day, d.workflow, d.status, d.duration_bin, d.tasks_bin, d.runs, d.tasks_completed, d.tasks_failed,
-        d.duration_seconds,
-    )  # fmt: skip
-    for day, workflow, state, duration_bin, tasks_bin, count, completed, failed, seconds in conn.execute(
-        stmt
-    ):
-        s = status[(_day(day), workflow, state)]
-        s[0] += count
-        s[1] += completed
-        s[2] += failed
-        if duration_bin is not None:
-            b = durations[(_day(day), workflow, duration_bin)]
-            b[0] += count
-            b[1] += seconds
-        tasks[(_day(day), workflow, tasks_bin)][0] += count
+    kinds = (
+        (("work", "work_bin", "work_seconds"), ("wall", "wall_bin", "wall_seconds"))
+        if measures
+        else ((None, "duration_bin", "duration_seconds"),)
+    )
+    for kind, bin_column, seconds_column in kinds:
+        stmt = select(
+            *[column(name) for name in ("day", "workflow", "status", bin_column, "tasks_bin", "runs")],
+            *[column(name) for name in ("tasks_completed", "tasks_failed", seconds_column)],
+        ).select_from(table("rollup_deltas"))
+        for day, workflow, state, duration_bin, tasks_bin, count, completed, failed, seconds in conn.execute(
+            stmt
+        ):
+            if kind != "wall":  # status and task counts once per delta
+                s = status[(_day(day), workflow, state)]
+                s[0] += count
+                s[1] += completed
+                s[2] += failed
+                tasks[(_day(day), workflow, tasks_bin)][0] += count
+            if duration_bin is not None:
+                b = durations[(_day(day), workflow, *([kind] if kind else []), duration_bin)]
+                b[0] += count
+                b[1] += seconds
 
     def nonzero(table: dict[tuple, list[float]]) -> dict[tuple, list[float]]:
         return {key: value for key, value in table.items() if any(abs(v) > 1e-6 for v in value)}
@@ -116,11 +140,19 @@ def expected_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
     """Per (hour, workflow, node, bin) and per (day, ...): [tasks, failed, seconds], from the tasks."""
     hours: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     stmt = select(
-        run_tasks.c.started_at, run_tasks.c.finished_at, run_tasks.c.status, run_tasks.c.node, runs.c.workflow
+        run_tasks.c.started_at,
+        run_tasks.c.work_started_at,
+        run_tasks.c.finished_at,
+        run_tasks.c.status,
+        run_tasks.c.node,
+        runs.c.workflow,
     ).join_from(run_tasks, runs, run_tasks.c.run_id == runs.c.run_id)
-    for started, finished, state, node, workflow in conn.execute(stmt):
+    work_time = _measures(conn)  # 0014 on: a task's seconds are its work's
+    for started, work_started, finished, state, node, workflow in conn.execute(stmt):
         started = _aware(started).astimezone(dt.UTC)
-        seconds = None if finished is None else (_aware(finished) - started).total_seconds()
+        work_start = _aware(work_started or started) if work_time else started
+        no_work = finished is None or (work_time and state == "cancelled")
+        seconds = None if no_work else (_aware(finished) - work_start).total_seconds()
         index = -1 if seconds is None else bisect_bin("duration", seconds)
         h = hours[(started.strftime("%Y-%m-%d %H"), workflow, node, index)]
         h[0] += 1
@@ -144,8 +176,8 @@ def expected_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
 def stored_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
     tables = {"hours": node_hours, "days": node_days, "hours_all": node_hours_all, "days_all": node_days_all}
     found: dict[str, dict[tuple, list[float]]] = {part: defaultdict(lambda: [0, 0, 0.0]) for part in tables}
-    for part, table in tables.items():
-        for *key, tasks, failed, seconds in conn.execute(select(table)):
+    for part, stored in tables.items():
+        for *key, tasks, failed, seconds in conn.execute(select(stored)):
             values = found[part][tuple(key)]
             values[0] += tasks
             values[1] += failed

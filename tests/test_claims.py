@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from orchestrator.claims import MAX_AUTO_RETRIES, Claim, ClaimLost, ClaimStore, TaskEvent, TaskTruth
 from orchestrator.db import runs, utcnow
@@ -264,7 +264,7 @@ def test_task_start_work_and_end_in_one_batch(claims: ClaimStore) -> None:
     assert_utc_equal(task["work_started_at"], at(1.25), "work_started_at")
     assert_utc_equal(task["finished_at"], at(2.5), "finished_at")
     # The duration is the work (2.5 - 1.25), the wait for a slot apart.
-    assert task["duration_seconds"] == pytest.approx(1.25, abs=1e-6)
+    assert task["work_seconds"] == pytest.approx(1.25, abs=1e-6)
     assert task["wait_seconds"] == pytest.approx(0.25, abs=1e-6)
     assert counts(claims, "r1") == (1, 1, 0)
 
@@ -280,10 +280,129 @@ def test_task_start_in_one_batch_and_end_in_a_later_one(claims: ClaimStore) -> N
         "plan",
         None,
     )
-    assert tasks["t1"]["duration_seconds"] == pytest.approx(2.0, abs=1e-6)
+    assert tasks["t1"]["work_seconds"] == pytest.approx(2.0, abs=1e-6)
     assert (tasks["t2"]["status"], tasks["t2"]["error"]) == ("failed", "boom ✗")
-    assert tasks["t2"]["duration_seconds"] == pytest.approx(2.25, abs=1e-6)
+    assert tasks["t2"]["work_seconds"] == pytest.approx(2.25, abs=1e-6)
     assert counts(claims, "r1") == (2, 1, 1)
+
+
+def wait(task_id: str, seconds: float) -> TaskEvent:
+    return TaskEvent(task_id=task_id, node="", at=at(seconds), kind="wait")
+
+
+def test_a_task_waits_for_a_slot_then_works_and_only_its_work_is_its_time(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    claims.record_task_events(claim, [start("t1", 1), wait("t1", 1), start("t2", 1), work("t2", 1)])
+    statuses = {t["task_id"]: (t["status"], t["work_seconds"], t["wait_seconds"]) for t in claims.get_tasks("r1")}
+    # t1 waits (no work and no wait figure yet); t2 works.
+    assert statuses == {"t1": ("waiting", None, None), "t2": ("running", None, pytest.approx(0.0))}
+    claims.record_task_events(claim, [end("t2", 3), work("t1", 3)])
+    claims.record_task_events(claim, [end("t1", 3.5)])
+    tasks = {t["task_id"]: t for t in claims.get_tasks("r1")}
+    assert tasks["t1"]["status"] == "succeeded"
+    assert tasks["t1"]["work_seconds"] == pytest.approx(0.5, abs=1e-6)  # 3.5 - 3: not 2.5
+    assert tasks["t1"]["wait_seconds"] == pytest.approx(2.0, abs=1e-6)
+    assert tasks["t2"]["work_seconds"] == pytest.approx(2.0, abs=1e-6)
+
+
+def test_a_late_wait_or_work_event_leaves_an_ended_task_as_it_ended(claims: ClaimStore) -> None:
+    claim = claimed(claims)
+    claims.record_task_events(claim, [start("t1", 1), end("t1", 2)])
+    claims.record_task_events(claim, [wait("t1", 2.5)])
+    assert rows(claims, "r1") == [("t1", 1, "succeeded")]
+
+
+def test_a_run_stopped_while_tasks_wait_cancels_them_and_interrupts_the_working_one(
+    claims: ClaimStore,
+) -> None:
+    claim = claimed(claims)
+    events = [start("w", 1), work("w", 1)] + [e for n in range(3) for e in (start(f"q{n}", 1), wait(f"q{n}", 1))]
+    claims.record_task_events(claim, events)
+    assert counts(claims, "r1") == (4, 0, 0)
+    assert claims.finish(claim, "cancelled", error="Cancelled on request.")
+    tasks = {t["task_id"]: t for t in claims.get_tasks("r1")}
+    assert {k: t["status"] for k, t in tasks.items()} == {
+        "w": "interrupted",
+        "q0": "cancelled",
+        "q1": "cancelled",
+        "q2": "cancelled",
+    }
+    # Never started: no work time, their whole life a wait.
+    assert [tasks[f"q{n}"]["work_seconds"] for n in range(3)] == [None, None, None]
+    assert all(tasks[f"q{n}"]["wait_seconds"] > 0 for n in range(3))
+
+
+def test_a_task_that_asks_a_person_waits_then_its_answered_run_replaces_it(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("ask", 1, node="ask"), end("ask", 2, "awaiting_input")])
+    assert claims.finish(first, "awaiting_input", snapshot={"__interrupt__": []})
+    assert rows(claims, "r1") == [("ask", 1, "awaiting_input")]
+    # Answered: the run is claimed again and the task runs again, with the answer.
+    second = requeue_and_claim(claims, "r1")
+    claims.record_task_events(second, [start("ask", 90, node="ask"), end("ask", 91)])
+    assert rows(claims, "r1") == [("ask", 2, "succeeded")]
+    assert counts(claims, "r1") == (1, 1, 0)
+
+
+def test_a_run_cancelled_while_it_waits_for_a_person_cancels_the_question(claims: ClaimStore) -> None:
+    first = claimed(claims)
+    claims.record_task_events(first, [start("ask", 1, node="ask"), end("ask", 2, "awaiting_input")])
+    assert claims.finish(first, "awaiting_input", snapshot={"__interrupt__": []})
+    assert claims.set_status("r1", "cancelled", expected=["awaiting_input"], error="Cancelled on request.")
+    assert rows(claims, "r1") == [("ask", 1, "cancelled")]
+
+
+def _stored_times(store: ClaimStore, run_id: str) -> tuple[float | None, float | None]:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(runs.c.work_seconds, runs.c.wall_seconds).where(runs.c.run_id == run_id)).one()
+    return row.work_seconds, row.wall_seconds
+
+
+def test_work_time_is_the_attempts_running_time_and_wall_time_runs_from_the_first_start(
+    claims: ClaimStore,
+) -> None:
+    """Attempt 1 ran 3 s and asked a person; attempt 2 ran 2 s. The person's minute and the queue
+    are wall time, not work time. (The times are moved back by the database's clock, so the test
+    does not wait: the database's clock is this machine's for both backends here.)"""
+
+    def began(seconds_ago: float, **more: Any) -> None:
+        with claims.engine.begin() as conn:
+            moment = utcnow() - dt.timedelta(seconds=seconds_ago)
+            conn.execute(update(runs).where(runs.c.run_id == "r1").values(attempt_started_at=moment, **more))
+
+    first = claimed(claims)
+    began(3, started_at=utcnow() - dt.timedelta(seconds=65))
+    assert claims.finish(first, "awaiting_input", snapshot={"__interrupt__": []})
+    work, wall = _stored_times(claims, "r1")
+    assert (work, wall) == (pytest.approx(3.0, abs=0.5), None)
+    second = requeue_and_claim(claims, "r1")
+    began(2)
+    assert claims.finish(second, "succeeded", snapshot={})
+    work, wall = _stored_times(claims, "r1")
+    assert work == pytest.approx(5.0, abs=0.5)
+    assert wall == pytest.approx(65.0, abs=0.5)
+    # Every view reads the same two figures.
+    run = claims.get_run("r1")
+    assert (run["work_seconds"], run["wall_seconds"]) == (work, wall)
+
+
+def test_a_stale_attempt_worked_until_its_last_heartbeat(claims: ClaimStore) -> None:
+    claimed(claims)
+    with claims.engine.begin() as conn:
+        now = utcnow()
+        conn.execute(
+            update(runs)
+            .where(runs.c.run_id == "r1")
+            .values(
+                attempt_started_at=now - dt.timedelta(seconds=100),
+                heartbeat_at=now - dt.timedelta(seconds=60),
+                started_at=now - dt.timedelta(seconds=100),
+            )
+        )
+    assert claims.mark_stale_interrupted(30) == ["r1"]
+    work, wall = _stored_times(claims, "r1")
+    assert work == pytest.approx(40.0, abs=0.5)  # 100 s ago to its last heartbeat 60 s ago
+    assert wall == pytest.approx(100.0, abs=0.5)
 
 
 def test_a_task_cut_off_by_a_crash_is_replaced_by_its_new_execution(claims: ClaimStore) -> None:
@@ -406,7 +525,7 @@ def test_finish_closes_this_attempts_open_tasks_and_consumes_the_answer(claims: 
         None,
         {"n": 1},
     )
-    assert run["finished_at"] is not None and run["duration_seconds"] is not None
+    assert run["finished_at"] is not None and run["wall_seconds"] is not None
     assert rows(claims, "r1") == [("a", 1, "interrupted"), ("b", 1, "succeeded")]
 
 
@@ -414,7 +533,11 @@ def test_awaiting_input_is_not_finished(claims: ClaimStore) -> None:
     claim = claimed(claims)
     assert claims.finish(claim, "awaiting_input", snapshot={"__interrupt__": []})
     run = claims.get_run("r1")
-    assert (run["status"], run["finished_at"], run["duration_seconds"]) == ("awaiting_input", None, None)
+    assert (run["status"], run["finished_at"]) == ("awaiting_input", None)
+    with claims.engine.connect() as conn:
+        stored = conn.execute(select(runs.c.wall_seconds, runs.c.work_seconds).where(runs.c.run_id == "r1")).one()
+    # Not finished: no wall time is stored yet (pages read it as of now); the attempt's work is.
+    assert stored.wall_seconds is None and stored.work_seconds is not None
 
 
 def test_release_requeues_and_an_outage_retry_is_bounded(claims: ClaimStore) -> None:

@@ -31,7 +31,8 @@ def _run(**fields: Any) -> dict[str, Any]:
         "workflow": "simulate",
         "status": "succeeded",
         "created_at": "2024-05-01T10:00:00+00:00",
-        "duration_seconds": 1.23,
+        "work_seconds": 1.23,
+        "wall_seconds": 9.5,
         "tasks_total": 4,
         "tasks_completed": 3,
         "tasks_failed": 1,
@@ -49,7 +50,8 @@ def test_metrics_are_the_table_rows_in_order() -> None:
         "workflow",
         "status",
         "created_at",
-        "duration_seconds",
+        "work_seconds",
+        "wall_seconds",
         "tasks_total",
         "tasks_completed",
         "tasks_failed",
@@ -63,14 +65,15 @@ def test_metrics_are_the_table_rows_in_order() -> None:
 
 def test_compare_table_marks_exactly_the_differing_cells() -> None:
     a = _run(run_id="a")
-    # Same as a except created_at; duration 1.24 rounds to a's 1.2; tags in another order.
-    b = _run(run_id="b", created_at="2024-05-01T10:00:01+00:00", duration_seconds=1.24, tags=["a", "b"])
+    # Same as a except created_at; work time 1.24 rounds to a's 1.2; tags in another order.
+    b = _run(run_id="b", created_at="2024-05-01T10:00:01+00:00", work_seconds=1.24, tags=["a", "b"])
     # Differs from a everywhere except created_at.
     c = _run(
         run_id="c",
         workflow="plan_execute",
         status="failed",
-        duration_seconds=2.0,
+        work_seconds=2.0,
+        wall_seconds=2.0,
         tasks_total=0,
         tasks_completed=0,
         tasks_failed=0,
@@ -81,7 +84,8 @@ def test_compare_table_marks_exactly_the_differing_cells() -> None:
         "workflow": [2],
         "status": [2],
         "created_at": [1],
-        "duration_seconds": [2],
+        "work_seconds": [2],
+        "wall_seconds": [2],
         "tasks_total": [2],
         "tasks_completed": [2],
         "tasks_failed": [2],
@@ -91,7 +95,7 @@ def test_compare_table_marks_exactly_the_differing_cells() -> None:
     assert {key: row["differing_runs"] for key, row in rows.items()} == expected
     assert all(row["differs"] for row in rows.values())
     # Values are shown as they are, in run order; only the comparison is normalised.
-    assert rows["duration_seconds"]["values"] == [1.23, 1.24, 2.0]
+    assert rows["work_seconds"]["values"] == [1.23, 1.24, 2.0]
     assert rows["success_rate"]["values"] == [0.75, 0.75, None]
     assert rows["tags"]["values"] == [["b", "a"], ["a", "b"], None]
     assert rows["workflow"]["values"] == ["simulate", "simulate", "plan_execute"]
@@ -102,17 +106,21 @@ def test_identical_runs_differ_nowhere() -> None:
     assert not any(row["differs"] or row["differing_runs"] for row in rows)
 
 
-def test_duration_is_compared_to_a_tenth_of_a_second() -> None:
-    rows = _rows([_run(duration_seconds=1.21), _run(duration_seconds=1.249), _run(duration_seconds=1.26)])
-    assert rows["duration_seconds"]["differing_runs"] == [2]
-    rows = _rows([_run(duration_seconds=None), _run(duration_seconds=None), _run(duration_seconds=0.0)])
-    assert rows["duration_seconds"]["differing_runs"] == [2]
+@pytest.mark.parametrize("key", ["work_seconds", "wall_seconds"])
+def test_durations_are_compared_to_a_tenth_of_a_second(key: str) -> None:
+    rows = _rows([_run(**{key: 1.21}), _run(**{key: 1.249}), _run(**{key: 1.26})])
+    assert rows[key]["differing_runs"] == [2]
+    rows = _rows([_run(**{key: None}), _run(**{key: None}), _run(**{key: 0.0})])
+    assert rows[key]["differing_runs"] == [2]
 
 
-def test_duration_falls_back_to_started_and_finished() -> None:
+def test_durations_are_the_stores_never_worked_out_again() -> None:
+    """One definition: compare shows the figures the store gives (a run waiting for a person has
+    worked 2 s of its 70 s), never its own sum of start and finish."""
     start = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
-    run = {"started_at": start, "finished_at": start + dt.timedelta(seconds=2.5)}
-    assert _rows([run])["duration_seconds"]["values"] == [2.5]
+    run = _run(started_at=start, finished_at=start + dt.timedelta(seconds=70), work_seconds=2.0, wall_seconds=70.0)
+    rows = _rows([run])
+    assert (rows["work_seconds"]["values"], rows["wall_seconds"]["values"]) == ([2.0], [70.0])
 
 
 def test_success_rate_is_compared_to_four_decimals() -> None:

@@ -858,7 +858,8 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Workflow",
         "Status",
         "Created at",
-        "Duration (s)",
+        "Work time (s)",
+        "Wall time (s)",
         "Tasks total",
         "Tasks completed",
         "Tasks failed",
@@ -997,6 +998,8 @@ def overview_rows(now: dt.datetime) -> list[dict[str, Any]]:
             "tasks_total": completed + failed,
             "tasks_completed": completed,
             "tasks_failed": failed,
+            # It worked a fifth of its wall time (the rest: waits), so the two are told apart.
+            "work_seconds": seconds / 5 if seconds is not None else None,
         }
 
     h, d = dt.timedelta(hours=1), dt.timedelta(days=1)
@@ -1023,19 +1026,25 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
     orch.store.insert_many(overview_rows(dt.datetime.now(dt.UTC)))
     at = open_page("overview")
     assert not at.exception, [e.value for e in at.exception]
-    # Last 7 days: c1..c7; finished c1,c2,c3,c4,c5,c7 (3 succeeded); durations 10,20,30,40,50.
-    # The 7 days before: p1..p3; 2 of 3 succeeded; durations 5,15,25.
+    # Last 7 days: c1..c7; finished c1,c2,c3,c4,c5,c7 (3 succeeded); wall times 10,20,30,40,50,
+    # work times a fifth of them: 2,4,6,8,10. The 7 days before: p1..p3; 2 of 3 succeeded; wall
+    # times 5,15,25, work 1,3,5.
     week = {
         "Runs": ("7", "4"),
         "Success rate": ("50.0%", "-16.7%"),  # 3/6 against 2/3
         "Failures": ("2", "1"),
-        "Median duration": ("30.0 s", "+15.0 s"),
-        "p95 duration": ("48.0 s", "+24.0 s"),  # 40 + 0.8 * 10 against 15 + 0.9 * 10
+        "Median work time": ("6.0 s", "+3.0 s"),
+        "p95 work time": ("9.6 s", "+4.8 s"),  # 8 + 0.8 * 2 against 3 + 0.9 * 2
         "Tasks completed": ("16", "9"),
         "Tasks failed": ("3", "2"),
         "Tasks / minute": (f"{16 / (7 * 24 * 60):.2f}", f"{9 / (7 * 24 * 60):+.2f}"),
     }
     assert figures(at) == week
+    # Wall time, one click away.
+    at.toggle(key="overview_wall").set_value(True).run()
+    wall = figures(at)
+    assert (wall["Median wall time"], wall["p95 wall time"]) == (("30.0 s", "+15.0 s"), ("48.0 s", "+24.0 s"))
+    at.toggle(key="overview_wall").set_value(False).run()
     (by_workflow,) = frame_with(at, "workflow", "runs", "success_rate")
     assert dict(zip(by_workflow["workflow"], by_workflow["runs"], strict=True)) == {
         "simulate": 6,
@@ -1048,7 +1057,7 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
     day_figures = figures(at)
     assert day_figures["Runs"] == ("2", "1")
     assert day_figures["Success rate"] == ("100.0%", "+0.0%")
-    assert day_figures["Median duration"] == ("10.0 s", "-10.0 s")
+    assert day_figures["Median work time"] == ("2.0 s", "-2.0 s")
     assert day_figures["Tasks completed"] == ("5", "2")
 
     at.segmented_control(key="overview_period").set_value("Custom").run()
@@ -1056,7 +1065,7 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
     # The default custom range, the last 7 calendar days through today (8 days), holds c1..c7;
     # the 8 days before it hold p1..p3 (o1 is older).
     custom = figures(at)
-    for label in ("Runs", "Success rate", "Failures", "Median duration", "p95 duration", "Tasks completed"):
+    for label in ("Runs", "Success rate", "Failures", "Median work time", "p95 work time", "Tasks completed"):
         assert custom[label] == week[label], label
 
 
@@ -1177,7 +1186,10 @@ def test_tables_show_a_dash_for_nothing_and_one_time_format(orch: Orchestrator, 
     at = open_page("runs")
     (table,) = [df for df in at.dataframe if "progress" in df.value.columns]
     assert table.proto.placeholder == "–"
-    assert pd_isna(table.value.loc[0, "duration_seconds"])  # the waiting run: no duration yet, shown as –
+    # The waiting run: how many tasks are to come is not known (plan_execute plans none ahead), so
+    # no progress bar yet, shown as –; its wall time runs on while it waits, its work time does not.
+    assert pd_isna(table.value.loc[0, "progress"])
+    assert table.value.loc[0, "wall_seconds"] > table.value.loc[0, "work_seconds"] > 0
     columns = dataframe_columns(table)
     assert columns["created_at"]["type_config"]["format"] == TABLE_TIME
     assert columns["created_at"]["type_config"]["timezone"] == "UTC"

@@ -38,12 +38,15 @@ def run(
     created: dt.datetime,
     seconds: float | None,
     counts: tuple[int, int, int],
+    work: float | None = None,
 ) -> dict[str, Any]:
-    """A run row created at `created`, started a second later and finished `seconds` after that."""
+    """A run row created at `created`, started a second later and finished `seconds` after that;
+    it worked `work` seconds of them (all of them unless given)."""
     started = created + dt.timedelta(seconds=1) if status != "queued" else None
     finished = started + dt.timedelta(seconds=seconds) if started and seconds is not None else None
     total, completed, failed = counts
     return {
+        "work_seconds": (seconds if work is None else work) if finished else None,
         "run_id": run_id,
         "workflow": workflow,
         "status": status,
@@ -133,8 +136,10 @@ def test_figures_of_a_week(seeded):
         "succeeded": 3,  # a1 a2 b1
         "failed": 1,  # a3
         "success_rate": approx(3 / 5),  # finished: a1 a2 a3 b1 b2 (cancelled counts as finished)
-        "p50_seconds": approx(30),  # durations 10 20 30 40 100 (a4, a5 have none)
-        "p95_seconds": approx(88),  # position 4*0.95 = 3.8: 40 + 0.8*(100-40)
+        "p50_work_seconds": approx(30),  # durations 10 20 30 40 100 (a4, a5 have none)
+        "p95_work_seconds": approx(88),  # position 4*0.95 = 3.8: 40 + 0.8*(100-40)
+        "p50_wall_seconds": approx(30),  # the same: these runs worked all their wall time
+        "p95_wall_seconds": approx(88),
         "tasks_completed": 19,  # 5 + 0 + 10 + 2 + 1 + 1 + 0
         "tasks_failed": 2,  # a3
         "tasks_per_minute": approx(19 / (7 * 24 * 60)),
@@ -146,14 +151,14 @@ def test_figures_with_change_against_the_week_before(seeded):
     previous = got["previous"]
     assert (previous["runs"], previous["succeeded"], previous["failed"]) == (2, 1, 1)  # p1 p2
     assert previous["success_rate"] == approx(0.5)
-    assert previous["p50_seconds"] == approx(55)  # 50 60
-    assert previous["p95_seconds"] == approx(59.5)  # 50 + 0.95*10
+    assert previous["p50_work_seconds"] == approx(55)  # 50 60
+    assert previous["p95_work_seconds"] == approx(59.5)  # 50 + 0.95*10
     assert (previous["tasks_completed"], previous["tasks_failed"]) == (4, 1)
     change = got["change"]
     assert change["runs"] == 5
     assert change["success_rate"] == approx(0.1)
-    assert change["p50_seconds"] == approx(-25)
-    assert change["p95_seconds"] == approx(28.5)
+    assert change["p50_work_seconds"] == approx(-25)
+    assert change["p95_work_seconds"] == approx(28.5)
     assert change["tasks_completed"] == 15
     assert got["current"]["runs"] == 7
 
@@ -162,8 +167,8 @@ def test_a_workflow_filter_keeps_only_its_runs(seeded):
     got = metrics.figures(seeded, WEEK, ["report"])
     assert (got["runs"], got["succeeded"], got["failed"]) == (2, 1, 0)  # b1 b2
     assert got["success_rate"] == approx(0.5)
-    assert got["p50_seconds"] == approx(70)  # 40 100
-    assert got["p95_seconds"] == approx(97)  # 40 + 0.95*60
+    assert got["p50_work_seconds"] == approx(70)  # 40 100
+    assert got["p95_work_seconds"] == approx(97)  # 40 + 0.95*60
     assert got["tasks_completed"] == 1
     assert metrics.figures(seeded, WEEK, ["report", "simulate"]) == metrics.figures(seeded, WEEK)
 
@@ -171,7 +176,7 @@ def test_a_workflow_filter_keeps_only_its_runs(seeded):
 def test_a_period_without_finished_runs_has_no_rate_or_percentiles(seeded):
     only_queued = Period(at(1, 10, 30), at(1, 11))  # a5 only (a2 at 11:00 is at the end: excluded)
     got = metrics.figures(seeded, only_queued)
-    assert (got["runs"], got["success_rate"], got["p50_seconds"], got["p95_seconds"]) == (1, None, None, None)
+    assert (got["runs"], got["success_rate"], got["p50_work_seconds"], got["p95_work_seconds"]) == (1, None, None, None)
     empty = metrics.figures(seeded, Period(at(10, 0, month=1), at(11, 0, month=1)))
     assert (empty["runs"], empty["tasks_completed"], empty["success_rate"]) == (0, 0, None)
 
@@ -182,10 +187,10 @@ def test_per_workflow_figures_busiest_first(seeded):
     simulate, report = table
     assert (simulate["runs"], simulate["succeeded"], simulate["failed"]) == (5, 2, 1)
     assert simulate["success_rate"] == approx(2 / 3)  # finished: a1 a2 a3
-    assert simulate["p50_seconds"] == approx(20)  # 10 20 30
-    assert simulate["p95_seconds"] == approx(29)  # position 2*0.95 = 1.9: 20 + 0.9*10
+    assert simulate["p50_work_seconds"] == approx(20)  # 10 20 30
+    assert simulate["p95_work_seconds"] == approx(29)  # position 2*0.95 = 1.9: 20 + 0.9*10
     assert simulate["tasks_completed"] == 18
-    assert (report["runs"], report["p50_seconds"], report["p95_seconds"]) == (2, approx(70), approx(97))
+    assert (report["runs"], report["p50_work_seconds"], report["p95_work_seconds"]) == (2, approx(70), approx(97))
     assert [row["workflow"] for row in metrics.per_workflow(seeded, WEEK, ["report"])] == ["report"]
 
 
@@ -223,7 +228,7 @@ def test_duration_histogram(seeded):
     # durations 10 20 30 40 100. Bars run from the first value's bin to the last's, on the finest
     # round cuts per decade that give at most 20 bars: 1 1.2 1.5 2 2.5 3 4 5 6 8 (11 bars; the 40
     # fine cuts would give 41). The last bar is the bin of 100, [100, 105).
-    assert metrics.histogram(seeded, WEEK, of="duration") == [
+    assert metrics.histogram(seeded, WEEK, of="work") == [
         {"start": 10.0, "end": 12.0, "runs": 1},
         {"start": 12.0, "end": 15.0, "runs": 0},
         {"start": 15.0, "end": 20.0, "runs": 0},
@@ -237,7 +242,7 @@ def test_duration_histogram(seeded):
         {"start": 100.0, "end": 105.0, "runs": 1},
     ]
     # at most 4 bars: cuts 1 2 5 (10 20 50 100); 1 1.5 2 3 5 7 would give 7
-    assert metrics.histogram(seeded, WEEK, of="duration", bins=4) == [
+    assert metrics.histogram(seeded, WEEK, of="work", bins=4) == [
         {"start": 10.0, "end": 20.0, "runs": 1},
         {"start": 20.0, "end": 50.0, "runs": 3},
         {"start": 50.0, "end": 100.0, "runs": 0},
@@ -270,7 +275,7 @@ def test_task_count_histogram_has_whole_task_bins(seeded):
 
 def test_histograms_of_a_period_without_runs_are_empty(seeded):
     empty = Period(at(10, 0, month=1), at(11, 0, month=1))
-    assert metrics.histogram(seeded, empty, of="duration") == []
+    assert metrics.histogram(seeded, empty, of="work") == []
     assert metrics.histogram(seeded, empty, of="tasks") == []
 
 
@@ -325,7 +330,8 @@ def test_overview_holds_every_part(seeded):
         "2026-03-02 00:00",
         "2026-03-03 00:00",
     }
-    assert sum(b["runs"] for b in got["durations"]) == 3  # a1 a2 a3
+    assert sum(b["runs"] for b in got["durations"]["work"]) == 3  # a1 a2 a3
+    assert got["durations"]["wall"] == got["durations"]["work"]  # they worked all their wall time
     assert sum(b["runs"] for b in got["task_counts"]) == 5
     assert [w["workflow"] for w in got["per_workflow"]] == ["simulate"]
     assert [n["node"] for n in got["nodes"]] == ["work", "plan"]
@@ -340,21 +346,20 @@ def got(store: RunStore, run_id: str) -> RunRow:
     return row
 
 
-def test_a_final_status_writes_finished_at_and_the_duration(engine):
+def test_a_final_status_writes_finished_at_and_the_wall_time(engine):
     store = RunStore(engine)
     run_id = store.create_run("simulate", {}, [])
-    store.update_run(run_id, status="running", started_at=at(1, 10))
-    assert got(store, run_id)["duration_seconds"] is None
-    assert store.set_status(run_id, "succeeded")
+    store.update_run(run_id, status="queued", started_at=at(1, 10))
+    assert store.set_status(run_id, "cancelled")
     row = got(store, run_id)
     assert row["finished_at"] is not None
-    assert row["duration_seconds"] == approx((row["finished_at"] - at(1, 10)).total_seconds())
+    assert row["wall_seconds"] == approx((row["finished_at"] - at(1, 10)).total_seconds())
     never_started = store.create_run("simulate", {}, [])
     assert store.set_status(never_started, "cancelled")
-    assert got(store, never_started)["duration_seconds"] is None
+    assert (got(store, never_started)["wall_seconds"], got(store, never_started)["work_seconds"]) == (None, None)
 
 
-def test_an_executed_run_has_its_duration(config, engine):
+def test_an_executed_run_has_its_wall_and_work_time(config, engine):
     orch = Orchestrator(config, engine=engine)
     run_id = orch.launch("simulate", {"tasks": 2, "delay_ms": 1}, [])
     executor = Executor(config, engine=engine, concurrency=1)
@@ -363,5 +368,37 @@ def test_an_executed_run_has_its_duration(config, engine):
     row = got(orch.store, run_id)
     assert row["status"] == "succeeded"
     assert row["finished_at"] is not None and row["started_at"] is not None
-    assert row["duration_seconds"] == approx((row["finished_at"] - row["started_at"]).total_seconds())
-    assert row["duration_seconds"] is not None and row["duration_seconds"] > 0
+    assert row["wall_seconds"] == approx((row["finished_at"] - row["started_at"]).total_seconds())
+    # One attempt, never waiting: it worked (nearly) all of its wall time, and never more.
+    assert 0 < row["work_seconds"] <= row["wall_seconds"]
+    assert row["wall_seconds"] - row["work_seconds"] < 0.1
+
+
+def test_the_overview_shows_work_time_and_wall_time_apart(engine):
+    """Three finished runs that waited (for a person, between attempts): their work and wall times
+    are figures of their own, and a node's time is its tasks' work, not their wait for a slot."""
+    day = Period(at(20, 0), at(21, 0))
+    RunStore(engine).insert_many(
+        [
+            run("w1", "simulate", "succeeded", at(20, 9), 60, (0, 0, 0), work=2),
+            run("w2", "simulate", "succeeded", at(20, 10), 900, (0, 0, 0), work=3),
+            run("w3", "simulate", "failed", at(20, 11), 5, (0, 0, 0), work=5),
+            run("w4", "simulate", "awaiting_input", at(20, 12), None, (0, 0, 0)),
+        ]
+    )
+    store = RunStore(engine)
+    store.insert_tasks(
+        [
+            # Each worked 0.5 s; the second waited 4 s for its slot first; the third never began.
+            {**task("w1", "t1", "work", "succeeded", at(20, 9, 0, 1), 0.5), "work_started_at": at(20, 9, 0, 1)},
+            {**task("w1", "t2", "work", "succeeded", at(20, 9, 0, 1), 4.5), "work_started_at": at(20, 9, 0, 5)},
+            {**task("w1", "t3", "work", "cancelled", at(20, 9, 0, 1), 9)},
+        ]
+    )
+    figures = metrics.figures(engine, day)
+    assert (figures["p50_work_seconds"], figures["p50_wall_seconds"]) == (approx(3), approx(60))
+    assert figures["p95_work_seconds"] == approx(4.8)  # 2 3 5: position 1.9, 3 + 0.9*2
+    assert figures["p95_wall_seconds"] == approx(816)  # 5 60 900: 60 + 0.9*840
+    assert sum(b["runs"] for b in metrics.histogram(engine, day, of="wall")) == 3
+    (work,) = metrics.node_stats(engine, day)
+    assert (work["tasks"], work["mean_seconds"], work["p95_seconds"]) == (3, approx(0.5), approx(0.5))

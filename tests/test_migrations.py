@@ -164,7 +164,9 @@ def test_upgrade_from_first_migration_keeps_rows_and_adds_columns(bare_engine):
     assert run["resume_value"] is None
     assert run["rerun_of"] is None
     # 08:30:16.000001 to 08:31:00.999999, computed by the migrations' SQL: exact, not rounded up.
-    assert run["duration_seconds"] == pytest.approx(44.999998, abs=2e-7)
+    assert run["wall_seconds"] == pytest.approx(44.999998, abs=2e-7)
+    # 0014's backfill: its one attempt's one task worked from 08:30:16.5 to 08:30:20.
+    assert run["work_seconds"] == pytest.approx(3.5, abs=1e-9)
 
 
 def test_upgrade_from_first_migration_keeps_task_rows(bare_engine, backend, request):
@@ -298,3 +300,83 @@ def test_search_index_is_built_and_kept_with_the_runs(bare_engine):
     assert store.count_matching(RunFilter(text='["red')).value == 1  # a quote inside the FTS5 phrase
     assert store.delete_run(run_id)
     assert store.count_matching(RunFilter(text="red-sun")).value == 0
+
+
+def _at(hour: int, minute: int, second: float) -> dt.datetime:
+    whole = int(second)
+    return dt.datetime(2026, 3, 2, hour, minute, whole, round((second - whole) * 1_000_000), tzinfo=UTC)
+
+
+# Runs and tasks as a database at 0013 held them (one duration, `duration_seconds`; no work time).
+RUNS_0013 = Table(
+    "runs",
+    MetaData(),
+    *(Column(name, String(64)) for name in ("run_id", "workflow", "status")),
+    *(Column(name, UTCDateTime) for name in ("created_at", "started_at", "finished_at")),
+    Column("duration_seconds", sqlalchemy.Float),
+    Column("attempt", Integer),
+)
+TASKS_0013 = Table(
+    "run_tasks",
+    MetaData(),
+    *(Column(name, String(64)) for name in ("run_id", "task_id", "node", "status")),
+    Column("attempt", Integer),
+    *(Column(name, UTCDateTime) for name in ("started_at", "work_started_at", "finished_at")),
+)
+
+
+def test_0014_keeps_work_apart_from_wall_time_and_rebuilds_the_rollups(bare_engine):
+    """A database made by the previous version: each run's work time from its attempts' tasks, the
+    node figures from each task's work (its wait for a slot left out). Expectations by hand."""
+    upgrade_schema(bare_engine, "0013")
+    runs_at = [
+        # a: one attempt; work2 waited a second for its slot.
+        ("a", "succeeded", _at(10, 0, 0), _at(10, 0, 10), 10.0, 1),
+        # b: failed, resumed 14 minutes later: two attempts of 2 s and 1 s.
+        ("b", "succeeded", _at(11, 0, 0), _at(11, 14, 1.5), 841.5, 2),
+        # c: waits for a person after 4 s of work; not finished, so no duration yet.
+        ("c", "awaiting_input", _at(12, 0, 0), None, None, 1),
+        # d: cancelled with no task recorded: it worked its wall time.
+        ("d", "cancelled", _at(13, 0, 0), _at(13, 0, 5), 5.0, 1),
+    ]
+    tasks_at = [
+        ("a", "p", "plan", "succeeded", 1, _at(10, 0, 0), None, _at(10, 0, 0.5)),
+        ("a", "w1", "work", "succeeded", 1, _at(10, 0, 0.5), _at(10, 0, 0.5), _at(10, 0, 1.5)),
+        ("a", "w2", "work", "succeeded", 1, _at(10, 0, 0.5), _at(10, 0, 1.5), _at(10, 0, 2.5)),
+        ("a", "s", "summarize", "succeeded", 1, _at(10, 0, 2.5), None, _at(10, 0, 3)),
+        ("b", "w1", "work", "failed", 1, _at(11, 0, 0), _at(11, 0, 0), _at(11, 0, 2)),
+        ("b", "w1", "work", "succeeded", 2, _at(11, 14, 0), _at(11, 14, 0), _at(11, 14, 1)),
+        ("c", "q", "ask", "interrupted", 1, _at(12, 0, 0), None, _at(12, 0, 4)),
+    ]
+    with bare_engine.begin() as conn:
+        run_keys = ("run_id", "status", "started_at", "finished_at", "duration_seconds", "attempt")
+        conn.execute(
+            insert(RUNS_0013),
+            [{**dict(zip(run_keys, row, strict=True)), "workflow": "wf", "created_at": row[2]} for row in runs_at],
+        )
+        task_keys = ("run_id", "task_id", "node", "status", "attempt", "started_at", "work_started_at", "finished_at")
+        conn.execute(insert(TASKS_0013), [dict(zip(task_keys, row, strict=True)) for row in tasks_at])
+    upgrade_schema(bare_engine)
+    store = RunStore(bare_engine)
+    got = {r["run_id"]: (r["work_seconds"], r["wall_seconds"]) for r in store.get_runs(["a", "b", "c", "d"])}
+    # c has not finished: its wall time is still growing (read as of now), its stored one unset.
+    assert got.pop("c")[0] == pytest.approx(4.0)
+    assert got == {"a": pytest.approx((3.0, 10.0)), "b": pytest.approx((3.0, 841.5)), "d": pytest.approx((5.0, 5.0))}
+    with bare_engine.connect() as conn:
+        assert conn.execute(select(runs.c.wall_seconds).where(runs.c.run_id == "c")).scalar_one() is None
+    with bare_engine.connect() as conn:
+        by_node = dict(
+            conn.execute(
+                sqlalchemy.text("SELECT node, sum(seconds) FROM node_hours GROUP BY node ORDER BY node")
+            ).all()
+        )
+        durations = conn.execute(
+            sqlalchemy.text("SELECT measure, count(*), sum(runs), sum(seconds) FROM rollup_durations GROUP BY measure")
+        ).all()
+    # work: 1 s each, not 2 s for the task that waited; b's two work tasks 2 s and 1 s.
+    assert by_node == pytest.approx({"ask": 4.0, "plan": 0.5, "summarize": 0.5, "work": 5.0})
+    # The finished runs a, b, d: their work 3 + 3 + 5, their wall time 10 + 841.5 + 5.
+    assert {m: (runs_, seconds) for m, _, runs_, seconds in durations} == {
+        "work": (3, pytest.approx(11.0)),
+        "wall": (3, pytest.approx(856.5)),
+    }

@@ -11,10 +11,23 @@ import random
 import threading
 
 import pytest
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from orchestrator import rollup
-from orchestrator.db import run_tasks, runs, upgrade_schema
+from orchestrator.db import JSONType, UTCDateTime, run_tasks, runs, upgrade_schema
 from orchestrator.db.schema import (
     node_days,
     node_deltas,
@@ -38,8 +51,11 @@ def a_run(rng: random.Random, i: int) -> dict:
         "workflow": rng.choice(["simulate", "report", "etl"]),
         "status": rng.choice(STATUSES[2:] if finished else STATUSES[:2]),
         "created_at": created,
-        "duration_seconds": rng.choice([0.0, 0.0004, 1.0, 2.5, 2.4999999]) if rng.random() < 0.1
-        else (rng.expovariate(1 / 30) if finished else None),
+        "wall_seconds": (wall := rng.choice([0.0, 0.0004, 1.0, 2.5, 2.4999999]) if rng.random() < 0.1
+        else (rng.expovariate(1 / 30) if finished else None)),
+        # Work is a part of the wall time; a run waiting for a person has work and no wall time.
+        "work_seconds": None if rng.random() < 0.1 else (wall * rng.random() if wall is not None
+        else rng.choice([None, rng.expovariate(1 / 5)])),
         "tasks_total": (total := rng.randrange(0, 2000)),
         "tasks_completed": rng.randrange(0, total + 1),
         "tasks_failed": rng.randrange(0, 5),
@@ -65,7 +81,8 @@ def random_writes(engine: Engine, rng: random.Random, count: int, first_id: int 
                         "workflow",
                         "status",
                         "created_at",
-                        "duration_seconds",
+                        "wall_seconds",
+                        "work_seconds",
                         "tasks_total",
                         "tasks_completed",
                     ],
@@ -95,15 +112,18 @@ def test_the_triggers_bin_as_the_package_does_on_and_next_to_every_bound(engine)
             insert(runs),
             [
                 {"run_id": f"d{i}", "workflow": "w", "status": "succeeded", "created_at": START,
-                 "duration_seconds": v, "tasks_total": t, "input": {}, "tags": []}
+                 "wall_seconds": v, "work_seconds": v, "tasks_total": t, "input": {}, "tags": []}
                 for i, (v, t) in enumerate(zip(values, [0, 1, 29, 30, 31, 99, 100, 104, 105, 10**7, 10**8], strict=True))
             ],
         )  # fmt: skip
         rows = conn.execute(
-            select(rollup_deltas.c.duration_bin, rollup_deltas.c.tasks_bin).order_by(rollup_deltas.c.id)
+            select(rollup_deltas.c.work_bin, rollup_deltas.c.wall_bin, rollup_deltas.c.tasks_bin).order_by(
+                rollup_deltas.c.id
+            )
         ).all()
     tasks = [0, 1, 29, 30, 31, 99, 100, 104, 105, 10**7, 10**8]
-    assert [r.duration_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
+    assert [r.work_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
+    assert [r.wall_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
     assert [r.tasks_bin for r in rows] == [rollup.bin_of("tasks", t) for t in tasks]
     # by hand: 2.0 opens a bin (2.0 is a cut), 1.9999999 is in the bin of 1.9; 30 and 31 share [30, 32)
     assert rollup.bin_bounds("duration", rollup.bin_of("duration", 2.0)) == (2.0, 2.1)
@@ -213,6 +233,24 @@ def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_o
     assert rollup.percentiles([], "duration", (0.5,)) == {}
 
 
+# `runs` as the migrations before 0014 left it: one duration, `duration_seconds`.
+RUNS_BEFORE_0014 = Table(
+    "runs",
+    MetaData(),
+    *(Column(name, String(200)) for name in ("run_id", "workflow", "status")),
+    Column("created_at", UTCDateTime),
+    Column("duration_seconds", Float),
+    *(Column(name, Integer) for name in ("tasks_total", "tasks_completed", "tasks_failed")),
+    *(Column(name, JSONType) for name in ("input", "tags")),
+)
+
+
+def old_runs(rows: list[dict]) -> list[dict]:
+    """Runs as `a_run` makes them, in the shape before 0014 (their wall time was their duration)."""
+    return [{**{k: v for k, v in row.items() if k not in ("wall_seconds", "work_seconds")},
+             "duration_seconds": row["wall_seconds"]} for row in rows]  # fmt: skip
+
+
 def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
     from orchestrator.db import make_engine
 
@@ -221,7 +259,7 @@ def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
         upgrade_schema(engine, "0010")
         rng = random.Random(3)
         with engine.begin() as conn:
-            conn.execute(insert(runs), [a_run(rng, i) for i in range(200)])
+            conn.execute(insert(RUNS_BEFORE_0014), old_runs([a_run(rng, i) for i in range(200)]))
         upgrade_schema(engine)
         with engine.connect() as conn:
             assert conn.execute(select(rollup_deltas.c.id)).first() is None  # straight into the rollups
@@ -289,7 +327,7 @@ def random_task_writes(engine: Engine, rng: random.Random, count: int) -> None:
                 )
                 conn.execute(insert(run_tasks), [{
                     "run_id": key[0], "task_id": key[1], "attempt": 1, "node": rng.choice(NODES),
-                    "status": ("failed" if rng.random() < 0.3 else "succeeded") if finished else "running",
+                    "status": rng.choice(["failed", "succeeded", "succeeded", "cancelled"]) if finished else "running",
                     "started_at": started, "finished_at": finished,
                 }])  # fmt: skip
                 tasks.append(key)
@@ -306,7 +344,8 @@ def random_task_writes(engine: Engine, rng: random.Random, count: int) -> None:
                             "finished_at": row.started_at + dt.timedelta(seconds=rng.expovariate(1 / 10))},
                     "node": {"node": rng.choice(NODES)},
                     "start": {"started_at": row.started_at - dt.timedelta(hours=rng.randrange(1, 30))},
-                    "work": {"work_started_at": row.started_at},  # not watched: no delta
+                    # Its work began after a wait for a slot: its seconds are its work's (0014).
+                    "work": {"work_started_at": row.started_at + dt.timedelta(seconds=rng.choice([0, 0.5, 3]))},
                 }[change]  # fmt: skip
                 conn.execute(
                     update(run_tasks)
@@ -392,8 +431,8 @@ def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, 
         n = want.setdefault(row.node, {"tasks": 0, "failed": 0, "seconds": []})
         n["tasks"] += 1
         n["failed"] += row.status == "failed"
-        if row.finished_at is not None:
-            n["seconds"].append((row.finished_at - row.started_at).total_seconds())
+        if row.finished_at is not None and row.status != "cancelled":  # cancelled: never worked
+            n["seconds"].append((row.finished_at - (row.work_started_at or row.started_at)).total_seconds())
     got = {n["node"]: n for n in node_stats(engine, Period(start, end), limit=99)}
     assert set(got) == set(want)
     for node, w in want.items():
@@ -419,7 +458,7 @@ def test_migration_0013_fills_the_node_rollup_from_the_tasks_already_stored(conf
         upgrade_schema(engine, "0012")
         rng = random.Random(9)
         with engine.begin() as conn:
-            conn.execute(insert(runs), [a_run(rng, i) for i in range(20)])
+            conn.execute(insert(RUNS_BEFORE_0014), old_runs([a_run(rng, i) for i in range(20)]))
             conn.execute(insert(run_tasks), [
                 {"run_id": f"r{i % 20}", "task_id": f"t{i}", "attempt": 1, "node": NODES[i % 3],
                  "status": ["running", "succeeded", "failed"][i % 3],

@@ -104,7 +104,7 @@ def test_every_column_round_trips_through_insert_many(store):
             assert run[key] == want, key
             assert type(run[key]) is type(want), key
     want_duration = (ROUND_TRIP["finished_at"] - ROUND_TRIP["started_at"]).total_seconds()
-    assert run["duration_seconds"] == pytest.approx(want_duration, abs=1e-3)
+    assert run["wall_seconds"] == pytest.approx(want_duration, abs=1e-3)
 
 
 def test_create_run_round_trips_and_fills_defaults(store):
@@ -130,7 +130,9 @@ def test_create_run_round_trips_and_fills_defaults(store):
         "state_snapshot",
         "resume_value",
         "rerun_of",
-        "duration_seconds",
+        "wall_seconds",
+        "work_seconds",
+        "tasks_planned",
     ):
         assert run[key] is None, key
 
@@ -271,6 +273,10 @@ def seed_rows(n: int = 60) -> list[dict[str, Any]]:
         total = rng.randint(0, 12)
         completed = rng.randint(0, total)
         failed = rng.randint(0, total - completed)
+        # A finished run's work: a part of its wall time (waits and pauses are the rest), distinct.
+        work = None
+        if started is not None and finished is not None:
+            work = round((finished - started).total_seconds() * (0.2 + 0.6 * rng.random()), 6) + i * 1e-3
         rows.append(
             full_row(
                 f"run-{i:03d}",
@@ -279,6 +285,7 @@ def seed_rows(n: int = 60) -> list[dict[str, Any]]:
                 created_at=created,
                 started_at=started,
                 finished_at=finished,
+                work_seconds=work,
                 tasks_total=total,
                 tasks_completed=completed,
                 tasks_failed=failed,
@@ -332,7 +339,7 @@ def py_matches(row: dict[str, Any], f: RunFilter) -> bool:
 
 
 def sort_value(row: dict[str, Any], key: str) -> Any:
-    if key == "duration_seconds":
+    if key == "wall_seconds":
         if row["started_at"] is None or row["finished_at"] is None:
             return None
         return (row["finished_at"] - row["started_at"]).total_seconds()
@@ -463,7 +470,7 @@ def test_sort_by_every_column_both_directions(seeded):
 def test_sort_with_filter_keeps_nulls_last(seeded):
     f = RunFilter(statuses=["queued", "cancelled", "succeeded"])
     rows = [r for r in SEED if py_matches(r, f)]
-    for key in ("started_at", "finished_at", "duration_seconds", "worker"):
+    for key in ("started_at", "finished_at", "wall_seconds", "work_seconds", "worker"):
         for descending in (False, True):
             got, _ = all_ids(seeded, f, sort=key, descending=descending)
             assert got == py_sorted_ids(rows, key, descending), f"sort={key} descending={descending}"
@@ -479,11 +486,18 @@ def test_list_rows_have_the_list_columns_and_duration(seeded):
         for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
             assert_utc_equal(row[key], want[key], key)
         assert row["tags"] == want["tags"]
-        duration = sort_value(want, "duration_seconds")
-        if duration is None:
-            assert row["duration_seconds"] is None
+        wall = sort_value(want, "wall_seconds")
+        if want["started_at"] is None:
+            assert (row["wall_seconds"], row["work_seconds"]) == (None, None)
+        elif wall is None:
+            # Started and not finished: both read as of now (the seed's running runs began in 2024).
+            so_far = (utcnow() - want["started_at"]).total_seconds()
+            assert row["wall_seconds"] == pytest.approx(so_far, abs=60)
+            if want["status"] == "running":
+                assert row["work_seconds"] == pytest.approx(so_far, abs=60)
         else:
-            assert row["duration_seconds"] == pytest.approx(duration, abs=1e-3)
+            assert row["wall_seconds"] == pytest.approx(wall, abs=1e-3)
+            assert row["work_seconds"] == pytest.approx(want["work_seconds"], abs=1e-9)
 
 
 @pytest.mark.parametrize("limit", [1, 7, 25])
@@ -635,7 +649,7 @@ def test_task_durations_are_exact_to_the_microsecond(store):
             for n, (start, end, _) in enumerate(EXACT_DURATIONS)
         ]
     )
-    got = {t["task_id"]: t["duration_seconds"] for t in store.get_tasks("timed")}
+    got = {t["task_id"]: t["work_seconds"] for t in store.get_tasks("timed")}
     for n, (_, _, seconds) in enumerate(EXACT_DURATIONS):
         assert got[f"t{n}"] == pytest.approx(seconds, abs=2e-7), n
 

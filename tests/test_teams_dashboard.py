@@ -75,10 +75,11 @@ def test_a_dict_question_answered_with_json_from_run_detail(team: Orchestrator, 
     assert ":material/front_hand: Waiting for approval" in main_texts(at, "subheader")
     box = at.text_area(key="detail_answer")
     assert json.loads(box.value) == QUESTION and box.value.startswith('{\n  "')  # prefilled, indented
-    # The run's graph: each node coloured by its tasks, `review` stopped at its question.
+    # The run's graph: each node coloured by its tasks, `review` waiting at its question.
     dot = graph_spec(at)
     assert '"check" [label="check\\n4 done", fillcolor="#e8f5e9", color="#2e7d32"];' in dot
-    assert '"review" [label="review\\n1 stopped", fillcolor="#fff3e0", color="#ef6c00"];' in dot
+    # Waiting for a person: its own words and colour, not a crash's "stopped".
+    assert '"review" [label="review\\n1 waiting for an answer", fillcolor="#f1e8fd", color="#7b3fe4"];' in dot
     assert '"post" [label="post", fillcolor="#ffffff", color="#9e9e9e"];' in dot
     assert "Config: `ledger_url` = `https://ledger.example/api`" in main_texts(at, "markdown")
 

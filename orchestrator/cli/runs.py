@@ -102,14 +102,21 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         return 0
     print(
         f"{'run_id':32}  {'workflow':14} {'status':14} {'created (UTC)':19} {'total':>6} {'done':>6} {'failed':>6}"
+        f" {'work s':>9} {'wall s':>9}"
     )
     for run in page.rows:
         print(
             f"{run['run_id']:32}  {run['workflow'][:14]:14} {run['status']:14} "
             f"{run['created_at']:%Y-%m-%d %H:%M:%S} {run['tasks_total']:6} {run['tasks_completed']:6} {run['tasks_failed']:6}"
+            f" {_seconds(run['work_seconds']):>9} {_seconds(run['wall_seconds']):>9}"
         )
     print(f"{len(page.rows)} of {page.total} matching runs")
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    """A duration for the table: seconds to the millisecond (as stored), or - when there is none."""
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _run_id_argument(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ The names below are the layer's public surface; import them from `orchestrator.d
 
 from orchestrator.db.dialect import (
     bin_index,
+    db_now,
     dialect_insert,
     estimated_rows,
     grouped_percentiles,
@@ -58,6 +59,7 @@ __all__ = [
     "check_database",
     "check_schema",
     "database_label",
+    "db_now",
     "describe_connection_error",
     "dialect_insert",
     "estimated_rows",

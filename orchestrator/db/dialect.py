@@ -54,18 +54,17 @@ def _seconds_between_pg(element: seconds_between, compiler: Any, **kw: Any) -> s
 
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
-    # Whole seconds of the first 19 characters ('YYYY-MM-DD HH:MM:SS') plus the stored
-    # '.ffffff': exact to the microsecond. strftime('%s') of the whole text would round a time
-    # at .9995 s or later up to the next second; julianday() is off by up to ~40 µs.
+    # Whole microseconds of each stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), subtracted as integers
+    # and divided once: the float Python's timedelta.total_seconds() gives, and what the rollup
+    # triggers (migration 0014) compute, so a duration read here and one read from the rollup
+    # agree to the last digit. strftime('%s') of the whole text would round a time at .9995 s or
+    # later up to the next second; subtracting the fractions as floats is off in the last bits.
     start, end = (compiler.process(c, **kw) for c in element.clauses)
 
-    def whole(ts: str) -> str:
-        return f"CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER)"
+    def micros(ts: str) -> str:
+        return f"(CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER) * 1000000 + CAST(substr({ts}, 21) AS INTEGER))"
 
-    def fraction(ts: str) -> str:
-        return f"CAST(substr({ts}, 20) AS REAL)"
-
-    return f"(({whole(end)} - {whole(start)}) + ({fraction(end)} - {fraction(start)}))"
+    return f"(({micros(end)} - {micros(start)}) / 1000000.0)"
 
 
 # -- the hour or day a timestamp falls in -----------------------------------------------------

@@ -101,8 +101,10 @@ runs = Table(
     Column("rerun_of", String(64)),
     # Added by migration 0003.
     Column("launched_by", String(200)),
-    # Added by migration 0004: finished_at - started_at, written when a run finishes.
-    Column("duration_seconds", Float),
+    # Migration 0004 added it as duration_seconds; 0014 named it for what it is. finished_at -
+    # started_at (the first start to the last finish, waits and pauses included), written when
+    # a run finishes; both times are the database's clock.
+    Column("wall_seconds", Float),
     # Added by migration 0006: the claim number every executor write is fenced by, and the
     # automatic resumes after database outages.
     Column("attempt", Integer, nullable=False, default=0),
@@ -113,13 +115,21 @@ runs = Table(
     Column("parent_checkpoint_id", String(64)),
     Column("parent_step", Integer),
     Column("preset", String(200)),
+    # Added by migration 0014: the run's work, the sum of its attempts' running time (claim to
+    # the attempt's end, by the database's clock), without time waiting for a person, in the
+    # queue or between attempts; the current attempt's start; and the tasks the workflow says
+    # the run will have (None: not known before it runs).
+    Column("work_seconds", Float),
+    Column("attempt_started_at", UTCDateTime),
+    Column("tasks_planned", Integer),
     Index("ix_runs_parent_run_id", "parent_run_id"),
     # Migration 0012 ended these with run_id, the page's tie-break: a deep page skips on the index.
     Index("ix_runs_status_created_at", "status", "created_at", "run_id"),
     Index("ix_runs_workflow_created_at", "workflow", "created_at", "run_id"),
     Index("ix_runs_finished_at", "finished_at"),
     Index("ix_runs_launched_by_created_at", "launched_by", "created_at", "run_id"),
-    Index("ix_runs_duration_seconds", "duration_seconds"),
+    Index("ix_runs_wall_seconds", "wall_seconds"),
+    Index("ix_runs_work_seconds", "work_seconds"),
     # Migration 0008: a status with a task-count range, on the index alone.
     Index("ix_runs_status_tasks_total", "status", "tasks_total"),
     Index("ix_runs_status_tasks_completed", "status", "tasks_completed"),
@@ -133,14 +143,15 @@ runs = Table(
     Index("ix_runs_tasks_completed_run_id", "tasks_completed", "run_id"),
     Index("ix_runs_tasks_failed_run_id", "tasks_failed", "run_id"),
     # Migration 0005: sorts by created_at, and covers the overview's aggregates over a range
-    # (0012 put run_id, the sort's tie-break, second).
+    # (0012 put run_id, the sort's tie-break, second; 0014 the two durations).
     Index(
         "ix_runs_overview",
         "created_at",
         "run_id",
         "workflow",
         "status",
-        "duration_seconds",
+        "work_seconds",
+        "wall_seconds",
         "tasks_total",
         "tasks_completed",
         "tasks_failed",
@@ -161,7 +172,8 @@ EXPRESSION_INDEXES = ("ix_runs_tags_sort", "ix_runs_pg_tags_desc")
 POSTGRES_SORT_INDEXES = (
     "ix_runs_pg_started_at_desc",
     "ix_runs_pg_finished_at_desc",
-    "ix_runs_pg_duration_seconds_desc",
+    "ix_runs_pg_wall_seconds_desc",
+    "ix_runs_pg_work_seconds_desc",
     "ix_runs_pg_worker_desc",
 )
 
@@ -237,12 +249,15 @@ rollup_deltas = Table(
     Column("day", Date, nullable=False),  # the UTC day of the run's created_at
     Column("workflow", String(200), nullable=False),
     Column("status", String(20), nullable=False),
-    Column("duration_bin", Integer),  # None while the run has no duration
+    # The bins of the run's work and wall time (0014): None until the run has finished.
+    Column("work_bin", Integer),
+    Column("wall_bin", Integer),
     Column("tasks_bin", Integer, nullable=False),
     Column("runs", Integer, nullable=False),  # +1 for the row as it is now, -1 for as it was
     Column("tasks_completed", Integer, nullable=False),
     Column("tasks_failed", Integer, nullable=False),
-    Column("duration_seconds", Float),  # signed like `runs`
+    Column("work_seconds", Float),  # signed like `runs`
+    Column("wall_seconds", Float),
     Index("ix_rollup_deltas_day", "day"),
 )
 
@@ -257,11 +272,15 @@ rollup_status = Table(
     Column("tasks_failed", BigInteger, nullable=False),
 )
 
+# Migration 0014 keyed the durations by `measure`: "work" (work_seconds) or "wall" (wall_seconds).
+DURATION_MEASURES = ("work", "wall")
+
 rollup_durations = Table(
     "rollup_durations",
     metadata,
     Column("day", Date, primary_key=True),
     Column("workflow", String(200), primary_key=True),
+    Column("measure", String(10), primary_key=True),
     Column("bin", Integer, primary_key=True),
     Column("runs", Integer, nullable=False),
     Column("seconds", Float, nullable=False),  # their durations' sum: each bin's mean is exact
@@ -278,10 +297,12 @@ rollup_tasks = Table(
 
 # Migration 0013: the node figures' rollup, as the runs' above. Triggers on `run_tasks` append
 # every change of a task to `node_deltas`, keyed by the UTC hour it started ('YYYY-MM-DD HH'),
-# its run's workflow, its node and the duration bin of its seconds (-1 while it runs);
+# its run's workflow, its node and the duration bin of its work time (from its work's start to
+# its end; since 0014, without its wait for a slot), or NO_WORK_BIN while it has no work time
+# (it waits or works still, or it was cancelled before its work began);
 # `orchestrator.rollup.compact` folds them per hour (`node_hours`) and per day (`node_days`,
 # 'YYYY-MM-DD'). Both keys are text on both backends (SQLite has no date type to cast to).
-UNFINISHED_BIN = -1
+NO_WORK_BIN = -1
 
 node_deltas = Table(
     "node_deltas",

@@ -95,6 +95,7 @@ def _builtin_specs(model: Any) -> dict[str, WorkflowSpec]:
             build=simulate.build_simulate_graph,
             input_model=simulate.SimulateInput,
             run_config=simulate.run_config,
+            planned_tasks=simulate.planned_tasks,
         ),
         plan_execute.NAME: WorkflowSpec(
             name=plan_execute.NAME,
@@ -159,6 +160,12 @@ def _custom_spec(name: str, path: str) -> WorkflowSpec:
             f"Workflow '{name}': the answer_model of '{path}' is not a pydantic model class; "
             "set it to a BaseModel subclass or remove it."
         )
+    planned_tasks = getattr(target, "planned_tasks", None)
+    if planned_tasks is not None and not callable(planned_tasks):
+        raise ConfigError(
+            f"Workflow '{name}': the planned_tasks of '{path}' is not callable; "
+            "make it a function of the input returning a number of tasks, or None."
+        )
     description = getattr(target, "description", None)
     if not isinstance(description, str):
         doc = inspect.getdoc(target) or ""
@@ -170,6 +177,7 @@ def _custom_spec(name: str, path: str) -> WorkflowSpec:
         input_model=input_model,
         run_config=run_config,
         answer_model=answer_model,
+        planned_tasks=planned_tasks,
     )
 
 

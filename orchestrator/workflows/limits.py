@@ -12,9 +12,10 @@ task's writes are saved the moment it finishes.
         async with slot(config, "work", payload["fan_out"]):
             ...
 
-When a task gets its slot, `slot` tells the executor (through LangGraph's custom stream), so
-the task's recorded duration is its work, and its wait for a slot is recorded apart. The
-executor forgets a run's slots when the run stops, whatever the outcome.
+When a task must wait for a slot, and when it gets one, `slot` tells the executor (through
+LangGraph's custom stream): the task is recorded as waiting, then as working, so its duration
+is its work and its wait for a slot is kept apart. The executor forgets a run's slots when the
+run stops, whatever the outcome.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-# The key of the custom stream event `slot` sends when a task starts its work.
+# The keys of the custom stream events `slot` sends when a task must wait for a slot, and when
+# it starts its work.
+WORK_WAITING = "orchestrator_work_waiting"
 WORK_STARTED = "orchestrator_work_started"
 # LangGraph puts the running task's id in its config under this key.
 _TASK_ID_KEY = "__pregel_task_id"
@@ -44,7 +47,7 @@ def _key(config: RunnableConfig, group: str) -> tuple[int, str, str]:
     return id(asyncio.get_running_loop()), _thread_id(config), group
 
 
-def _announce_work(config: RunnableConfig) -> None:
+def _announce(config: RunnableConfig, event: str) -> None:
     task_id = (config.get("configurable") or {}).get(_TASK_ID_KEY)
     if task_id is None:
         return
@@ -52,15 +55,17 @@ def _announce_work(config: RunnableConfig) -> None:
         writer = get_stream_writer()
     except RuntimeError:  # not inside a LangGraph run (a node called directly, in a test)
         return
-    writer({WORK_STARTED: str(task_id)})
+    writer({event: str(task_id)})
 
 
 @asynccontextmanager
 async def slot(config: RunnableConfig, group: str, limit: int) -> AsyncIterator[None]:
     """Wait for one of `limit` slots of this run's `group`, and hold it while the work runs."""
     semaphore = _slots.setdefault(_key(config, group), asyncio.Semaphore(max(1, limit)))
+    if semaphore.locked():  # every slot is taken: this task waits
+        _announce(config, WORK_WAITING)
     async with semaphore:
-        _announce_work(config)
+        _announce(config, WORK_STARTED)
         yield
 
 
@@ -77,8 +82,11 @@ def release_run(run_id: str) -> None:
         _slots.pop(key, None)
 
 
-def work_started_task(chunk: Any) -> str | None:
-    """The task id in a custom stream chunk sent by `slot`, else None."""
-    if isinstance(chunk, dict) and WORK_STARTED in chunk:
-        return str(chunk[WORK_STARTED])
+def slot_event(chunk: Any) -> tuple[str, str] | None:
+    """("wait" or "work", task id) for a custom stream chunk sent by `slot`, else None."""
+    if isinstance(chunk, dict) and len(chunk) == 1:
+        if WORK_STARTED in chunk:
+            return "work", str(chunk[WORK_STARTED])
+        if WORK_WAITING in chunk:
+            return "wait", str(chunk[WORK_WAITING])
     return None

@@ -65,6 +65,11 @@ class WorkInput(TypedDict):
     fan_out: int
 
 
+def planned_tasks(input: dict) -> int:
+    """`plan`, one `work` per task, `summarize`: known before the run starts."""
+    return int(input["tasks"]) + 2
+
+
 def run_config(input: dict) -> dict:
     """No extra run config: `fan_out` is enforced inside `work` (see orchestrator.workflows.limits)."""
     return {}

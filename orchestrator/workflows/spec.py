@@ -41,6 +41,20 @@ class WorkflowSpec:
     run_config: Callable[[dict], dict] = _no_run_config
     # The answer the workflow expects to its interrupts, when it declares one (a form on the page).
     answer_model: type[pydantic.BaseModel] | None = None
+    # How many tasks a run of a validated input will have, when the workflow knows before it
+    # runs (its progress is then a fraction of that, which never goes back).
+    planned_tasks: Callable[[dict], int | None] | None = None
+
+    def tasks_planned(self, input: dict) -> int | None:
+        """The tasks a run of the validated `input` will have, or None when not known beforehand."""
+        if self.planned_tasks is None:
+            return None
+        planned = self.planned_tasks(dict(input))
+        if planned is None:
+            return None
+        if isinstance(planned, bool) or not isinstance(planned, int) or planned < 0:
+            raise InputError(f"Workflow '{self.name}': planned_tasks must return a whole number or None.")
+        return planned
 
     def validate_input(self, data: dict) -> dict:
         """Return the validated input with defaults filled, as plain JSON values.

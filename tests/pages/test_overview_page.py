@@ -135,7 +135,7 @@ def test_each_workflow_links_to_its_runs_of_the_period(seeded: dict[str, dt.date
 
 def test_both_histograms_are_drawn(seeded: dict[str, dt.datetime]) -> None:
     at = open_page("overview")
-    assert {"Duration", "Tasks per run"} <= set(main_texts(at, "subheader"))
+    assert {"Work time", "Tasks per run"} <= set(main_texts(at, "subheader"))
     captions = main_texts(at, "caption")
     assert "No run of this period has finished yet." not in captions
     assert "No run of this period has recorded a task yet." not in captions
