@@ -63,7 +63,8 @@ def render_fork(orch: Orchestrator, run: Mapping[str, Any], point: dict[str, Any
             value=json.dumps(point["values"], indent=2, ensure_ascii=False, default=str),
             key=box,
             height=220,
-            help="Only the keys you change are written (LangGraph's update_state).",
+            help="Only the keys you change are written (LangGraph's update_state), each exactly as "
+            "you leave it: a list with a reducer is replaced, not added to.",
         )
         st.form_submit_button(
             "Fork from here",

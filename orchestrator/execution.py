@@ -146,6 +146,9 @@ class TaskRecorder:
         self.pending: list[TaskEvent] = []
         # The step the tasks starting now belong to (from LangGraph's checkpoints stream).
         self.step: int | None = None
+        # When a task gave its concurrency slot back: its work's end, as the node saw it (the end
+        # event of LangGraph's task stream comes a moment later).
+        self.work_done: dict[str, dt.datetime] = {}
         self._lock = asyncio.Lock()
 
     def add(self, chunk: dict[str, Any]) -> None:
@@ -154,6 +157,7 @@ class TaskRecorder:
         if "triggers" in chunk:
             self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
             return
+        now = self.work_done.pop(chunk["id"], now)
         error = chunk.get("error")
         if error is not None:
             status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
@@ -164,10 +168,13 @@ class TaskRecorder:
             status, message = TaskStatus.SUCCEEDED, None
         self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message))
 
-    def add_slot_event(self, kind: str, task_id: str) -> None:
-        """The task waits for a concurrency slot ("wait"), or got one and started its work
-        ("work"); see workflows.limits.slot."""
-        self.pending.append(TaskEvent(task_id, "", utcnow(), kind))
+    def add_slot_event(self, kind: str, task_id: str, at: dt.datetime) -> None:
+        """The task waits for a concurrency slot ("wait"), got one and started its work ("work"),
+        or gave it back ("done", its work's end); `at` is when, in the node (workflows.limits.slot)."""
+        if kind == "done":
+            self.work_done[task_id] = at
+        else:
+            self.pending.append(TaskEvent(task_id, "", at, kind))
 
     @property
     def full(self) -> bool:

@@ -104,7 +104,11 @@ render_run_actions(orch, run, key="detail")
 
 
 tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
-with tab_tasks:
+
+
+@st.fragment(run_every=2 if run["status"] in ACTIVE else None)
+def live_tasks() -> None:
+    """The tasks' timeline and table, refreshed with the header while the run goes."""
     tasks = orch.store.get_tasks(run_id)
     if any(worked(t) for t in tasks):
         st.altair_chart(task_timeline(tasks), key="detail_timeline")
@@ -142,6 +146,10 @@ with tab_tasks:
         )
     else:
         st.caption("No tasks recorded yet.")
+
+
+with tab_tasks:
+    live_tasks()
 with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")

@@ -12,15 +12,18 @@ task's writes are saved the moment it finishes.
         async with slot(config, "work", payload["fan_out"]):
             ...
 
-When a task must wait for a slot, and when it gets one, `slot` tells the executor (through
-LangGraph's custom stream): the task is recorded as waiting, then as working, so its duration
-is its work and its wait for a slot is kept apart. The executor forgets a run's slots when the
-run stops, whatever the outcome.
+When a task must wait for a slot, when it gets one and when it gives it back, `slot` tells the
+executor (through LangGraph's custom stream, with the moment it happened in the node): the task
+is recorded as waiting, then as working, and its work ends when it gives the slot back, so its
+duration is its work and its wait for a slot is kept apart (and the next task's work, which
+begins the moment the slot is free, never seems to overlap it). The executor forgets a run's
+slots when the run stops, whatever the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,10 +31,13 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 
-# The keys of the custom stream events `slot` sends when a task must wait for a slot, and when
-# it starts its work.
+# The keys of the custom stream events `slot` sends when a task must wait for a slot, when it
+# starts its work and when its work is done (each with `AT`, the moment, as ISO text).
 WORK_WAITING = "orchestrator_work_waiting"
 WORK_STARTED = "orchestrator_work_started"
+WORK_DONE = "orchestrator_work_done"
+AT = "orchestrator_at"
+_EVENTS = {WORK_WAITING: "wait", WORK_STARTED: "work", WORK_DONE: "done"}
 # LangGraph puts the running task's id in its config under this key.
 _TASK_ID_KEY = "__pregel_task_id"
 
@@ -55,7 +61,7 @@ def _announce(config: RunnableConfig, event: str) -> None:
         writer = get_stream_writer()
     except RuntimeError:  # not inside a LangGraph run (a node called directly, in a test)
         return
-    writer({event: str(task_id)})
+    writer({event: str(task_id), AT: dt.datetime.now(dt.UTC).isoformat()})
 
 
 @asynccontextmanager
@@ -66,7 +72,10 @@ async def slot(config: RunnableConfig, group: str, limit: int) -> AsyncIterator[
         _announce(config, WORK_WAITING)
     async with semaphore:
         _announce(config, WORK_STARTED)
-        yield
+        try:
+            yield
+        finally:
+            _announce(config, WORK_DONE)
 
 
 def release(config: RunnableConfig, group: str) -> None:
@@ -82,11 +91,11 @@ def release_run(run_id: str) -> None:
         _slots.pop(key, None)
 
 
-def slot_event(chunk: Any) -> tuple[str, str] | None:
-    """("wait" or "work", task id) for a custom stream chunk sent by `slot`, else None."""
-    if isinstance(chunk, dict) and len(chunk) == 1:
-        if WORK_STARTED in chunk:
-            return "work", str(chunk[WORK_STARTED])
-        if WORK_WAITING in chunk:
-            return "wait", str(chunk[WORK_WAITING])
+def slot_event(chunk: Any) -> tuple[str, str, dt.datetime] | None:
+    """("wait", "work" or "done", task id, when) for a custom stream chunk sent by `slot`, else None."""
+    if not isinstance(chunk, dict) or len(chunk) != 2 or AT not in chunk:
+        return None
+    for key, kind in _EVENTS.items():
+        if key in chunk:
+            return kind, str(chunk[key]), dt.datetime.fromisoformat(str(chunk[AT]))
     return None

@@ -14,6 +14,7 @@ set (seeded once per backend by the first that asks) and never depend on each ot
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
@@ -23,7 +24,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
+from orchestrator.runs import RunFilter
 from scripts.browser import wait_until_drawn
 from scripts.demo_data import DEMO_LAUNCHER, DemoData
 from tests.browser.conftest import STEP_MS, Dashboard, assert_no_error
@@ -384,6 +387,84 @@ def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, de
     assert run_id in page.get_by_text(re.compile(r"Queued 1 run: ")).inner_text()  # still there
 
 
+def test_slot_waits_are_waits_and_a_run_has_its_work_apart_from_its_wall_time(
+    page: Any, dashboard: Dashboard, demo: DemoData
+) -> None:
+    """Issue 20 in the browser: tasks waiting for their slot say "waiting", a cancel leaves them
+    "never started" and undrawn, the run's work and wall time add up, and the overview's node
+    mean lies within the tasks' real work, not their waits."""
+    open_page(page, dashboard, "/launch", "Launch a run")
+    number(page, "Tasks", 16)
+    number(page, "Delay Ms", 1000)
+    number(page, "Fan Out", 1)
+    page.get_by_role("button", name="Launch").click()
+    queued = page.get_by_text(re.compile(r"Queued 1 run: "))
+    queued.wait_for()
+    run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
+
+    open_page(page, dashboard, f"/run_detail?run_id={run_id}", "Run detail")
+    graph = page.get_by_test_id("stGraphVizChart").locator("svg").first
+
+    def waiting_words() -> re.Match[str] | None:
+        return re.search(r"(\d+) waiting, 1 running", " ".join(graph.locator("text").all_text_contents()))
+
+    found = wait_for(waiting_words, timeout=90, what="the graph to say how many tasks wait")
+    assert int(found.group(1)) >= 3, found.group(0)
+    caption_with(page, "Worked ")  # the run's two durations, said as what they are, while it goes
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        wait_for(lambda: orch.store.get_run(run_id)["status"] == "cancelled", timeout=60, what="the cancel")
+        run = orch.store.get_run(run_id)
+        hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        work_tasks = [t for t in orch.store.get_tasks(run_id) if t["node"] == "work"]
+        worked = [t["work_seconds"] for t in work_tasks if t["status"] == "succeeded"]
+        waited = max(t["wait_seconds"] or 0 for t in work_tasks)
+    finally:
+        orch.engine.dispose()
+    page.reload()
+    page.get_by_role("heading", level=1, name="Run detail").wait_for()
+    wait_until_drawn(page)
+    line = caption_with(page, "Worked ")
+    work, wall = (float(x) for x in re.findall(r"\*?\*?([\d.]+) s\*?\*?", line)[:2])
+    assert 0 < work <= wall, line
+    assert (round(run["work_seconds"], 1), round(run["wall_seconds"], 1)) == (work, wall)
+    words = " ".join(graph.locator("text").all_text_contents())
+    assert re.search(r"\d+ never started", words), words
+    page.get_by_role("tab", name="Tasks").click()
+    assert "cancelled before their work began (not drawn)" in caption_with(page, "A bar per task's work")
+
+    # The overview's slowest nodes: `work`'s mean lies within what its tasks really worked.
+    open_page(page, dashboard, "/overview", "Overview")
+    page.get_by_role("radio", name="Last 24 h", exact=True).click()
+    caption_with(page, "the previous 24 hours")
+    wait_until_drawn(page)
+    grid = main(page).get_by_test_id("stDataFrame").nth(1)  # by workflow, then the slowest nodes
+    grid.scroll_into_view_if_needed()
+    wait_until_drawn(page)
+    cells = grid.locator("table").evaluate(
+        "t => [...t.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.textContent.trim()))"
+    )
+    rows = {row[0]: row for row in cells if row}
+    assert "work" in rows, cells
+    mean = float(rows["work"][rows["node"].index("Mean work")].removesuffix(" s"))
+    orch = Orchestrator(dashboard.config, migrate=False)
+    try:
+        since = hour - dt.timedelta(hours=25)
+        every = [
+            t["work_seconds"]
+            for r in orch.store.page_runs(RunFilter(workflows=["simulate"], created_from=since), limit=500)
+            for t in orch.store.get_tasks(r["run_id"])
+            if t["node"] == "work" and t["work_seconds"] is not None
+        ]
+    finally:
+        orch.engine.dispose()
+    # Each worked ~1 s (0.5x to 1.5x, and a busy machine's lag), however long it waited first.
+    assert worked and max(worked) < 2.5 < waited
+    assert min(every) - 0.001 <= mean <= max(every) + 0.001, (mean, min(every), max(every))
+
+
 def test_launch_plan_execute_edit_the_plan_and_approve(
     page: Any, dashboard: Dashboard, demo: DemoData
 ) -> None:
@@ -549,7 +630,8 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     finally:
         orch.engine.dispose()
 
-    # Fork from the checkpoint after the checks (step 2), with a label added to the state.
+    # Fork from the checkpoint after the checks (step 2), with a label added to the state and the
+    # checks (a key with a reducer) cut to the first: the fork starts from exactly that state.
     page.reload()
     page.get_by_role("heading", level=1, name="Run detail").wait_for()
     wait_until_drawn(page)
@@ -561,11 +643,12 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     values = json.loads(state.input_value())
     assert values["count"] == 3 and values["labels"] == {}
     assert [c["index"] for c in values["checked"]] == [0, 1, 2]
-    fill_kept(page, state, json.dumps({**values, "labels": {"forked": 1}}))
+    fill_kept(page, state, json.dumps({**values, "labels": {"forked": 1}, "checked": values["checked"][:1]}))
     page.get_by_role("button", name="Fork from here").click()
     forked = page.get_by_test_id("stAlert").filter(has_text="Forked from step 2")
     forked.wait_for()
-    assert "Forked from step 2, with labels changed: new run" in forked.inner_text(), forked.inner_text()
+    said = forked.inner_text()
+    assert re.search(r"Forked from step 2, with (checked, labels|labels, checked) changed: new run", said), said
     fork_id = re.search(r"[0-9a-f]{32}", forked.inner_text()).group(0)
     page.get_by_role("link", name="Open the new run").click()
     page.get_by_text(f"Forked from run {run_id} at step 2", exact=False).wait_for()
@@ -575,6 +658,11 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
         fork = orch.store.get_run(fork_id)
         assert (fork["parent_run_id"], fork["parent_step"], fork["status"]) == (run_id, 2, "awaiting_input")
         assert fork["state_snapshot"]["labels"] == {"forked": 1}
-        assert sorted(c["index"] for c in fork["state_snapshot"]["checked"]) == [0, 1, 2]  # no check again
+        # The edited list replaced the old one (not added to it), and no check ran again.
+        assert [c["index"] for c in fork["state_snapshot"]["checked"]] == [0]
+        # LangGraph's own view of the fork's first state: the state as edited.
+        first = checkpoint_history(orch.config, fork_id)
+        edit = next(h for h in first if h["source"] == "update")
+        assert edit["values"]["checked"] == values["checked"][:1] and edit["writers"] == ["(state edited)"]
     finally:
         orch.engine.dispose()
