@@ -1,6 +1,6 @@
 """How one run is executed: its graph config, its task events, what its checkpoints say really
-ran, and the answers it resumes with; also how the executor tells a database outage from a bug.
-The `Executor` (orchestrator.executor) schedules runs and keeps them alive; this is what it uses.
+ran, and the answers it resumes with. The `Executor` (orchestrator.executor) schedules runs and
+keeps them alive; this is what it uses (and orchestrator.outage, for when the database is away).
 """
 
 from __future__ import annotations
@@ -10,18 +10,13 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import sqlite3
-import time
 import traceback
 from collections.abc import Awaitable, Coroutine
 from typing import Any
 
-import psycopg
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
-from psycopg_pool import PoolTimeout
-from sqlalchemy.exc import DBAPIError
 
 from orchestrator.claims import Claim, ClaimStore, TaskEvent, TaskTruth
 from orchestrator.db import utcnow
@@ -36,38 +31,10 @@ NOT_DONE = frozenset({"__error__", "__interrupt__", "__resume__"})
 # Task events are written at least this often while a run goes (or when this many wait).
 FLUSH_SECONDS = 0.25
 FLUSH_EVENTS = 500
-# Backoff of the executor's loops while the database does not answer.
-MAX_BACKOFF_SECONDS = 5.0
-# How long a run cut off by an outage waits for the database to be queued again.
-REQUEUE_PATIENCE_SECONDS = 600.0
-OUTAGE_REASON = (
-    "The database stopped answering while the run was going; it was queued again to continue "
-    "from its last checkpoint."
-)
-
-
 def format_error(exc: BaseException) -> str:
     """The message on the first line, then the traceback."""
     trace = "".join(traceback.format_exception(exc))
     return f"{type(exc).__name__}: {exc}\n\n{trace}"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether `exc` (or what caused it) is the database being unreachable for a while."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, psycopg.OperationalError | PoolTimeout | ConnectionError):
-            return True
-        if isinstance(current, DBAPIError) and (
-            current.connection_invalidated or isinstance(current.orig, psycopg.OperationalError)
-        ):
-            return True
-        if isinstance(current, sqlite3.OperationalError) and "locked" in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def graph_config(
@@ -105,45 +72,19 @@ def _limited(runnable: Any, name: str, limit: int) -> Runnable[Any, Any]:
     return RunnableLambda(run, name=name)
 
 
-class Outage:
-    """Logs a database outage once when it starts and once when it ends; gives the backoff."""
-
-    def __init__(self, loop_name: str):
-        self.loop_name = loop_name
-        self.since: float | None = None
-        self.failures = 0
-
-    def failed(self, exc: BaseException) -> float:
-        """Record a failure; return how long to wait before the next try."""
-        if self.since is None:
-            self.since = time.monotonic()
-            if is_transient(exc):
-                logger.warning(
-                    "Database not answering (%s); the executor's %s keeps retrying",
-                    type(exc).__name__,
-                    self.loop_name,
-                )
-            else:
-                logger.exception("The executor's %s failed; retrying", self.loop_name)
-        self.failures += 1
-        return min(MAX_BACKOFF_SECONDS, 0.25 * 2 ** min(self.failures, 5))
-
-    def recovered(self) -> None:
-        if self.since is not None:
-            logger.warning(
-                "Database answers again; the executor's %s resumed after %.1f s",
-                self.loop_name,
-                time.monotonic() - self.since,
-            )
-        self.since, self.failures = None, 0
-
-
 class TaskRecorder:
-    """Collects one run's task events and writes them in batches, fenced by its claim."""
+    """Collects one run's task events and writes them in batches, fenced by its claim.
+
+    A task's end is written once what it wrote is saved (its writes, or the checkpoint of its
+    step), so `run_tasks` never says a task succeeded whose result a crash or an outage lost:
+    until then the row says it is running."""
 
     def __init__(self, store: ClaimStore, claim: Claim):
         self.store, self.claim = store, claim
         self.pending: list[TaskEvent] = []
+        # Ends of tasks whose writes are not saved yet, and the tasks whose writes are.
+        self.held: dict[str, TaskEvent] = {}
+        self.saved: set[str] = set()
         # The step the tasks starting now belong to (from LangGraph's checkpoints stream).
         self.step: int | None = None
         # When a task gave its concurrency slot back: its work's end, as the node saw it (the end
@@ -166,7 +107,27 @@ class TaskRecorder:
             status, message = TaskStatus.AWAITING_INPUT, None
         else:
             status, message = TaskStatus.SUCCEEDED, None
-        self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message))
+        event = TaskEvent(chunk["id"], chunk["name"], now, "end", status=status, error=message)
+        if chunk["id"] in self.saved:
+            self.pending.append(event)
+        else:
+            self.held[chunk["id"]] = event
+
+    def writes_saved(self, task_id: str) -> None:
+        """The saver saved the task's writes (its result, its error or its question)."""
+        self.saved.add(task_id)
+        if (event := self.held.pop(task_id, None)) is not None:
+            self.pending.append(event)
+
+    def checkpoint_saved(self) -> None:
+        """The saver saved a checkpoint: the step whose tasks ended before it is saved with them
+        (a task that wrote nothing is known to have ended only now)."""
+        self.release_ended()
+
+    def release_ended(self) -> None:
+        """Write every task end held back (the run came to rest: its graph ran them)."""
+        self.pending.extend(self.held.values())
+        self.held.clear()
 
     def add_slot_event(self, kind: str, task_id: str, at: dt.datetime) -> None:
         """The task waits for a concurrency slot ("wait"), got one and started its work ("work"),
@@ -180,11 +141,12 @@ class TaskRecorder:
     def full(self) -> bool:
         return len(self.pending) >= FLUSH_EVENTS
 
-    async def flush(self) -> None:
-        """Write what is pending; on a database error the events stay for the next flush."""
+    async def flush(self) -> bool:
+        """Write what is pending (True if there was something to write); on a database error the
+        events stay for the next flush."""
         async with self._lock:
             if not self.pending:
-                return
+                return False
             events, self.pending = self.pending, []
             write = asyncio.ensure_future(
                 asyncio.to_thread(self.store.record_task_events, self.claim, events)
@@ -199,6 +161,7 @@ class TaskRecorder:
             except Exception:
                 self.pending[:0] = events
                 raise
+            return True
 
 
 async def checkpoint_truth(

@@ -45,26 +45,29 @@ from orchestrator.db import make_engine
 from orchestrator.errors import OrchestratorError, ReadOnlyError
 from orchestrator.execution import (
     FLUSH_SECONDS,
-    MAX_BACKOFF_SECONDS,
-    OUTAGE_REASON,
-    REQUEUE_PATIENCE_SECONDS,
-    Outage,
     TaskRecorder,
     checkpoint_truth,
     format_error,
     graph_config,
-    is_transient,
     limit_concurrency,
     resume_answer,
     shielded,
 )
 from orchestrator.fenced_saver import FencedSaver
+from orchestrator.outage import (
+    MAX_BACKOFF_SECONDS,
+    OUTAGE_REASON,
+    REQUEUE_PATIENCE_SECONDS,
+    Outage,
+    WriteGate,
+    is_transient,
+)
 from orchestrator.rows import RunRow
 from orchestrator.snapshots import to_jsonable
 from orchestrator.status import RunStatus
 from orchestrator.workers import WorkerStore
 from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
-from orchestrator.workflows.limits import release_run, slot_event
+from orchestrator.workflows.limits import release_run, slot_event, watch_run
 
 logger = logging.getLogger("orchestrator.executor")
 # How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
@@ -83,7 +86,8 @@ class RunHandle:
     row: RunRow
     recorder: TaskRecorder
     task: asyncio.Task[None] | None = None
-    # Why the run's task was cancelled: "cancelled" (asked to), "released" (shutdown), "lost".
+    # Why the run's task was cancelled: "cancelled" (asked to), "released" (shutdown), "lost", or
+    # "outage" (the database was away longer than the stale window).
     stop_reason: str | None = None
     # Once the run is writing its end, a heartbeat that no longer finds it running is expected.
     ending: bool = False
@@ -129,6 +133,8 @@ class Executor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._grace = 10.0
+        # Shut while the database cannot save what this executor's runs would do (made on its loop).
+        self.gate: WriteGate | None = None
         self._ready = threading.Event()
         self.error: BaseException | None = None
 
@@ -177,6 +183,7 @@ class Executor:
         if grace is not None:
             self._grace = grace
         self._loop = asyncio.get_running_loop()
+        self.gate = WriteGate(self.config.stale_after_seconds, self._ping)
         self._stop = stop or asyncio.Event()
         async with open_checkpointer(
             self.config, max_connections=self.concurrency + 2, engine=self.engine
@@ -259,6 +266,7 @@ class Executor:
         next_recovery = 0.0
         while True:
             wait = self.config.heartbeat_seconds
+            began = time.monotonic()
             try:
                 await self._heartbeat()
                 await asyncio.to_thread(self.workers.beat, self.worker, len(self._runs))
@@ -274,9 +282,30 @@ class Executor:
                             self.config.stale_after_seconds,
                         )
                 outage.recovered()
+                self._database_answers(began)
             except Exception as exc:
                 wait = min(wait, outage.failed(exc))
+                self._database_answers(None if is_transient(exc) else began)
+                if self.gate is not None and not self.gate.patient():
+                    # Away longer than the stale window: another executor may take the runs over
+                    # when it is back. Stop them; each is queued again once the database answers.
+                    for handle in list(self._runs.values()):
+                        self._stop_run(handle, "outage")
             await asyncio.sleep(wait)
+
+    def _database_answers(self, began: float | None) -> None:
+        """Open the write gate (a write that began at `began` was saved), or shut it (None: a
+        write found the database away)."""
+        if self.gate is None:
+            return
+        if began is None:
+            self.gate.failed()
+        else:
+            self.gate.succeeded(began)
+
+    async def _ping(self) -> None:
+        """A round trip to the database (the write gate's probe)."""
+        await asyncio.to_thread(self.store.ping)
 
     async def _fold_rollup(self) -> None:
         """Keep the overview's unfolded deltas few (it reads them, folded or not). A loop of its
@@ -343,6 +372,7 @@ class Executor:
         async with open_checkpointer(self.config, max_connections=2, engine=self.engine) as saver:
             self._saver = saver
             self._loop = asyncio.get_running_loop()
+            self.gate = WriteGate(self.config.stale_after_seconds, self._ping)
             upkeep = asyncio.create_task(self._upkeep())
             try:
                 await self._start(row)
@@ -355,9 +385,16 @@ class Executor:
         cfg: RunnableConfig | None = None
         flusher: asyncio.Task[None] | None = None
         try:
-            assert self._saver is not None
+            assert self._saver is not None and self.gate is not None
             spec = self.registry.get(handle.row["workflow"])
-            saver = FencedSaver(self._saver, partial(self._guard, handle))
+            saver = FencedSaver(
+                self._saver,
+                partial(self._guard, handle),
+                gate=self.gate,
+                on_writes_saved=handle.recorder.writes_saved,
+                on_checkpoint_saved=handle.recorder.checkpoint_saved,
+            )
+            watch_run(run_id, self.gate)
             cfg, max_concurrency = graph_config(run_id, spec, handle.row["input"], handle.row["config"])
             builder = spec.build()
             if max_concurrency is not None:
@@ -386,6 +423,7 @@ class Executor:
                 if handle.recorder.full:
                     await handle.recorder.flush()
             flusher.cancel()
+            handle.recorder.release_ended()  # the graph is done: every write it made is saved
             await handle.recorder.flush()
             state = await graph.aget_state(cfg)
             handle.ending = True
@@ -423,13 +461,17 @@ class Executor:
         a crash loses at most that much (the checkpoints say the rest on resume)."""
         while True:
             await asyncio.sleep(FLUSH_SECONDS)
+            began = time.monotonic()
             try:
-                await handle.recorder.flush()
+                if await handle.recorder.flush():
+                    self._database_answers(began)
             except ClaimLost:
                 self._stop_run(handle, "lost")
                 return
             except Exception as exc:
-                if not is_transient(exc):
+                if is_transient(exc):
+                    self._database_answers(None)
+                else:
                     logger.exception("Recording task events of run %s failed", handle.claim.run_id)
 
     async def _graph_input(
@@ -452,6 +494,10 @@ class Executor:
         return None
 
     async def _after_stop(self, handle: RunHandle, graph: Any, cfg: Any, reason: str) -> None:
+        if reason == "outage":
+            logger.warning("Run %s was cut off from the database for too long", handle.claim.run_id)
+            await self._requeue_after_outage(handle)
+            return
         if reason == "lost":
             logger.warning(
                 "Run %s is no longer held by this executor (attempt %d); stopped it without writing",
@@ -459,6 +505,8 @@ class Executor:
                 handle.claim.attempt,
             )
             return
+        if reason == "cancelled":
+            handle.recorder.release_ended()  # the run ends here: its tasks' ends are what they were
         with contextlib.suppress(Exception):
             await handle.recorder.flush()
         snapshot = await self._latest_values(graph, cfg)
@@ -472,6 +520,7 @@ class Executor:
             await asyncio.to_thread(self.store.release, handle.claim, snapshot=snapshot)
 
     async def _after_failure(self, handle: RunHandle, graph: Any, cfg: Any, exc: Exception) -> None:
+        handle.recorder.release_ended()  # the graph raised: the run ends with its tasks as they ended
         with contextlib.suppress(Exception):
             await handle.recorder.flush()
         snapshot = await self._latest_values(graph, cfg)

@@ -1,16 +1,24 @@
-"""A checkpoint saver that writes only while its executor still holds the run.
+"""A checkpoint saver that writes only while its executor still holds the run, and waits out a
+short database outage instead of giving the run up.
 
 An executor that was paused (SIGSTOP, a long GC, a VM migration) or cut off from the database
 may have lost its run to another executor by the time it goes on. LangGraph's savers have no
 notion of who holds a thread, so this wrapper checks the claim before every checkpoint and
 every task write it passes on to the real saver, and raises `ClaimLost` instead when the claim
 is gone: the run stops without a step written twice. Reads pass straight through.
+
+A write that finds the database away shuts the executor's `WriteGate` (no task begins new work
+meanwhile) and tries again, for as long as the gate's patience (the stale window) allows; the
+first write that succeeds opens it. After each write it tells the run's recorder what is saved,
+so a task is recorded as ended only once its result is saved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -21,13 +29,56 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
 )
 
+from orchestrator.outage import WriteGate, backoff, is_transient
+
+T = TypeVar("T")
+
+
+def _nothing(*_: Any) -> None:
+    return None
+
 
 class FencedSaver(BaseCheckpointSaver[Any]):
-    """Wrap `saver`; `guard()` is awaited before each write and raises when the claim is lost."""
+    """Wrap `saver`; `guard()` is awaited before each write and raises when the claim is lost.
 
-    def __init__(self, saver: BaseCheckpointSaver[Any], guard: Callable[[], Awaitable[None]]):
+    With a `gate`, a write that finds the database away waits and tries again while the gate is
+    patient. `on_writes_saved(task_id)` and `on_checkpoint_saved()` are called after each write
+    that succeeded."""
+
+    def __init__(
+        self,
+        saver: BaseCheckpointSaver[Any],
+        guard: Callable[[], Awaitable[None]],
+        *,
+        gate: WriteGate | None = None,
+        on_writes_saved: Callable[[str], None] = _nothing,
+        on_checkpoint_saved: Callable[[], None] = _nothing,
+    ):
         super().__init__(serde=saver.serde)
-        self.saver, self.guard = saver, guard
+        self.saver, self.guard, self.gate = saver, guard, gate
+        self.on_writes_saved, self.on_checkpoint_saved = on_writes_saved, on_checkpoint_saved
+
+    async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
+        """`write()` after the claim is checked; while the database is away (and the gate is
+        patient), the gate is shut and the write tried again with backoff."""
+        failures = 0
+        while True:
+            began = time.monotonic()
+            try:
+                await self.guard()
+                result = await write()
+            except Exception as exc:
+                if self.gate is None or not is_transient(exc):
+                    raise
+                self.gate.failed()
+                if not self.gate.patient():
+                    raise
+                failures += 1
+                await asyncio.sleep(backoff(failures))
+                continue
+            if self.gate is not None:
+                self.gate.succeeded(began)
+            return result
 
     @property
     def config_specs(self) -> list[Any]:
@@ -54,14 +105,15 @@ class FencedSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        await self.guard()
-        return await self.saver.aput(config, checkpoint, metadata, new_versions)
+        saved = await self._write(lambda: self.saver.aput(config, checkpoint, metadata, new_versions))
+        self.on_checkpoint_saved()
+        return saved
 
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        await self.guard()
-        await self.saver.aput_writes(config, writes, task_id, task_path)
+        await self._write(lambda: self.saver.aput_writes(config, writes, task_id, task_path))
+        self.on_writes_saved(task_id)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.saver.adelete_thread(thread_id)

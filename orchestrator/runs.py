@@ -582,6 +582,11 @@ class RunStore:
             found = {status: count for status, count in conn.execute(stmt).all()}
         return {status: found.get(status, 0) for status in ALL_STATUSES}
 
+    def ping(self) -> None:
+        """One round trip to the database (raises when it does not answer)."""
+        with self.engine.connect() as conn:
+            conn.execute(select(literal(1))).scalar_one()
+
     def count_runs(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(runs)).scalar_one()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,6 +44,19 @@ _TASK_ID_KEY = "__pregel_task_id"
 
 # (event loop, thread_id, group) -> semaphore; a semaphore belongs to one event loop.
 _slots: dict[tuple[int, str, str], asyncio.Semaphore] = {}
+# (event loop, thread_id) -> what says whether the run's work can be saved now (the executor's
+# orchestrator.outage.WriteGate).
+_gates: dict[tuple[int, str], Any] = {}
+# (event loop, thread_id, group) -> when a task of the group last gave its slot back (monotonic).
+_released: dict[tuple[int, str, str], float] = {}
+
+
+def watch_run(run_id: str, gate: Any) -> None:
+    """Make the run's tasks wait, before their work begins, until `gate` says the database saved
+    a write since the slot they took was given back (`await gate.saved_since(moment)`): the
+    result of the task before it, as a rule. So no task begins work while the one before it could
+    not be saved: an outage stops a run's fan-out at the tasks that were working when it began."""
+    _gates[(id(asyncio.get_running_loop()), run_id)] = gate
 
 
 def _thread_id(config: RunnableConfig) -> str:
@@ -67,14 +81,24 @@ def _announce(config: RunnableConfig, event: str) -> None:
 @asynccontextmanager
 async def slot(config: RunnableConfig, group: str, limit: int) -> AsyncIterator[None]:
     """Wait for one of `limit` slots of this run's `group`, and hold it while the work runs."""
-    semaphore = _slots.setdefault(_key(config, group), asyncio.Semaphore(max(1, limit)))
-    if semaphore.locked():  # every slot is taken: this task waits
+    key = _key(config, group)
+    semaphore = _slots.setdefault(key, asyncio.Semaphore(max(1, limit)))
+    queued = semaphore.locked()
+    if queued:  # every slot is taken: this task waits
         _announce(config, WORK_WAITING)
     async with semaphore:
+        gate = _gates.get(key[:2])
+        if gate is not None:
+            if not gate.is_open:  # the database is away: work now could not be saved
+                _announce(config, WORK_WAITING)
+            # Work begun now can be saved once the database saved something since: since the slot
+            # was given back (the task before it then writes its result), or else since now.
+            await gate.saved_since(_released[key] if queued and key in _released else time.monotonic())
         _announce(config, WORK_STARTED)
         try:
             yield
         finally:
+            _released[key] = time.monotonic()
             _announce(config, WORK_DONE)
 
 
@@ -83,12 +107,18 @@ def release(config: RunnableConfig, group: str) -> None:
     thread_id = _thread_id(config)
     for key in [k for k in _slots if k[1:] == (thread_id, group)]:
         _slots.pop(key, None)
+        _released.pop(key, None)
 
 
 def release_run(run_id: str) -> None:
-    """Forget every slot of a run (the executor calls this when the run stops, however it ends)."""
+    """Forget every slot and gate of a run (the executor calls this when the run stops, however
+    it ends)."""
     for key in [k for k in _slots if k[1] == run_id]:
         _slots.pop(key, None)
+    for gate_key in [k for k in _gates if k[1] == run_id]:
+        _gates.pop(gate_key, None)
+    for released_key in [k for k in _released if k[1] == run_id]:
+        _released.pop(released_key, None)
 
 
 def slot_event(chunk: Any) -> tuple[str, str, dt.datetime] | None:

@@ -1,19 +1,23 @@
-"""A PostgreSQL server that stops for a few seconds while two workers run eight runs.
+"""A PostgreSQL server that stops while workers run fan-outs, two at a time per run.
 
-A throwaway cluster of our own (initdb as the `postgres` user, on a free port) is stopped with
-`pg_ctl stop -m fast` (every connection cut) and started again 5 s later. Afterwards:
-- both workers are still alive and carry on by themselves (no restart, no manual resume);
-- every run ends succeeded, the ones cut off by the outage resumed from their checkpoints;
-- each run's task counts equal its rows and what LangGraph saved: nothing half-written;
-- the outage shows as one line when it starts and one when it ends, not a traceback per beat.
+A throwaway cluster of our own (scripts/pg_cluster.py) is stopped with `pg_ctl stop -m fast`
+(every connection cut) and started again later. Its stale window is 9 s here (a worker's runs
+are taken for dead after 9 s without a heartbeat):
+
+- an outage within it (3 s) pauses the runs: no task begins new work while the database is
+  away, the same attempt goes on when it is back, and no step runs twice;
+- an outage beyond it (14 s) cuts the runs off: they are queued again and continue from their
+  last checkpoints, and no more steps run twice than were working when the outage began (at
+  most the fan-out of each run).
+
+In both, every run ends succeeded by itself, its task rows say exactly what LangGraph saved (a
+task is succeeded only once its result is saved), the counts equal the rows, and the workers
+log the outage in one line each way, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -25,148 +29,121 @@ import pytest
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
+from scripts.pg_cluster import Cluster, bin_dir, unavailable
 from tests.checkpoint_reader import saved_task_ids
 from tests.conftest import REQUIRE_POSTGRES
+from tests.engine_workflows import executions
 from tests.helpers import wait_for
 from tests.processes import wait_status
 from tests.reliability.conftest import WORKFLOWS
 
-# Longer than a checkpoint write waits for a connection (stale_after / 3 = 3 s), shorter than
-# the stale limit (9 s): runs writing during the outage are queued again, none is taken for dead.
-OUTAGE_SECONDS = 5
-
-
-def _bin_dir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return found[-1].parent if found else None
-
-
-class Cluster:
-    """A PostgreSQL cluster in a temporary folder, run as the `postgres` user."""
-
-    def __init__(self, root: Path, bin_dir: Path):
-        self.root, self.bin = root, bin_dir
-        self.data, self.log = root / "data", root / "server.log"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        root.mkdir(parents=True, exist_ok=True)
-        shutil.chown(root, "postgres", "postgres")
-        self._as_postgres(str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "-U", "postgres")
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_postgres(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start"
-        )
-
-    def stop(self, mode: str = "fast") -> None:
-        self._as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def uri(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+STALE_AFTER = 9
+FAN_OUT = 2
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    bin_dir = _bin_dir()
-    reason = None
-    if bin_dir is None:
-        reason = "PostgreSQL's server binaries are not installed (/usr/lib/postgresql/*/bin)"
-    elif os.geteuid() != 0 or shutil.which("runuser") is None:
-        reason = "starting a throwaway PostgreSQL cluster needs root (to run initdb as the postgres user)"
-    if reason:
+def cluster() -> Iterator[Cluster]:
+    if reason := unavailable():
         if REQUIRE_POSTGRES:
             pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_POSTGRES=1 forbids skipping")
         pytest.skip(reason)
-    assert bin_dir is not None
-    root = Path("/tmp") / f"orchestrator-cluster-{uuid.uuid4().hex[:8]}"
-    cluster = Cluster(root, bin_dir)
+    binaries = bin_dir()
+    assert binaries is not None
+    cluster = Cluster(Path("/tmp") / f"orchestrator-cluster-{uuid.uuid4().hex[:8]}", binaries)
     cluster.start()
     try:
         yield cluster
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             cluster.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        import shutil
+
+        shutil.rmtree(cluster.root, ignore_errors=True)
 
 
-def test_workers_outlive_a_database_restart_and_resume_what_it_cut_off(
-    cluster: Cluster, workers, tmp_path: Path
+@pytest.mark.parametrize(
+    ("outage", "worker_names"), [(3, ("a", "b")), (14, ("a",))], ids=["within", "beyond"]
+)
+def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
+    cluster: Cluster, workers, tmp_path: Path, outage: int, worker_names: tuple[str, ...]
 ) -> None:
     with psycopg.connect(cluster.uri(), autocommit=True) as conn:
-        # Its own database: the cluster lives for the module, and a test may run more than once.
-        database = f"outage_{uuid.uuid4().hex[:8]}"
+        database = f"outage_{uuid.uuid4().hex[:8]}"  # the cluster lives for the module
         conn.execute(f'CREATE DATABASE "{database}"')
     config = OrchestratorConfig(
         checkpoint_mode="postgres", postgres_uri=cluster.uri(database), workflows=WORKFLOWS, env_file=None
     )
     orch = Orchestrator(config)
     try:
-        gates = [tmp_path / f"gate-{n}" for n in range(4)]
-        # Four runs wait at a gate that opens during the outage: their next writes fail.
+        # Two runs wait at a gate that opens during the outage: their steps would begin then.
+        gates = [tmp_path / f"gate-{n}" for n in range(2)]
         waiting = [
-            orch.launch("gated", {"dir": str(g), "tasks": 8, "allow": 3, "delay_ms": 50, "fan_out": 2})
+            orch.launch("gated", {"dir": str(g), "tasks": 8, "allow": 3, "delay_ms": 50, "fan_out": FAN_OUT})
             for g in gates
         ]
-        # Four runs are busy when the server stops.
+        # Three runs are busy when the server stops: 40 steps of 150 ms, two at a time.
+        folders = [tmp_path / f"busy-{n}" for n in range(3)]
         busy = [
-            orch.launch("gated", {"dir": str(tmp_path / f"busy-{n}"), "tasks": 40, "delay_ms": 150, "fan_out": 2})
-            for n in range(4)
+            orch.launch("gated", {"dir": str(f), "tasks": 40, "delay_ms": 150, "fan_out": FAN_OUT})
+            for f in folders
         ]
-        env = {"ORCHESTRATOR_HEARTBEAT_SECONDS": "0.5", "ORCHESTRATOR_STALE_AFTER_SECONDS": "9"}
-        pair = [workers(name, config, "--concurrency", "4", **env) for name in ("a", "b")]
+        env = {"ORCHESTRATOR_HEARTBEAT_SECONDS": "0.5", "ORCHESTRATOR_STALE_AFTER_SECONDS": str(STALE_AFTER)}
+        pool = [workers(name, config, "--concurrency", "5", **env) for name in worker_names]
 
         def mid_flight() -> bool:
-            for worker in pair:
+            for worker in pool:
                 assert worker.proc.poll() is None, worker.describe()
             runs = orch.store.get_runs(waiting + busy)
-            return all(r["status"] == "running" for r in runs) and all(
-                r["tasks_completed"] >= 3 for r in runs
-            )
+            return all(r["status"] == "running" and r["tasks_completed"] >= 3 for r in runs)
 
-        wait_for(mid_flight, 120, interval=0.1, what="all eight runs running, each 3 steps in")
+        wait_for(mid_flight, 120, interval=0.1, what="all runs running, each 3 steps in")
         orch.engine.dispose()
         cluster.stop("fast")
+        before = {folder: sum(executions(folder).values()) for folder in folders + gates}
         for gate in gates:
             gate.mkdir(exist_ok=True)
             (gate / "open").write_text("go")
-        time.sleep(OUTAGE_SECONDS)  # the fault itself: the database is away this long
-        for worker in pair:
+        time.sleep(outage)  # the fault itself: the database is away this long
+        # While it was away, no step began work that it could not save: what finished during
+        # the outage is what was working when it began (at most the fan-out of each run).
+        during = {f.name: sum(executions(f).values()) - before[f] for f in folders + gates}
+        assert all(during[f.name] <= FAN_OUT for f in folders), during
+        assert all(during[g.name] == 0 for g in gates), during  # past their gate, none began its work
+        for worker in pool:
             assert worker.proc.poll() is None, worker.describe()
         cluster.start()
 
-        for run_id in waiting + busy:
+        for run_id, folder in zip(waiting + busy, gates + folders, strict=True):
             final = wait_status(orch, run_id, ("succeeded", "failed", "cancelled", "interrupted"), 180)
-            assert final["status"] == "succeeded", (final["error"], pair[0].describe(), pair[1].describe())
-            assert final["error"] is None
-            tasks = orch.store.get_tasks(run_id)
+            described = "\n".join(w.describe() for w in pool)
+            assert final["status"] == "succeeded", (final["error"], described)
             expected = 8 if run_id in waiting else 40
-            # Every step ran to its end (plan, the steps, summarize), each recorded once as
-            # succeeded; the rows include every task LangGraph saved. (A task whose own writes
-            # failed during the outage still finished: its step completed with its result.)
-            assert sorted(t["status"] for t in tasks) == ["succeeded"] * (expected + 2), (
-                [(t["task_id"][:8], t["node"], t["status"], t["attempt"]) for t in tasks],
-                pair[0].describe(),
-            )
-            assert saved_task_ids(config, run_id) <= {t["task_id"] for t in tasks}
-            assert (final["tasks_total"], final["tasks_completed"], final["tasks_failed"]) == (
-                expected + 2,
-                expected + 2,
-                0,
-            )
+            tasks = orch.store.get_tasks(run_id)
+            # Every step recorded once as succeeded, and exactly the steps whose results LangGraph
+            # saved: no row says a task succeeded whose result the outage lost.
+            done = [t for t in tasks if t["status"] == "succeeded"]
+            assert len(done) == expected + 2, [(t["node"], t["status"], t["attempt"]) for t in tasks]
+            work_done = {t["task_id"] for t in done if t["node"] == "work"}
+            work_saved = saved_task_ids(config, run_id) & {t["task_id"] for t in tasks if t["node"] == "work"}
+            assert work_done == work_saved, [(t["node"], t["status"], t["attempt"]) for t in tasks]
+            assert (final["tasks_completed"], final["tasks_failed"]) == (expected + 2, 0)
+            assert final["tasks_total"] == len(tasks)
             assert final["state_snapshot"]["summary"]["indices"] == list(range(expected))
-        retried = [r for r in orch.store.get_runs(waiting + busy) if r["auto_retries"]]
-        assert retried, "no run was cut off by the outage; the scenario did not test anything"
-        for worker in pair:
+            ran = executions(folder)
+            twice = sum(count - 1 for count in ran.values())
+            if outage < STALE_AFTER:
+                assert (final["attempt"], final["auto_retries"]) == (1, 0)  # the same attempt went on
+                assert twice == 0, ran
+            else:
+                assert twice <= FAN_OUT, ran  # only what was in flight when the outage began
+        if outage >= STALE_AFTER:
+            assert any(r["attempt"] > 1 for r in orch.store.get_runs(busy)), "no run was cut off"
+        for worker in pool:
             assert worker.proc.poll() is None, worker.describe()
             out = worker.stdout + worker.stderr
             assert "Traceback" not in out, worker.describe()
             assert out.count("Database not answering") <= 3, worker.describe()
-        for worker in pair:
+        for worker in pool:
             assert worker.terminate() == 0, worker.describe()
     finally:
         orch.engine.dispose()

@@ -72,6 +72,8 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
     assert saved_task_ids(config, run_id) == saved_at_pause
     assert saved_writes(config, run_id, "results") == results_at_pause
     assert first.terminate() == 0, first.describe()  # (else it could take the resumed run)
+    # It said so in one line, not with asyncio's "Task exception was never retrieved" traceback.
+    assert "Traceback" not in first.stdout + first.stderr, first.describe()
     # The second worker judges a worker dead after 1 s, so on a loaded machine it could take its
     # own run for dead when a heartbeat is late: the resumed run goes to a worker with the
     # default judgement.
