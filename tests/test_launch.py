@@ -378,7 +378,7 @@ def test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url(
             return (
                 card_heads(at) == [f"**:green[:material/check_circle:] succeeded** · simulate · `{run_id}`"]
                 and len(bars) == 1
-                and bars[0].startswith("8 of 8 tasks · 0 failed · ")
+                and bars[0].startswith("8 of 8 tasks completed · 0 failed · worked ")
             )
 
         wait_for(finished_card, what="the live card to show the finished run")
@@ -397,7 +397,7 @@ def test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url(
         assert "Your runs" in main_texts(again, "subheader")
         assert card_heads(again) == [f"**:green[:material/check_circle:] succeeded** · simulate · `{run_id}`"]
         (bar,) = progress_texts(again)
-        assert bar.startswith("8 of 8 tasks · 0 failed · ")
+        assert bar.startswith("8 of 8 tasks completed · 0 failed · worked ")
 
         # Someone else's launcher id shows none of them.
         other = open_page("launch", by="browser:someoneelse")
