@@ -9,7 +9,7 @@ from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, csv_export, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
-from dashboard.url_state import load_from_url, save_to_url
+from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_filter import TASK_COUNTS
@@ -34,7 +34,8 @@ SORT_LABELS = {
 
 orch = require_orchestrator()
 st.title("Runs")
-load_from_url(PARAMS, URL_MARKER)
+if unread := load_from_url(PARAMS, URL_MARKER):
+    st.error(unread_sentence(unread), icon=icon("link_off"))
 
 with st.container(border=True):
     top = st.columns([3, 2, 3, 3])
