@@ -4,7 +4,7 @@ the DataFrame it replaced (every row read into dicts, then pandas' to_csv). Figu
 here fails on a slow export.
 
 Each figure comes from its own process (`--measure BACKEND N WAY`), so each peak is its own:
-the peak resident memory of the process (ru_maxrss) and its growth during the timed export over
+the peak resident memory of the process (VmHWM) and its growth during the timed export over
 the process after its imports and a warm-up export of 100 rows, and the peak of Python's own
 allocations during a second export (tracemalloc, which slows it down several times over). The
 seeded databases are bench.seed's, cached.
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 from bench import seed
@@ -32,6 +33,14 @@ WAYS = ("streamed", "dataframe")
 
 
 def _rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts anew at exec; ru_maxrss (the
+    fallback) keeps the peak of the process that forked it, here the one that seeded."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -1,8 +1,9 @@
 """What people do to runs: launch, cancel, resume, approve, reject, re-run, delete
 (answering an interrupt: orchestrator.answers).
 
-The pages and the CLI call these; the executor carries them out. Each is safe to call twice,
-and says in one sentence why it does not apply to a run in its current status.
+The pages and the CLI call these; the executor carries them out. Each says in one sentence why
+it does not apply to a run in its current status; cancel and resume are safe to call twice, and
+an answer (approve, respond, reject) is accepted once: the first one wins.
 
     >>> orch = Orchestrator(OrchestratorConfig())
     >>> run_id = orch.launch("simulate", {"tasks": 5})
