@@ -75,7 +75,11 @@ def measure(backend: str, n: int, way: str) -> dict[str, Any]:
     del data
     # Python's own allocations, in a second export (tracing slows it down several times over).
     tracemalloc.start()
-    export(n)
+    traced_error = None
+    try:
+        export(n)
+    except Exception as exc:  # e.g. PostgreSQL ending a session idle in a transaction for 10 s
+        traced_error = type(exc.__cause__ or exc).__name__
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     engine.dispose()
@@ -90,6 +94,7 @@ def measure(backend: str, n: int, way: str) -> dict[str, Any]:
         "rss_before_mb": before,
         "rss_peak_mb": rss_peak,
         "traced_peak_mb": traced_peak / 2**20,
+        "traced_error": traced_error,
     }
 
 
@@ -126,6 +131,7 @@ def line(g: dict[str, Any]) -> str:
         f"file {g['file_mb']:5.1f} MB, peak RSS {g['rss_peak_mb']:6.1f} MB "
         f"(+{g['rss_peak_mb'] - g['rss_before_mb']:5.1f} MB during the export), "
         f"Python's peak {g['traced_peak_mb']:6.1f} MB"
+        + (f" (the traced export failed: {g['traced_error']})" if g.get("traced_error") else "")
     )
 
 
