@@ -131,11 +131,13 @@ def runs_csv_buttons(
             icon=":material/download:",
         )
     limit = runs_csv.DOWNLOAD_LIMIT
-    if whole.value >= limit:
-        said = f"the first {limit:,} of the more than {limit:,} matching runs"
-    else:
-        said = f"at most the first {limit:,} of the matching runs (at least {whole.value:,})"
+    # More than the limit match, or (SQLite's count within a budget) at least some: not known.
+    said = (
+        f"the first {limit:,} runs of this filter's more than {limit:,}"
+        if whole.value >= limit
+        else f"at most the first {limit:,} runs of this filter"
+    )
     row.caption(
-        f"The filtered CSV holds {said}, in the table's order; **Download all** holds every one "
+        f"The CSV holds {said}, in the table's order; **Download all** holds every one "
         "(about 200 bytes a run)."
     )

@@ -36,7 +36,7 @@ def test_a_cut_csv_says_so_and_offers_the_whole_file(page_orch: Orchestrator, mo
     assert not at.exception, [e.value for e in at.exception]
     assert download_labels(at) == ["Download filtered runs (CSV)", "Download all matching runs (CSV)"]
     assert (
-        "The filtered CSV holds the first 30 of the more than 30 matching runs, in the table's order; "
+        "The CSV holds the first 30 runs of this filter's more than 30, in the table's order; "
         "**Download all** holds every one (about 200 bytes a run)."
     ) in main_texts(at, "caption")
 
