@@ -6,6 +6,7 @@ after it already shows the new status; the outcome is shown as one sentence.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,16 +22,32 @@ from orchestrator.status import Action, allowed_actions
 MESSAGE_KEY = "actions_message"
 
 
+# A launcher id this dashboard makes (`browser:` and a random hex), or one a link carries.
+LAUNCHER_ID = re.compile(r"browser:[A-Za-z0-9_-]{1,64}")
+BAD_LAUNCHER_KEY = "launcher_from_link_refused"
+BAD_LAUNCHER = (
+    "This link's launcher id (`by`) is not one this dashboard makes (browser: and at most 64 letters, "
+    "digits, - or _), so the runs you launch here get a new one."
+)
+
+
 def current_launcher() -> str:
-    """Who launches from this browser: the logged-in user's email, else this browser's launcher id.
+    """Who launches (and answers) from this browser: the logged-in user's email, else this
+    browser's launcher id.
 
     The launcher id lives in the session and in the launch page's URL (`?by=…`), so reopening
-    that URL after closing the tab finds the same runs again.
+    that URL after closing the tab finds the same runs again. A `by` that is not such an id (an
+    email, a CLI user, NUL, 100,000 characters) is not taken: the session gets a new id, and
+    `BAD_LAUNCHER_KEY` is set for the page to say so.
     """
     if st.user.get("is_logged_in", False) and st.user.get("email"):
         return str(st.user["email"])
     if "launcher" not in st.session_state:
-        st.session_state["launcher"] = st.query_params.get("by") or f"browser:{uuid.uuid4().hex[:12]}"
+        by = st.query_params.get("by")
+        if by and not LAUNCHER_ID.fullmatch(by):
+            st.session_state[BAD_LAUNCHER_KEY] = True
+            by = None
+        st.session_state["launcher"] = by or f"browser:{uuid.uuid4().hex[:12]}"
     return st.session_state["launcher"]
 
 

@@ -1,5 +1,5 @@
 """A download button whose file is made when it is clicked, and is still there when the browser
-fetches it, however often the page runs meanwhile.
+fetches it, however often the page runs meanwhile; the runs page's CSV buttons.
 
 Streamlit (1.67) runs a callable `data` of `st.download_button` when the button is clicked and
 stores what it returns as a downloadable file that no session refers to. At the end of every
@@ -25,6 +25,12 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import ScriptRunContext, add_script_run_ctx, get_script_run_ctx
+
+from dashboard.run_filters import csv_export
+from dashboard.state import cached_download_count
+from orchestrator import runs_csv
+from orchestrator.run_filter import RunFilter, filter_key
+from orchestrator.runs import RunStore
 
 KEEP_SECONDS = 120.0  # far longer than any browser takes to fetch a file it was just told of
 
@@ -94,3 +100,44 @@ def keep_for_session(
     add_script_run_ctx(thread, ctx)
     thread.start()
     thread.join()
+
+
+def runs_csv_buttons(
+    store: RunStore, filters: RunFilter, sort: str, descending: bool, *, counted_all: bool
+) -> None:
+    """The runs page's CSV: the first DOWNLOAD_LIMIT runs in the table's order; when the filter
+    matches more (asked only when the page's own count was cut, `counted_all` False), a sentence
+    that says so and a button for the whole file."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    with row:
+        lazy_download_button(
+            "Download filtered runs (CSV)",
+            csv_export(store, filters, sort, descending, limit=runs_csv.DOWNLOAD_LIMIT),
+            "runs.csv",
+            "text/csv",
+            key="runs_csv",
+            icon=":material/download:",
+        )
+    whole = None if counted_all else cached_download_count(filter_key(filters))
+    if whole is None or whole.exact:
+        return
+    with row:
+        lazy_download_button(
+            "Download all matching runs (CSV)",
+            csv_export(store, filters, sort, descending, limit=None),
+            "runs-all.csv",
+            "text/csv",
+            key="runs_csv_all",
+            icon=":material/download:",
+        )
+    limit = runs_csv.DOWNLOAD_LIMIT
+    # More than the limit match, or (SQLite's count within a budget) at least some: not known.
+    said = (
+        f"the first {limit:,} runs of this filter's more than {limit:,}"
+        if whole.value >= limit
+        else f"at most the first {limit:,} runs of this filter"
+    )
+    row.caption(
+        f"The CSV holds {said}, in the table's order; **Download all** holds every one "
+        "(about 200 bytes a run)."
+    )

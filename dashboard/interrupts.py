@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.actions import do_action, edited_plan
+from dashboard.actions import current_launcher, do_action, edited_plan
 from dashboard.input_form import collect_input, render_schema_form
 from dashboard.looks import ACTION_ICONS, icon
 from orchestrator.errors import InputError, OrchestratorError
@@ -89,7 +89,10 @@ def render_question(
         help="Approve as proposed (an edited plan is sent as edited)",
         on_click=do_action,
         # Read the editor and the reason when clicked: the click may arrive with the last edit.
-        args=("Approve", lambda: orch.approve(run_id, answer(), interrupt_id=interrupt_id)),
+        args=(
+            "Approve",
+            lambda: orch.approve(run_id, answer(), interrupt_id=interrupt_id, answered_by=current_launcher()),
+        ),
     )
     row.button(
         "Reject",
@@ -99,7 +102,12 @@ def render_question(
         on_click=do_action,
         args=(
             "Reject",
-            lambda: orch.reject(run_id, st.session_state.get(f"{prefix}_reason", ""), interrupt_id=interrupt_id),
+            lambda: orch.reject(
+                run_id,
+                st.session_state.get(f"{prefix}_reason", ""),
+                interrupt_id=interrupt_id,
+                answered_by=current_launcher(),
+            ),
         ),
     )
 
@@ -120,7 +128,9 @@ def _send_json(orch: Orchestrator, run_id: str, interrupt_id: str, prefix: str) 
     raw = st.session_state.get(f"{prefix}_answer", "")
     if not str(raw).strip():
         raise InputError("The answer is empty; write a JSON value, or use Approve to approve as proposed.")
-    return orch.approve(run_id, parse_json(raw, "The answer"), interrupt_id=interrupt_id)
+    return orch.approve(
+        run_id, parse_json(raw, "The answer"), interrupt_id=interrupt_id, answered_by=current_launcher()
+    )
 
 
 def _render_json_answer(orch: Orchestrator, run_id: str, value: Any, interrupt_id: str, prefix: str) -> None:
@@ -166,7 +176,10 @@ def _render_answer_form(
             found = {**(exc.field_errors or {"input": str(exc)}), **found}
         st.session_state.setdefault(ERRORS_KEY, {})[prefix] = found
         if not found:
-            do_action("Answer", lambda: orch.approve(run_id, data, interrupt_id=interrupt_id))
+            do_action(
+                "Answer",
+                lambda: orch.approve(run_id, data, interrupt_id=interrupt_id, answered_by=current_launcher()),
+            )
         st.rerun()
 
 
@@ -174,7 +187,7 @@ def _send_edit(orch: Orchestrator, run_id: str, value: Any, interrupt_id: str, p
     args = parse_json(st.session_state.get(f"{prefix}_edit_args", ""), "The arguments")
     if not isinstance(args, dict):
         raise InputError("The arguments must be a JSON object of names and values.")
-    return orch.respond(run_id, "edit", args, interrupt_id=interrupt_id)
+    return orch.respond(run_id, "edit", args, interrupt_id=interrupt_id, answered_by=current_launcher())
 
 
 def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_id: str, prefix: str) -> None:
@@ -223,6 +236,7 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
                         "response",
                         st.session_state.get(f"{prefix}_response_text", ""),
                         interrupt_id=interrupt_id,
+                        answered_by=current_launcher(),
                     ),
                 ),
             )
@@ -235,7 +249,12 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
             icon=icon("check"),
             help="Carry out the action as proposed",
             on_click=do_action,
-            args=("Accept", lambda: orch.respond(run_id, "accept", interrupt_id=interrupt_id)),
+            args=(
+                "Accept",
+                lambda: orch.respond(
+                    run_id, "accept", interrupt_id=interrupt_id, answered_by=current_launcher()
+                ),
+            ),
         )
     if "ignore" in allowed:
         row.button(
@@ -244,5 +263,10 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
             icon=icon("do_not_disturb_on"),
             help="Skip the action",
             on_click=do_action,
-            args=("Ignore", lambda: orch.respond(run_id, "ignore", interrupt_id=interrupt_id)),
+            args=(
+                "Ignore",
+                lambda: orch.respond(
+                    run_id, "ignore", interrupt_id=interrupt_id, answered_by=current_launcher()
+                ),
+            ),
         )

@@ -15,6 +15,7 @@ from dashboard.actions import render_run_actions
 from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
+from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.progress import run_progress
 from orchestrator.rows import RunRow
@@ -65,7 +66,11 @@ def render_live_runs(orch: Orchestrator, launched_by: str, key: str) -> None:
     A run waiting for approval does not move until someone answers: its card is left alone
     (no refresh while a person edits its plan).
     """
-    runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
+    try:
+        runs = orch.store.query_runs(RunFilter(launched_by=launched_by), limit=SHOWN).rows
+    except InputError as exc:  # a launcher the package refuses: its sentence, not a traceback
+        st.error(str(exc), icon=icon("error"))
+        return
     moving = any(r["status"] in MOVING for r in runs)
 
     @st.fragment(run_every=2 if moving else None)

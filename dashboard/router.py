@@ -28,6 +28,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from dashboard.looks import PAGE_ICONS, icon
 from dashboard.sidebar import render_sidebar
 from dashboard.state import auth_configured
+from orchestrator.errors import OrchestratorError
 
 ROUTER = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 TITLE = "Orchestrator runs"
@@ -57,6 +58,10 @@ def route(pages: list[StreamlitPage]) -> None:
     _run.routed = True
     try:
         navigation.run()
+    except OrchestratorError as exc:
+        # A user's error no page foresaw (a crafted link, a value past a limit): its one
+        # sentence, never a traceback. Streamlit's own stop and rerun are not errors of ours.
+        st.error(str(exc), icon=icon("error"))
     finally:
         _run.routed = False
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import pandas as pd
 
 from dashboard.url_state import Param
 from orchestrator.run_filter import TASK_COUNTS
 from orchestrator.runs import SORT_COLUMNS, RunFilter, RunStore
+from orchestrator.runs_csv import csv_bytes
 from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import day_bounds
 
@@ -33,7 +31,6 @@ PARAMS: list[Param] = [
     Param("runs_page", "page", "int", 1),
 ]
 URL_MARKER = "runs_url"
-EXPORT_LIMIT = 100_000
 
 
 def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
@@ -57,18 +54,12 @@ def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
     )
 
 
-def csv_export(store: RunStore, filters: RunFilter, sort: str, descending: bool) -> Callable[[], bytes]:
-    """What makes the CSV of the filtered runs, in the order on screen, when its button is clicked.
+def csv_export(
+    store: RunStore, filters: RunFilter, sort: str, descending: bool, *, limit: int | None
+) -> Callable[[], bytes]:
+    """What makes the CSV of the filtered runs (the first `limit`, or all), in the order on screen,
+    when its button is clicked (orchestrator.runs_csv streams it from the database).
 
     Streamlit calls it outside the page's script run, where there is no session state, so it
-    reads only the values given here. Times are ISO 8601 in UTC; tags a JSON list.
-    """
-
-    def export() -> bytes:
-        rows = store.query_runs(filters, sort=sort, descending=descending, limit=EXPORT_LIMIT).rows
-        frame = pd.DataFrame(rows)
-        if not frame.empty:
-            frame["tags"] = [json.dumps(tags or []) for tags in frame["tags"]]
-        return frame.to_csv(index=False).encode()
-
-    return export
+    reads only the values given here."""
+    return lambda: csv_bytes(store, filters, sort=sort, descending=descending, limit=limit)

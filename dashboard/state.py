@@ -13,6 +13,9 @@ from orchestrator.graphs import graph_dot
 from orchestrator.history import checkpoint_history
 from orchestrator.metrics import Period, overview
 from orchestrator.operations import Orchestrator
+from orchestrator.run_filter import RunFilter
+from orchestrator.runs import MatchCount
+from orchestrator.runs_csv import download_count
 
 
 @st.cache_resource(show_spinner=False)
@@ -84,6 +87,12 @@ def read_only() -> bool:
         return bool(OrchestratorConfig().read_only)
     except OrchestratorError:
         return True
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def cached_download_count(key: tuple[Any, ...]) -> MatchCount:
+    """How many runs the CSV of a filter (its `filter_key`) would hold uncut (runs_csv.download_count)."""
+    return download_count(get_orchestrator().store, RunFilter(*key))
 
 
 @st.cache_data(ttl=10, show_spinner="Computing figures…")

@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from orchestrator.validation import MAX_COUNT
+
 
 @dataclass(frozen=True)
 class Param:
@@ -27,12 +29,16 @@ class Param:
 
     def parse(self, raw: str | None) -> Any:
         """The widget value for a URL value; a value that does not parse is the default."""
+        return self.read(raw)[0]
+
+    def read(self, raw: str | None) -> tuple[Any, bool]:
+        """The widget value for a URL value, and whether it parsed (no value parses as the default)."""
         if raw is None or raw == "":
-            return self.default
+            return self.default, True
         try:
-            return _PARSERS[self.kind](self, raw)
+            return _PARSERS[self.kind](self, raw), True
         except ValueError:
-            return self.default
+            return self.default, False
 
     def dump(self, value: Any) -> str | None:
         """The URL value for a widget value, or None to leave it out."""
@@ -55,10 +61,12 @@ def _parse_bool(_param: Param, raw: str) -> bool:
 
 
 def _parse_int(param: Param, raw: str) -> int:
-    value = int(raw)
-    if value < 0 or (param.choices and raw not in param.choices):
+    # Digits only, at most the package's largest count: a widget cannot hold a longer number.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_COUNT)) or int(raw) > MAX_COUNT:
         raise ValueError(raw)
-    return value
+    if param.choices and raw not in param.choices:
+        raise ValueError(raw)
+    return int(raw)
 
 
 def _parse_choice(param: Param, raw: str) -> str:
@@ -83,14 +91,29 @@ _DUMPERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def load_from_url(params: list[Param], marker: str) -> None:
-    """Set the widgets' state from the URL, unless the URL is the one this session last wrote."""
+def load_from_url(params: list[Param], marker: str) -> list[str]:
+    """Set the widgets' state from the URL, unless the URL is the one this session last wrote.
+
+    Returns the names of the URL's values that did not parse (their widgets get the default)."""
     current = st.query_params.to_dict()
     if st.session_state.get(marker) == current and all(p.key in st.session_state for p in params):
-        return
+        return []
+    unread = []
     for param in params:
-        st.session_state[param.key] = param.parse(current.get(param.name))
+        st.session_state[param.key], parsed = param.read(current.get(param.name))
+        if not parsed:
+            unread.append(param.name)
     st.session_state[marker] = current
+    return unread
+
+
+def unread_sentence(names: list[str]) -> str:
+    """One sentence for the URL's values a page could not read (load_from_url)."""
+    listed = ", ".join(f"`{name}`" for name in names[:-1]) + (" and " if len(names) > 1 else "")
+    listed += f"`{names[-1]}`"
+    if len(names) == 1:
+        return f"This link's {listed} is not a value this page takes, so it is left at its default."
+    return f"This link's {listed} are not values this page takes, so they are left at their defaults."
 
 
 def save_to_url(params: list[Param], marker: str, keep: tuple[str, ...] = ()) -> None:

@@ -33,3 +33,7 @@ class InvalidOperation(OrchestratorError):
 
 class ReadOnlyError(OrchestratorError):
     """The orchestrator is in read-only mode and refuses changes."""
+
+
+class AlreadyAnswered(InvalidOperation):
+    """The interrupt (or the run's question) was answered before: the first answer wins."""

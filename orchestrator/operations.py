@@ -1,7 +1,9 @@
-"""What people do to runs: launch, cancel, resume, approve, reject, re-run, delete.
+"""What people do to runs: launch, cancel, resume, approve, reject, re-run, delete
+(answering an interrupt: orchestrator.answers).
 
-The pages and the CLI call these; the executor carries them out. Each is safe to call twice,
-and says in one sentence why it does not apply to a run in its current status.
+The pages and the CLI call these; the executor carries them out. Each says in one sentence why
+it does not apply to a run in its current status; cancel and resume are safe to call twice, and
+an answer (approve, respond, reject) is accepted once: the first one wins.
 
     >>> orch = Orchestrator(OrchestratorConfig())
     >>> run_id = orch.launch("simulate", {"tasks": 5})
@@ -18,21 +20,22 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
+from orchestrator import answers
 from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
 from orchestrator.forks import copy_until, state_update, writer_of
-from orchestrator.interrupts import approve_answer, human_answer, reject_answer
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import RunStatus
-from orchestrator.validation import check_json_value, check_name, is_run_id, shown
+from orchestrator.validation import check_json_value, check_name, check_text, is_run_id, shown
 from orchestrator.workers import WorkerRow, WorkerStore
-from orchestrator.workflows import WorkflowRegistry, WorkflowSpec, load_registry
+from orchestrator.workflows import WorkflowRegistry, load_registry
 
 MAX_COPIES = 100
+MAX_DESCRIPTION_CHARS = 2_000
 
 
 class Orchestrator:
@@ -279,6 +282,8 @@ class Orchestrator:
             raise InputError("A preset needs a name.", {"name": "is required"})
         check_json_value(input, "The input")
         check_json_value(config, "The config")
+        if description is not None:
+            check_text(description, "The preset's description", MAX_DESCRIPTION_CHARS)
         checked, checked_config = self.check_launch(workflow, input, config)
         self.presets.save(
             workflow, name, checked, checked_config, description=description, created_by=created_by
@@ -361,111 +366,56 @@ class Orchestrator:
             return []
         return list((run["state_snapshot"] or {}).get("__interrupt__", []))
 
-    def approve(self, run_id: str, value: Any = None, *, interrupt_id: str | None = None) -> str:
+    def approve(
+        self,
+        run_id: str,
+        value: Any = None,
+        *,
+        interrupt_id: str | None = None,
+        answered_by: str | None = None,
+    ) -> str:
         """Answer the run's pending interrupt() with `value` and queue it to continue.
 
         Without a value the question is approved as proposed: an Agent Inbox request gets an
         `accept` response, any other question the answer `True` (never None). With several
         pending interrupts (after a fan-out), give `interrupt_id`, or a `value` mapping ids to
-        answers. A workflow's `answer_model`, when it declares one, checks the answer.
+        answers. The answer is checked first (InputError; the run keeps waiting): by the
+        workflow (its `answer_model`, a built-in's own check) and by the interrupt's
+        `response_schema`. The first answer to an interrupt wins: a later or concurrent one is
+        refused with AlreadyAnswered, saying who answered (`answered_by`), when and what.
         """
         self._writable()
-        check_json_value(value, "The answer")
-        run, pending = self._waiting(run_id)
-        if run["status"] != RunStatus.AWAITING_INPUT:
-            return run["status"]
-        spec = self.registry.get(run["workflow"])
-        ids = [p["id"] for p in pending]
-        if isinstance(value, dict) and value and interrupt_id is None and set(value) <= set(ids):
-            answers = {key: self._answer_value(spec, pending, key, answer) for key, answer in value.items()}
-        else:
-            key = self._one_interrupt(run_id, pending, interrupt_id)
-            answers = {key: self._answer_value(spec, pending, key, value)}
-        return self._queue_answers(run_id, answers)
+        return answers.approve(self, run_id, value, interrupt_id=interrupt_id, answered_by=answered_by)
 
-    def respond(self, run_id: str, kind: str, args: Any = None, *, interrupt_id: str | None = None) -> str:
+    def respond(
+        self,
+        run_id: str,
+        kind: str,
+        args: Any = None,
+        *,
+        interrupt_id: str | None = None,
+        answered_by: str | None = None,
+    ) -> str:
         """Answer an Agent Inbox request (a HumanInterrupt) with a HumanResponse of `kind`:
-        accept, edit (args: the action's new arguments), response (args: text) or ignore."""
+        accept, edit (args: the action's new arguments), response (args: text) or ignore.
+        The first answer wins, as for `approve`."""
         self._writable()
-        check_json_value(args, "The response")
-        run, pending = self._waiting(run_id)
-        if run["status"] != RunStatus.AWAITING_INPUT:
-            return run["status"]
-        key = self._one_interrupt(run_id, pending, interrupt_id)
-        question = next(p["value"] for p in pending if p["id"] == key)
-        return self._queue_answers(run_id, {key: human_answer(question, kind, args)})
+        return answers.respond(self, run_id, kind, args, interrupt_id=interrupt_id, answered_by=answered_by)
 
-    def reject(self, run_id: str, reason: str = "", *, interrupt_id: str | None = None) -> str:
+    def reject(
+        self,
+        run_id: str,
+        reason: str = "",
+        *,
+        interrupt_id: str | None = None,
+        answered_by: str | None = None,
+    ) -> str:
         """Refuse a waiting run's request. When the question takes a rejection as an answer (an
         Agent Inbox request allowing `ignore`, or `response` with the reason), the graph gets it
-        and goes on; otherwise the run ends `cancelled` with the reason stored."""
+        and goes on; otherwise the run ends `cancelled` with the reason stored. The first answer
+        wins, as for `approve`."""
         self._writable()
-        run = self.get_run(run_id)
-        if not isinstance(reason, str) or "\x00" in reason:
-            raise InputError("The reason must be text without NUL bytes.")
-        pending = self.pending_interrupts(run_id)
-        if pending and run["status"] == RunStatus.AWAITING_INPUT:
-            key = self._one_interrupt(run_id, pending, interrupt_id)
-            question = next(p["value"] for p in pending if p["id"] == key)
-            answer = reject_answer(question, reason)
-            if answer is not None:
-                return self._queue_answers(run_id, {key: answer})
-        message = f"Rejected: {reason.strip()}" if reason.strip() else "Rejected."
-        if self.store.set_status(
-            run_id, RunStatus.CANCELLED, expected=[RunStatus.AWAITING_INPUT], error=message
-        ):
-            return RunStatus.CANCELLED
-        if run["status"] == RunStatus.CANCELLED:
-            return RunStatus.CANCELLED
-        raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no approval.")
-
-    def _waiting(self, run_id: str) -> tuple[RunRow, list[dict[str, Any]]]:
-        """The run and its pending questions; InvalidOperation when it waits for none."""
-        run = self.get_run(run_id)
-        # Answered already: the answer waits to be picked up, or an executor has taken it.
-        if run["status"] in (RunStatus.QUEUED, RunStatus.RUNNING) and run["resume_value"] is not None:
-            return run, []
-        pending = self.pending_interrupts(run_id)
-        if run["status"] != RunStatus.AWAITING_INPUT or not pending:
-            hint = (
-                " To answer a question again, fork the run from the checkpoint before it."
-                if run["status"] in (RunStatus.FAILED, RunStatus.SUCCEEDED, RunStatus.CANCELLED)
-                else ""
-            )
-            raise InvalidOperation(f"Run {run_id} is {run['status']} and waits for no answer.{hint}")
-        return run, pending
-
-    @staticmethod
-    def _one_interrupt(run_id: str, pending: list[dict[str, Any]], interrupt_id: str | None) -> str:
-        ids = [p["id"] for p in pending]
-        if interrupt_id is not None:
-            if interrupt_id not in ids:
-                raise InputError(
-                    f"Run {run_id} has no pending interrupt {shown(interrupt_id)}; choose one of {', '.join(sorted(ids))}."
-                )
-            return interrupt_id
-        if len(ids) > 1:
-            raise InputError(
-                f"Run {run_id} waits on {len(ids)} interrupts; answer each by id ({', '.join(sorted(ids))})."
-            )
-        return ids[0]
-
-    @staticmethod
-    def _answer_value(spec: WorkflowSpec, pending: list[dict[str, Any]], key: str, value: Any) -> Any:
-        question = next(p["value"] for p in pending if p["id"] == key)
-        return approve_answer(question) if value is None else spec.validate_answer(value)
-
-    def _queue_answers(self, run_id: str, answers: dict[str, Any]) -> str:
-        # Answers are kept by interrupt id, so the executor can tell whether one still applies.
-        if self.store.update_run(
-            run_id,
-            expected=[RunStatus.AWAITING_INPUT],
-            status=RunStatus.QUEUED,
-            resume_value={"resume": answers},
-            worker=None,
-        ):
-            return RunStatus.QUEUED
-        return self.get_run(run_id)["status"]
+        return answers.reject(self, run_id, reason, interrupt_id=interrupt_id, answered_by=answered_by)
 
     def delete(self, run_id: str) -> bool:
         """Delete a run: its row and task rows first, then its checkpoints (through the saver).

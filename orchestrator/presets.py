@@ -15,6 +15,7 @@ from sqlalchemy import Engine, delete, select
 
 from orchestrator.db import presets, upsert, utcnow
 from orchestrator.errors import InputError, ReadOnlyError
+from orchestrator.validation import check_name
 
 
 class Preset(TypedDict):
@@ -67,6 +68,7 @@ class PresetStore:
 
     def get(self, workflow: str, name: str) -> Preset:
         """The preset, or InputError naming the presets there are."""
+        check_name(name, "A preset name")
         stmt = select(presets).where(presets.c.workflow == workflow, presets.c.name == name)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
@@ -87,6 +89,7 @@ class PresetStore:
     def delete(self, workflow: str, name: str) -> bool:
         """Delete a preset; False when there was none."""
         self._writable()
+        check_name(name, "A preset name")
         with self.engine.connect() as conn:
             conn.execution_options(sqlite_write=True)
             with conn.begin():

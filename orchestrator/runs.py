@@ -35,10 +35,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from orchestrator.db import (
     db_now,
     json_text,
+    run_answers,
     run_tasks,
     runs,
     seconds_between,
@@ -184,6 +186,10 @@ def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts (as `dict(row._mapping)`, at a third of its cost per row)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
+
+
+class _NotRecorded(Exception):
+    """Rolls back an answer whose run had moved on (RunStore.record_answers)."""
 
 
 @dataclass
@@ -402,6 +408,45 @@ class RunStore:
         with self._write() as conn:
             conn.execute(delete(run_tasks).where(run_tasks.c.run_id == run_id))
             return conn.execute(delete(runs).where(runs.c.run_id == run_id)).rowcount > 0
+
+    # -- answers to interrupts (orchestrator.answers decides; this stores) ---------------------
+
+    def record_answers(
+        self, run_id: str, answers: Sequence[dict[str, Any]], *, expected: Iterable[str], **values: Any
+    ) -> bool:
+        """Set columns of a run whose status is one of `expected` and insert its `run_answers`
+        rows, in one transaction: both or neither.
+
+        False when the run's status was not expected any more, or one of the interrupts already
+        has an answer (its primary key): the first answer wins, on both backends. PostgreSQL's
+        row lock makes a concurrent second writer wait, then find the status changed; SQLite's
+        write transactions run one at a time.
+        """
+        rows = [{"run_id": run_id, **answer} for answer in answers]
+        try:
+            with self._write() as conn:
+                stmt = update(runs).where(runs.c.run_id == run_id, runs.c.status.in_(list(expected)))
+                if conn.execute(stmt.values(**values)).rowcount == 0:
+                    raise _NotRecorded
+                conn.execute(insert(run_answers), rows)
+                if values.get("status") in FINAL:  # a rejection that ends the run ends its question too
+                    self.close_open_tasks(conn, run_id)
+                    conn.execute(self._recount(run_id))
+        except (_NotRecorded, IntegrityError):
+            return False
+        return True
+
+    def get_answers(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's recorded answers, newest first."""
+        if not is_run_id(run_id):
+            return []
+        stmt = (
+            select(run_answers)
+            .where(run_answers.c.run_id == run_id)
+            .order_by(run_answers.c.answered_at.desc(), run_answers.c.interrupt_id)
+        )
+        with self.engine.connect() as conn:
+            return _dicts(conn.execute(stmt))
 
     # -- reads ------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import unicodedata
 from typing import Any
 
 from orchestrator.errors import InputError
@@ -50,11 +51,19 @@ def _valid_text(value: str) -> bool:
     """No NUL (PostgreSQL text cannot hold it) and encodable as UTF-8 (no lone surrogates)."""
     if "\x00" in value:
         return False
+    if value.isascii():
+        return True
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _one_line(value: str) -> bool:
+    """No control character (a newline, a tab, NUL, ...) and no Unicode line or paragraph separator:
+    a name is shown inside one-line sentences, tables and log lines."""
+    return value.isprintable() or not any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
 
 
 # -- counts -------------------------------------------------------------------------------------
@@ -89,9 +98,28 @@ def last_page(page_size: int) -> int:
 
 
 def check_name(value: Any, name: str) -> str:
-    """A name (workflow, status, launcher): text of 1 to MAX_NAME_CHARS characters, no NUL."""
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_CHARS or not _valid_text(value):
-        raise InputError(f"{name} must be text of 1 to {MAX_NAME_CHARS} characters without NUL bytes.")
+    """A name (workflow, status, launcher, preset, tag): one line of 1 to MAX_NAME_CHARS
+    characters, without control characters (a newline would break the one-line sentences,
+    tables and log lines it is shown in)."""
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_NAME_CHARS
+        or not _valid_text(value)
+        or not _one_line(value)
+    ):
+        raise InputError(
+            f"{name} must be one line of 1 to {MAX_NAME_CHARS} characters, without control characters "
+            "such as a newline, a tab or NUL."
+        )
+    return value
+
+
+def check_text(value: Any, name: str, max_chars: int = MAX_JSON_CHARS) -> str:
+    """Free text (a reason, a description): at most `max_chars` characters, no NUL, valid Unicode."""
+    if not isinstance(value, str) or not _valid_text(value):
+        raise InputError(f"{name} must be text without NUL characters.")
+    if len(value) > max_chars:
+        raise InputError(f"{name} is {len(value):,} characters long; give at most {max_chars:,}.")
     return value
 
 
@@ -185,7 +213,8 @@ def _finite_float(text: str) -> float:
 
 
 def parse_json(raw: str, name: str) -> Any:
-    """JSON typed by a person, within MAX_JSON_CHARS and MAX_JSON_DEPTH, finite numbers only."""
+    """JSON typed by a person, within MAX_JSON_CHARS and MAX_JSON_DEPTH, finite numbers only, no
+    NUL in its text (see check_json_value)."""
     if not isinstance(raw, str) or not _valid_text(raw):
         raise InputError(f"{name} must be JSON text without NUL bytes.")
     if len(raw) > MAX_JSON_CHARS:
@@ -193,25 +222,33 @@ def parse_json(raw: str, name: str) -> Any:
     if json_depth(raw) > MAX_JSON_DEPTH:
         raise InputError(f"{name} nests arrays and objects more than {MAX_JSON_DEPTH} deep; flatten it.")
     try:
-        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}).") from None
     except ValueError as exc:  # NaN, Infinity, 1e400, an integer of more than 4300 digits
         raise InputError(f"{name} is not valid JSON ({exc}); use finite numbers.") from None
+    return check_json_value(value, name)  # an escaped \\u0000 is a NUL once parsed
 
 
 def check_json_value(value: Any, name: str) -> Any:
-    """A Python value to be stored as JSON, nested at most MAX_JSON_DEPTH deep (checked without recursion)."""
+    """A Python value to be stored as JSON: nested at most MAX_JSON_DEPTH deep (checked without
+    recursion), and no text in it (keys included) with a NUL character (JSON's escaped \\u0000
+    too: PostgreSQL's JSONB cannot hold it, SQLite would) or a lone surrogate."""
     stack = [(value, 1)]
     seen = 0
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list | tuple):
+        if isinstance(item, str):
+            if not _valid_text(item):
+                raise InputError(
+                    f"{name} holds text with a NUL character (\\u0000) or invalid Unicode; remove it."
+                )
+        elif isinstance(item, dict | list | tuple):
             if depth > MAX_JSON_DEPTH:
                 raise InputError(
                     f"{name} nests arrays and objects more than {MAX_JSON_DEPTH} deep; flatten it."
                 )
-            children = item.values() if isinstance(item, dict) else item
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             for child in children:
                 seen += 1
                 if seen > MAX_JSON_CHARS:

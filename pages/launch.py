@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from dashboard.actions import current_launcher, show_last_message
+from dashboard.actions import BAD_LAUNCHER, BAD_LAUNCHER_KEY, current_launcher, show_last_message
 from dashboard.formatting import detail_link
 from dashboard.graph import render_graph
 from dashboard.input_form import collect_input, render_field, render_input_form, render_schema_form
@@ -26,6 +26,8 @@ if orch.config.read_only:
     st.info("This dashboard is read-only: launching is off.", icon=icon("lock"))
     st.stop()
 launcher = current_launcher()
+if st.session_state.pop(BAD_LAUNCHER_KEY, False):
+    st.error(BAD_LAUNCHER, icon=icon("link_off"))
 if launcher.startswith("browser:"):
     st.query_params["by"] = launcher
 show_last_message()

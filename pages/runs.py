@@ -4,12 +4,12 @@ import math
 
 import streamlit as st
 
-from dashboard.downloads import lazy_download_button
+from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon
-from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, csv_export, to_run_filter
+from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
-from dashboard.url_state import load_from_url, save_to_url
+from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_filter import TASK_COUNTS
@@ -35,7 +35,8 @@ SORT_LABELS = {
 
 orch = require_orchestrator()
 st.title("Runs")
-load_from_url(PARAMS, URL_MARKER)
+if unread := load_from_url(PARAMS, URL_MARKER):
+    st.error(unread_sentence(unread), icon=icon("link_off"))
 
 with st.container(border=True):
     top = st.columns([3, 2, 3, 3])
@@ -131,6 +132,7 @@ def match_count() -> None:
     exact = st.session_state.get("runs_exact_for") == signature
     count = orch.store.count_matching(filters, cap=None if exact else COUNT_CAP)
     count = count.at_least(st.session_state.get("runs_seen", 0))
+    st.session_state["runs_count_exact"] = count.exact
     size = st.session_state["runs_page_size"]
     pages = f"{max(1, math.ceil(count.value / size)):,}" + ("" if count.exact else "+")
     line = st.container(horizontal=True, vertical_alignment="center")
@@ -152,11 +154,10 @@ with count_slot:
     match_count()
 # Outside the live table, so that its file is not made anew at every refresh; made when clicked,
 # and kept while the live table refreshes (dashboard/downloads.py).
-lazy_download_button(
-    "Download filtered runs (CSV)",
-    csv_export(orch.store, filters, st.session_state["runs_sort"], not st.session_state["runs_ascending"]),
-    "runs.csv",
-    "text/csv",
-    key="runs_csv",
-    icon=icon("download"),
+runs_csv_buttons(
+    orch.store,
+    filters,
+    st.session_state["runs_sort"],
+    not st.session_state["runs_ascending"],
+    counted_all=st.session_state.get("runs_count_exact", True),
 )

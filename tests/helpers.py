@@ -65,3 +65,16 @@ def with_workflows(config: OrchestratorConfig, workflows: dict[str, str], **sett
         env_file=None,
         **settings,
     )
+
+
+def queue_unchecked_answer(orch: Any, run_id: str, answer: Any) -> None:
+    """Queue a waiting run with an answer its question does not take, written as answers were
+    before they were checked (an older version's database): the run fails on it."""
+    (pending,) = orch.pending_interrupts(run_id)
+    assert orch.store.update_run(
+        run_id,
+        expected=["awaiting_input"],
+        status="queued",
+        resume_value={"resume": {pending["id"]: answer}},
+        worker=None,
+    )

@@ -1,4 +1,5 @@
-"""A workflow with two questions pending at once (`"tests.interrupt_workflows:build_two_questions"`).
+"""Test workflows that ask questions: two pending at once (`"tests.interrupt_workflows:build_two_questions"`),
+and two that declare the answer they take (`build_typed_questions`, below).
 
 `left` and `right` run in the same step and each calls `interrupt()`, so a run waits on two
 interrupts; each node writes `"<node>=<answer as JSON>"` to `answers` once it has its answer.
@@ -12,6 +13,7 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
+from pydantic import BaseModel
 
 
 class QuestionsState(TypedDict, total=False):
@@ -41,4 +43,43 @@ def build_two_questions() -> StateGraph:
     graph.add_edge(START, "right")
     graph.add_edge("left", END)
     graph.add_edge("right", END)
+    return graph
+
+
+# -- questions that declare their answer (LangGraph's `interrupt(..., response_schema=...)`) --------
+# `"tests.interrupt_workflows:build_typed_questions"`: `ship` asks with a pydantic model (LangGraph
+# turns it into a JSON schema for clients and validates the resume with it), then `count` asks
+# with a JSON schema (which LangGraph passes on and does not check).
+
+
+class ShipAnswer(BaseModel):
+    ship: bool
+    note: str = ""
+
+
+COUNT_SCHEMA = {"type": "integer", "minimum": 1, "maximum": 10}
+
+
+class TypedState(TypedDict, total=False):
+    shipped: dict[str, Any]
+    copies: int
+
+
+def ask_ship(state: TypedState) -> dict[str, Any]:
+    answer = interrupt({"question": "Ship it?"}, response_schema=ShipAnswer)
+    return {"shipped": answer.model_dump()}
+
+
+def ask_count(state: TypedState) -> dict[str, Any]:
+    return {"copies": interrupt({"question": "How many copies?"}, response_schema=COUNT_SCHEMA)}
+
+
+def build_typed_questions() -> StateGraph:
+    """START -> ship (a pydantic answer) -> count (a JSON-schema answer) -> END."""
+    graph = StateGraph(TypedState)
+    graph.add_node("ship", ask_ship)
+    graph.add_node("count", ask_count)
+    graph.add_edge(START, "ship")
+    graph.add_edge("ship", "count")
+    graph.add_edge("count", END)
     return graph

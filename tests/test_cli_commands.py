@@ -199,9 +199,13 @@ def test_approve_with_a_value_runs_exactly_that_plan(cli: Cli, orch: Orchestrato
         "worker",
     ]
 
-    # nothing waits any more: one sentence
+    # answered already: one sentence saying by whom, when and what
     late = cli("approve", run_id)
-    assert_one_error_line(late, f"Run {run_id} is succeeded and waits for no answer.")
+    assert_one_error_line(
+        late,
+        f"Run {run_id} was already answered by cli:",
+        ' UTC (approved with ["step one", "step two"]) and is succeeded; to answer again, fork it',
+    )
 
 
 def test_reject_with_a_reason_cancels_the_run(cli: Cli, orch: Orchestrator) -> None:

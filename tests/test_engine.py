@@ -16,7 +16,13 @@ import pytest
 from orchestrator.checkpointer import open_sync_saver
 from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
-from orchestrator.errors import InputError, InvalidOperation, OrchestratorError, ReadOnlyError
+from orchestrator.errors import (
+    AlreadyAnswered,
+    InputError,
+    InvalidOperation,
+    OrchestratorError,
+    ReadOnlyError,
+)
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from tests.engine_workflows import executions
@@ -307,8 +313,9 @@ def test_approve_runs_exactly_the_approved_plan(orch: Orchestrator, executors) -
     assert [t["node"] for t in orch.store.get_tasks(run_id) if t["node"] == "worker"] == []
     first.stop()
 
-    assert orch.approve(run_id, ["alpha task", "beta task"]) == "queued"
-    assert orch.approve(run_id, ["alpha task", "beta task"]) == "queued"  # twice is fine
+    assert orch.approve(run_id, ["alpha task", "beta task"], answered_by="ana") == "queued"
+    with pytest.raises(AlreadyAnswered, match=r"already answered by ana at .* UTC \(approved with"):
+        orch.approve(run_id, ["alpha task", "beta task"])  # the first answer wins, even the same again
     executors()
     run = wait_status(orch, run_id)
     assert run["status"] == "succeeded", run["error"]
@@ -337,7 +344,10 @@ def test_approve_twice_after_an_executor_took_the_run(orch: Orchestrator, execut
     assert orch.approve(run_id, ["alpha task"]) == "queued"
     # An executor takes the run (the answer stays on the row until the run's attempt ends).
     assert ClaimStore(orch.engine).claim_queued("test-worker", 1, run_id=run_id)
-    assert orch.approve(run_id, ["alpha task"]) == "running"
+    with pytest.raises(AlreadyAnswered, match="your answer was not sent"):
+        orch.approve(run_id, ["alpha task"])
+    (answer,) = orch.store.get_answers(run_id)  # the first answer, as the executor will send it
+    assert orch.get_run(run_id)["resume_value"] == {"resume": {answer["interrupt_id"]: ["alpha task"]}}
 
 
 def test_reject_cancels_a_waiting_run_with_the_reason(orch: Orchestrator, executors) -> None:
@@ -349,7 +359,8 @@ def test_reject_cancels_a_waiting_run_with_the_reason(orch: Orchestrator, execut
     assert run["status"] == "cancelled"
     assert run["error"] == "Rejected: not this quarter"
     assert run["finished_at"] is not None
-    assert orch.reject(run_id, "again") == "cancelled"
+    with pytest.raises(AlreadyAnswered, match=r'\(rejected: "not this quarter"\) and is cancelled'):
+        orch.reject(run_id, "again")
     assert orch.get_run(run_id)["error"] == "Rejected: not this quarter"
     assert orch.pending_interrupts(run_id) == []
     with pytest.raises(InvalidOperation, match="cancelled"):

@@ -20,10 +20,12 @@ from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
+from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.workers import WorkerStore
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.checkpoint_reader import checkpoints
+from tests.helpers import queue_unchecked_answer
 
 TEAM = {
     "invoices": "tests.team_workflows:build_invoices",
@@ -357,7 +359,9 @@ def test_fork_from_here_with_an_edited_state_and_compare_names_the_parting_step(
 def test_a_run_failed_on_a_wrong_answer_is_corrected_from_the_page(team: Orchestrator) -> None:
     run_id = team.launch("plan_execute", {"goal": "Collect logs; parse them", "require_approval": True})
     execute(team, [run_id])
-    team.approve(run_id, {"plan": 5})  # a wrong answer: the run fails on it
+    with pytest.raises(InputError, match="list of task strings"):
+        team.approve(run_id, {"plan": 5})  # a wrong answer is refused at once
+    queue_unchecked_answer(team, run_id, {"plan": 5})  # as an older version took it: the run fails on it
     assert execute(team, [run_id], until=FINAL)[run_id]["status"] == "failed"
     at_question = next(t for t in checkpoints(team.config, run_id) if t.metadata.get("step") == 1)
     checkpoint_id = at_question.config["configurable"]["checkpoint_id"]

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from dashboard.charts import timeline_frame
-from dashboard.run_filters import csv_export
 from orchestrator import metrics
 from orchestrator.compare import compare_table
 from orchestrator.config import OrchestratorConfig
@@ -34,6 +33,7 @@ from orchestrator.metrics import Period
 from orchestrator.operations import Orchestrator
 from orchestrator.progress import run_progress
 from orchestrator.runs import RunFilter
+from orchestrator.runs_csv import csv_bytes
 from tests.apptest_helpers import execute
 from tests.checkpoint_reader import checkpoints
 from tests.helpers import AT_REST, wait_for, with_workflows
@@ -124,7 +124,7 @@ def test_progress_never_goes_back(orch: Orchestrator) -> None:
 
 
 def _csv_rows(orch: Orchestrator) -> dict[str, dict[str, str]]:
-    text = csv_export(orch.store, RunFilter(), "created_at", True)().decode()
+    text = csv_bytes(orch.store, RunFilter()).decode()
     return {row["run_id"]: row for row in csv.DictReader(io.StringIO(text))}
 
 

@@ -203,7 +203,9 @@ def _fork_arguments(parser: argparse.ArgumentParser) -> None:
 def _respond(orch: Orchestrator, args: argparse.Namespace) -> str:
     raw = args.args
     value: Any = raw if args.action == "response" or raw is None else json_arg(raw, "--args")
-    return orch.respond(args.run_id, args.action, value, interrupt_id=args.interrupt_id)
+    return orch.respond(
+        args.run_id, args.action, value, interrupt_id=args.interrupt_id, answered_by=launcher()
+    )
 
 
 _operation("cancel", "cancel a queued, running or waiting run", lambda o, a: o.cancel(a.run_id))
@@ -216,7 +218,9 @@ _operation(
 _operation(
     "approve",
     "answer a waiting run's interrupt (as proposed, or with --value) and let it continue",
-    lambda o, a: o.approve(a.run_id, json_arg(a.value, "--value"), interrupt_id=a.interrupt_id),
+    lambda o, a: o.approve(
+        a.run_id, json_arg(a.value, "--value"), interrupt_id=a.interrupt_id, answered_by=launcher()
+    ),
     _approve_arguments,
     waits=True,
 )
@@ -230,7 +234,7 @@ _operation(
 _operation(
     "reject",
     "refuse a waiting run's request: the graph gets the refusal if it takes one, else the run ends cancelled",
-    lambda o, a: o.reject(a.run_id, a.reason, interrupt_id=a.interrupt_id),
+    lambda o, a: o.reject(a.run_id, a.reason, interrupt_id=a.interrupt_id, answered_by=launcher()),
     _reject_arguments,
     waits=True,
 )

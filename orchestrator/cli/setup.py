@@ -8,7 +8,7 @@ import math
 import signal
 from pathlib import Path
 
-from orchestrator.checkpointer import startup
+from orchestrator.checkpointer import init_runs_tables, startup
 from orchestrator.cli.base import command, print_json, reading
 from orchestrator.config import MAX_CONCURRENCY, OrchestratorConfig
 from orchestrator.db import check_database, head_version, make_engine, schema_version
@@ -106,7 +106,11 @@ def cmd_worker(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         if concurrency > MAX_CONCURRENCY:
             raise InputError(sentence)
     grace = _seconds_arg(args.grace, "--grace")
-    executor = Executor(config, concurrency=concurrency)
+    executor = Executor(config, concurrency=concurrency)  # refuses a read-only config first
+    # As `init` does: a new database (a new SQLite file, an empty PostgreSQL database) gets our
+    # tables and migrations here, LangGraph's when the executor opens its saver.
+    check_database(executor.engine)
+    init_runs_tables(executor.engine)
 
     async def serve() -> None:
         stop = asyncio.Event()

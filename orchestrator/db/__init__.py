@@ -45,7 +45,17 @@ from orchestrator.db.migrate import (
     schema_version,
     upgrade_schema,
 )
-from orchestrator.db.schema import JSONType, UTCDateTime, metadata, presets, run_tasks, runs, utcnow, workers
+from orchestrator.db.schema import (
+    JSONType,
+    UTCDateTime,
+    metadata,
+    presets,
+    run_answers,
+    run_tasks,
+    runs,
+    utcnow,
+    workers,
+)
 
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
@@ -69,6 +79,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "presets",
+    "run_answers",
     "run_tasks",
     "runs",
     "saver_setup_lock",

@@ -197,6 +197,19 @@ run_tasks = Table(
     Index("ix_run_tasks_started_at", "started_at"),
 )
 
+# Migration 0015: the answer each of a run's interrupts got (the first one wins: the primary
+# key), who gave it and when; written in the same transaction as the run's move on.
+run_answers = Table(
+    "run_answers",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("interrupt_id", String(64), primary_key=True),  # LangGraph's Interrupt.id
+    Column("kind", String(20), nullable=False),  # approve, respond or reject
+    Column("answer", JSONType),  # what the graph got (a rejection that cancelled the run: its reason)
+    Column("answered_by", String(200)),
+    Column("answered_at", UTCDateTime, nullable=False),
+)
+
 # Migration 0007: named input + config per workflow (a team's "assistants").
 presets = Table(
     "presets",

@@ -103,6 +103,7 @@ def _builtin_specs(model: Any) -> dict[str, WorkflowSpec]:
             build=partial(plan_execute.build_plan_execute_graph, model),
             input_model=plan_execute.PlanExecuteInput,
             run_config=plan_execute.run_config,
+            check_answer=plan_execute.check_approval,
         ),
     }
 

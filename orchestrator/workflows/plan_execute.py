@@ -10,6 +10,7 @@ import hashlib
 import operator
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, TypedDict
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -249,12 +250,13 @@ def summarize_model(results: list[dict[str, Any]]) -> dict[str, Any]:
 # --- approval ----------------------------------------------------------------------------
 
 
-def approved_plan(value: Any, proposed: list[str]) -> list[str]:
+def approved_plan(value: Any, proposed: list[str], max_tasks: int | None = None) -> list[str]:
     """The plan to execute from an approval's resume value: a list of task strings, a dict
     {"plan": [...]}, a string with one task per line, or None/True to keep the proposed plan.
 
-    The approved list is executed as given (empty entries dropped; max_tasks bounds only the
-    planner); an empty list runs no steps. Raises InputError for any other value."""
+    The approved list is executed as given (empty entries dropped), at most `max_tasks` steps
+    (the run's limit, which an edited plan obeys as the planner does); an empty list runs no
+    steps. Raises InputError for any other value."""
     if value is None or value is True:
         return list(proposed)
     if isinstance(value, dict) and "plan" in value:
@@ -266,7 +268,29 @@ def approved_plan(value: Any, proposed: list[str]) -> list[str]:
             'Answer the plan approval with a list of task strings or {"plan": [...]}.',
             {"plan": "must be a list of task strings"},
         )
-    return [t.strip() for t in value if t.strip()]
+    plan = [t.strip() for t in value if t.strip()]
+    if max_tasks is not None and len(plan) > max_tasks:
+        raise InputError(
+            f"The plan has {len(plan):,} steps and this run takes at most {max_tasks} (its max_tasks); "
+            "remove steps, or launch a run with a larger max_tasks.",
+            {"plan": f"must have at most {max_tasks} steps"},
+        )
+    return plan
+
+
+def check_approval(answer: Any, question: Any, input: Mapping[str, Any] | None) -> Any:
+    """The approval's answer checked before it is accepted, as the `approve` node will read it,
+    against the run's `max_tasks` (WorkflowSpec.check_answer); the answer as given."""
+    proposed = question.get("plan") if isinstance(question, dict) else None
+    approved_plan(answer, proposed if isinstance(proposed, list) else [], _max_tasks(input))
+    return answer
+
+
+def _max_tasks(values: Mapping[str, Any] | None) -> int:
+    limit = (values or {}).get("max_tasks")
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        return limit
+    return int(PlanExecuteInput.model_fields["max_tasks"].default)
 
 
 # --- the graph ---------------------------------------------------------------------------
@@ -289,7 +313,7 @@ def _after_planner(state: PlanExecuteState) -> list[Send] | str:
 
 async def _approve(state: PlanExecuteState) -> dict:
     answer = interrupt({"plan": state["plan"], "goal": state["goal"]})
-    return {"plan": approved_plan(answer, state["plan"])}
+    return {"plan": approved_plan(answer, state["plan"], _max_tasks(state))}
 
 
 def build_plan_execute_graph(model: BaseChatModel | None = None) -> StateGraph:

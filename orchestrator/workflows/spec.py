@@ -41,6 +41,9 @@ class WorkflowSpec:
     run_config: Callable[[dict], dict] = _no_run_config
     # The answer the workflow expects to its interrupts, when it declares one (a form on the page).
     answer_model: type[pydantic.BaseModel] | None = None
+    # A built-in's own check of an answer, where what it accepts depends on the run:
+    # (answer, the question, the run's input) -> the answer to send; InputError when wrong.
+    check_answer: Callable[[Any, Any, Mapping[str, Any] | None], Any] | None = None
     # How many tasks a run of a validated input will have, when the workflow knows before it
     # runs (its progress is then a fraction of that, which never goes back).
     planned_tasks: Callable[[dict], int | None] | None = None
@@ -149,9 +152,15 @@ class WorkflowSpec:
             raise InputError(f"Workflow '{self.name}': max_concurrency must be a whole number of at least 1.")
         return extra, limit
 
-    def validate_answer(self, answer: Any) -> Any:
-        """An interrupt's answer checked against the workflow's `answer_model`, when it declares one."""
-        if self.answer_model is None or answer is None or isinstance(answer, bool):
+    def validate_answer(
+        self, answer: Any, question: Any = None, input: Mapping[str, Any] | None = None
+    ) -> Any:
+        """An interrupt's answer checked before it is accepted: by the built-in's `check_answer`
+        (with the question and the run's input), else against the workflow's `answer_model`,
+        when it declares one. InputError (one sentence, `field_errors`) when it is wrong."""
+        if self.check_answer is not None:
+            return self.check_answer(answer, question, input)
+        if self.answer_model is None or answer is None or answer is True:
             return answer
         try:
             return self.answer_model.model_validate(answer).model_dump(mode="json")
