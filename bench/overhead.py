@@ -37,7 +37,7 @@ import psycopg
 from bench import report
 from orchestrator.checkpointer import open_checkpointer
 from orchestrator.config import OrchestratorConfig
-from orchestrator.execution import graph_config, limit_concurrency
+from orchestrator.graph_run import graph_config, limit_concurrency
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import new_run_id

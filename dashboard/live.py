@@ -55,7 +55,7 @@ def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str
         st.caption(f"Latest: {_events(tasks)}")
         if reason := orch.waiting_reason(run):
             st.warning(reason, icon=icon("hourglass_empty"))
-        if run["status"] == "awaiting_input":
+        if run["status"] == RunStatus.AWAITING_INPUT:
             render_interrupts(orch, run, key=f"{key}_{run['run_id']}")
         render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=CARD_ACTIONS)
 

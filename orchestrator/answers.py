@@ -34,7 +34,7 @@ from orchestrator.errors import AlreadyAnswered, InputError, InvalidOperation
 from orchestrator.interrupts import APPROVED, approve_answer, human_answer, reject_answer
 from orchestrator.rows import RunRow
 from orchestrator.runs import finished_values
-from orchestrator.status import FINAL, RunStatus
+from orchestrator.status import FINAL, Action, RunStatus, statuses_allowing
 from orchestrator.validation import check_json_value, check_name, check_text, shown
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def reject(
     row = _row(key, "reject", reason, answered_by)
     message = f"Rejected: {reason}" if reason else "Rejected."
     cancelled = {"status": RunStatus.CANCELLED, "error": message, **finished_values()}
-    if orch.store.record_answers(run_id, [row], expected=[RunStatus.AWAITING_INPUT], **cancelled):
+    if orch.store.record_answers(run_id, [row], expected=statuses_allowing(Action.REJECT), **cancelled):
         return RunStatus.CANCELLED
     raise _refusal(orch, run_id, [key])
 
@@ -186,7 +186,7 @@ def _waiting(
     """The run and its pending questions; refused when it waits for none (or not for this one)."""
     run = orch.get_run(run_id)
     pending: list[dict[str, Any]] = []
-    if run["status"] == RunStatus.AWAITING_INPUT:
+    if run["status"] in statuses_allowing(Action.APPROVE):
         pending = list((run["state_snapshot"] or {}).get("__interrupt__", []))
     if not pending:
         raise _refusal(orch, run_id, None if interrupt_id is None else [interrupt_id])
@@ -235,7 +235,7 @@ def _queue(
     if orch.store.record_answers(
         run_id,
         rows,
-        expected=[RunStatus.AWAITING_INPUT],
+        expected=statuses_allowing(Action.APPROVE),
         status=RunStatus.QUEUED,
         resume_value={"resume": answers},
         worker=None,

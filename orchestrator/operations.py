@@ -29,7 +29,7 @@ from orchestrator.forks import copy_until, state_update, writer_of
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
-from orchestrator.status import RunStatus
+from orchestrator.status import CANCELLED_ON_REQUEST, Action, RunStatus, refusal, statuses_allowing
 from orchestrator.validation import check_json_value, check_name, check_text, is_run_id, shown
 from orchestrator.workers import WorkerRow, WorkerStore
 from orchestrator.workflows import WorkflowRegistry, load_registry
@@ -317,52 +317,37 @@ class Orchestrator:
         """Cancel a run; returns its status afterwards ('cancelled', or 'running' while it stops).
 
         A queued, waiting or interrupted run is cancelled at once; a running one is asked to
-        stop and its executor cancels it within a heartbeat.
+        stop and its executor cancels it within a heartbeat. What allows it: status.py's table.
         """
         self._writable()
-        run = self.get_run(run_id)
-        store = self.store
-        if store.set_status(
-            run_id,
-            "cancelled",
-            expected=["queued", "awaiting_input", "interrupted"],
-            error="Cancelled on request.",
-        ):
-            return "cancelled"
-        if store.update_run(run_id, expected=["running"], cancel_requested=True):
-            return "running"
-        run = self.get_run(run_id)
-        if run["status"] == "cancelled":
-            return "cancelled"
-        raise InvalidOperation(
-            f"Run {run_id} has already {run['status']}; only queued, running, waiting or interrupted runs can be cancelled."
-        )
+        self.get_run(run_id)
+        at_once = [s for s in statuses_allowing(Action.CANCEL) if s != RunStatus.RUNNING]
+        if self.store.set_status(run_id, RunStatus.CANCELLED, expected=at_once, error=CANCELLED_ON_REQUEST):
+            return RunStatus.CANCELLED
+        if self.store.update_run(run_id, expected=[RunStatus.RUNNING], cancel_requested=True):
+            return RunStatus.RUNNING
+        raise InvalidOperation(refusal(run_id, self.get_run(run_id)["status"], Action.CANCEL))
 
     def resume(self, run_id: str) -> str:
         """Queue an interrupted or failed run again; it continues from its last checkpoint."""
         self._writable()
-        run = self.get_run(run_id)
+        self.get_run(run_id)
         if self.store.update_run(
             run_id,
-            expected=["interrupted", "failed"],
-            status="queued",
+            expected=statuses_allowing(Action.RESUME),
+            status=RunStatus.QUEUED,
             worker=None,
             cancel_requested=False,
             finished_at=None,
             wall_seconds=None,
         ):
-            return "queued"
-        run = self.get_run(run_id)
-        if run["status"] in ("queued", "running"):
-            return run["status"]
-        raise InvalidOperation(
-            f"Run {run_id} is {run['status']}; only interrupted or failed runs can be resumed."
-        )
+            return RunStatus.QUEUED
+        raise InvalidOperation(refusal(run_id, self.get_run(run_id)["status"], Action.RESUME))
 
     def pending_interrupts(self, run_id: str) -> list[dict[str, Any]]:
         """The questions a waiting run asks: [{"id": ..., "value": ...}], from its snapshot."""
         run = self.get_run(run_id)
-        if run["status"] != "awaiting_input":
+        if run["status"] != RunStatus.AWAITING_INPUT:
             return []
         return list((run["state_snapshot"] or {}).get("__interrupt__", []))
 
@@ -420,15 +405,15 @@ class Orchestrator:
     def delete(self, run_id: str) -> bool:
         """Delete a run: its row and task rows first, then its checkpoints (through the saver).
 
-        Returns False when there was nothing to delete. A run that is going must be cancelled first.
+        Returns False when there was nothing to delete. A run that is going must be cancelled
+        first (status.py's table says which statuses allow it; the check is in the DELETE).
         """
         self._writable()
         if not is_run_id(run_id):
             return False  # no run can have this id
-        run = self.store.get_run(run_id)
-        if run is not None and run["status"] in ("running", "queued"):
-            raise InvalidOperation(f"Run {run_id} is {run['status']}; cancel it before deleting it.")
-        deleted = self.store.delete_run(run_id)
+        deleted = self.store.delete_run(run_id, expected=statuses_allowing(Action.DELETE))
+        if not deleted and (run := self.store.get_run(run_id)) is not None:
+            raise InvalidOperation(refusal(run_id, run["status"], Action.DELETE) + " Cancel it first.")
         with open_sync_saver(self.config) as saver:
             saver.delete_thread(run_id)
         return deleted

@@ -258,6 +258,16 @@ class RunStore:
         self.read_only = read_only
         self._leads = LeadCache()
 
+    def transaction(self) -> Any:
+        """A write transaction (refused in read-only mode): for the claim store and fenced runs,
+        which write the runs tables through this store."""
+        return self._write()
+
+    @staticmethod
+    def recount(run_id: str) -> Any:
+        """The UPDATE that sets a run's task counts from its task rows."""
+        return RunStore._recount(run_id)
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         if self.read_only:
@@ -279,7 +289,7 @@ class RunStore:
         tags: Sequence[str] | None = None,
         *,
         run_id: str | None = None,
-        status: str = "queued",
+        status: str = RunStatus.QUEUED,
         rerun_of: str | None = None,
         created_at: dt.datetime | None = None,
         launched_by: str | None = None,
@@ -403,11 +413,15 @@ class RunStore:
             )
         )
 
-    def delete_run(self, run_id: str) -> bool:
-        """Delete a run's task rows and its row (checkpoints are the saver's to delete)."""
+    def delete_run(self, run_id: str, *, expected: Iterable[str] | None = None) -> bool:
+        """Delete a run's row and its task rows (checkpoints are the saver's to delete); with
+        `expected`, only if its status is one of those. Whether a row was deleted."""
+        stmt = delete(runs).where(runs.c.run_id == run_id)
+        if expected is not None:
+            stmt = stmt.where(runs.c.status.in_(list(expected)))
         with self._write() as conn:
-            conn.execute(delete(run_tasks).where(run_tasks.c.run_id == run_id))
-            return conn.execute(delete(runs).where(runs.c.run_id == run_id)).rowcount > 0
+            # (A trigger deletes the tasks first, so the node rollup still knows their workflow.)
+            return conn.execute(stmt).rowcount > 0
 
     # -- answers to interrupts (orchestrator.answers decides; this stores) ---------------------
 

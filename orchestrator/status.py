@@ -93,5 +93,32 @@ def allowed_actions(status: str) -> frozenset[Action]:
 
 
 def statuses_allowing(action: Action) -> list[RunStatus]:
-    """The statuses in which `action` applies, in lifecycle order (for SQL `status IN (...)`)."""
+    """The statuses in which `action` applies, in lifecycle order (for SQL `status IN (...)`).
+
+    The package's operations take their conditions from here, and the pages their buttons from
+    `allowed_actions`: one table for both."""
     return [status for status in RunStatus if action in _ALLOWED[status]]
+
+
+# How a refusal names an action and the statuses that allow it ("only queued, running, waiting
+# or interrupted runs can be cancelled").
+_DONE = {
+    Action.CANCEL: "cancelled",
+    Action.RESUME: "resumed",
+    Action.APPROVE: "answered",
+    Action.REJECT: "rejected",
+    Action.DELETE: "deleted",
+}
+_WORDS = {RunStatus.AWAITING_INPUT: "waiting", RunStatus.QUEUED: "queued"}
+
+
+def refusal(run_id: str, status: str, action: Action) -> str:
+    """One sentence: the run's status does not allow `action`, and which statuses do."""
+    allowed = [_WORDS.get(s, str(s)) for s in statuses_allowing(action)]
+    listed = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+    now = "is waiting for an answer" if status == RunStatus.AWAITING_INPUT else f"is {status}"
+    return f"Run {run_id} {now}; only {listed} runs can be {_DONE.get(action, str(action))}."
+
+
+# The reason a run cancelled by a person carries (its `error` column: why it ended).
+CANCELLED_ON_REQUEST = "Cancelled on request."

@@ -95,7 +95,7 @@ def live_header() -> None:
 
 live_header()
 render_interrupts(orch, run, key="detail")
-if run["status"] == "failed":
+if run["status"] == RunStatus.FAILED:
     st.caption(
         f"{icon('call_split')} To correct this run (a wrong answer, a bad value in its state), fork it from a "
         "checkpoint before the failure: Checkpoints tab, Fork from here. Resume replays the same answer."

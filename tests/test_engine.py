@@ -6,6 +6,7 @@ started in a thread of their own (`Executor.start`), stopped again at teardown.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -195,7 +196,9 @@ def test_cancel_a_queued_run_at_once_and_it_never_starts(orch: Orchestrator, exe
     assert orch.cancel(run_id) == "cancelled"
     run = orch.get_run(run_id)
     assert run["status"] == "cancelled" and run["error"] == "Cancelled on request."
-    assert orch.cancel(run_id) == "cancelled"
+    # A second cancel changes nothing and says why (the status table: a cancelled run allows none).
+    with pytest.raises(InvalidOperation, match=r"is cancelled; only queued, running, waiting or interrupted runs"):
+        orch.cancel(run_id)
 
     # An executor starting afterwards runs the next run, but never the cancelled one.
     later = orch.launch("simulate", {"tasks": 1, "delay_ms": 0})
@@ -213,12 +216,14 @@ def test_cancel_a_running_run(orch: Orchestrator, executors, tmp_path: Path) -> 
     executors()
     wait_for(lambda: orch.get_run(run_id)["tasks_total"] == 5, what="the run's four steps to start")
     assert orch.cancel(run_id) in ("running", "cancelled")
-    assert orch.cancel(run_id) in ("running", "cancelled")  # twice is fine
+    with contextlib.suppress(InvalidOperation):  # twice: still asked to stop, or cancelled already
+        assert orch.cancel(run_id) == "running"
     run = wait_status(orch, run_id)
     assert run["status"] == "cancelled"
     assert run["error"] == "Cancelled on request."
     assert run["tasks_completed"] == 1  # plan only
-    assert orch.cancel(run_id) == "cancelled"
+    with pytest.raises(InvalidOperation, match="is cancelled"):
+        orch.cancel(run_id)
     assert not [t for t in orch.store.get_tasks(run_id) if t["status"] == "running"]
     assert executions(tmp_path) == {}
 
@@ -249,7 +254,8 @@ def _fail_then_resume(orch: Orchestrator, executors, tmp_path: Path) -> tuple[st
     first.stop()
 
     assert orch.resume(run_id) == "queued"
-    assert orch.resume(run_id) == "queued"  # twice is fine
+    with pytest.raises(InvalidOperation, match=r"is queued; only failed or interrupted runs can be resumed"):
+        orch.resume(run_id)  # twice: nothing changes, and it says why
     run = orch.get_run(run_id)
     assert run["status"] == "queued" and run["finished_at"] is None and run["worker"] is None
     executors()

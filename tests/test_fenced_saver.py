@@ -20,10 +20,10 @@ from orchestrator.checkpointer import open_checkpointer
 from orchestrator.claims import Claim, ClaimLost, ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine
-from orchestrator.execution import TaskRecorder
 from orchestrator.fenced_saver import FencedSaver
 from orchestrator.outage import WriteGate
 from orchestrator.runs import RunStore
+from orchestrator.task_recorder import TaskRecorder
 from tests.helpers import closed_port
 from tests.test_store import full_row
 
@@ -73,10 +73,10 @@ def test_a_lost_claim_writes_no_checkpoint_and_no_task_write(config: Orchestrato
 
 
 def test_a_tasks_end_is_recorded_once_its_result_is_saved(engine: Any) -> None:
-    store = ClaimStore(engine)
+    store, claims = RunStore(engine), ClaimStore(engine)
     store.insert_many([full_row("r1")])
-    (row,) = store.claim_queued("w1", 1, run_id="r1")
-    recorder = TaskRecorder(store, Claim("r1", row["attempt"]))
+    (row,) = claims.claim_queued("w1", 1, run_id="r1")
+    recorder = TaskRecorder(claims.fenced(Claim("r1", row["attempt"])))
 
     def statuses() -> dict[str, str]:
         return {t["task_id"]: t["status"] for t in store.get_tasks("r1")}

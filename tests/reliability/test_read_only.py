@@ -70,24 +70,25 @@ def seeded(config: OrchestratorConfig) -> Iterator[tuple[Orchestrator, str]]:
 
 # -- RunStore -----------------------------------------------------------------------------------
 
-WRITES: dict[str, Callable[[ClaimStore, str], Any]] = {
-    "create_run": lambda s, r: s.create_run("simulate", {"tasks": 1}),
-    "insert_many": lambda s, r: s.insert_many([{"run_id": "x1", "workflow": "w", "status": "queued"}]),
-    "insert_tasks": lambda s, r: s.insert_tasks(
+# Every write of the run store, the claim store and a claim's fenced run, on read-only stores.
+WRITES: dict[str, Callable[[RunStore, ClaimStore, str], Any]] = {
+    "create_run": lambda s, c, r: s.create_run("simulate", {"tasks": 1}),
+    "insert_many": lambda s, c, r: s.insert_many([{"run_id": "x1", "workflow": "w", "status": "queued"}]),
+    "insert_tasks": lambda s, c, r: s.insert_tasks(
         [{"run_id": r, "task_id": "t", "node": "n", "status": "succeeded", "started_at": dt.datetime.now(dt.UTC)}]
     ),
-    "update_run": lambda s, r: s.update_run(r, tags=["changed"]),
-    "set_status": lambda s, r: s.set_status(r, "cancelled"),
-    "claim_queued": lambda s, r: s.claim_queued("w", 5),
-    "heartbeat": lambda s, r: s.heartbeat([Claim(r, 0)]),
-    "mark_stale_interrupted": lambda s, r: s.mark_stale_interrupted(1.0),
-    "record_task_events": lambda s, r: s.record_task_events(
-        Claim(r, 0), [TaskEvent("t1", "plan", dt.datetime.now(dt.UTC), "start")]
+    "update_run": lambda s, c, r: s.update_run(r, tags=["changed"]),
+    "set_status": lambda s, c, r: s.set_status(r, "cancelled"),
+    "delete_run": lambda s, c, r: s.delete_run(r),
+    "claim_queued": lambda s, c, r: c.claim_queued("w", 5),
+    "heartbeat": lambda s, c, r: c.heartbeat([Claim(r, 0)]),
+    "mark_stale_interrupted": lambda s, c, r: c.mark_stale_interrupted(1.0),
+    "record_task_events": lambda s, c, r: c.fenced(Claim(r, 0)).record_task_events(
+        [TaskEvent("t1", "plan", dt.datetime.now(dt.UTC), "start")]
     ),
-    "reconcile_tasks": lambda s, r: s.reconcile_tasks(Claim(r, 0), []),
-    "finish": lambda s, r: s.finish(Claim(r, 0), "succeeded"),
-    "release": lambda s, r: s.release(Claim(r, 0)),
-    "delete_run": lambda s, r: s.delete_run(r),
+    "reconcile_tasks": lambda s, c, r: c.fenced(Claim(r, 0)).reconcile_tasks([]),
+    "finish": lambda s, c, r: c.fenced(Claim(r, 0)).finish("succeeded"),
+    "release": lambda s, c, r: c.fenced(Claim(r, 0)).release(),
 }
 
 
@@ -106,7 +107,7 @@ def test_a_read_only_store_refuses_every_write_before_a_transaction(engine: Engi
     event.listen(engine, "begin", on_begin)
     try:
         with pytest.raises(ReadOnlyError) as info:
-            WRITES[write](ClaimStore(engine, read_only=True), run_id)
+            WRITES[write](RunStore(engine, read_only=True), ClaimStore(engine, read_only=True), run_id)
     finally:
         event.remove(engine, "begin", on_begin)
     assert "read-only" in str(info.value) and "\n" not in str(info.value)
