@@ -37,8 +37,8 @@ import psycopg
 from bench import report
 from orchestrator.checkpointer import open_checkpointer
 from orchestrator.config import OrchestratorConfig
-from orchestrator.graph_run import graph_config, limit_concurrency
 from orchestrator.executor import Executor
+from orchestrator.graph_run import graph_config, limit_concurrency
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import new_run_id
 
