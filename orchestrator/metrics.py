@@ -75,7 +75,7 @@ def _figures_of(tally: rollup.Tally, period: Period, workflow: str | None = None
             for (name, kind, index), (count, seconds) in tally.durations.items()
             if kind == measure and (workflow is None or name == workflow)
         ]
-        p = rollup.percentiles(durations, "duration", (0.5, 0.95))
+        p = rollup.percentiles(durations, tally.bins, "duration", (0.5, 0.95))
         percentiles[f"p50_{measure}_seconds"] = p.get(0.5)
         percentiles[f"p95_{measure}_seconds"] = p.get(0.95)
     minutes = period.length.total_seconds() / 60
@@ -156,8 +156,8 @@ def runs_over_time(engine: Engine, period: Period, workflows: Sequence[str] = ()
 
 def _histogram_of(tally: rollup.Tally, of: str, bins: int) -> list[dict[str, Any]]:
     if of == "tasks":
-        return rollup.bars(_bins(tally.tasks).items(), "tasks", bins)
-    return rollup.bars(_bins(tally.durations, of).items(), "duration", bins)
+        return rollup.bars(_bins(tally.tasks).items(), tally.bins, "tasks", bins)
+    return rollup.bars(_bins(tally.durations, of).items(), tally.bins, "duration", bins)
 
 
 def histogram(

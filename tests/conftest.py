@@ -27,6 +27,16 @@ from tests.rollup_check import assert_rollup_matches
 
 ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
+# Set by .ci/run too: a test that needs a tool the CI machine has (libfaketime, a mount namespace)
+# fails instead of skipping when the tool is missing.
+REQUIRE_TOOLS = os.environ.get("ORCHESTRATOR_REQUIRE_TOOLS") == "1"
+
+
+def missing_tool(reason: str) -> None:
+    """Skip the test with `reason`, or fail it under ORCHESTRATOR_REQUIRE_TOOLS=1."""
+    if REQUIRE_TOOLS:
+        pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_TOOLS=1 forbids skipping")
+    pytest.skip(reason)
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -10,14 +10,14 @@ an earlier revision is checked as that revision kept it."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, column, inspect, select, table
+from sqlalchemy import Engine, column, inspect, select, table, text
 
-from orchestrator import rollup
 from orchestrator.db import run_tasks, runs
 from orchestrator.db.schema import (
     node_days,
@@ -48,6 +48,7 @@ def expected_from_runs(conn: Any) -> dict[str, dict[tuple, list[float]]]:
     durations: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0])
     tasks: dict[tuple, list[float]] = defaultdict(lambda: [0])
     measures = _measures(conn)
+    lowers = db_lowers(conn)
     names = ("work_seconds", "wall_seconds") if measures else ("duration_seconds", "duration_seconds")
     columns = [column(name) for name in ("created_at", "workflow", "status", *names)]
     columns += [column(name) for name in ("tasks_total", "tasks_completed", "tasks_failed")]
@@ -63,11 +64,11 @@ def expected_from_runs(conn: Any) -> dict[str, dict[tuple, list[float]]]:
                 if seconds is None:
                     continue
                 d = durations[
-                    (day, workflow, *([measure] if measures else []), bisect_bin("duration", seconds))
+                    (day, workflow, *([measure] if measures else []), bisect_bin(lowers, "duration", seconds))
                 ]
                 d[0] += 1
                 d[1] += seconds
-        tasks[(day, workflow, bisect_bin("tasks", total))][0] += 1
+        tasks[(day, workflow, bisect_bin(lowers, "tasks", total))][0] += 1
     return {"status": dict(status), "durations": dict(durations), "tasks": dict(tasks)}
 
 
@@ -78,10 +79,19 @@ DURATION_COLUMNS = {
 }
 
 
-def bisect_bin(measure: str, value: float) -> int:
-    import bisect
+def db_lowers(conn: Any) -> dict[str, list[float]]:
+    """The bins' lower bounds as the database holds them (`rollup_bins`, what the triggers read):
+    not the package's reading of them."""
+    lowers: dict[str, list[float]] = {}
+    rows = conn.execute(text("SELECT measure, lower FROM rollup_bins ORDER BY measure, bin"))
+    for measure, lower in rows:
+        lowers.setdefault(measure, []).append(float(lower))
+    return lowers
 
-    return bisect.bisect_right(rollup.LOWERS[measure], value) - 1
+
+def bisect_bin(lowers: dict[str, list[float]], measure: str, value: float) -> int:
+    """The bin of `value`: the last whose lower bound is <= value."""
+    return bisect.bisect_right(lowers[measure], value) - 1
 
 
 def stored_rollup(conn: Any) -> dict[str, dict[tuple, list[float]]]:
@@ -148,12 +158,13 @@ def expected_nodes(conn: Any) -> dict[str, dict[tuple, list[float]]]:
         runs.c.workflow,
     ).join_from(run_tasks, runs, run_tasks.c.run_id == runs.c.run_id)
     work_time = _measures(conn)  # 0014 on: a task's seconds are its work's
+    lowers = db_lowers(conn)
     for started, work_started, finished, state, node, workflow in conn.execute(stmt):
         started = _aware(started).astimezone(dt.UTC)
         work_start = _aware(work_started or started) if work_time else started
         no_work = finished is None or (work_time and state == "cancelled")
         seconds = None if no_work else (_aware(finished) - work_start).total_seconds()
-        index = -1 if seconds is None else bisect_bin("duration", seconds)
+        index = -1 if seconds is None else bisect_bin(lowers, "duration", seconds)
         h = hours[(started.strftime("%Y-%m-%d %H"), workflow, node, index)]
         h[0] += 1
         h[1] += state == "failed"

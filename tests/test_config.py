@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from orchestrator.checkpointer import startup
@@ -246,7 +247,9 @@ def test_right_password_answers(password_role):
     cfg = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=password_role, env_file=None)
     engine = make_engine(cfg)
     try:
-        check_database(engine)
+        check_database(engine)  # raises DatabaseError when the login is refused
+        with engine.connect() as conn:  # and the session is the role's, logged in with its password
+            assert conn.execute(text("SELECT current_user")).scalar_one() == PASSWORD_ROLE
     finally:
         engine.dispose()
 

@@ -402,3 +402,16 @@ def test_the_overview_shows_work_time_and_wall_time_apart(engine):
     assert sum(b["runs"] for b in metrics.histogram(engine, day, of="wall")) == 3
     (work,) = metrics.node_stats(engine, day)
     assert (work["tasks"], work["mean_seconds"], work["p95_seconds"]) == (3, approx(0.5), approx(0.5))
+
+
+def test_an_interrupted_run_counts_among_the_finished_of_the_success_rate(engine):
+    """Interrupted runs ended (a person may resume them): 1 succeeded of 2 finished is 50 %."""
+    day = Period(at(22, 0), at(23, 0))
+    RunStore(engine).insert_many(
+        [
+            run("s1", "simulate", "succeeded", at(22, 9), 5, (0, 0, 0)),
+            run("i1", "simulate", "interrupted", at(22, 10), 5, (0, 0, 0)),
+            run("q1", "simulate", "queued", at(22, 11), None, (0, 0, 0)),
+        ]
+    )
+    assert metrics.figures(engine, day)["success_rate"] == approx(1 / 2)

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import random
 import threading
+from collections import defaultdict
 
 import pytest
 from sqlalchemy import (
@@ -36,7 +37,7 @@ from orchestrator.db.schema import (
     rollup_deltas,
     rollup_status,
 )
-from tests.rollup_check import assert_rollup_matches
+from tests.rollup_check import assert_rollup_matches, bisect_bin, db_lowers
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 1, tzinfo=UTC)
@@ -97,12 +98,32 @@ def random_writes(engine: Engine, rng: random.Random, count: int, first_id: int 
                 conn.execute(update(runs).values(tasks_failed=runs.c.tasks_failed + 1))  # every run at once
 
 
-def test_the_bins_in_the_database_are_the_packages(engine):
+# The bins, by hand: 40 cuts a decade (1, 1.05, 1.1, 1.15, 1.2, 1.3 ... 9.5), so each at most
+# 9.1 % wide (1.05 / 1 ... 1.2 / 1.1), 1, 2 and 5 among them.
+DECADE = [1.0, 1.05, 1.1, 1.15, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0, 2.1, 2.2, 2.4, 2.5, 2.6, 2.8, 3.0,
+          3.2, 3.4, 3.6, 3.8, 4.0, 4.2, 4.5, 4.8, 5.0, 5.3, 5.6, 6.0, 6.3, 6.7, 7.0, 7.5, 8.0, 8.5, 9.0, 9.5]  # fmt: skip
+
+
+def test_the_bins_are_the_ones_written_here(engine):
+    """One source for the triggers, the reads and the charts: the table (`rollup_bins`). Its
+    bounds, and the package's reading of them, against what is written here by hand."""
     with engine.connect() as conn:
         stored = conn.execute(select(rollup_bins).order_by(rollup_bins.c.measure, rollup_bins.c.bin)).all()
-    for measure, lowers in (("duration", rollup.DURATION_LOWERS), ("tasks", rollup.TASK_LOWERS)):
-        assert [row.lower for row in stored if row.measure == measure] == list(lowers)
-    assert [row.bin for row in stored if row.measure == "tasks"] == list(range(len(rollup.TASK_LOWERS)))
+    duration = [row.lower for row in stored if row.measure == "duration"]
+    tasks = [row.lower for row in stored if row.measure == "tasks"]
+    # under 1 ms; 1 ms .. 1,000,000 s in 9 decades of 40; then above
+    assert len(duration) == 1 + 9 * 40 + 1 and duration[0] < -1e299 and duration[-1] == 1e6
+    assert duration[1:41] == pytest.approx([0.001 * m for m in DECADE])
+    assert duration[201:241] == pytest.approx([100 * m for m in DECADE])
+    # every count up to 29, then the whole multiples of the decade's cuts, then 10,000,000
+    assert tasks[:30] == list(range(30)) and tasks[-1] == 10**7
+    assert tasks[30:40] == [30, 32, 34, 36, 38, 40, 42, 45, 48, 50]
+    assert [row.bin for row in stored if row.measure == "tasks"] == list(range(len(tasks)))
+    bins = rollup.load_bins(engine)
+    assert bins.bounds("duration", bins.of("duration", 2.0)) == (2.0, 2.1)  # 2.0 opens a bin
+    assert bins.bounds("duration", bins.of("duration", 1.9999999)) == (1.9, 2.0)
+    assert bins.bounds("duration", 0) == (0.0, 0.001)
+    assert bins.of("tasks", 30) == bins.of("tasks", 31) == 30  # [30, 32)
 
 
 def test_the_triggers_bin_as_the_package_does_on_and_next_to_every_bound(engine):
@@ -121,15 +142,16 @@ def test_the_triggers_bin_as_the_package_does_on_and_next_to_every_bound(engine)
                 rollup_deltas.c.id
             )
         ).all()
-    tasks = [0, 1, 29, 30, 31, 99, 100, 104, 105, 10**7, 10**8]
-    assert [r.work_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
-    assert [r.wall_bin for r in rows] == [rollup.bin_of("duration", v) for v in values]
-    assert [r.tasks_bin for r in rows] == [rollup.bin_of("tasks", t) for t in tasks]
-    # by hand: 2.0 opens a bin (2.0 is a cut), 1.9999999 is in the bin of 1.9; 30 and 31 share [30, 32)
-    assert rollup.bin_bounds("duration", rollup.bin_of("duration", 2.0)) == (2.0, 2.1)
-    assert rollup.bin_bounds("duration", rollup.bin_of("duration", 1.9999999)) == (1.9, 2.0)
-    assert rollup.bin_of("tasks", 30) == rollup.bin_of("tasks", 31) == 30
-    assert rollup.bin_bounds("duration", 0) == (0.0, 0.001)
+    with engine.connect() as conn:
+        lowers = db_lowers(conn)
+    # Each value's bin by its lower bound, by hand: below 1 ms is the first bin (its lower is
+    # the table's "below all"); 2.0 opens a bin; 1.9999999 is in the bin of 1.9; past 1e6, 1e6.
+    below = lowers["duration"][0]
+    want = [below, below, 0.001, 0.00105, 2.0, 1.9, 2.4, 2.5, 950000.0, 1e6, 1e6]
+    assert [lowers["duration"][r.work_bin] for r in rows] == pytest.approx(want)
+    assert [lowers["duration"][r.wall_bin] for r in rows] == pytest.approx(want)
+    # task counts: each up to 29 alone, 30 and 31 share [30, 32), 99 in [95, 100), 104 in [100, 105)
+    assert [lowers["tasks"][r.tasks_bin] for r in rows] == [0, 1, 29, 30, 30, 95, 100, 100, 105, 10**7, 10**7]
 
 
 def test_any_mix_of_writes_and_folds_keeps_the_rollup_equal_to_the_runs(engine):
@@ -192,37 +214,51 @@ def test_writers_and_folders_at_once_lose_nothing(engine):
     ],
 )
 def test_a_periods_tally_is_the_same_from_whole_days_as_from_the_runs(engine, start, end):
+    """Whole days from the rollups (folded and not), ragged ends from the runs: the same as adding
+    the period's runs up here, in Python, from the rows."""
     random_writes(engine, random.Random(5), 300)
     rollup.compact(engine)
     random_writes(engine, random.Random(6), 50, first_id=5000)  # some deltas left unfolded
     got = rollup.tally(engine, start, end)
+    by_status: dict = defaultdict(lambda: [0, 0, 0])
+    durations: dict = defaultdict(lambda: [0, 0.0])
+    tasks: dict = defaultdict(int)
+    by_day: dict = defaultdict(int)
     with engine.connect() as conn:
-        from_runs = rollup.Tally()
-        rollup._add_runs(conn, from_runs, start, end, (), hourly=False)
-    assert {k: v for k, v in got.by_status.items() if any(v)} == {
-        k: v for k, v in from_runs.by_status.items() if any(v)
-    }
-    assert {k: v[0] for k, v in got.durations.items() if v[0]} == {
-        k: v[0] for k, v in from_runs.durations.items() if v[0]
-    }
-    for key, (_, seconds) in from_runs.durations.items():
+        lowers = db_lowers(conn)
+        rows = conn.execute(select(runs).where(runs.c.created_at >= start, runs.c.created_at < end)).all()
+    for row in rows:
+        totals = by_status[(row.workflow, row.status)]
+        totals[0] += 1
+        totals[1] += row.tasks_completed
+        totals[2] += row.tasks_failed
+        by_day[(f"{row.created_at.astimezone(UTC):%Y-%m-%d} 00:00", row.status)] += 1
+        if row.wall_seconds is not None:  # finished: its two durations count
+            for measure, seconds in (("work", row.work_seconds), ("wall", row.wall_seconds)):
+                if seconds is not None:
+                    binned = durations[(row.workflow, measure, bisect_bin(lowers, "duration", seconds))]
+                    binned[0] += 1
+                    binned[1] += seconds
+        tasks[(row.workflow, bisect_bin(lowers, "tasks", row.tasks_total))] += 1
+    assert {k: v for k, v in got.by_status.items() if any(v)} == dict(by_status)
+    assert {k: v[0] for k, v in got.durations.items() if v[0]} == {k: v[0] for k, v in durations.items()}
+    for key, (_, seconds) in durations.items():
         assert got.durations[key][1] == pytest.approx(seconds)
-    assert {k: v for k, v in got.tasks.items() if v} == {k: v for k, v in from_runs.tasks.items() if v}
+    assert {k: v for k, v in got.tasks.items() if v} == dict(tasks)
     if end - start > rollup.HOURLY_UP_TO:
-        assert {k: v for k, v in got.by_bucket.items() if v} == {
-            k: v for k, v in from_runs.by_bucket.items() if v
-        }
+        assert {k: v for k, v in got.by_bucket.items() if v} == dict(by_day)
 
 
-def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_otherwise():
-    lower, upper = rollup.bin_bounds("duration", rollup.bin_of("duration", 20.5))
+def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_otherwise(engine):
+    bins = rollup.load_bins(engine)
+    lower, upper = bins.bounds("duration", bins.of("duration", 20.5))
     assert (lower, upper) == (20.0, 21.0)
     # 20.1 20.2 20.9 share [20, 21); 50 is alone in [50, 53)
     counts = [
-        (rollup.bin_of("duration", 20.5), 3, 20.1 + 20.2 + 20.9),
-        (rollup.bin_of("duration", 50), 1, 50.0),
+        (bins.of("duration", 20.5), 3, 20.1 + 20.2 + 20.9),
+        (bins.of("duration", 50), 1, 50.0),
     ]
-    got = rollup.percentiles(counts, "duration", (0.0, 0.5, 1.0))
+    got = rollup.percentiles(counts, bins, "duration", (0.0, 0.5, 1.0))
     assert got[1.0] == 50.0
     for f in (0.0, 0.5):
         assert 20.0 <= got[f] < 21.0
@@ -230,7 +266,7 @@ def test_percentiles_are_exact_for_a_value_alone_in_its_bin_and_within_the_bin_o
     # of the four values is halfway between the second and the third
     assert got[0.5] == pytest.approx(20.4 + 1 / 6)
     assert got[0.0] == pytest.approx(20.4 - 1 / 3)
-    assert rollup.percentiles([], "duration", (0.5,)) == {}
+    assert rollup.percentiles([], bins, "duration", (0.5,)) == {}
 
 
 # `runs` as the migrations before 0014 left it: one duration, `duration_seconds`.
@@ -387,9 +423,15 @@ def test_the_node_triggers_bin_a_tasks_seconds_as_python_does_on_and_next_to_bou
             for i, (start, length) in enumerate(zip(starts, lengths, strict=True))
         ])  # fmt: skip
         rows = conn.execute(select(node_deltas.c.bin, node_deltas.c.seconds).order_by(node_deltas.c.id)).all()
-    assert [r.bin for r in rows] == [rollup.bin_of("duration", d.total_seconds()) for d in lengths]
+    with engine.connect() as conn:
+        lowers = db_lowers(conn)["duration"]
+    # Each task's bin by its lower bound, by hand: 0 and 999 µs below 1 ms, 1 ms in [0.001, 0.00105),
+    # 1.001 ms too, 2 s opens a bin, 1.999999 s is in [1.9, 2), 2.5 s opens one, 999,999 s in
+    # [950,000, 1,000,000), 12 days past the last bound.
+    below = lowers[0]
+    want = [below, below, 0.001, 0.001, 2.0, 1.9, 2.5, 950000.0, 1e6]
+    assert [lowers[r.bin] for r in rows] == pytest.approx(want)
     assert [r.seconds for r in rows] == [d.total_seconds() for d in lengths]
-    assert rows[2].bin == rollup.bin_of("duration", 0.001) == rows[1].bin + 1
 
 
 def test_the_node_check_finds_a_wrong_rollup(engine):
@@ -433,6 +475,8 @@ def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, 
         n["failed"] += row.status == "failed"
         if row.finished_at is not None and row.status != "cancelled":  # cancelled: never worked
             n["seconds"].append((row.finished_at - (row.work_started_at or row.started_at)).total_seconds())
+    with engine.connect() as conn:
+        lowers = db_lowers(conn)
     got = {n["node"]: n for n in node_stats(engine, Period(start, end), limit=99)}
     assert set(got) == set(want)
     for node, w in want.items():
@@ -443,8 +487,8 @@ def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, 
             ordered = sorted(w["seconds"])
             position = (len(ordered) - 1) * 0.95
             low, high = ordered[int(position)], ordered[min(int(position) + 1, len(ordered) - 1)]
-            lo = rollup.bin_bounds("duration", rollup.bin_of("duration", low))[0]
-            hi = rollup.bin_bounds("duration", rollup.bin_of("duration", high))[1]
+            lo = lowers["duration"][bisect_bin(lowers, "duration", low)]
+            hi = lowers["duration"][bisect_bin(lowers, "duration", high) + 1]
             assert lo <= got[node]["p95_seconds"] <= hi
         else:
             assert got[node]["mean_seconds"] is None and got[node]["p95_seconds"] is None

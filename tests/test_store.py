@@ -665,3 +665,16 @@ def test_seconds_between_is_exact_on_both_backends(store):
                 select(seconds_between(literal(start, UTCDateTime), literal(end, UTCDateTime)))
             ).scalar_one()
             assert got == pytest.approx(seconds, abs=2e-7), (start, end)
+
+
+def test_a_count_of_exactly_the_cap_is_exact_and_one_more_is_at_least(store):
+    """The runs page counts exactly up to its cap: as many matches as the cap read as that number,
+    one more as "cap+" (an off-by-one here reads "5+" for five runs)."""
+    store.insert_many([full_row(f"c{i}", status="failed") for i in range(5)])
+    only_failed = RunFilter(statuses=["failed"])
+    assert str(store.count_matching(only_failed, cap=5)) == "5"
+    assert store.count_matching(only_failed, cap=5).exact
+    store.insert_many([full_row("c5", status="failed")])
+    count = store.count_matching(only_failed, cap=5)
+    assert (str(count), count.exact) == ("5+", False)
+    assert store.count_matching(only_failed, cap=None).value == 6

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -146,7 +145,16 @@ def test_two_workers_starting_together_on_a_fresh_postgres_database(postgres_uri
                 return started and row[0] >= 1
 
             wait_for(both_setting_up, 30, what="both workers to be setting up, one waiting on the row")
-            time.sleep(1.0)  # the second worker's set-up lock polls meanwhile
+
+            def the_other_polls_the_set_up_lock() -> bool:
+                # A session's last statement stays in pg_stat_activity while it idles between polls.
+                row = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query ILIKE '%pg_try_advisory_lock%' AND state = 'idle'"
+                ).fetchone()
+                return row[0] >= 1
+
+            wait_for(the_other_polls_the_set_up_lock, 30, what="the other worker polling the set-up lock")
             holder.rollback()
     a.wait_serving()
     b.wait_serving()

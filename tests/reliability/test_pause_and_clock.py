@@ -20,6 +20,7 @@ import pytest
 from orchestrator.db import utcnow
 from orchestrator.operations import Orchestrator
 from tests.checkpoint_reader import saved_task_ids, saved_writes
+from tests.conftest import missing_tool
 from tests.engine_workflows import executions
 from tests.helpers import wait_for
 from tests.processes import wait_status
@@ -108,7 +109,7 @@ def test_a_worker_with_a_slow_clock_is_not_taken_for_dead(
     gated_orch: Orchestrator, workers, tmp_path: Path, backend: str
 ) -> None:
     if not LIBFAKETIME.exists():
-        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+        missing_tool("libfaketime is not installed (apt-get install faketime)")
     orch, config = gated_orch, gated_orch.config
     gate = tmp_path / "gate"
     # Its clock is 60 s behind; it heartbeats every 0.2 s.
