@@ -110,13 +110,21 @@ _DONE = {
     Action.DELETE: "deleted",
 }
 _WORDS = {RunStatus.AWAITING_INPUT: "waiting", RunStatus.QUEUED: "queued"}
+# How a refusal says where the run stands ("has already succeeded", not "is succeeded").
+_NOW: dict[str, str] = {
+    RunStatus.AWAITING_INPUT: "is waiting for an answer",
+    RunStatus.SUCCEEDED: "has already succeeded",
+    RunStatus.FAILED: "has failed",
+    RunStatus.CANCELLED: "was cancelled",
+    RunStatus.INTERRUPTED: "was interrupted",
+}
 
 
 def refusal(run_id: str, status: str, action: Action) -> str:
     """One sentence: the run's status does not allow `action`, and which statuses do."""
     allowed = [_WORDS.get(s, str(s)) for s in statuses_allowing(action)]
     listed = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-    now = "is waiting for an answer" if status == RunStatus.AWAITING_INPUT else f"is {status}"
+    now = _NOW.get(status, f"is {status}")
     return f"Run {run_id} {now}; only {listed} runs can be {_DONE.get(action, str(action))}."
 
 

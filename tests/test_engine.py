@@ -197,7 +197,7 @@ def test_cancel_a_queued_run_at_once_and_it_never_starts(orch: Orchestrator, exe
     run = orch.get_run(run_id)
     assert run["status"] == "cancelled" and run["error"] == "Cancelled on request."
     # A second cancel changes nothing and says why (the status table: a cancelled run allows none).
-    with pytest.raises(InvalidOperation, match=r"is cancelled; only queued, running, waiting or interrupted runs"):
+    with pytest.raises(InvalidOperation, match=r"was cancelled; only queued, running, waiting or interrupted runs"):
         orch.cancel(run_id)
 
     # An executor starting afterwards runs the next run, but never the cancelled one.
@@ -222,7 +222,7 @@ def test_cancel_a_running_run(orch: Orchestrator, executors, tmp_path: Path) -> 
     assert run["status"] == "cancelled"
     assert run["error"] == "Cancelled on request."
     assert run["tasks_completed"] == 1  # plan only
-    with pytest.raises(InvalidOperation, match="is cancelled"):
+    with pytest.raises(InvalidOperation, match="was cancelled"):
         orch.cancel(run_id)
     assert not [t for t in orch.store.get_tasks(run_id) if t["status"] == "running"]
     assert executions(tmp_path) == {}
