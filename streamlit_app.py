@@ -7,13 +7,13 @@ from dashboard.router import route
 from dashboard.state import read_only
 
 pages = [
-    st.Page("pages/runs.py", title="Runs", icon=icon(PAGE_ICONS["runs"]), default=True),
-    st.Page("pages/run_detail.py", title="Run detail", icon=icon(PAGE_ICONS["run_detail"])),
-    st.Page("pages/compare.py", title="Compare", icon=icon(PAGE_ICONS["compare"])),
-    st.Page("pages/overview.py", title="Overview", icon=icon(PAGE_ICONS["overview"])),
-    st.Page("pages/workers.py", title="Workers", icon=icon(PAGE_ICONS["workers"])),
+    st.Page("app_pages/runs.py", title="Runs", icon=icon(PAGE_ICONS["runs"]), default=True),
+    st.Page("app_pages/run_detail.py", title="Run detail", icon=icon(PAGE_ICONS["run_detail"])),
+    st.Page("app_pages/compare.py", title="Compare", icon=icon(PAGE_ICONS["compare"])),
+    st.Page("app_pages/overview.py", title="Overview", icon=icon(PAGE_ICONS["overview"])),
+    st.Page("app_pages/workers.py", title="Workers", icon=icon(PAGE_ICONS["workers"])),
 ]
 if not read_only():
-    pages.append(st.Page("pages/launch.py", title="Launch", icon=icon(PAGE_ICONS["launch"])))
+    pages.append(st.Page("app_pages/launch.py", title="Launch", icon=icon(PAGE_ICONS["launch"])))
 
 route(pages)

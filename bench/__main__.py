@@ -12,7 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import cases, measure, overhead, report, seed
-from orchestrator.runs import COUNT_CAP, RunFilter, RunStore
+from orchestrator.run_queries import COUNT_CAP, RunFilter
+from orchestrator.runs import RunStore
 
 HERE = Path(__file__).resolve().parent
 
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             flush=True,
         )
         got = overhead.measure(args.backends, args.overhead_tasks, overhead_repeats)
-        sections.append(report.overhead_section(got, args.overhead_tasks, overhead_repeats))
+        sections.append(overhead.overhead_section(got, args.overhead_tasks, overhead_repeats))
     else:
         not_measured.append(
             "Run overhead of the executor against bare ainvoke: run without --overhead-tasks 0."

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.data import NOW, STATUSES
-from orchestrator.runs import SORT_COLUMNS, RunFilter
+from orchestrator.run_queries import SORT_COLUMNS, RunFilter
 
 
 @dataclass(frozen=True)

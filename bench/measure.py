@@ -108,7 +108,7 @@ def measure_case(store: RunStore, raw: RawDriver | None, case: Case, repeats: in
     page(), count()
     pages, counts, waited = [], [], []
     for _ in range(repeats):
-        # Each repeat probes anew (orchestrator.run_plans), as a page with new filters does.
+        # Each repeat probes anew (orchestrator.run_queries), as a page with new filters does.
         store.forget_plans()
         start = time.perf_counter()
         page()

@@ -28,7 +28,7 @@ def render(page: str, repeats: int) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     start = time.perf_counter()
     at.run()
     first = time.perf_counter() - start
@@ -43,7 +43,7 @@ def render(page: str, repeats: int) -> dict[str, float]:
     # Its data is not cached yet (each session picks its own filters and period).
     st_cache_clear()
     fresh = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    fresh.switch_page(f"pages/{page}.py")
+    fresh.switch_page(f"app_pages/{page}.py")
     start = time.perf_counter()
     fresh.run()
     new_session = time.perf_counter() - start

@@ -1,4 +1,7 @@
-"""bench/results.md: the machine, every figure, the ratios, and the misses said plainly."""
+"""bench/results.md: the machine, every figure, the ratios, and the misses said plainly.
+
+Each benchmark writes its own section (this module's backend_section, bench.overhead's
+overhead_section); `write` puts them together."""
 
 from __future__ import annotations
 
@@ -7,18 +10,13 @@ import platform
 import sqlite3
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import sqlalchemy
 
 from bench.measure import CaseResult, Figure
 
-if TYPE_CHECKING:
-    from bench.overhead import BackendResult
-
 PAGE_TARGET_MS = 50.0
 OVERVIEW_TARGET_MS = 300.0
-OVERHEAD_TARGET_RATIO = 1.1
 
 
 def machine() -> list[str]:
@@ -124,55 +122,6 @@ def backend_section(
             + ".",
         ]
     return [*lines, ""]
-
-
-def overhead_section(results: list[BackendResult], tasks: int, repeats: int) -> list[str]:
-    """The report's section: medians, ratios and tasks per second per backend."""
-    lines = [
-        f"## Run overhead: the executor against bare `ainvoke`, `simulate` with {tasks:,} tasks",
-        "",
-        f"`python -m bench.overhead`. `simulate` with `tasks={tasks}`, `delay_ms=0` (no sleeps), `fail_rate=0`: "
-        f"{tasks:,} work tasks plus `plan` and `summarize` per run. *executor*: launched with "
-        "`Orchestrator.launch`, claimed and run by a real `Executor` (concurrency 1; fenced saver, task events, "
-        "heartbeats), from the claim to the end (`started_at` → `finished_at`); *launch → end* adds the wait for "
-        "the executor's next poll (every 0.5 s). *bare*: the same compiled graph on the same saver "
-        "(`open_checkpointer`), `ainvoke` alone, with LangGraph's default durability and with "
-        '`durability="sync"` (what the executor uses). Fresh database per backend; sides alternate; '
-        f"medians of {repeats} repeats after a warm-up. Target: executor ≤ {OVERHEAD_TARGET_RATIO}x bare. "
-        "*CPU s*: the process's CPU time (every thread: the event loop, the saver's, the executor's database "
-        "writes), less sensitive than wall time to other processes on a busy machine.",
-        "",
-        "| backend | executor s | launch → end s | bare s | bare sync s | executor / bare | executor / bare sync "
-        "| tasks/s executor | tasks/s bare | CPU s executor | CPU s bare sync | CPU executor / bare sync "
-        "| target | load averages (per repeat) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for r in results:
-        ex = r.median(lambda s: s.executor_s)
-        wall = r.median(lambda s: s.executor_wall_s)
-        b = r.median(lambda s: s.bare_s)
-        bs = r.median(lambda s: s.bare_sync_s)
-        ratio = ex / min(b, bs)
-        cpu = r.median(lambda s: s.executor_cpu_s)
-        cpu_bare = r.median(lambda s: s.bare_sync_cpu_s)
-        verdict = "; ".join(
-            f"{what} {'met' if x <= OVERHEAD_TARGET_RATIO else 'missed'} ({x:.2f}x)"
-            for what, x in (("wall", ratio), ("CPU", cpu / cpu_bare))
-        )
-        loads = "; ".join(s.load for s in r.samples)
-        lines.append(
-            f"| {r.backend} | {ex:.3f} | {wall:.3f} | {b:.3f} | {bs:.3f} | {ex / b:.2f}x | {ex / bs:.2f}x | "
-            f"{r.tasks / ex:,.0f} | {r.tasks / min(b, bs):,.0f} | {cpu:.3f} | {cpu_bare:.3f} | {cpu / cpu_bare:.2f}x | "
-            f"{verdict} | {loads} |"
-        )
-    lines += [
-        "",
-        "*tasks/s*: node executions (the run's `tasks_total`) per second. *target*: wall time against the faster "
-        "of the two bare figures, and CPU time against bare sync. With a load average above the 2 cores, wall "
-        "time mostly measures the other processes: read the CPU ratio.",
-        "",
-    ]
-    return lines
 
 
 def write(

@@ -117,7 +117,7 @@ def render_run_actions(
             )
         elif action == Action.LAUNCH_AGAIN:
             col.page_link(
-                "pages/launch.py",
+                "app_pages/launch.py",
                 label="Launch again…",
                 icon=_icon(action),
                 help="Open the launch form filled with this run's input",

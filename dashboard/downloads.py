@@ -18,6 +18,7 @@ made. A session holds one such file per button: the next click's file takes the 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from streamlit.runtime.scriptrunner import ScriptRunContext, add_script_run_ctx,
 from dashboard.run_filters import csv_export
 from dashboard.state import cached_download_count
 from orchestrator import runs_csv
-from orchestrator.run_filter import RunFilter, filter_key
+from orchestrator.run_queries import RunFilter, checked_filter
 from orchestrator.runs import RunStore
 
 KEEP_SECONDS = 120.0  # far longer than any browser takes to fetch a file it was just told of
@@ -118,7 +119,7 @@ def runs_csv_buttons(
             key="runs_csv",
             icon=":material/download:",
         )
-    whole = None if counted_all else cached_download_count(filter_key(filters))
+    whole = None if counted_all else cached_download_count(dataclasses.astuple(checked_filter(filters)))
     if whole is None or whole.exact:
         return
     with row:

@@ -11,7 +11,8 @@ import ipaddress
 
 import streamlit as st
 
-from dashboard.state import auth_configured, read_only
+from dashboard.login import auth_configured
+from dashboard.state import read_only
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 

@@ -81,5 +81,5 @@ def render_fork(orch: Orchestrator, run: Mapping[str, Any], point: dict[str, Any
     elif forked_from == run["run_id"]:
         st.success(sentence, icon=icon("call_split"))
         st.page_link(
-            "pages/run_detail.py", label="Open the new run", icon=icon("open_in_new"), query_params={"run_id": new_id}
+            "app_pages/run_detail.py", label="Open the new run", icon=icon("open_in_new"), query_params={"run_id": new_id}
         )

@@ -19,7 +19,7 @@ from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.progress import run_progress
 from orchestrator.rows import RunRow
-from orchestrator.runs import RunFilter
+from orchestrator.run_queries import RunFilter
 from orchestrator.status import Action, RunStatus
 
 CARD_ACTIONS = (Action.CANCEL, Action.RESUME, Action.LAUNCH_AGAIN)

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dashboard.url_state import Param
-from orchestrator.run_filter import TASK_COUNTS
-from orchestrator.runs import SORT_COLUMNS, RunFilter, RunStore
+from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter
+from orchestrator.runs import RunStore
 from orchestrator.runs_csv import csv_bytes
 from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import day_bounds

@@ -6,8 +6,9 @@ import streamlit as st
 
 from dashboard.exposure import render_exposure_warning
 from dashboard.formatting import count_text
+from dashboard.login import auth_configured
 from dashboard.looks import icon
-from dashboard.state import auth_configured, cached_status_counts, open_orchestrator
+from dashboard.state import cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database
 from orchestrator.errors import OrchestratorError

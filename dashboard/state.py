@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.login import login_gate
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import OrchestratorError
 from orchestrator.executor import Executor
@@ -13,8 +14,7 @@ from orchestrator.graphs import graph_dot
 from orchestrator.history import checkpoint_history
 from orchestrator.metrics import Period, overview
 from orchestrator.operations import Orchestrator
-from orchestrator.run_filter import RunFilter
-from orchestrator.runs import MatchCount
+from orchestrator.run_queries import MatchCount, RunFilter
 from orchestrator.runs_csv import download_count
 
 
@@ -55,11 +55,12 @@ def open_orchestrator() -> Orchestrator | None:
 
 
 def require_orchestrator() -> Orchestrator:
-    """For pages, first thing: the router's login gate (see dashboard.router), then the
-    orchestrator, or stop the page after the banner."""
-    from dashboard.router import ensure_router  # the router draws the sidebar, which uses this module
+    """For pages, first thing: the orchestrator, or stop the page after the banner.
 
-    ensure_router()
+    The router (dashboard.router) has let the visitor through its login gate before any page
+    runs; a page run as an app of its own (`streamlit run app_pages/runs.py`) meets the same
+    gate here."""
+    login_gate()
     orch = open_orchestrator()
     if orch is None:
         st.stop()
@@ -91,7 +92,7 @@ def read_only() -> bool:
 
 @st.cache_data(ttl=30, show_spinner=False)
 def cached_download_count(key: tuple[Any, ...]) -> MatchCount:
-    """How many runs the CSV of a filter (its `filter_key`) would hold uncut (runs_csv.download_count)."""
+    """How many runs the CSV of a filter (its fields, as a tuple) would hold uncut (runs_csv.download_count)."""
     return download_count(get_orchestrator().store, RunFilter(*key))
 
 
@@ -99,14 +100,6 @@ def cached_download_count(key: tuple[Any, ...]) -> MatchCount:
 def cached_overview(start: Any, end: Any, workflows: tuple[str, ...]) -> dict[str, Any]:
     """The overview's aggregates for a period (start/end rounded by the caller, so reruns hit the cache)."""
     return overview(get_orchestrator().engine, Period(start, end), workflows)
-
-
-def auth_configured() -> bool:
-    """Whether `.streamlit/secrets.toml` has an [auth] section (then every page needs a login)."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
 
 
 @st.cache_data(ttl=600, show_spinner=False)

@@ -1,9 +1,9 @@
 """RunStore: the one door to the `runs` and `run_tasks` tables.
 
 Every method is one SQL statement (or one short transaction) built with SQLAlchemy Core and
-bound parameters; filtering, sorting, paging and aggregation happen in the database. The filters
-are `orchestrator.run_filter.RunFilter`; on SQLite, `orchestrator.run_plans` chooses how a
-filtered page and its count are read.
+bound parameters; filtering, sorting, paging and aggregation happen in the database. A filtered
+page and its count are read by the engine's planner (`orchestrator.run_queries`), whose
+`RunFilter` the filters are.
 
     >>> store = RunStore(make_engine(OrchestratorConfig()))
     >>> run_id = store.create_run("simulate", {"tasks": 3})
@@ -18,14 +18,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    Select,
     case,
     delete,
     func,
@@ -37,150 +35,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.db import (
-    db_now,
-    json_text,
-    run_answers,
-    run_tasks,
-    runs,
-    seconds_between,
-    unindexed,
-    utcnow,
-)
-from orchestrator.errors import InputError, ReadOnlyError
+from orchestrator.db import db_now, run_answers, run_tasks, runs, seconds_between, utcnow
+from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
-from orchestrator.run_filter import RunFilter, checked_filter, filter_key
-from orchestrator.run_plans import Lead, LeadCache, Plan, count_plan, page_plan
+from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
+from orchestrator.run_queries.statements import live_wall_seconds, live_work_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
-from orchestrator.validation import (
-    check_count,
-    check_page,
-    is_run_id,
-    shown,
-)
+from orchestrator.validation import check_count, check_page, is_run_id
 
-# A run's wall and work time as every view shows them: the stored figure once it is final; while
-# it goes, the figure so far, by the database's clock as the stored ones are (a run waiting for a
-# person or in the queue again adds wall time, not work time).
-live_wall_seconds = case(
-    (
-        runs.c.finished_at.is_(None) & runs.c.started_at.is_not(None),
-        seconds_between(runs.c.started_at, db_now()),
-    ),
-    else_=runs.c.wall_seconds,
-).label("wall_seconds")
-live_work_seconds = case(
-    (runs.c.started_at.is_(None), null()),
-    (
-        runs.c.status == RunStatus.RUNNING,
-        func.coalesce(runs.c.work_seconds, 0.0)
-        + seconds_between(func.coalesce(runs.c.attempt_started_at, runs.c.started_at), db_now()),
-    ),
-    else_=runs.c.work_seconds,
-).label("work_seconds")
 # Every column of a run, its times as above.
 RUN_COLUMNS = tuple(
     live_wall_seconds if c.name == "wall_seconds" else live_work_seconds if c.name == "work_seconds" else c
     for c in runs.c
 )
-
-# What the runs list shows (state_snapshot and input stay out: they can be large).
-LIST_COLUMNS = (
-    runs.c.run_id,
-    runs.c.workflow,
-    runs.c.status,
-    runs.c.created_at,
-    runs.c.started_at,
-    runs.c.finished_at,
-    live_wall_seconds,
-    live_work_seconds,
-    runs.c.tasks_planned,
-    runs.c.tasks_total,
-    runs.c.tasks_completed,
-    runs.c.tasks_failed,
-    runs.c.tags,
-    runs.c.worker,
-    runs.c.heartbeat_at,
-    runs.c.launched_by,
-)
-
-SORT_COLUMNS: dict[str, Any] = {
-    "created_at": runs.c.created_at,
-    "started_at": runs.c.started_at,
-    "finished_at": runs.c.finished_at,
-    "wall_seconds": runs.c.wall_seconds,
-    "work_seconds": runs.c.work_seconds,
-    "run_id": runs.c.run_id,
-    "workflow": runs.c.workflow,
-    "status": runs.c.status,
-    "tasks_total": runs.c.tasks_total,
-    "tasks_completed": runs.c.tasks_completed,
-    "tasks_failed": runs.c.tasks_failed,
-    "tags": json_text(runs.c.tags),
-    "worker": runs.c.worker,
-}
-# From this offset on, a page finds its run ids first and then reads their rows (_page_select).
-DEFER_OFFSET = 1_000
-NULLABLE_SORTS = {"started_at", "finished_at", "wall_seconds", "work_seconds", "tags", "worker"}
-# Sorts by names of earlier versions (a bookmarked link): the run's one duration was its wall time.
-SORT_ALIASES = {"duration_seconds": "wall_seconds"}
-# The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
-COUNT_CAP = 10_000
-
-
-@dataclass(frozen=True)
-class MatchCount:
-    """How many runs match: `value` exactly, or (not `exact`) more than `value`."""
-
-    value: int
-    exact: bool
-
-    def __str__(self) -> str:
-        return f"{self.value:,}" if self.exact else f"{self.value:,}+"
-
-    def at_least(self, seen: int) -> MatchCount:
-        """This count, raised to `seen` runs known to match (those a page shows) if it says less."""
-        return self if self.exact or self.value >= seen else MatchCount(value=seen, exact=False)
-
-
-# Building a statement and computing its SQLAlchemy cache key took ~0.1 ms of the runs page's
-# ~1 ms at 100,000 runs on SQLite (page and count). A page shown again (a rerun, a live
-# refresh, the next user with the same filters) asks for the same statements: keep the most
-# recent ones. A statement holds its filter's values as bound parameters and is never changed
-# after it is built, so one object serves every caller, on any engine or thread.
-@lru_cache(maxsize=256)
-def _page_select(
-    key: tuple[Any, ...], sort: str, descending: bool, limit: int, offset: int, plan: Plan | None
-) -> Select[Any]:
-    source, conds = RunFilter(*key).source(None if plan is None else plan.indexed)
-    column = SORT_COLUMNS[sort]
-    if plan is not None and not plan.sort_indexed:
-        column = unindexed(column)
-    order = column.desc() if descending else column.asc()
-    if sort in NULLABLE_SORTS:
-        order = order.nulls_last()
-    tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
-    if offset < DEFER_OFFSET:
-        stmt = select(*LIST_COLUMNS).select_from(source).where(*conds)
-        return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
-    # A deep page finds its run ids first, on the sort's index alone where the filters allow,
-    # then reads those runs: PostgreSQL otherwise reads every skipped row from the table.
-    ids = select(runs.c.run_id).select_from(source).where(*conds)
-    ids = ids.order_by(order, tiebreak).limit(limit).offset(offset)
-    return select(*LIST_COLUMNS).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
-
-
-@lru_cache(maxsize=256)
-def _count_select(key: tuple[Any, ...], cap: int | None, plan: Plan | None) -> Select[Any]:
-    if plan is not None and plan.within is not None and cap is not None:
-        source, conds = RunFilter(*key).among_first(*plan.within, sqlite=plan.sqlite)
-    else:
-        source, conds = RunFilter(*key).source(None if plan is None else plan.indexed, columns=False)
-    if cap is None:
-        return select(func.count()).select_from(source).where(*conds)
-    matching = select(literal(1).label("one")).select_from(source).where(*conds).limit(cap + 1).subquery()
-    return select(func.count()).select_from(matching)
-
 
 def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts (as `dict(row._mapping)`, at a third of its cost per row)."""
@@ -256,7 +123,8 @@ class RunStore:
         """With `read_only`, every write raises ReadOnlyError before a transaction is opened."""
         self.engine = engine
         self.read_only = read_only
-        self._leads = LeadCache()
+        # How this engine's database reads a filtered page and counts it (run_queries).
+        self.planner = planner_for(engine)
 
     def transaction(self) -> Any:
         """A write transaction (refused in read-only mode): for the claim store and fenced runs,
@@ -554,25 +422,6 @@ class RunStore:
         rows = self.page_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
         return RunPage(rows=rows, total=self.count_matching(filters, cap=None).value)
 
-    def page_statement(
-        self,
-        filters: RunFilter | None = None,
-        *,
-        sort: str = "created_at",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
-        plan: Plan | None = None,
-    ) -> Select[Any]:
-        """The SELECT of one page of runs (checked arguments), under a SQLite `plan` (run_plans).
-
-        The same arguments give the same statement object (see `_page_select`)."""
-        sort = SORT_ALIASES.get(sort, sort) if isinstance(sort, str) else sort
-        if not isinstance(sort, str) or sort not in SORT_COLUMNS:
-            raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
-        limit, offset = check_page(limit, offset)
-        return _page_select(filter_key(filters), sort, bool(descending), limit, offset, plan)
-
     def page_runs(
         self,
         filters: RunFilter | None = None,
@@ -584,55 +433,30 @@ class RunStore:
     ) -> list[RunSummary]:
         """One page of runs matching `filters`, sorted and paged by the database (no count).
 
-        On SQLite the filter with the fewest matches leads (run_plans): its planner knows no
-        value's share of the rows. PostgreSQL's planner has the statistics for it.
+        The engine's planner (run_queries) chooses how the database finds them.
         """
+        checked, field = checked_filter(filters), sort_field(sort)
+        limit, offset = check_page(limit, offset)
         with self.engine.connect() as conn:
-            lead = self._lead(conn, filters) if conn.dialect.name == "sqlite" else None
-            plan = None if lead is None else page_plan(checked_filter(filters), lead, sort)
-            stmt = self.page_statement(
-                filters, sort=sort, descending=descending, limit=limit, offset=offset, plan=plan
-            )
-            return _dicts(conn.execute(stmt))  # type: ignore[return-value]
-
-    def _lead(self, conn: Connection, filters: RunFilter | None) -> Lead | None:
-        """The lead filter (run_plans) for a filter that has any; else None."""
-        checked = checked_filter(filters)
-        if not checked.parts():
-            return None
-        return self._leads.get(conn, checked, filter_key(checked))
-
-    def forget_plans(self) -> None:
-        """Probe again on the next read (the benchmark times each read with its probes)."""
-        self._leads.clear()
-
-    @staticmethod
-    def count_statement(
-        filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP, plan: Plan | None = None
-    ) -> Select[Any]:
-        """The SELECT of how many runs match (with `cap`: of at most cap + 1 of them).
-
-        The same arguments give the same statement object (see `_page_select`)."""
-        if cap is not None:
-            cap = check_count(cap, "cap", low=1)
-        return _count_select(filter_key(filters), cap, plan)
+            return self.planner.page(conn, checked, field, bool(descending), limit, offset)
 
     def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
         """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).
 
         A capped count reads at most cap + 1 matching rows, so a broad filter at a million runs
         costs what a narrow one does; the page shows "10,000+" and counts exactly on demand.
-        On SQLite, where a few of the lead filter's many runs match the others, a capped count
-        reads at most run_plans.COUNT_BUDGET of them and says "at least": e.g. "2,013+".
+        Where a few of the lead filter's many runs match the others, a capped count reads at most
+        run_queries.planner.COUNT_BUDGET of them and says "at least": e.g. "2,013+".
         """
+        checked = checked_filter(filters)
+        if cap is not None:
+            cap = check_count(cap, "cap", low=1)
         with self.engine.connect() as conn:
-            lead = self._lead(conn, filters)
-            plan = None if lead is None else count_plan(conn, checked_filter(filters), lead)
-            n = conn.execute(self.count_statement(filters, cap=cap, plan=plan)).scalar_one()
-        if cap is not None and n > cap:
-            return MatchCount(value=cap, exact=False)
-        # Read within a budget of the lead's runs, which has more: at least n match.
-        return MatchCount(value=n, exact=cap is None or plan is None or plan.within is None)
+            return self.planner.count(conn, checked, cap)
+
+    def forget_plans(self) -> None:
+        """Choose every lead anew on the next read (the benchmark times each read with its probes)."""
+        self.planner.forget()
 
     def count_by_status(self) -> dict[str, int]:
         """How many runs have each status (statuses with none are 0)."""

@@ -17,8 +17,9 @@ import json
 from typing import IO, Any
 
 from orchestrator.db import UTCDateTime
-from orchestrator.run_filter import RunFilter
-from orchestrator.runs import LIST_COLUMNS, MatchCount, RunStore
+from orchestrator.run_queries import LIST_COLUMNS, MatchCount, RunFilter, checked_filter, sort_field
+from orchestrator.run_queries.statements import portable_page
+from orchestrator.runs import RunStore
 from orchestrator.validation import MAX_COUNT
 
 COLUMNS = [column.name for column in LIST_COLUMNS]
@@ -41,7 +42,7 @@ def write_csv(
     """Write the header and the matching runs (the first `limit`, or all) to `out`; the rows written.
 
     Times are ISO 8601 in UTC, tags a JSON list, nothing an empty field."""
-    stmt = store.page_statement(filters, sort=sort, descending=descending, limit=limit or MAX_COUNT)
+    stmt = portable_page(checked_filter(filters), sort_field(sort), bool(descending), limit or MAX_COUNT, 0)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     written = 0

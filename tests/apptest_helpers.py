@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
@@ -23,13 +22,12 @@ APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
 def reset_streamlit() -> None:
     st.cache_resource.clear()  # also stops an embedded executor (on_release)
     st.cache_data.clear()
-    PagesManager.uses_pages_directory = None
 
 
 def open_page(page: str, /, **params: str) -> AppTest:
     """A new session on `pages/<page>.py` with the given URL query parameters, rendered once."""
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.switch_page(f"pages/{page}.py")
+    at.switch_page(f"app_pages/{page}.py")
     at.query_params.update(params)
     return at.run()
 

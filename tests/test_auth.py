@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
@@ -26,7 +25,7 @@ def sqlite_app(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("SQLITE_PATH", str(tmp_path / "orchestrator.db"))
 
 
-@pytest.mark.parametrize("page", [None, "pages/run_detail.py", "pages/launch.py"])
+@pytest.mark.parametrize("page", [None, "app_pages/run_detail.py", "app_pages/launch.py"])
 def test_pages_need_a_login_when_auth_is_configured(page: str | None) -> None:
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["auth"] = AUTH
@@ -49,13 +48,13 @@ def test_without_auth_the_runs_page_opens() -> None:
 # -- the gate is the router's: every page, on a cold deep link -----------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-EVERY_PAGE = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py"))
+EVERY_PAGE = sorted(f"app_pages/{p.name}" for p in (ROOT / "app_pages").glob("*.py"))
 DEEP_LINK_PARAMS = {"run_id": "abc", "run_ids": "abc,def", "q": "x", "from_run": "abc"}
 
 
 def cold_deep_link(page: str, user: dict | None = None) -> AppTest:
-    """A first visitor on a fresh server opening `page` directly, with [auth] configured."""
-    PagesManager.uses_pages_directory = None
+    """A first visitor on a fresh server opening `page` directly, with [auth] configured (each
+    AppTest is a fresh app: Streamlit's navigation state is made anew)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.secrets["auth"] = AUTH
     if user is not None:
@@ -73,7 +72,7 @@ def assert_only_the_login(at: AppTest) -> None:
 
 
 def test_there_are_pages_to_check():
-    assert {"pages/runs.py", "pages/run_detail.py", "pages/launch.py"} <= set(EVERY_PAGE)
+    assert {"app_pages/runs.py", "app_pages/run_detail.py", "app_pages/launch.py"} <= set(EVERY_PAGE)
 
 
 @pytest.mark.parametrize("page", EVERY_PAGE)
@@ -95,22 +94,13 @@ def test_a_logged_in_user_sees_the_page_and_who_they_are(page: str) -> None:
     assert [t.value for t in at.title] and at.title[0].value != "Orchestrator runs"
 
 
-@pytest.mark.parametrize("page", EVERY_PAGE)
-def test_the_gate_holds_when_another_session_set_up_navigation_first(
-    page: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two first visitors at once: this one's page starts in Streamlit's old multipage mode, and
-    the other's router flips the process-wide flag before this page asks for the router."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    original = script_runner._mpa_v1
-
-    def flipped_meanwhile(main_script_path: str) -> None:
-        PagesManager.uses_pages_directory = False
-        original(main_script_path)
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", flipped_meanwhile)
-    assert_only_the_login(cold_deep_link(page))
+def test_no_pages_folder_beside_the_entry_point() -> None:
+    """Streamlit runs an app with a `pages/` folder beside its entry point in its old multipage
+    mode until the first `st.navigation` call in the process: the first visitor of a fresh server
+    would get Streamlit's own page list, and a first deep link would run its page without the
+    router and its login gate. The pages live in app_pages/ (dashboard/router.py)."""
+    assert not (ROOT / "pages").exists()
+    assert (ROOT / "app_pages" / "runs.py").is_file()
 
 
 # -- who can reach the dashboard -------------------------------------------------------------------

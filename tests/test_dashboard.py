@@ -488,9 +488,9 @@ def widget_value(at: AppTest, key: str) -> Any:
 
 def test_runs_count_is_capped_and_exact_on_demand(runs_db, monkeypatch):
     """The page shows a capped count ("100+"), then the exact one when asked (its own fragment)."""
-    import orchestrator.runs
+    import orchestrator.run_queries
 
-    monkeypatch.setattr(orchestrator.runs, "COUNT_CAP", 100)
+    monkeypatch.setattr(orchestrator.run_queries, "COUNT_CAP", 100)
     all_ids = expected_ids(runs_db)
     at = open_page("runs")
     assert not at.exception
@@ -503,12 +503,13 @@ def test_runs_count_is_capped_and_exact_on_demand(runs_db, monkeypatch):
 
 
 def test_runs_count_within_a_budget_says_at_least_the_runs_shown(runs_db, orch, monkeypatch):
-    """A count that reads a budget of its lead filter's runs says "at least" (run_plans), and
+    """A count that reads a budget of its lead filter's runs says "at least" (run_queries), and
     never fewer than the page shows; exact on demand."""
-    from orchestrator import run_plans
+    from orchestrator.run_queries import planner, sqlite_planner
 
-    for name, value in (("NARROW", 2), ("RANK", 5), ("SAMPLE", 3), ("COUNT_BUDGET", 4)):
-        monkeypatch.setattr(run_plans, name, value)
+    for name, value in (("NARROW", 2), ("RANK", 5), ("SAMPLE", 3)):
+        monkeypatch.setattr(sqlite_planner, name, value)
+    monkeypatch.setattr(planner, "COUNT_BUDGET", 4)
     if orch.engine.dialect.name == "postgresql":
         with orch.engine.connect() as conn:  # PostgreSQL's lead comes from its statistics
             conn.exec_driver_sql("ANALYZE runs")

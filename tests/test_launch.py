@@ -30,7 +30,7 @@ from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import APP, execute, main_texts, open_page, reset_streamlit
 from tests.helpers import FINISHED, wait_for
 
-LAUNCH_PAGE = APP.parent / "pages" / "launch.py"
+LAUNCH_PAGE = APP.parent / "app_pages" / "launch.py"
 LIVE = "launch_live"  # the key of the launch page's live view
 GOAL = "Collect the logs; parse them and then write a report"
 PLAN = ["Collect the logs", "Parse them", "Write a report"]  # the offline planner's plan for GOAL
@@ -572,7 +572,7 @@ def test_read_only_hides_launch_and_actions_and_the_package_refuses(
     assert not at.exception, [e.value for e in at.exception]
     assert main_texts(at, "title") == ["Runs"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/launch.py")
+        at.switch_page("app_pages/launch.py")
     # ... and a session that asks for it first (an old /launch link) gets the default page instead.
     at = open_page("launch")
     assert not at.exception, [e.value for e in at.exception]

@@ -28,7 +28,8 @@ from orchestrator.db import (
 )
 from orchestrator.db.migrate import alembic_config, include_name
 from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SEARCH_INDEXES
-from orchestrator.runs import RunFilter, RunStore
+from orchestrator.run_queries import RunFilter
+from orchestrator.runs import RunStore
 
 FIRST = "0001"
 UTC = dt.UTC

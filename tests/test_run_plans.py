@@ -1,6 +1,7 @@
-"""SQLite's plans for a filtered runs page (orchestrator.run_plans): each plan finds the same runs
-as the filter means (the Python reference of test_store), and the filter with the fewest matches
-leads. PostgreSQL gets no plan: its planner has each value's share of the rows."""
+"""The planners of a filtered runs page (orchestrator.run_queries): each SQLite plan finds the same
+runs as the filter means (the Python reference of test_store), and the filter with the fewest
+matches leads. PostgreSQL's pages get no plan (its planner has each value's share of the rows);
+its count gets the same budget as SQLite's."""
 
 from __future__ import annotations
 
@@ -10,11 +11,19 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator import run_plans
-from orchestrator import runs as runs_module
 from orchestrator.db import runs
-from orchestrator.run_plans import COMPANIONS, Plan, choose_lead, count_plan, page_plan
-from orchestrator.runs import MatchCount, RunFilter, RunStore
+from orchestrator.run_queries import (
+    Field,
+    MatchCount,
+    RunFilter,
+    planner,
+    postgres_planner,
+    sqlite_planner,
+    statements,
+)
+from orchestrator.run_queries.planner import COMPANIONS, probed_parts
+from orchestrator.run_queries.sqlite_planner import Plan, SqlitePlanner
+from orchestrator.runs import RunStore
 from tests.test_store import FILTER_CASES, SEED, by_created, full_row, py_matches, py_sorted_ids
 
 PLANNED = [(name, f) for name, f, _ in FILTER_CASES if f.parts()] + [
@@ -54,11 +63,11 @@ def seeded(store: RunStore) -> RunStore:
 def test_every_plan_reads_the_runs_the_filter_means(
     seeded: RunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sqlite = seeded.engine.dialect.name == "sqlite"
+    sqlite = isinstance(seeded.planner, SqlitePlanner)
     with seeded.engine.connect() as conn:
-        # Deep pages find their run ids first (runs.DEFER_OFFSET): from offset 10 here.
-        monkeypatch.setattr(runs_module, "DEFER_OFFSET", 10)
-        runs_module._page_select.cache_clear()
+        # Deep pages find their run ids first (statements.DEFER_OFFSET): from offset 10 here.
+        monkeypatch.setattr(statements, "DEFER_OFFSET", 10)
+        statements.forget_statements()
         failures = []
         for name, f in PLANNED:
             want = [r for r in SEED if py_matches(r, f)]
@@ -66,54 +75,57 @@ def test_every_plan_reads_the_runs_the_filter_means(
                 for sort, descending in SORTS:
                     ordered = py_sorted_ids(want, sort, descending)
                     for offset, limit in ((0, 1000), (3, 4), (12, 5)):
-                        stmt = seeded.page_statement(
-                            f, sort=sort, descending=descending, limit=limit, offset=offset, plan=plan
-                        )
+                        stmt = sqlite_planner.page_statement(f, Field(sort), descending, limit, offset, plan)
                         got = [row.run_id for row in conn.execute(stmt)]
                         if got != ordered[offset : offset + limit]:
                             failures.append(f"{name}, {plan}, sort {sort}, offset {offset}: {got}")
-                exact = conn.execute(seeded.count_statement(f, cap=None, plan=plan)).scalar_one()
-                capped = conn.execute(seeded.count_statement(f, cap=2, plan=plan)).scalar_one()
+                exact = conn.execute(sqlite_planner.count_statement(f, None, plan)).scalar_one()
+                capped = conn.execute(sqlite_planner.count_statement(f, 2, plan)).scalar_one()
                 if (exact, capped) != (len(want), min(len(want), 3)):
                     failures.append(f"{name}, {plan}: counted {exact} and {capped}, want {len(want)}")
-            for lead in f.probed_parts():
+            for lead in probed_parts(f):
                 # A count within a budget of 4 of the lead's runs: at most 4, never more than
                 # match, and all that match when the lead has no more than 4 runs.
                 alone = conn.execute(
-                    select(func.count()).select_from(runs).where(*f.parts()[lead])
+                    select(func.count()).select_from(runs).where(*statements.clauses(f.parts()[lead]))
                 ).scalar_one()
-                plan = Plan(frozenset(), sort_indexed=False, within=(lead, 4), sqlite=sqlite)
-                got = conn.execute(seeded.count_statement(f, cap=10, plan=plan)).scalar_one()
+                if sqlite:
+                    within = sqlite_planner.count_statement(f, 10, Plan(frozenset(), False, within=(lead, 4)))
+                else:
+                    within = postgres_planner.count_statement(f, 10, (lead, 4))
+                got = conn.execute(within).scalar_one()
                 if got > min(len(want), 4) or (alone <= 4 and got != len(want)):
                     failures.append(
                         f"{name}, within 4 of {lead} ({alone} alone): counted {got} of {len(want)}"
                     )
-    runs_module._page_select.cache_clear()
+    statements.forget_statements()
     assert not failures, "\n".join(failures[:20])
 
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
+# 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i.
+FORTY = [
+    full_row(
+        f"r{i:02d}",
+        status="succeeded" if i < 30 else "failed",
+        workflow="a" if i >= 10 else "b",
+        created_at=T0 + dt.timedelta(minutes=i),
+        tasks_total=i,
+    )
+    for i in range(40)
+]
+
+
 @pytest.fixture
 def forty(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> RunStore:
-    """40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i.
-    The thresholds shrink with them: narrow is at most 4 matches, ranked up to 12, sampled by 5."""
-    monkeypatch.setattr(run_plans, "NARROW", 4)
-    monkeypatch.setattr(run_plans, "RANK", 12)
-    monkeypatch.setattr(run_plans, "SAMPLE", 5)
-    store.insert_many(
-        [
-            full_row(
-                f"r{i:02d}",
-                status="succeeded" if i < 30 else "failed",
-                workflow="a" if i >= 10 else "b",
-                created_at=T0 + dt.timedelta(minutes=i),
-                tasks_total=i,
-            )
-            for i in range(40)
-        ]
-    )
+    """FORTY, with SQLite's thresholds shrunk to them: narrow is at most 4 matches, ranked up to
+    12, sampled by 5."""
+    monkeypatch.setattr(sqlite_planner, "NARROW", 4)
+    monkeypatch.setattr(sqlite_planner, "RANK", 12)
+    monkeypatch.setattr(sqlite_planner, "SAMPLE", 5)
+    store.insert_many(FORTY)
     return store
 
 
@@ -135,23 +147,23 @@ CHOICES = [
 def test_the_filter_with_the_fewest_matches_leads(
     forty: RunStore, f: RunFilter, lead: str, probe: int, in_order: bool, count: int
 ) -> None:
+    want = [r for r in FORTY if py_matches(r, f)]
+    assert len(want) == count  # the count written by hand agrees with the reference
+    newest_first = py_sorted_ids(want, "created_at", True)
     with forty.engine.connect() as conn:
-        if conn.dialect.name != "sqlite":
+        if not isinstance(forty.planner, SqlitePlanner):
             # PostgreSQL: the lead is the filter its planner expects fewest of (after ANALYZE)
             conn.exec_driver_sql("ANALYZE runs")
-            chosen = choose_lead(conn, f)
+            chosen = forty.planner.choose_lead(conn, f)
             assert chosen.name is not None and chosen.probes[chosen.name] == min(chosen.probes.values())
-            assert count_plan(conn, f, chosen) is None  # no more than COUNT_BUDGET: counted whole
-            assert forty.count_matching(f).value == count
-            return
-        chosen = choose_lead(conn, f)
-        assert (chosen.name, chosen.probes[lead]) == (lead, probe)
-        assert lead in count_plan(conn, f, chosen).indexed  # type: ignore[union-attr]
-    page = page_plan(f, chosen, "created_at")
-    assert page.sort_indexed is in_order
-    assert forty.count_matching(f).value == count
-    want = sorted((r for r in forty.page_runs(f, limit=100)), key=lambda r: r["created_at"], reverse=True)
-    assert len(want) == count
+            assert postgres_planner.PostgresPlanner.count_plan(f, chosen) is None  # within the budget: whole
+        else:
+            chosen = forty.planner.choose_lead(conn, f)
+            assert (chosen.name, chosen.probes[lead]) == (lead, probe)
+            assert lead in SqlitePlanner.count_plan(f, chosen).indexed
+            assert SqlitePlanner.page_plan(f, chosen, Field("created_at")).sort_indexed is in_order
+    assert forty.count_matching(f) == MatchCount(count, exact=True)
+    assert [r["run_id"] for r in forty.page_runs(f, limit=100)] == newest_first
 
 
 def test_a_plan_is_probed_once_for_a_page_and_its_count(forty: RunStore) -> None:
@@ -171,17 +183,17 @@ def test_a_plan_is_probed_once_for_a_page_and_its_count(forty: RunStore) -> None
         forty.page_runs(f)
     finally:
         event.remove(forty.engine, "before_cursor_execute", seen)
-    expected = 5 if forty.engine.dialect.name == "sqlite" else 3  # SQLite: probe, page, count, probe, page
+    expected = 5 if isinstance(forty.planner, SqlitePlanner) else 3  # SQLite: probe, page, count, probe, page
     assert len(statements) == expected, statements
 
 
 def test_a_count_reads_a_budget_of_the_leads_runs_and_says_at_least(
     forty: RunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(run_plans, "COUNT_BUDGET", 8)
+    monkeypatch.setattr(planner, "COUNT_BUDGET", 8)
     broad = RunFilter(statuses=["succeeded"], workflows=["a"])  # workflow leads (13 > 8), status is apart
     served = RunFilter(statuses=["failed"], tasks_total_min=10)  # status leads; its index has tasks_total
-    if forty.engine.dialect.name == "sqlite":
+    if isinstance(forty.planner, SqlitePlanner):
         # the first 8 runs of workflow "a" (r10-r17) are all succeeded: at least 8
         assert forty.count_matching(broad) == MatchCount(8, exact=False)
         assert str(forty.count_matching(broad)) == "8+"
@@ -204,9 +216,9 @@ def test_a_count_reads_a_budget_of_the_leads_runs_and_says_at_least(
 def test_deep_pages_find_their_run_ids_first_and_keep_the_order(
     seeded: RunStore, monkeypatch: pytest.MonkeyPatch, sort: str, descending: bool
 ) -> None:
-    """From runs.DEFER_OFFSET on (10 here), a page selects its run ids, then their rows."""
-    monkeypatch.setattr(runs_module, "DEFER_OFFSET", 10)
-    runs_module._page_select.cache_clear()
+    """From statements.DEFER_OFFSET on (10 here), a page selects its run ids, then their rows."""
+    monkeypatch.setattr(statements, "DEFER_OFFSET", 10)
+    statements.forget_statements()
     try:
         for f in (RunFilter(), RunFilter(statuses=["succeeded", "failed"]), RunFilter(text="alpha")):
             ordered = py_sorted_ids([r for r in SEED if py_matches(r, f)], sort, descending)
@@ -214,4 +226,4 @@ def test_deep_pages_find_their_run_ids_first_and_keep_the_order(
                 rows = seeded.page_runs(f, sort=sort, descending=descending, limit=7, offset=offset)
                 assert [r["run_id"] for r in rows] == ordered[offset : offset + 7], (f, offset)
     finally:
-        runs_module._page_select.cache_clear()
+        statements.forget_statements()

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 
 from orchestrator.db import run_tasks, runs, utcnow
 from orchestrator.errors import InputError
-from orchestrator.runs import LIST_COLUMNS, SORT_COLUMNS, RunFilter
+from orchestrator.run_queries import LIST_COLUMNS, SORT_COLUMNS, Field, RunFilter
+from orchestrator.run_queries.statements import portable_count, portable_page
 from orchestrator.status import ALL_STATUSES
 from tests.helpers import FINISHED
 
@@ -551,18 +552,15 @@ def test_count_runs_and_workflow_names(seeded):
 
 
 def test_a_page_asked_again_reuses_its_statement_and_reads_the_rows_anew(store):
-    """RunStore keeps recent page and count statements (not their results): a page asked again
+    """The planners keep recent page and count statements (not their results): a page asked again
     with equal filters sees rows written since, and different filters get their own statement."""
     mine = RunFilter(statuses=["queued"], tasks_total_min=1)
-    assert store.page_statement(mine) is store.page_statement(
-        RunFilter(statuses=("queued",), tasks_total_min=1)
+    newest = (Field("created_at"), True, 50, 0)
+    assert portable_page(mine, *newest) is portable_page(RunFilter(statuses=("queued",), tasks_total_min=1), *newest)
+    assert portable_page(mine, *newest) is not portable_page(
+        RunFilter(statuses=["queued"], tasks_total_min=2), *newest
     )
-    assert store.page_statement(mine) is not store.page_statement(
-        RunFilter(statuses=["queued"], tasks_total_min=2)
-    )
-    assert store.count_statement(mine) is store.count_statement(
-        RunFilter(statuses=["queued"], tasks_total_min=1)
-    )
+    assert portable_count(mine, 10) is portable_count(RunFilter(statuses=["queued"], tasks_total_min=1), 10)
     assert store.page_runs(mine) == [] and store.count_matching(mine).value == 0
     store.insert_many([full_row("cache-1", tasks_total=1), full_row("cache-2", tasks_total=0)])
     rows = store.page_runs(mine)

@@ -24,7 +24,7 @@ from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.operations import Orchestrator
-from orchestrator.runs import RunFilter
+from orchestrator.run_queries import RunFilter
 from tests.conftest import _admin_connect
 from tests.engine_workflows import executions
 from tests.helpers import wait_for, with_workflows

@@ -15,7 +15,7 @@ from orchestrator.errors import InputError
 from orchestrator.history import checkpoint_history
 from orchestrator.interrupts import HUMAN_ACTIONS
 from orchestrator.operations import Orchestrator
-from orchestrator.runs import RunFilter
+from orchestrator.run_queries import RunFilter
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Float,
     Integer,
@@ -19,22 +18,17 @@ from sqlalchemy import (
     Table,
     case,
     cast,
-    column,
     func,
     literal,
     literal_column,
     or_,
     select,
-    table,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, ColumnElement, Executable, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import Text
-
-from orchestrator.db.schema import SEARCH_TABLE
-from orchestrator.db.schema import runs as runs_table
 
 # -- seconds between two timestamps -----------------------------------------------------------
 
@@ -141,131 +135,14 @@ def _bin_index_sqlite(element: bin_index, compiler: Any, **kw: Any) -> str:
 
 # -- text search -------------------------------------------------------------------------------
 
-# The trigram tokenizer (SQLite) and pg_trgm index texts of at least this many characters.
+# The search indexes of migration 0008 (SQLite's FTS5 trigram table, PostgreSQL's pg_trgm) serve
+# texts of at least this many characters. How each database reads them: orchestrator.run_queries.
 TRIGRAM = 3
 
 
-class _search_match(FunctionElement[bool]):
-    type = Boolean()
-    inherit_cache = True
-
-
-class search_match(_search_match):
-    """Runs whose id, tags or input contain `text` (any case), by the search index of migration 0008.
-
-    Built from `like` (the portable condition: `x ILIKE '%text%'` on each text, on PostgreSQL)
-    and the FTS5 phrase. PostgreSQL runs `like` as it is, which its pg_trgm indexes serve; SQLite asks
-    its FTS5 trigram table `runs_search` for the rowids instead. Use `text_search`, which keeps
-    `like` alone for texts too short for a trigram.
-    """
-
-    inherit_cache = True
-
-
-@compiles(search_match, "postgresql")
-def _search_match_pg(element: search_match, compiler: Any, **kw: Any) -> str:
-    like, _phrase = list(element.clauses)
-    return f"({compiler.process(like, **kw)})"
-
-
-@compiles(search_match, "sqlite")
-def _search_match_sqlite(element: search_match, compiler: Any, **kw: Any) -> str:
-    _like, phrase = list(element.clauses)
-    return f"runs.rowid IN (SELECT rowid FROM runs_search WHERE runs_search MATCH {compiler.process(phrase, **kw)})"
-
-
-def fts_phrase(text: str) -> str:
-    """`text` as one FTS5 phrase: every character literal."""
-    return '"' + text.replace('"', '""') + '"'
-
-
 def searchable(text: str) -> bool:
-    """Whether the search index serves `text` (a trigram needs three characters)."""
+    """Whether the search indexes serve `text` (a trigram needs three characters)."""
     return len(text) >= TRIGRAM
-
-
-def text_search(like: ColumnElement[bool], text: str, *, indexed: bool = True) -> ColumnElement[bool]:
-    """`like` through the search index where the text is long enough for one (see search_match).
-
-    Not `indexed`: `like` itself, tested row by row, for a page read in another index's order
-    (SQLite's planner would otherwise read every match from the search index first). Only for
-    ASCII texts: SQLite's LIKE folds ASCII case only, FTS5 folds every letter's case, so a
-    non-ASCII text keeps the index and its answer stays the same whichever plan reads it."""
-    if not searchable(text) or (not indexed and text.isascii()):
-        return like
-    return search_match(like, literal(fts_phrase(text), String()))
-
-
-# SQLite's FTS5 table of migration 0008 (not in the metadata; see schema.SEARCH_TABLE).
-sqlite_search_table = table(SEARCH_TABLE, column("rowid", Integer()))
-_RUNS_ROWID = literal_column("runs.rowid", Integer())
-
-
-def sqlite_search_rows(text: str, *, with_runs: bool = True) -> tuple[Any, ColumnElement[bool]]:
-    """SQLite only: the search table joined to `runs` (or alone), and its MATCH for `text`.
-
-    Reading the matches in the search index's order this way stops at a LIMIT; `rowid IN
-    (SELECT ...)` builds the whole list of matches first (92 ms against 26 ms for a capped count
-    of a text in a third of a million runs). The search table has one row per run (its
-    triggers), so a count of the text alone needs no run."""
-    source: Any = sqlite_search_table
-    if with_runs:
-        source = sqlite_search_table.join(runs_table, sqlite_search_table.c.rowid == _RUNS_ROWID)
-    return source, literal_column(SEARCH_TABLE).op("MATCH")(literal(fts_phrase(text), String()))
-
-
-def sqlite_search_rowids(text: str, limit: int) -> Any:
-    """SQLite only: the rowids of the first `limit` runs that match `text`, from the search index."""
-    match = literal_column(SEARCH_TABLE).op("MATCH")(literal(fts_phrase(text), String()))
-    return select(sqlite_search_table.c.rowid).where(match).limit(limit)
-
-
-# -- planner hints ----------------------------------------------------------------------------
-
-
-class _explain_json(Executable, ClauseElement):
-    """PostgreSQL's `EXPLAIN (FORMAT JSON)` of a statement (its parameters stay bound)."""
-
-    inherit_cache = False
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-
-
-@compiles(_explain_json, "postgresql")
-def _explain_json_pg(element: _explain_json, compiler: Any, **kw: Any) -> str:
-    return "EXPLAIN (FORMAT JSON) " + str(compiler.process(element.statement, **kw))
-
-
-def estimated_rows(conn: Connection, statement: Any) -> int:
-    """PostgreSQL only: how many rows its planner expects `statement` to return (from the
-    table's statistics; nothing is read)."""
-    plan = conn.execute(_explain_json(statement)).scalar_one()
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-
-class unindexed(FunctionElement[Any]):
-    """A column SQLite's planner must not use an index for (`+column`, SQLite's own idiom);
-    the column as it is on PostgreSQL, whose planner has each value's share of the rows."""
-
-    inherit_cache = True
-
-    def __init__(self, column: ColumnElement[Any]) -> None:
-        self.type = column.type
-        super().__init__(column)
-
-
-@compiles(unindexed, "postgresql")
-def _unindexed_pg(element: unindexed, compiler: Any, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    return str(compiler.process(column, **kw))
-
-
-@compiles(unindexed, "sqlite")
-def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
-    (column,) = list(element.clauses)
-    return f"+{compiler.process(column, **kw)}"
 
 
 # -- JSON as text, upserts, percentiles -------------------------------------------------------

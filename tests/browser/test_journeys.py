@@ -560,6 +560,46 @@ def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) 
         before.engine.dispose()
 
 
+# Every page's label in the sidebar's navigation, as the router lists them (icons left out).
+OUR_NAVIGATION = "Runs|Run detail|Compare|Overview|Workers|Launch"
+# Records every navigation the page ever draws, from its first byte on.
+RECORD_NAVIGATION = """
+window.navigationsSeen = [];
+const labels = nav => [...nav.querySelectorAll('[data-testid="stSidebarNavLink"]')].map(link => {
+  let text = link.innerText;
+  link.querySelectorAll('[data-testid="stIconMaterial"]').forEach(i => { text = text.replace(i.innerText, ''); });
+  return text.trim();
+}).join('|');
+new MutationObserver(() => document.querySelectorAll('[data-testid="stSidebarNav"]').forEach(nav => {
+  const seen = labels(nav);
+  if (seen && !window.navigationsSeen.includes(seen)) window.navigationsSeen.push(seen);
+})).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def test_a_fresh_servers_first_page_shows_only_our_navigation(browser: Any, tmp_path: Any) -> None:
+    """The first page a fresh server draws (a shared deep link) comes through the router: our page
+    list from the start, never Streamlit's own list of a `pages/` folder (dashboard/router.py)."""
+    from scripts.dashboard_server import DashboardServer
+
+    env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(tmp_path / "orchestrator.db")}
+    with DashboardServer(tmp_path, env) as server:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(STEP_MS)
+            page.add_init_script(RECORD_NAVIGATION)
+            page.goto(server.url + "/run_detail?run_id=abc")
+            page.get_by_role("heading", level=1, name="Run detail", exact=True).wait_for()
+            page.get_by_text("No run has the id").wait_for()
+            assert_no_error(page)
+            assert page.evaluate("window.navigationsSeen") == [OUR_NAVIGATION]
+            assert page.url.endswith("/run_detail?run_id=abc")
+        finally:
+            context.close()
+        assert not server.errors_since(0), server.log()
+
+
 def test_database_unreachable_shows_a_banner(
     browser: Any, dashboard: Dashboard, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:

@@ -97,7 +97,7 @@ def test_a_logged_in_users_launches_carry_their_email(regional: Orchestrator) ->
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
-    at.switch_page("pages/launch.py")
+    at.switch_page("app_pages/launch.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     choose_regional(at)
@@ -108,6 +108,6 @@ def test_a_logged_in_users_launches_carry_their_email(regional: Orchestrator) ->
     again = AppTest.from_file(str(APP), default_timeout=60)
     again.secrets["auth"] = AUTH
     again.user = {"is_logged_in": True, "email": "ann@example.com", "name": "Ann"}
-    again.switch_page("pages/launch.py")
+    again.switch_page("app_pages/launch.py")
     again.run()
     assert any(run["run_id"] in str(m.value) for m in again.main.markdown), "the run is not in Your runs"

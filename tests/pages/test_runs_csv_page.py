@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from orchestrator import runs, runs_csv
+from orchestrator import run_queries, runs_csv
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import main_texts, open_page
 
@@ -30,7 +30,7 @@ def download_labels(at) -> list[str]:
 def test_a_cut_csv_says_so_and_offers_the_whole_file(page_orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
     seed(page_orch, 40)
     # The page counts exactly up to 10,000 and the CSV holds 100,000: scaled to 40 runs.
-    monkeypatch.setattr(runs, "COUNT_CAP", 10)
+    monkeypatch.setattr(run_queries, "COUNT_CAP", 10)
     monkeypatch.setattr(runs_csv, "DOWNLOAD_LIMIT", 30)
     at = open_page("runs")
     assert not at.exception, [e.value for e in at.exception]

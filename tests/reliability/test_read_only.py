@@ -32,7 +32,8 @@ from orchestrator.db import head_version, make_engine, schema_version, upgrade_s
 from orchestrator.errors import DatabaseError, ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
-from orchestrator.runs import RunFilter, RunStore
+from orchestrator.run_queries import RunFilter
+from orchestrator.runs import RunStore
 from tests.apptest_helpers import execute, main_texts, open_page
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.reliability.conftest import checksum

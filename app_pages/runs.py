@@ -12,8 +12,7 @@ from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.run_filter import TASK_COUNTS
-from orchestrator.runs import COUNT_CAP, SORT_COLUMNS
+from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -116,14 +115,14 @@ def runs_table() -> None:
     chosen = [rows[i]["run_id"] for i in selection.selection.rows if i < len(rows)]
     row = st.container(horizontal=True)
     if row.button("Open selected run", disabled=len(chosen) != 1, key="runs_open", icon=icon("open_in_new")):
-        st.switch_page("pages/run_detail.py", query_params={"run_id": chosen[0]})
+        st.switch_page("app_pages/run_detail.py", query_params={"run_id": chosen[0]})
     if row.button(
         "Compare selected",
         disabled=not 2 <= len(chosen) <= 10,
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
-        st.switch_page("pages/compare.py", query_params={"run_ids": ",".join(chosen)})
+        st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(chosen)})
 
 
 @st.fragment(run_every=REFRESH)

@@ -93,7 +93,7 @@ event = st.altair_chart(
 picked = (event.selection.get("pick") or [None])[0] if event and event.selection else None
 if picked:
     day = picked["bucket"][:10]
-    st.switch_page("pages/runs.py", query_params={"status": picked["status"], "created": f"{day}..{day}"})
+    st.switch_page("app_pages/runs.py", query_params={"status": picked["status"], "created": f"{day}..{day}"})
 st.caption("Click a bar to open those runs.")
 
 left, right = st.columns(2)

@@ -1,0 +1,177 @@
+"""RunFilter: the runs page's filters as a checked value, and the parts it is made of.
+
+No SQL here: `orchestrator.run_queries.statements` says what each part means in SQL, and a
+planner (one per database) chooses how the database reads it. A part names the `Field` it tests;
+a page is sorted by a `Field` too. Today a field is a column of `runs`; the fields issue adds
+dotted paths into the JSON columns (`input.tasks`, `state.summary.total`), which travel in the same
+types.
+
+    >>> RunFilter(statuses=["failed"], tasks_total_min=10).part_names()
+    ('status', 'tasks_total')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from orchestrator.errors import InputError
+from orchestrator.status import ALL_STATUSES
+from orchestrator.validation import check_count, check_name, check_search, check_time, shown
+
+TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
+
+
+@dataclass(frozen=True)
+class Field:
+    """What a filter part tests or a page is sorted by: a column of `runs` by its name
+    (`status`, `created_at`). The fields issue lets `name` be a dotted path into a JSON column
+    (`input.tasks`); `statements.field_column` is the one place that turns a field into SQL."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The field's value is one of `values` (statuses, workflows)."""
+
+    name: str
+    field: Field
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Equals:
+    """The field's value is `value` (who launched the run)."""
+
+    name: str
+    field: Field
+    value: Any
+
+
+@dataclass(frozen=True)
+class Between:
+    """The field's value is at least `low` and at most `high` (below it, unless `high_inclusive`);
+    None leaves that end open (task counts: both ends inclusive; created: up to, not including)."""
+
+    name: str
+    field: Field
+    low: Any
+    high: Any
+    high_inclusive: bool = True
+
+
+@dataclass(frozen=True)
+class Contains:
+    """The run's id, tags or input contain `text`, in any case (the search box)."""
+
+    text: str
+    name: str = "text"
+
+
+FilterPart = OneOf | Equals | Between | Contains
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """The dashboard's filters; empty or None means "no filter on this".
+
+    Checked when made (one sentence per bad value, orchestrator.validation), then never changed:
+    lists become tuples, so equal filters are equal values and hash alike (the planners keep
+    their statements and leads by filter)."""
+
+    statuses: Sequence[str] = ()
+    workflows: Sequence[str] = ()
+    tasks_total_min: int | None = None
+    tasks_total_max: int | None = None
+    tasks_completed_min: int | None = None
+    tasks_completed_max: int | None = None
+    tasks_failed_min: int | None = None
+    tasks_failed_max: int | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+    text: str = ""
+    launched_by: str | None = None
+
+    def __post_init__(self) -> None:
+        """Check every filter against the package's limits (orchestrator.validation): one sentence each."""
+
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        if isinstance(self.statuses, str) or isinstance(self.workflows, str):
+            raise InputError("statuses and workflows must be lists of names, not a single text.")
+        put("statuses", tuple(check_name(s, "A status") for s in self.statuses))
+        unknown = [s for s in self.statuses if s not in ALL_STATUSES]
+        if unknown:
+            raise InputError(f"Unknown status {shown(unknown[0])}; choose from {', '.join(ALL_STATUSES)}.")
+        put("workflows", tuple(check_name(w, "A workflow name") for w in self.workflows))
+        for name in TASK_COUNTS:
+            for bound in ("min", "max"):
+                value = getattr(self, f"{name}_{bound}")
+                if value is not None:
+                    put(f"{name}_{bound}", check_count(value, f"{name}_{bound}"))
+        if self.created_from is not None:
+            put("created_from", check_time(self.created_from, "The created-from time"))
+        if self.created_to is not None:
+            put("created_to", check_time(self.created_to, "The created-to time"))
+        put("text", check_search(self.text))
+        if self.launched_by is not None:
+            put("launched_by", check_name(self.launched_by, "launched_by"))
+
+    @cached_property
+    def _parts(self) -> dict[str, FilterPart]:
+        found: dict[str, FilterPart] = {}
+        if self.statuses:
+            found["status"] = OneOf("status", Field("status"), tuple(self.statuses))
+        if self.workflows:
+            found["workflow"] = OneOf("workflow", Field("workflow"), tuple(self.workflows))
+        for name in TASK_COUNTS:
+            low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if low is not None or high is not None:
+                found[name] = Between(name, Field(name), low, high)
+        if self.launched_by is not None:
+            found["launched_by"] = Equals("launched_by", Field("launched_by"), self.launched_by)
+        if self.created_from is not None or self.created_to is not None:
+            found["created"] = Between(
+                "created", Field("created_at"), self.created_from, self.created_to, high_inclusive=False
+            )
+        if self.text:
+            found["text"] = Contains(self.text)
+        return found
+
+    def parts(self) -> dict[str, FilterPart]:
+        """Each filter that is set, by its name (the planners' handle), in PART_NAMES order."""
+        return self._parts
+
+    def part_names(self) -> tuple[str, ...]:
+        return tuple(self._parts)
+
+
+# Every part a RunFilter can have, in the order its statements test them.
+PART_NAMES = (
+    "status",
+    "workflow",
+    "tasks_total",
+    "tasks_completed",
+    "tasks_failed",
+    "launched_by",
+    "created",
+    "text",
+)
+
+
+def checked_filter(filters: RunFilter | None) -> RunFilter:
+    """The filter, or the empty one for None; InputError for anything else."""
+    if filters is not None and not isinstance(filters, RunFilter):
+        raise InputError("filters must be a RunFilter.")
+    return filters if filters is not None else NO_FILTER
+
+
+NO_FILTER = RunFilter()
