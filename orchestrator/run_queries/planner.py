@@ -99,6 +99,11 @@ def match_count(n: int, cap: int | None, budgeted: bool) -> MatchCount:
     return MatchCount(value=n, exact=not budgeted)
 
 
+def monotonic() -> float:
+    """The leads' clock (a seam: the tests drive it)."""
+    return time.monotonic()
+
+
 class LeadCache:
     """Leads by filter, kept PLAN_SECONDS: the page and its count choose once."""
 
@@ -107,10 +112,10 @@ class LeadCache:
 
     def get(self, filters: RunFilter) -> Lead | None:
         found = self._leads.get(filters)
-        return found[1] if found is not None and time.monotonic() - found[0] < PLAN_SECONDS else None
+        return found[1] if found is not None and monotonic() - found[0] < PLAN_SECONDS else None
 
     def put(self, filters: RunFilter, lead: Lead) -> Lead:
-        now = time.monotonic()
+        now = monotonic()
         if len(self._leads) > 256:
             self._leads = {k: v for k, v in self._leads.items() if now - v[0] < PLAN_SECONDS}
         self._leads[filters] = (now, lead)
