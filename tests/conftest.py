@@ -2,13 +2,20 @@
 
 PostgreSQL comes from ORCHESTRATOR_TEST_POSTGRES (default: the local server, trust auth).
 Each test gets its own throwaway database (`CREATE DATABASE test_<uuid>`), dropped afterwards.
+That database is a copy of one each test process sets up once (the saver's tables and every
+migration: `CREATE DATABASE ... TEMPLATE` on PostgreSQL, SQLite's backup API), because setting
+one up takes a second or more and most tests are about what happens after start-up. A test about
+setting a database up (start-up, migrations, a new or read-only database) is marked
+`empty_database` and gets an empty one.
 When no server answers the PostgreSQL half is skipped with the reason, unless
 ORCHESTRATOR_REQUIRE_POSTGRES=1 (set by .ci/run), which turns that into a failure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +24,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
@@ -59,16 +67,61 @@ def postgres_admin() -> str:
     return ADMIN_URI
 
 
+def _create_database(name: str, template: str | None = None) -> None:
+    with _admin_connect() as conn:
+        if template is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def _drop_database(name: str) -> None:
+    with _admin_connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _database_uri(name: str) -> str:
+    return make_url(ADMIN_URI).set(database=name).render_as_string(hide_password=False)
+
+
+def _set_up(config: OrchestratorConfig) -> None:
+    """What start-up does to a new database: the saver's tables and every migration."""
+    asyncio.run(startup(config)).dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: str) -> Iterator[str]:
+    """This test process's set-up PostgreSQL database, the template of the tests' databases."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    _set_up(OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=_database_uri(name), env_file=None))
+    yield name
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This test process's set-up SQLite database, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "orchestrator.db"
+    _set_up(OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=str(path), env_file=None))
+    return path
+
+
+def _copy_sqlite(template: Path, path: Path) -> None:
+    # The backup API copies a consistent database (a WAL file's pages included).
+    with sqlite3.connect(template) as source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+
+
 @pytest.fixture
 def postgres_uri(postgres_admin: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped after the test."""
     name = f"test_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(postgres_admin).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with _admin_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _create_database(name)
+    yield _database_uri(name)
+    _drop_database(name)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -78,15 +131,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[OrchestratorConfig]:
-    """An OrchestratorConfig for the test's backend, on its own empty database. Afterwards the
-    overview's rollup must add up to the runs the test left (tests/rollup_check.py)."""
+    """An OrchestratorConfig for the test's backend, on its own database: set up as start-up
+    leaves a new one, or empty for a test marked `empty_database`. Afterwards the overview's
+    rollup must add up to the runs the test left (tests/rollup_check.py)."""
+    empty = request.node.get_closest_marker("empty_database") is not None
     if backend == "sqlite":
-        config = OrchestratorConfig(
-            checkpoint_mode="sqlite", sqlite_path=str(tmp_path / "orchestrator.db"), env_file=None
-        )
-    else:
+        path = tmp_path / "orchestrator.db"
+        if not empty:
+            _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        config = OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=str(path), env_file=None)
+    elif empty:
         uri = request.getfixturevalue("postgres_uri")
         config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
+    else:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        _create_database(name, template=request.getfixturevalue("postgres_template"))
+        request.addfinalizer(lambda: _drop_database(name))
+        config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=_database_uri(name), env_file=None)
     yield config
     if backend == "sqlite" and not Path(config.sqlite_path).exists():
         return

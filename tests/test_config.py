@@ -24,7 +24,8 @@ CONFIG_URI = "postgresql://from_config:pw1@config-host:5432/config_db"
 ENV_URI = "postgresql://from_env:pw2@env-host:5432/env_db"
 DOTENV_URI = "postgresql://from_dotenv:pw3@dotenv-host:5432/dotenv_db"
 # conftest's clean_env: no setting from the caller's shell, and no stray .env (tmp_path is the cwd).
-pytestmark = pytest.mark.usefixtures("clean_env")
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("clean_env"), pytest.mark.empty_database]
 
 
 def write_env(tmp_path: Path, **values: str) -> str:

@@ -19,6 +19,9 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.runs import RunStore
 from orchestrator.snapshots import to_jsonable
 
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = pytest.mark.empty_database
+
 NOON = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
 

@@ -112,7 +112,7 @@ def runs_caption(at: AppTest) -> str:
 
 @pytest.fixture
 def bare_orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
-    """The test's own Orchestrator on the app's database: the runs tables, no saver tables yet."""
+    """The test's own Orchestrator on the app's database (set up, unless the test is marked empty_database)."""
     orch = Orchestrator(app_config)
     yield orch
     orch.engine.dispose()
@@ -668,6 +668,7 @@ def test_run_detail_of_an_unknown_id_warns_without_exception(orch: Orchestrator)
     assert not at.main.tabs
 
 
+@pytest.mark.empty_database
 def test_run_detail_of_a_run_not_started_yet(bare_orch: Orchestrator, backend: str, request):
     run_id = bare_orch.launch("simulate", {"tasks": 2}, ["waiting"])
     at = open_page("run_detail", run_id=run_id)

@@ -31,6 +31,9 @@ from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SE
 from orchestrator.run_queries import RunFilter
 from orchestrator.runs import RunStore
 
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = pytest.mark.empty_database
+
 FIRST = "0001"
 UTC = dt.UTC
 

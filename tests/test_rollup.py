@@ -287,6 +287,7 @@ def old_runs(rows: list[dict]) -> list[dict]:
              "duration_seconds": row["wall_seconds"]} for row in rows]  # fmt: skip
 
 
+@pytest.mark.empty_database
 def test_migration_0011_fills_the_rollup_from_the_runs_already_stored(config):
     from orchestrator.db import make_engine
 
@@ -494,6 +495,7 @@ def test_node_figures_are_the_tasks_of_the_whole_hours_a_period_touches(engine, 
             assert got[node]["mean_seconds"] is None and got[node]["p95_seconds"] is None
 
 
+@pytest.mark.empty_database
 def test_migration_0013_fills_the_node_rollup_from_the_tasks_already_stored(config):
     from orchestrator.db import make_engine
 

@@ -21,6 +21,9 @@ from orchestrator.runs import RunStore
 from tests.conftest import PASSWORD_ROLE, RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import cli_env
 
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = pytest.mark.empty_database
+
 EXPECTED_LINES = {
     "sqlite": [
         "Initializing checkpointer (mode: sqlite)",

@@ -289,6 +289,7 @@ def test_sqlite_file_that_is_not_a_database(tmp_path: Path):
     assert path.read_bytes() == before
 
 
+@pytest.mark.empty_database
 def test_a_database_without_tables(config: OrchestratorConfig):
     if config.checkpoint_mode == "sqlite":
         Path(config.sqlite_path).touch()  # an empty SQLite database

@@ -8,12 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import head_version, make_engine, schema_version
 from orchestrator.operations import Orchestrator
 from tests.processes import Worker, wait_status
+
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = pytest.mark.empty_database
 
 SAVER_TABLES = {
     "sqlite": {"checkpoints", "writes"},

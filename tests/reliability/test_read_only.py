@@ -38,6 +38,9 @@ from tests.apptest_helpers import execute, main_texts, open_page
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.reliability.conftest import checksum
 
+# About setting a database up: each test starts from an empty one (tests/conftest.py).
+pytestmark = pytest.mark.empty_database
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
