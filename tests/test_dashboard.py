@@ -687,7 +687,9 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
     new = orch.store.get_run(others[0]["run_id"])
     assert (new["status"], new["rerun_of"], new["workflow"]) == ("queued", run_id, "simulate")
     assert (new["input"], new["tags"]) == (original["input"], ["orig"])
-    assert main_texts(at, "success") == [f"Re-run queued as: {new['run_id']}"]
+    assert main_texts(at, "success") == [
+        f"Re-run queued as run [`{new['run_id']}`](run_detail?run_id={new['run_id']}), with the same input."
+    ]
 
     # simulate with 2 tasks: steps -1, 0, 1 (plan), 2 (both works), 3 (summarize), as LangGraph saved them
     assert [t.metadata["step"] for t in checkpoints(orch.config, run_id)] == [-1, 0, 1, 2, 3]
@@ -696,7 +698,7 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
     assert orch.store.get_run(run_id) is None
     assert orch.store.get_tasks(run_id) == []
     assert checkpoints(orch.config, run_id) == []
-    assert main_texts(at, "success") == ["Delete: deleted"]
+    assert main_texts(at, "success") == ["Deleted: the run, its task rows and its checkpoints are gone."]
     assert any("No run has the id" in w for w in main_texts(at, "warning"))
     assert orch.store.get_run(new["run_id"]) is not None
 
@@ -710,6 +712,20 @@ def test_cancel_a_queued_run(orch: Orchestrator):
     run = orch.store.get_run(run_id)
     assert (run["status"], run["error"]) == ("cancelled", "Cancelled on request.")
     assert ":gray[:material/block:] cancelled · simulate" in main_texts(at, "subheader")
+    assert main_texts(at, "success") == ["Cancelled: the run stopped and will not continue."]
+    # Why it ended is said, but a cancel is not an error: no red box.
+    assert main_texts(at, "info") == ["Cancelled on request."]
+    assert main_texts(at, "error") == []
+
+
+def test_cancel_a_running_run_says_it_stops_within_a_heartbeat(orch: Orchestrator):
+    run_id = orch.launch("simulate", {"tasks": 2}, [])
+    at = open_page("run_detail", run_id=run_id)
+    assert orch.store.set_status(run_id, "running")  # an executor holds it now
+    at.button(key="detail_cancel").click().run()
+    assert not at.exception
+    assert orch.store.get_run(run_id)["cancel_requested"]
+    assert main_texts(at, "success") == ["Cancellation requested: the run stops within a heartbeat."]
 
 
 def test_resume_a_failed_run(orch: Orchestrator):
@@ -721,7 +737,7 @@ def test_resume_a_failed_run(orch: Orchestrator):
     at.button(key="detail_resume").click().run()
     assert not at.exception
     assert orch.store.get_run(run_id)["status"] == "queued"
-    assert main_texts(at, "success") == ["Resume: queued"]
+    assert main_texts(at, "success") == ["Resumed: the run is queued and continues from its last checkpoint."]
 
 
 @pytest.fixture
@@ -743,7 +759,7 @@ def test_approve_the_proposed_plan(orch: Orchestrator, awaiting_run: str):
     run = orch.store.get_run(awaiting_run)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [PLAN]
-    assert main_texts(at, "success") == ["Approve: queued"]
+    assert main_texts(at, "success") == ["Answer sent: the run is queued and continues."]
 
 
 def test_approve_an_edited_plan_and_the_run_carries_it_out(orch: Orchestrator, awaiting_run: str):
@@ -793,7 +809,11 @@ def test_the_outcome_sentence_shows_when_an_action_ends_the_run(
     at.button(key=f"detail_{action}").click().run()
     assert not at.exception
     assert orch.store.get_run(awaiting_run)["status"] == "cancelled"
-    assert main_texts(at, "success") == [f"{action.capitalize()}: cancelled"]
+    said = {
+        "cancel": "Cancelled: the run stopped and will not continue.",
+        "reject": "Rejected: the run is cancelled.",
+    }
+    assert main_texts(at, "success") == [said[action]]
 
 
 def test_reject_with_a_reason_typed_just_before_the_click(orch: Orchestrator, awaiting_run: str):

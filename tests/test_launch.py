@@ -477,14 +477,14 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
     run = orch.store.get_run(approved)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [["alpha task", "beta task"]]
-    assert "Approve: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     at.text_input(key=f"{LIVE}_{rejected}_reason").input("not this week")
     at.button(key=f"{LIVE}_{rejected}_reject").click().run()
     assert not at.exception, [e.value for e in at.exception]
     run = orch.store.get_run(rejected)
     assert (run["status"], run["error"]) == ("cancelled", "Rejected: not this week")
-    assert "Reject: cancelled" in main_texts(at, "success")
+    assert "Rejected: the run is cancelled." in main_texts(at, "success")
 
     run = execute(orch, [approved], until=FINISHED)[approved]
     assert run["status"] == "succeeded"

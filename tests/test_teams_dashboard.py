@@ -74,7 +74,8 @@ def test_a_dict_question_answered_with_json_from_run_detail(team: Orchestrator, 
     run_id = launch_invoices(team, tmp_path)
     assert execute(team, [run_id])[run_id]["status"] == "awaiting_input"
     at = ok(open_page("run_detail", run_id=run_id))
-    assert ":material/front_hand: Waiting for approval" in main_texts(at, "subheader")
+    # A plain question is answered, not approved.
+    assert ":material/front_hand: Waiting for your answer" in main_texts(at, "subheader")
     box = at.text_area(key="detail_answer")
     assert json.loads(box.value) == QUESTION and box.value.startswith('{\n  "')  # prefilled, indented
     # The run's graph: each node coloured by its tasks, `review` waiting at its question.
@@ -85,16 +86,17 @@ def test_a_dict_question_answered_with_json_from_run_detail(team: Orchestrator, 
     assert '"post" [label="post", fillcolor="#ffffff", color="#9e9e9e"];' in dot
     assert "Config: `ledger_url` = `https://ledger.example/api`" in main_texts(at, "markdown")
 
-    box.input("{")  # not JSON: one sentence, nothing sent
+    box.input("{")  # not JSON: one sentence, under the box it is about, nothing sent
     click(at, "detail_send")
-    assert main_texts(at, "error") == [
-        "Answer failed: The answer is not valid JSON (Expecting property name enclosed in double quotes at character 1)."
-    ]
+    sentence = "Answer failed: The answer is not valid JSON (Expecting property name enclosed in double quotes at character 1)."
+    assert main_texts(at, "error") == [sentence]
+    (answer_column,) = [c for c in at.columns if any(t.key == "detail_answer" for t in c.text_area)]
+    assert [e.value for e in answer_column.error] == [sentence]
     assert team.get_run(run_id)["status"] == "awaiting_input"
 
     at.text_area(key="detail_answer").input('{"post": false}')
     click(at, "detail_send")
-    assert "Answer: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     run = team.get_run(run_id)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [{"post": False}]
@@ -122,12 +124,12 @@ def test_an_agent_inbox_request_edited_and_another_responded_from_run_detail(
     assert json.loads(args.value) == {"url": "https://ledger.example/api", "invoices": 4}
     args.input('{"url": "https://other.example", "invoices": 3}')
     click(at, "detail_edit")
-    assert "Edit: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     at = ok(open_page("run_detail", run_id=responded))
     at.text_input(key="detail_response_text").input("wait for the audit")
     click(at, "detail_respond")
-    assert "Response: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     done = execute(team, [edited, responded], until=FINAL)
     assert done[edited]["status"] == done[responded]["status"] == "succeeded"
@@ -175,7 +177,7 @@ def test_a_launch_card_answers_an_agent_inbox_request(team: Orchestrator) -> Non
     assert keys == {f"{card}_edit", f"{card}_ignore", f"{card}_cancel"}  # and the card's Cancel
     at.text_area(key=f"{card}_edit_args").input('{"to": "team@example.com"}')
     click(at, f"{card}_edit")
-    assert "Edit: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     # Asked alone (not in a list), answered alone.
     assert team.get_run(run_id)["resume_value"] == {
         "resume": {"q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}}
@@ -209,7 +211,7 @@ def test_a_workflow_with_an_answer_model_gets_a_form_with_every_error_at_once(te
     at.text_input(key="detail_field_approver").input("Ada")
     at.number_input(key="detail_field_amount").set_value(250)
     submit(at, "Send answer")
-    assert "Answer: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     run = execute(team, [run_id], until=FINAL)[run_id]
     assert run["status"] == "succeeded", run["error"]
     assert run["state_snapshot"]["signed"] == {"approver": "Ada", "amount": 250}

@@ -501,7 +501,7 @@ def test_launch_plan_execute_edit_the_plan_and_approve(
     wait_for(lambda: "Gather every log" in (cells.text_content() or ""), timeout=60, what="the edit")
     wait_until_drawn(page)
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text("Approve: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
@@ -646,7 +646,7 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     assert json.loads(answer.input_value()) == {"question": "Post these invoices?", "invoices": 3}
     fill_kept(page, answer, '{"post": true, "by": "the browser"}')
     page.get_by_role("button", name="Send answer").click()
-    page.get_by_text("Answer: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     args = page.get_by_role("textbox", name="Edit the arguments (JSON)")
     args.wait_for(timeout=90_000)  # the page redraws itself when the run waits again
@@ -655,7 +655,7 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
         assert page.get_by_role("button", name=name, exact=True).count() == 1, name
     fill_kept(page, args, '{"url": "https://other.example/api", "invoices": 2}')
     page.get_by_role("button", name="Send edited arguments").click()
-    page.get_by_text("Edit: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
