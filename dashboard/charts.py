@@ -15,7 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from dashboard.looks import status_colors
+from dashboard.looks import RUN_COLORS, status_colors
 from orchestrator.status import TaskStatus
 
 # A node never gets more lanes than this: beyond it, its lanes are shared (bars may overlap).
@@ -271,7 +271,17 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
 # -- compare ------------------------------------------------------------------------------------
 
 
-def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
+def run_color(names: Sequence[str]) -> alt.Color:
+    """One colour per run (in the order given: the same in every chart) from `RUN_COLORS`, never a
+    status's colour."""
+    return alt.Color(
+        "run:N",
+        scale=alt.Scale(domain=names, range=[RUN_COLORS[i % len(RUN_COLORS)] for i in range(len(names))]),
+        legend=alt.Legend(orient="top", title=None),
+    )
+
+
+def node_durations(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Chart:
     """Each task's work time by node, one colour per run: where do the runs spend their time?
     (Its wait for a slot is not work; a task that never began its work has no time.)"""
     frame = pd.DataFrame([t for t in tasks if t.get("work_seconds") is not None])
@@ -281,7 +291,7 @@ def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
         .encode(
             x=alt.X("work_seconds:Q", title="task work time (s)"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
+            color=run_color(runs),
             yOffset="run:N",
             tooltip=["run", "node", "status", alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f")],
         )
@@ -289,7 +299,7 @@ def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
     return finish(chart)
 
 
-def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
+def node_counts(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Chart:
     """Tasks per node and run, grouped bars."""
     chart = (
         alt.Chart(pd.DataFrame(tasks))
@@ -297,7 +307,7 @@ def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
         .encode(
             x=alt.X("count():Q", title="tasks"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
+            color=run_color(runs),
             yOffset="run:N",
             tooltip=["run", "node", "count()"],
         )

@@ -34,6 +34,20 @@ def duration_text(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def percent_text(fraction: float | None) -> str:
+    """A rate as every page writes it: 80.0%, never 0.800."""
+    return MISSING if fraction is None else f"{fraction:.1%}"
+
+
+def metric_text(key: str, value: Any) -> str:
+    """A compared metric's cell: durations and rates as everywhere else, the rest as a cell."""
+    if key.endswith("_seconds"):
+        return duration_text(value)
+    if key.endswith("_rate"):
+        return percent_text(value)
+    return cell_text(value)
+
+
 def times_line(run: Mapping[str, Any]) -> str:
     """A run's two durations in one line that says what each is (Markdown)."""
     work, wall = run.get("work_seconds"), run.get("wall_seconds")

@@ -63,6 +63,33 @@ def status_colors() -> tuple[list[str], list[str]]:
     return list(ORDER), [look(status).color for status in ORDER]
 
 
+# Runs drawn side by side (compare): a palette apart from the statuses' (no green, red, blue,
+# orange, violet or gray), so no run reads as succeeded or failed by its colour.
+RUN_COLORS: tuple[str, ...] = (
+    "#00897b",  # teal
+    "#c2185b",  # raspberry
+    "#8d6e63",  # taupe
+    "#9e9d24",  # olive
+    "#00acc1",  # cyan
+    "#5d4037",  # brown
+    "#f06292",  # pink
+    "#1a237e",  # navy
+    "#c0a060",  # sand
+    "#004d40",  # deep teal
+)
+
+
+def status_bar(fraction: float, status: str) -> str:
+    """A progress bar in the status's colour (HTML for `st.markdown`): a failed run's is red, a
+    succeeded one's green, not the theme's one colour for every run."""
+    percent = round(100 * min(max(fraction, 0.0), 1.0))
+    return (
+        f'<div class="run-bar" data-status="{status}" title="{percent}%" '
+        'style="background:#e8eaed;border-radius:4px;height:8px;margin:4px 0">'
+        f'<div style="width:{percent}%;background:{look(status).color};height:8px;border-radius:4px"></div></div>'
+    )
+
+
 # The buttons' and pages' icons (Material Symbols names).
 ACTION_ICONS: dict[str, str] = {
     Action.CANCEL: "cancel",

@@ -879,8 +879,8 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Workflow",
         "Status",
         "Created at",
-        "Work time (s)",
-        "Wall time (s)",
+        "Work time",
+        "Wall time",
         "Tasks total",
         "Tasks completed",
         "Tasks failed",
@@ -888,7 +888,9 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Tags",
     ]
     assert list(table.loc["Status"]) == ["succeeded", "failed"]
-    assert list(table.loc["Success rate"]) == ["0.800", "0.800"]
+    # One format for each: a percentage, and durations as on every page.
+    assert list(table.loc["Success rate"]) == ["80.0%", "80.0%"]
+    assert list(table.loc["Wall time"]) == ["3.0 s", "3.0 s"]
     assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)}
 
     at.toggle(key="compare_only_diff").set_value(True).run()

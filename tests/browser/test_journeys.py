@@ -377,11 +377,11 @@ def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, de
     run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
     wait_sidebar_metric(page, "Running", "1")
     page.get_by_text("5 of 5 tasks", exact=False).wait_for(timeout=90_000)
-    # The finished run's progress bar is the theme's blue, not Streamlit's red.
-    colours = page.get_by_test_id("stProgress").first.evaluate(
-        "p => [...p.querySelectorAll('*')].map(e => getComputedStyle(e).backgroundColor)"
-    )
-    assert "rgb(30, 111, 217)" in colours and "rgb(255, 75, 75)" not in colours, colours
+    # The finished run's progress bar is in its status's colour: succeeded, green.
+    bar = page.locator(".run-bar").first
+    bar.wait_for()
+    colour = bar.evaluate("b => getComputedStyle(b.firstElementChild).backgroundColor")
+    assert colour == "rgb(46, 158, 79)", colour
     wait_sidebar_metric(page, "Running", "0")
     wait_until_drawn(page)
     assert run_id in page.get_by_text(re.compile(r"Queued 1 run: ")).inner_text()  # still there
