@@ -237,6 +237,18 @@ def runs_over_time(
     return finish(chart, height=240)
 
 
+# A duration axis's ticks (seconds) and their labels ("500 ms", "10 s", "1 min", "2 h").
+DURATION_TICKS = (
+    0, 0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 36000, 86400,
+)
+DURATION_LABEL = (
+    "datum.value == 0 ? '0' : datum.value < 1 ? format(datum.value * 1000, '~g') + ' ms' "
+    ": datum.value < 60 ? format(datum.value, '~g') + ' s' "
+    ": datum.value < 3600 ? format(datum.value / 60, '~g') + ' min' "
+    ": datum.value < 86400 ? format(datum.value / 3600, '~g') + ' h' : format(datum.value / 86400, '~g') + ' d'"
+)
+
+
 def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
     """Bars of a histogram from the rollup: [{start, end, runs}] (not empty), on round bounds
     that widen with the value (1, 2, 5 ... per decade). The axis is logarithmic from the first
@@ -244,7 +256,14 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
     on the bounds that are 1, 2 or 5 times a power of ten."""
     frame = pd.DataFrame(rows, columns=["start", "end", "runs"])
     bounds = sorted({*frame["start"], *frame["end"]})
-    ticks = [b for b in bounds if b == 0 or (f"{b:.0e}"[0] in "125" and float(f"{b:.0e}") == b)]
+    if unit == "s":  # durations: ticks a person reads (10 s, 1 min, 1 h), labelled as every page writes them
+        ticks = [t for t in DURATION_TICKS if bounds[0] <= t <= bounds[-1]]
+        axis = alt.Axis(values=ticks, labelExpr=DURATION_LABEL, grid=False)
+        axis_title = title
+    else:
+        ticks = [b for b in bounds if b == 0 or (f"{b:.0e}"[0] in "125" and float(f"{b:.0e}") == b)]
+        axis = alt.Axis(values=ticks, format=",d" if unit == "count" else "~g", grid=False)
+        axis_title = f"{title} ({unit})" if unit != "count" else title
     chart = (
         alt.Chart(frame)
         .mark_bar(color="#1e6fd9")
@@ -252,9 +271,15 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
             x=alt.X(
                 "start:Q",
                 bin="binned",
-                title=f"{title} ({unit})",
-                scale=alt.Scale(type="symlog", constant=max(float(frame["end"].iloc[0]), 1e-3), nice=False),
-                axis=alt.Axis(values=ticks, format=",d" if unit == "count" else "~g", grid=False),
+                title=axis_title,
+                # The domain is the bars' own span: the last bar is drawn whole, not cut at its start.
+                scale=alt.Scale(
+                    type="symlog",
+                    constant=max(float(frame["end"].iloc[0]), 1e-3),
+                    domain=[bounds[0], bounds[-1]],
+                    nice=False,
+                ),
+                axis=axis,
             ),
             x2="end:Q",
             y=alt.Y("runs:Q", title="runs"),

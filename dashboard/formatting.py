@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.looks import look, status_colors
+from dashboard.looks import look, status_colors, status_word
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE
 
@@ -120,7 +120,9 @@ def time_column(label: str, **kwargs: Any) -> Any:
 def status_column(label: str = "Status") -> Any:
     """A table column of statuses (one-item lists), each a label in its status colour."""
     statuses, colors = status_colors()
-    return st.column_config.MultiselectColumn(label, options=statuses, color=colors, width=112)
+    return st.column_config.MultiselectColumn(
+        label, options=statuses, color=colors, width=112, format_func=status_word
+    )
 
 
 def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

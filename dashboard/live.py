@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.actions import render_run_actions
 from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
-from dashboard.looks import icon, status_bar, status_label
+from dashboard.looks import icon, status_bar, status_label, status_word
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.progress import run_progress
@@ -37,7 +37,7 @@ def _elapsed(run: RunRow) -> str:
 
 
 def _events(tasks: Sequence[Mapping[str, Any]]) -> str:
-    return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
+    return " · ".join(f"`{t['node']}` {status_word(t['status'])}" for t in tasks) or "no tasks yet"
 
 
 def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str, Any]], key: str) -> None:

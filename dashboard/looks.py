@@ -38,6 +38,15 @@ UNKNOWN = Look("help", "#8d8d8d", "gray")
 ORDER: tuple[str, ...] = (RunStatus.QUEUED, TaskStatus.WAITING, *ALL_STATUSES[1:])
 
 
+# A status as a person reads it (the stored value stays `awaiting_input`).
+STATUS_WORDS: dict[str, str] = {RunStatus.AWAITING_INPUT: "awaiting input"}
+
+
+def status_word(status: str) -> str:
+    """'awaiting input' for `awaiting_input`; every other status is already a word."""
+    return STATUS_WORDS.get(status, str(status))
+
+
 def look(status: str) -> Look:
     return LOOKS.get(status, UNKNOWN)
 
@@ -55,7 +64,7 @@ def status_icon(status: str) -> str:
 
 def status_label(status: str) -> str:
     """'<coloured icon> succeeded': for headers, cards and captions (Markdown)."""
-    return f"{status_icon(status)} {status}"
+    return f"{status_icon(status)} {status_word(status)}"
 
 
 def status_colors() -> tuple[list[str], list[str]]:

@@ -1079,7 +1079,7 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
     # Last 24 h: c1 (succeeded, 10 s, 5 tasks) and c6 (queued); the 24 h before: c2 (20 s, 3 tasks).
     day_figures = figures(at)
     assert day_figures["Runs"] == ("2", "1")
-    assert day_figures["Success rate"] == ("100.0%", "+0.0%")
+    assert day_figures["Success rate"] == ("100.0%", "")  # no change: no green "↑ +0.0%"
     assert day_figures["Median work time"] == ("2.0 s", "-2.0 s")
     assert day_figures["Tasks completed"] == ("5", "2")
 
@@ -1095,7 +1095,10 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
 def test_overview_of_an_empty_database(orch: Orchestrator):
     at = open_page("overview")
     assert not at.exception, [e.value for e in at.exception]
-    assert figures(at)["Runs"] == ("0", "0")
+    # 0 against 0: no change, so no delta (not a green "↑ +0.00")
+    assert figures(at) == {label: (value, "") for label, (value, _) in figures(at).items()}
+    assert figures(at)["Runs"] == ("0", "")
+    assert figures(at)["Tasks / minute"] == ("0.00", "")
     assert "No runs in this period." in main_texts(at, "info")
 
 
