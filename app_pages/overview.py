@@ -6,7 +6,9 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.formatting import MISSING, duration_text, percent_text, period_text, time_text
+from dashboard.looks import icon
 from dashboard.state import cached_overview, require_orchestrator
+from dashboard.url_state import Param, load_from_url, save_to_url, unread_sentence
 from orchestrator.metrics import Period
 
 # The runs' durations the figures and the histogram show: work time, or wall time one click away.
@@ -21,29 +23,47 @@ MEASURES = {
         "help": "Of the finished runs: first start to last finish, with every wait.",
     },
 }
+# The period's choices: URL value -> (label, length); "custom" is a range of days.
 PERIODS = {
-    "Last 24 h": dt.timedelta(days=1),
-    "Last 7 days": dt.timedelta(days=7),
-    "Last 30 days": dt.timedelta(days=30),
+    "24h": ("Last 24 h", dt.timedelta(days=1)),
+    "7d": ("Last 7 days", dt.timedelta(days=7)),
+    "30d": ("Last 30 days", dt.timedelta(days=30)),
 }
+CHOICES = (*PERIODS, "custom")
+# The overview's choices live in the URL, so a reload or a shared link shows the same view.
+PARAMS = [
+    Param("overview_period", "period", "str", "7d", CHOICES),
+    Param("overview_custom", "days", "date_range", ()),
+    Param("overview_workflows", "workflow", "list", []),
+    Param("overview_wall", "wall", "bool", False),
+]
+URL_MARKER = "overview_url"
 
 orch = require_orchestrator()
 st.title("Overview")
-left, right = st.columns(2)
-choice = left.segmented_control("Period", [*PERIODS, "Custom"], default="Last 7 days", key="overview_period")
-workflows = right.multiselect("Workflows", orch.store.workflow_names(), key="overview_workflows")
+if unread := load_from_url(PARAMS, URL_MARKER):
+    st.error(unread_sentence(unread), icon=icon("link_off"))
+names = orch.store.workflow_names()
+st.session_state["overview_workflows"] = [w for w in st.session_state["overview_workflows"] if w in names]
 now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-if choice == "Custom":
-    days = left.date_input(
-        "From – to (UTC)", value=(now.date() - dt.timedelta(days=7), now.date()), key="overview_custom"
-    )
+if len(st.session_state.get("overview_custom") or ()) == 0:
+    st.session_state["overview_custom"] = (now.date() - dt.timedelta(days=7), now.date())
+left, right = st.columns(2)
+choice = left.segmented_control(
+    "Period", CHOICES, key="overview_period", format_func=lambda c: PERIODS[c][0] if c in PERIODS else "Custom"
+)
+workflows = right.multiselect("Workflows", names, key="overview_workflows")
+if choice == "custom":
+    chosen_days = left.date_input("From – to (UTC)", key="overview_custom")
+    days = chosen_days if isinstance(chosen_days, tuple) else (chosen_days,)
     if len(days) != 2:
+        save_to_url(PARAMS, URL_MARKER)
         st.info("Choose the last day of the range too.")
         st.stop()
     start = dt.datetime.combine(days[0], dt.time(), tzinfo=dt.UTC)
     end = dt.datetime.combine(days[1], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
 else:
-    start, end = now - PERIODS[choice or "Last 7 days"], now
+    start, end = now - PERIODS[choice or "7d"][1], now
 period = Period(start, end)
 data = cached_overview(start, end, tuple(workflows))
 st.caption(f"{time_text(start)} – {time_text(end)}, compared with the previous {period_text(period.length)}.")
@@ -72,6 +92,9 @@ cols[1].metric(
 )
 cols[2].metric("Failures", current["failed"], delta(change["failed"]), delta_color="inverse")
 measure = "wall" if st.session_state.get("overview_wall") else "work"
+if choice != "custom":
+    st.session_state["overview_custom"] = ()  # a custom range only in the URL of a custom view
+save_to_url(PARAMS, URL_MARKER)
 what = MEASURES[measure]
 for col, p in ((cols[3], "p50"), (cols[4], "p95")):
     key = f"{p}_{measure}_seconds"

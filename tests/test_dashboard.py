@@ -1074,7 +1074,7 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
         "plan_execute": 1,
     }
 
-    at.segmented_control(key="overview_period").set_value("Last 24 h").run()
+    at.segmented_control(key="overview_period").set_value("24h").run()
     assert not at.exception, [e.value for e in at.exception]
     # Last 24 h: c1 (succeeded, 10 s, 5 tasks) and c6 (queued); the 24 h before: c2 (20 s, 3 tasks).
     day_figures = figures(at)
@@ -1083,7 +1083,7 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
     assert day_figures["Median work time"] == ("2.0 s", "-2.0 s")
     assert day_figures["Tasks completed"] == ("5", "2")
 
-    at.segmented_control(key="overview_period").set_value("Custom").run()
+    at.segmented_control(key="overview_period").set_value("custom").run()
     assert not at.exception, [e.value for e in at.exception]
     # The default custom range, the last 7 calendar days through today (8 days), holds c1..c7;
     # the 8 days before it hold p1..p3 (o1 is older).
@@ -1167,10 +1167,10 @@ def test_overview_shows_the_whole_period_and_names_the_period_before(orch: Orche
         ]
     )
     cases = [
-        ("Last 7 days", "the previous 7 days", dt.timedelta(days=7), dt.timedelta(days=9)),
-        ("Last 24 h", "the previous 24 hours", dt.timedelta(hours=24), dt.timedelta(hours=26)),
-        ("Last 30 days", "the previous 30 days", dt.timedelta(days=30), dt.timedelta(days=32)),
-        ("Custom", "the previous 8 days", dt.timedelta(days=8), dt.timedelta(days=8)),
+        ("7d", "the previous 7 days", dt.timedelta(days=7), dt.timedelta(days=9)),
+        ("24h", "the previous 24 hours", dt.timedelta(hours=24), dt.timedelta(hours=26)),
+        ("30d", "the previous 30 days", dt.timedelta(days=30), dt.timedelta(days=32)),
+        ("custom", "the previous 8 days", dt.timedelta(days=8), dt.timedelta(days=8)),
     ]
     at = open_page("overview")
     for choice, words, shortest, longest in cases:

@@ -448,7 +448,7 @@ def test_slot_waits_are_waits_and_a_run_has_its_work_apart_from_its_wall_time(
     )
     rows = {row[0]: row for row in cells if row}
     assert "work" in rows, cells
-    mean = float(rows["work"][rows["node"].index("Mean work")].removesuffix(" s"))
+    mean = float(rows["work"][rows["Node"].index("Mean work")].removesuffix(" s"))
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
         since = hour - dt.timedelta(hours=25)

@@ -181,3 +181,32 @@ def test_p95_reads_the_same_in_the_headline_and_the_table(seeded: dict[str, dt.d
     (table,) = [df.value for df in at.dataframe if "workflow" in df.value.columns]
     assert headline.endswith(" s") and all(str(v).endswith(" s") for v in table["p95_work_seconds"])
     assert all(str(v).endswith("%") for v in table["success_rate"])
+
+
+def test_the_period_and_workflows_live_in_the_url(seeded: dict[str, dt.datetime]) -> None:
+    at = open_page("overview")
+    assert dict(at.query_params) == {}  # the defaults: last 7 days, every workflow, work time
+    at.segmented_control(key="overview_period").set_value("24h").run()
+    at.multiselect(key="overview_workflows").set_value(["simulate"]).run()
+    at.toggle(key="overview_wall").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert shared == {"period": "24h", "workflow": "simulate", "wall": "true"}
+
+    # A reload, or the link opened elsewhere: the same view.
+    again = open_page("overview", **shared)
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.segmented_control(key="overview_period").value == "24h"
+    assert again.multiselect(key="overview_workflows").value == ["simulate"]
+    assert again.toggle(key="overview_wall").value is True
+    assert {m.label: m.value for m in again.main.metric}["Runs"] == "2"  # a and b: the last 24 h of simulate
+
+    custom = open_page("overview", period="custom", days="2026-01-01..2026-01-03")
+    assert not custom.exception, [e.value for e in custom.exception]
+    assert custom.date_input(key="overview_custom").value == (dt.date(2026, 1, 1), dt.date(2026, 1, 3))
+    assert any(c.startswith("2026-01-01 00:00:00 UTC – 2026-01-04 00:00:00 UTC") for c in main_texts(custom, "caption"))
+
+    bad = open_page("overview", period="week")
+    assert main_texts(bad, "error") == [
+        "This link's `period` is not a value this page takes, so it is left at its default."
+    ]
