@@ -204,7 +204,7 @@ def test_simulate_field_errors_and_copies_out_of_range_queue_nothing(orch: Orche
     at = open_page("launch")
     cases = [
         ("tasks", 0, "Tasks must be at least 1."),
-        ("fail_rate", 1.5, "Fail Rate must be at most 1.0."),
+        ("fail_rate", 1.5, "Fail rate must be at most 1.0."),
         ("copies", 0, "Copies must be between 1 and 100."),
         ("copies", 101, "Copies must be between 1 and 100."),
     ]
@@ -300,7 +300,7 @@ def test_every_field_error_shows_at_once(orch: Orchestrator):
     assert run_count(orch) == 0
     expected = {
         field_key("simulate", "tasks"): "Tasks must be at least 1.",
-        field_key("simulate", "fail_rate"): "Fail Rate must be at most 1.0.",
+        field_key("simulate", "fail_rate"): "Fail rate must be at most 1.0.",
         form_key("simulate", "copies"): "Copies must be between 1 and 100.",
     }
     assert field_errors(at) == list(expected.values())

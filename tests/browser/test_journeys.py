@@ -369,8 +369,8 @@ def test_overview_for_each_period(page: Any, dashboard: Dashboard, demo: DemoDat
 def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 3)
-    number(page, "Delay Ms", 1200)
-    number(page, "Fan Out", 1)
+    number(page, "Delay (ms)", 1200)
+    number(page, "Fan out", 1)
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
@@ -395,8 +395,8 @@ def test_slot_waits_are_waits_and_a_run_has_its_work_apart_from_its_wall_time(
     mean lies within the tasks' real work, not their waits."""
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 16)
-    number(page, "Delay Ms", 1000)
-    number(page, "Fan Out", 1)
+    number(page, "Delay (ms)", 1000)
+    number(page, "Fan out", 1)
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
@@ -472,7 +472,7 @@ def test_launch_plan_execute_edit_the_plan_and_approve(
     pick(page, "stSelectbox", "Workflow", "plan_execute")
     goal = page.get_by_role("textbox", name="Goal")
     goal.fill("Collect the logs; parse them and then write a report")
-    page.get_by_test_id("stCheckbox").filter(has_text="Require Approval").click()
+    page.get_by_test_id("stCheckbox").filter(has_text="Require approval").click()
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
@@ -526,9 +526,9 @@ def test_launch_again_and_resume_a_failed_run_from_its_card(
     assert "from_run=" + demo.real["wide"] in page.url
     values = {
         name: page.get_by_role("spinbutton", name=name, exact=True).input_value()
-        for name in ("Tasks", "Seed", "Fan Out")
+        for name in ("Tasks", "Seed", "Fan out")
     }
-    assert values == {"Tasks": "24", "Seed": "2", "Fan Out": "6"}
+    assert values == {"Tasks": "24", "Seed": "2", "Fan out": "6"}
 
     # The demo's runs, as their launcher sees them: the failed one has Resume on its card.
     open_page(page, dashboard, f"/launch?by={DEMO_LAUNCHER}", "Launch a run")
@@ -543,7 +543,7 @@ def test_launch_again_and_resume_a_failed_run_from_its_card(
 def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 0)
-    number(page, "Fail Rate", 1.5)
+    number(page, "Fail rate", 1.5)
     number(page, "Copies", 500)
     before = Orchestrator(dashboard.config, migrate=False)
     try:
@@ -551,7 +551,7 @@ def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) 
         page.get_by_role("button", name="Launch").click()
         for message in (
             "Tasks must be at least 1.",
-            "Fail Rate must be at most 1.0.",
+            "Fail rate must be at most 1.0.",
             "Copies must be between 1 and 100.",
         ):
             page.get_by_text(message).wait_for()
