@@ -47,7 +47,10 @@ def status_color(shown: Sequence[str]) -> alt.Color:
     """Colour by status (the same colours everywhere); the legend lists the statuses `shown`."""
     statuses = [status for status in status_colors()[0] if status in set(shown)]
     return alt.Color(
-        "status:N", scale=status_scale(), legend=alt.Legend(orient="top", title=None, values=statuses)
+        "status:N",
+        scale=status_scale(),
+        # "awaiting input", not the stored "awaiting_input"
+        legend=alt.Legend(orient="top", title=None, values=statuses, labelExpr="replace(datum.label, '_', ' ')"),
     )
 
 

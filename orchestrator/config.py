@@ -55,8 +55,8 @@ MAX_CONCURRENCY = 1000
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
-# The environment includes `.env`: the sidebar and `doctor` say "environment" for both.
-UriSource = Literal["config", "environment", "not set"]
+# Where the URI was set: the sidebar and `doctor` say ".env" for a value only the `.env` file has.
+UriSource = Literal["config", "environment", ".env", "not set"]
 
 
 def _read_env(env_file: str | None) -> dict[str, str]:
@@ -158,6 +158,7 @@ class OrchestratorConfig:
     ):
         self.env_file = env_file
         env = self._env = _read_env(env_file)
+        self._from_dotenv = frozenset(name for name in env if name not in os.environ)
         self.checkpoint_mode = (
             checkpoint_mode
             if checkpoint_mode is not None
@@ -251,11 +252,11 @@ class OrchestratorConfig:
 
     @property
     def uri_source(self) -> UriSource:
-        """Where the PostgreSQL URI comes from: the config, the environment (or .env), or nowhere."""
+        """Where the PostgreSQL URI comes from: the config, the process environment, `.env`, or nowhere."""
         if self.postgres_uri:
             return "config"
         if self._env.get("POSTGRES_URI"):
-            return "environment"
+            return ".env" if "POSTGRES_URI" in self._from_dotenv else "environment"
         return "not set"
 
     @property
