@@ -40,6 +40,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_HEARTBEAT_SECONDS",
     "ORCHESTRATOR_STALE_AFTER_SECONDS",
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+    "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
 )
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
@@ -140,6 +141,8 @@ class OrchestratorConfig:
     stale_after_seconds: float
     # Whether the dashboard runs an executor in its own process (off when workers run elsewhere).
     embedded_executor: bool
+    # The workers page hides a worker offline for longer than this (it can show them all).
+    workers_hidden_after_seconds: float
     env_file: str | None
 
     def __init__(
@@ -154,6 +157,7 @@ class OrchestratorConfig:
         heartbeat_seconds: float | None = None,
         stale_after_seconds: float | None = None,
         embedded_executor: bool | None = None,
+        workers_hidden_after_seconds: float | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
@@ -200,6 +204,14 @@ class OrchestratorConfig:
             else parse_bool(
                 env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR"
             )
+        )
+        self.workers_hidden_after_seconds = _parse_float(
+            workers_hidden_after_seconds
+            if workers_hidden_after_seconds is not None
+            else env.get("ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS", "86400"),
+            "workers_hidden_after_seconds"
+            if workers_hidden_after_seconds is not None
+            else "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
         )
         self._check_engine_settings()
 

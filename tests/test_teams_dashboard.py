@@ -11,11 +11,13 @@ a team would. Expected values are written by hand.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
@@ -435,3 +437,31 @@ def test_workers_page_and_the_waiting_reason(team: Orchestrator) -> None:
     assert reason in main_texts(at, "warning")
     at = ok(open_page("launch", by="browser:waiting"))
     assert reason in main_texts(at, "warning")
+
+
+def test_workers_gone_longer_than_a_day_are_hidden_and_each_says_when_it_was_last_seen(
+    team: Orchestrator,
+) -> None:
+    from orchestrator.db import workers as workers_table
+
+    store = WorkerStore(team.engine)
+    for name in ("live:1", "recent:2", "old:3"):
+        store.register(name, host=name.split(":")[0], pid=1, concurrency=1, workflows=["simulate"], broken={})
+    store.stopped("recent:2")
+    with team.engine.begin() as conn:  # old:3's last heartbeat, two days ago (recent:2's an hour ago)
+        for name, age in (("recent:2", dt.timedelta(hours=1)), ("old:3", dt.timedelta(days=2))):
+            row = conn.execute(select(workers_table.c.heartbeat_at).where(workers_table.c.worker == name)).one()
+            conn.execute(
+                update(workers_table).where(workers_table.c.worker == name).values(heartbeat_at=row[0] - age)
+            )
+    at = ok(open_page("workers"))
+    (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
+    assert list(table["worker"]) == ["live:1", "recent:2"]
+    assert list(table["seen"]) == ["now", "1 h 0 min ago"]
+    assert "1 worker offline for more than 24 h 0 min is hidden." in main_texts(at, "caption")
+    assert [(m.label, m.value) for m in at.main.metric][:2] == [("Online", "1"), ("Offline", "2")]
+
+    at.toggle(key="workers_show_all").set_value(True).run()
+    (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
+    assert list(table["worker"]) == ["live:1", "old:3", "recent:2"]
+    assert list(table["seen"])[1] == "48 h 0 min ago"
