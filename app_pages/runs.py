@@ -12,7 +12,7 @@ from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS
+from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS, empty_ranges
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -55,6 +55,12 @@ try:
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
     st.error(str(exc), icon=icon("warning"))
     st.stop()
+for name in empty_ranges(filters):
+    low, high = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")
+    st.warning(
+        f"{COUNT_LABELS[name]} ≥ {low} and ≤ {high}: the range is empty, so no run can match.",
+        icon=icon("warning"),
+    )
 signature = repr(filters)
 if st.session_state.get("runs_signature", signature) != signature:
     st.session_state["runs_page"] = 1  # new filters start on the first page

@@ -99,3 +99,9 @@ def test_statuses_read_as_words_not_stored_names(page_orch: Orchestrator) -> Non
     assert "awaiting input" in options and "awaiting_input" not in options
     detail = open_page("run_detail", run_id=run_id)
     assert ":violet[:material/front_hand:] awaiting input · simulate" in main_texts(detail, "subheader")
+
+
+def test_an_empty_task_range_is_said_on_the_page(page_orch: Orchestrator) -> None:
+    at = open_page("runs", tasks_total_min="10", tasks_total_max="5")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Tasks ≥ 10 and ≤ 5: the range is empty, so no run can match." in main_texts(at, "warning")
