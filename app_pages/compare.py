@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.formatting import cell_text, json_text
+from dashboard.formatting import json_text, metric_text
 from dashboard.state import cached_history, require_orchestrator
 from orchestrator.compare import compare_table, diff_json, divergence
 
@@ -34,7 +34,7 @@ st.subheader("Side by side")
 table = compare_table(runs)
 only_diff = st.toggle("Only rows that differ", key="compare_only_diff")
 # What differs is what a person sees differ (two times a few microseconds apart read the same).
-texts = {row["metric"]: [cell_text(v) for v in row["values"]] for row in table}
+texts = {row["metric"]: [metric_text(row["key"], v) for v in row["values"]] for row in table}
 shown = [row for row in table if len(set(texts[row["metric"]])) > 1 or not only_diff]
 frame = pd.DataFrame(
     [texts[row["metric"]] for row in shown], index=[row["metric"] for row in shown], columns=names
@@ -74,9 +74,9 @@ tasks = [
 if tasks:
     left, right = st.columns(2)
     left.markdown("**Task durations by node**")
-    left.altair_chart(charts.node_durations(tasks), key="compare_durations")
+    left.altair_chart(charts.node_durations(tasks, names), key="compare_durations")
     right.markdown("**Tasks by node**")
-    right.altair_chart(charts.node_counts(tasks), key="compare_counts")
+    right.altair_chart(charts.node_counts(tasks, names), key="compare_counts")
 
 st.subheader("Divergence, step by step")
 pair = (0, other)

@@ -83,7 +83,9 @@ def live_header() -> None:
         st.warning(reason, icon=icon("hourglass_empty"))
     render_graph(run["workflow"], orch.store.node_counts(run_id), "LR")
     st.caption("Each node coloured by this run's tasks, with their counts.")
-    if run["error"]:
+    if run["error"] and run["status"] == RunStatus.CANCELLED:
+        st.info(run["error"], icon=icon("block"))  # why it was cancelled: not an error
+    elif run["error"]:
         first, _, rest = run["error"].partition("\n")
         st.error(first)
         if rest.strip():

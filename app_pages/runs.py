@@ -6,13 +6,13 @@ import streamlit as st
 
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
-from dashboard.looks import icon
+from dashboard.looks import icon, status_word
 from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS
+from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS, empty_ranges
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -39,7 +39,7 @@ if unread := load_from_url(PARAMS, URL_MARKER):
 
 with st.container(border=True):
     top = st.columns([3, 2, 3, 3])
-    top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status")
+    top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status", format_func=status_word)
     workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
     top[1].multiselect("Workflow", workflows, key="runs_workflow")
     top[2].date_input("Created between (UTC)", key="runs_created", format="YYYY-MM-DD")
@@ -55,6 +55,12 @@ try:
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
     st.error(str(exc), icon=icon("warning"))
     st.stop()
+for name in empty_ranges(filters):
+    low, high = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")
+    st.warning(
+        f"{COUNT_LABELS[name]} ≥ {low} and ≤ {high}: the range is empty, so no run can match.",
+        icon=icon("warning"),
+    )
 signature = repr(filters)
 if st.session_state.get("runs_signature", signature) != signature:
     st.session_state["runs_page"] = 1  # new filters start on the first page

@@ -13,11 +13,12 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.formatting import detail_link
 from dashboard.looks import ACTION_ICONS, icon
 from dashboard.state import cached_status_counts
 from orchestrator.errors import OrchestratorError
 from orchestrator.operations import Orchestrator
-from orchestrator.status import Action, allowed_actions
+from orchestrator.status import Action, RunStatus, allowed_actions
 
 MESSAGE_KEY = "actions_message"
 
@@ -51,13 +52,46 @@ def current_launcher() -> str:
     return st.session_state["launcher"]
 
 
-def do_action(label: str, call: Callable[[], Any]) -> None:
+def said_cancel(result: Any) -> str:
+    if result == RunStatus.RUNNING:
+        return "Cancellation requested: the run stops within a heartbeat."
+    return "Cancelled: the run stopped and will not continue."
+
+
+def said_resume(result: Any) -> str:
+    return "Resumed: the run is queued and continues from its last checkpoint."
+
+
+def said_rerun(result: Any) -> str:
+    return f"Re-run queued as run [`{result}`]({detail_link(str(result))}), with the same input."
+
+
+def said_delete(result: Any) -> str:
+    if result:
+        return "Deleted: the run, its task rows and its checkpoints are gone."
+    return "Nothing to delete: the run was already gone."
+
+
+def said_answer(result: Any) -> str:
+    """What an answer did: the run goes on (queued), or a rejection ended it (cancelled)."""
+    if result == RunStatus.CANCELLED:
+        return "Rejected: the run is cancelled."
+    return "Answer sent: the run is queued and continues."
+
+
+def do_action(
+    label: str, call: Callable[[], Any], said: Callable[[Any], str] | None = None, place: str | None = None
+) -> None:
+    """Call one package operation; keep one sentence for the page: what happened (`said` of the
+    operation's result; an answer's by default), or "<label> failed: <why>". A failure of an action with a `place` (an
+    answer box) is shown there (`show_failure(place)`), not at the top of the page."""
     try:
         result = call()
     except OrchestratorError as exc:
-        st.session_state[MESSAGE_KEY] = ("error", f"{label} failed: {exc}")
+        key = f"{MESSAGE_KEY}_{place}" if place else MESSAGE_KEY
+        st.session_state[key] = ("error", f"{label} failed: {exc}")
     else:
-        st.session_state[MESSAGE_KEY] = ("success", f"{label}: {result}")
+        st.session_state[MESSAGE_KEY] = ("success", (said or said_answer)(result))
     cached_status_counts.clear()  # the sidebar's counts change with the run
 
 
@@ -67,6 +101,13 @@ def show_last_message() -> None:
         st.error(text, icon=icon("error"))
     elif kind == "success":
         st.success(text, icon=icon("check_circle"))
+
+
+def show_failure(place: str) -> None:
+    """The failure of the last action sent from `place` (see `do_action`), where it was sent."""
+    kind, text = st.session_state.pop(f"{MESSAGE_KEY}_{place}", (None, None))
+    if kind == "error":
+        st.error(text, icon=icon("error"))
 
 
 BUTTONS = (Action.CANCEL, Action.RESUME, Action.RERUN, Action.LAUNCH_AGAIN, Action.DELETE)
@@ -95,7 +136,7 @@ def render_run_actions(
                     "Yes, cancel it",
                     key=f"{key}_cancel",
                     on_click=do_action,
-                    args=("Cancel", lambda: orch.cancel(run_id)),
+                    args=("Cancel", lambda: orch.cancel(run_id), said_cancel),
                 )
         elif action == Action.RESUME:
             col.button(
@@ -104,7 +145,7 @@ def render_run_actions(
                 icon=_icon(action),
                 help="Continue from the last checkpoint",
                 on_click=do_action,
-                args=("Resume", lambda: orch.resume(run_id)),
+                args=("Resume", lambda: orch.resume(run_id), said_resume),
             )
         elif action == Action.RERUN:
             col.button(
@@ -113,7 +154,7 @@ def render_run_actions(
                 icon=_icon(action),
                 help="A new run with the same input",
                 on_click=do_action,
-                args=("Re-run queued as", lambda: orch.rerun(run_id)),
+                args=("Re-run", lambda: orch.rerun(run_id), said_rerun),
             )
         elif action == Action.LAUNCH_AGAIN:
             col.page_link(
@@ -131,7 +172,7 @@ def render_run_actions(
                     key=f"{key}_delete",
                     type="primary",
                     on_click=do_action,
-                    args=("Delete", lambda: "deleted" if orch.delete(run_id) else "nothing to delete"),
+                    args=("Delete", lambda: orch.delete(run_id), said_delete),
                 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from dashboard.looks import status_colors
+from dashboard.looks import RUN_COLORS, status_colors
 from orchestrator.status import TaskStatus
 
 # A node never gets more lanes than this: beyond it, its lanes are shared (bars may overlap).
@@ -47,7 +47,10 @@ def status_color(shown: Sequence[str]) -> alt.Color:
     """Colour by status (the same colours everywhere); the legend lists the statuses `shown`."""
     statuses = [status for status in status_colors()[0] if status in set(shown)]
     return alt.Color(
-        "status:N", scale=status_scale(), legend=alt.Legend(orient="top", title=None, values=statuses)
+        "status:N",
+        scale=status_scale(),
+        # "awaiting input", not the stored "awaiting_input"
+        legend=alt.Legend(orient="top", title=None, values=statuses, labelExpr="replace(datum.label, '_', ' ')"),
     )
 
 
@@ -237,6 +240,18 @@ def runs_over_time(
     return finish(chart, height=240)
 
 
+# A duration axis's ticks (seconds) and their labels ("500 ms", "10 s", "1 min", "2 h").
+DURATION_TICKS = (
+    0, 0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 36000, 86400,
+)
+DURATION_LABEL = (
+    "datum.value == 0 ? '0' : datum.value < 1 ? format(datum.value * 1000, '~g') + ' ms' "
+    ": datum.value < 60 ? format(datum.value, '~g') + ' s' "
+    ": datum.value < 3600 ? format(datum.value / 60, '~g') + ' min' "
+    ": datum.value < 86400 ? format(datum.value / 3600, '~g') + ' h' : format(datum.value / 86400, '~g') + ' d'"
+)
+
+
 def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
     """Bars of a histogram from the rollup: [{start, end, runs}] (not empty), on round bounds
     that widen with the value (1, 2, 5 ... per decade). The axis is logarithmic from the first
@@ -244,7 +259,14 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
     on the bounds that are 1, 2 or 5 times a power of ten."""
     frame = pd.DataFrame(rows, columns=["start", "end", "runs"])
     bounds = sorted({*frame["start"], *frame["end"]})
-    ticks = [b for b in bounds if b == 0 or (f"{b:.0e}"[0] in "125" and float(f"{b:.0e}") == b)]
+    if unit == "s":  # durations: ticks a person reads (10 s, 1 min, 1 h), labelled as every page writes them
+        ticks = [t for t in DURATION_TICKS if bounds[0] <= t <= bounds[-1]]
+        axis = alt.Axis(values=ticks, labelExpr=DURATION_LABEL, grid=False)
+        axis_title = title
+    else:
+        ticks = [b for b in bounds if b == 0 or (f"{b:.0e}"[0] in "125" and float(f"{b:.0e}") == b)]
+        axis = alt.Axis(values=ticks, format=",d" if unit == "count" else "~g", grid=False)
+        axis_title = f"{title} ({unit})" if unit != "count" else title
     chart = (
         alt.Chart(frame)
         .mark_bar(color="#1e6fd9")
@@ -252,9 +274,15 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
             x=alt.X(
                 "start:Q",
                 bin="binned",
-                title=f"{title} ({unit})",
-                scale=alt.Scale(type="symlog", constant=max(float(frame["end"].iloc[0]), 1e-3), nice=False),
-                axis=alt.Axis(values=ticks, format=",d" if unit == "count" else "~g", grid=False),
+                title=axis_title,
+                # The domain is the bars' own span: the last bar is drawn whole, not cut at its start.
+                scale=alt.Scale(
+                    type="symlog",
+                    constant=max(float(frame["end"].iloc[0]), 1e-3),
+                    domain=[bounds[0], bounds[-1]],
+                    nice=False,
+                ),
+                axis=axis,
             ),
             x2="end:Q",
             y=alt.Y("runs:Q", title="runs"),
@@ -271,7 +299,17 @@ def histogram(rows: list[dict[str, Any]], title: str, unit: str) -> alt.Chart:
 # -- compare ------------------------------------------------------------------------------------
 
 
-def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
+def run_color(names: Sequence[str]) -> alt.Color:
+    """One colour per run (in the order given: the same in every chart) from `RUN_COLORS`, never a
+    status's colour."""
+    return alt.Color(
+        "run:N",
+        scale=alt.Scale(domain=names, range=[RUN_COLORS[i % len(RUN_COLORS)] for i in range(len(names))]),
+        legend=alt.Legend(orient="top", title=None),
+    )
+
+
+def node_durations(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Chart:
     """Each task's work time by node, one colour per run: where do the runs spend their time?
     (Its wait for a slot is not work; a task that never began its work has no time.)"""
     frame = pd.DataFrame([t for t in tasks if t.get("work_seconds") is not None])
@@ -281,7 +319,7 @@ def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
         .encode(
             x=alt.X("work_seconds:Q", title="task work time (s)"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
+            color=run_color(runs),
             yOffset="run:N",
             tooltip=["run", "node", "status", alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f")],
         )
@@ -289,7 +327,7 @@ def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
     return finish(chart)
 
 
-def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
+def node_counts(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Chart:
     """Tasks per node and run, grouped bars."""
     chart = (
         alt.Chart(pd.DataFrame(tasks))
@@ -297,7 +335,7 @@ def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
         .encode(
             x=alt.X("count():Q", title="tasks"),
             y=alt.Y("node:N", title=None),
-            color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
+            color=run_color(runs),
             yOffset="run:N",
             tooltip=["run", "node", "count()"],
         )

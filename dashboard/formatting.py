@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.looks import look, status_colors
+from dashboard.looks import look, status_colors, status_word
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE
 
@@ -32,6 +32,20 @@ def duration_text(seconds: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def percent_text(fraction: float | None) -> str:
+    """A rate as every page writes it: 80.0%, never 0.800."""
+    return MISSING if fraction is None else f"{fraction:.1%}"
+
+
+def metric_text(key: str, value: Any) -> str:
+    """A compared metric's cell: durations and rates as everywhere else, the rest as a cell."""
+    if key.endswith("_seconds"):
+        return duration_text(value)
+    if key.endswith("_rate"):
+        return percent_text(value)
+    return cell_text(value)
 
 
 def times_line(run: Mapping[str, Any]) -> str:
@@ -106,7 +120,9 @@ def time_column(label: str, **kwargs: Any) -> Any:
 def status_column(label: str = "Status") -> Any:
     """A table column of statuses (one-item lists), each a label in its status colour."""
     statuses, colors = status_colors()
-    return st.column_config.MultiselectColumn(label, options=statuses, color=colors, width=112)
+    return st.column_config.MultiselectColumn(
+        label, options=statuses, color=colors, width=112, format_func=status_word
+    )
 
 
 def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

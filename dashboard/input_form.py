@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import streamlit as st
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from orchestrator.errors import InputError
 from orchestrator.validation import parse_json
@@ -35,6 +37,32 @@ def _kind(schema: dict[str, Any]) -> str:
     return kind if kind in ("string", "integer", "number", "boolean") else "json"
 
 
+UNITS = {"s": "(s)", "ms": "(ms)", "min": "(min)", "h": "(h)", "pct": "(%)"}
+
+
+def field_label(name: str, schema: dict[str, Any]) -> str:
+    """A field's label: its own title, or words from its name ("delay_ms" -> "Delay (ms)", "fan_out"
+    -> "Fan out") where the title is only pydantic's from the name ("Delay Ms")."""
+    title = schema.get("title")
+    if title and title != name.replace("_", " ").title():
+        return str(title)
+    words = [w for w in name.split("_") if w]
+    if len(words) > 1 and words[-1] in UNITS:
+        words[-1] = UNITS[words[-1]]
+    text = " ".join(words) or name
+    return text[:1].upper() + text[1:]
+
+
+def model_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The defaults a model makes with a factory (`Field(default_factory=...)`), as JSON values: its
+    JSON schema has no `default` for them, so the form would show them blank."""
+    return {
+        name: to_jsonable_python(info.get_default(call_default_factory=True))
+        for name, info in model.model_fields.items()
+        if info.default_factory is not None
+    }
+
+
 def _help(schema: dict[str, Any]) -> str:
     bounds = []
     for key, word in (
@@ -52,7 +80,7 @@ def _help(schema: dict[str, Any]) -> str:
 
 def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any:
     """One widget for one field; returns its value (JSON fields: the parsed value or FieldParseError)."""
-    label, kind, help_text = schema.get("title", name), _kind(schema), _help(schema)
+    label, kind, help_text = field_label(name, schema), _kind(schema), _help(schema)
     placeholder = "optional" if schema.get("x-optional") else "required"
     if kind == "boolean":
         return st.checkbox(label, value=bool(value), key=key, help=help_text)
@@ -78,10 +106,13 @@ def render_field(name: str, schema: dict[str, Any], value: Any, key: str) -> Any
         widget = st.text_area if long else st.text_input
         return widget(label, value=value or "", key=key, help=help_text)
     if kind == "lines":
+        default = schema.get("default")
+        blank = f"Left blank: {', '.join(map(str, default)) or 'none'}. " if isinstance(default, list) else ""
         text = st.text_area(
-            label, value="\n".join(value or []), key=key, help=f"One item per line. {help_text}"
+            label, value="\n".join(value or []), key=key, help=f"One item per line. {blank}{help_text}"
         )
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        # A blank list is left out, so the model's default applies (not [] that does nothing).
+        return [line.strip() for line in text.splitlines() if line.strip()] or None
     raw = st.text_area(
         f"{label} ({JSON_HINT})",
         value=json.dumps(value, indent=1) if value is not None else "",
@@ -110,7 +141,11 @@ def render_input_form(
         if "input" in errors:
             st.error(errors["input"], icon=":material/error:")
         return {"__whole__": value}
-    return render_schema_form(spec.input_model.model_json_schema(), start, errors, f"{key}_{spec.name}")
+    schema = spec.input_model.model_json_schema()
+    for name, default in model_defaults(spec.input_model).items():
+        if name in schema.get("properties", {}):
+            schema["properties"][name] = {**schema["properties"][name], "default": default}
+    return render_schema_form(schema, start, errors, f"{key}_{spec.name}")
 
 
 def field_messages(fields: dict[str, Any], errors: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -121,7 +156,7 @@ def field_messages(fields: dict[str, Any], errors: dict[str, str]) -> tuple[dict
     for path, message in errors.items():
         name, _, rest = path.partition(".")
         if name in fields:
-            title = fields[name].get("title", name)
+            title = field_label(name, fields[name])
             by_field.setdefault(name, []).append(f"{title}{' ' + rest if rest else ''} {message}.")
         else:
             text = message if path in ("input", "") else f"{path} {message}"

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.actions import current_launcher, do_action, edited_plan
+from dashboard.actions import current_launcher, do_action, edited_plan, show_failure
 from dashboard.input_form import collect_input, render_schema_form
 from dashboard.looks import ACTION_ICONS, icon
 from orchestrator.errors import InputError, OrchestratorError
@@ -48,7 +48,9 @@ def render_interrupts(orch: Orchestrator, run: Mapping[str, Any], key: str) -> N
     except OrchestratorError:
         spec = None  # a workflow this dashboard cannot load: JSON answers still work
     with st.container(border=True):
-        st.subheader(f"{icon('front_hand')} Waiting for approval")
+        # A plan is approved; any other question is answered.
+        approval = all(isinstance(p["value"], dict) and isinstance(p["value"].get("plan"), list) for p in pending)
+        st.subheader(f"{icon('front_hand')} Waiting for {'approval' if approval else 'your answer'}")
         if len(pending) > 1:
             st.caption(f"The run asks {len(pending)} questions; answer each one by its id.")
         for index, item in enumerate(pending):
@@ -92,6 +94,8 @@ def render_question(
         args=(
             "Approve",
             lambda: orch.approve(run_id, answer(), interrupt_id=interrupt_id, answered_by=current_launcher()),
+            None,
+            f"{prefix}_buttons",
         ),
     )
     row.button(
@@ -108,8 +112,11 @@ def render_question(
                 interrupt_id=interrupt_id,
                 answered_by=current_launcher(),
             ),
+            None,
+            f"{prefix}_buttons",
         ),
     )
+    show_failure(f"{prefix}_buttons")
 
 
 def _render_plan(plan: list[Any], prefix: str) -> None:
@@ -151,8 +158,10 @@ def _render_json_answer(orch: Orchestrator, run_id: str, value: Any, interrupt_i
             key=f"{prefix}_send",
             icon=icon("send"),
             on_click=do_action,
-            args=("Answer", lambda: _send_json(orch, run_id, interrupt_id, prefix)),
+            args=("Answer", lambda: _send_json(orch, run_id, interrupt_id, prefix), None, f"{prefix}_answer"),
         )
+    with answer:
+        show_failure(f"{prefix}_answer")  # under the box it is about
 
 
 def _render_answer_form(
@@ -217,8 +226,10 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
                 key=f"{prefix}_edit",
                 icon=icon("edit"),
                 on_click=do_action,
-                args=("Edit", lambda: _send_edit(orch, run_id, value, interrupt_id, prefix)),
+                args=("Edit", lambda: _send_edit(orch, run_id, value, interrupt_id, prefix), None, f"{prefix}_edit"),
             )
+        with edit:
+            show_failure(f"{prefix}_edit")
     if "response" in allowed:
         with st.form(f"{prefix}_respond_form", border=False, enter_to_submit=False):
             st.text_input(
@@ -238,8 +249,11 @@ def render_human_request(orch: Orchestrator, run_id: str, value: Any, interrupt_
                         interrupt_id=interrupt_id,
                         answered_by=current_launcher(),
                     ),
+                    None,
+                    f"{prefix}_respond",
                 ),
             )
+        show_failure(f"{prefix}_respond")
     row = st.container(horizontal=True)
     if "accept" in allowed:
         row.button(

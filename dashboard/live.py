@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard.actions import render_run_actions
 from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
-from dashboard.looks import icon, status_label
+from dashboard.looks import icon, status_bar, status_label, status_word
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.progress import run_progress
@@ -37,7 +37,7 @@ def _elapsed(run: RunRow) -> str:
 
 
 def _events(tasks: Sequence[Mapping[str, Any]]) -> str:
-    return " · ".join(f"`{t['node']}` {t['status']}" for t in tasks) or "no tasks yet"
+    return " · ".join(f"`{t['node']}` {status_word(t['status'])}" for t in tasks) or "no tasks yet"
 
 
 def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str, Any]], key: str) -> None:
@@ -48,10 +48,15 @@ def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str
         link.markdown(f"[open]({detail_link(run['run_id'])})")
         progress = run_progress(run)
         text = f"{progress.text} · {run['tasks_failed']} failed · {_elapsed(run)}"
-        if progress.fraction is None:
-            st.caption(text)
-        else:
-            st.progress(progress.fraction, text=text)
+        if progress.fraction is not None:
+            st.markdown(status_bar(progress.fraction, run["status"]), unsafe_allow_html=True)
+        st.caption(text)
+        if run["error"]:  # why it ended: a failure's first line; a cancel's reason is no error
+            first = run["error"].partition("\n")[0]
+            if run["status"] == RunStatus.FAILED:
+                st.error(first, icon=icon("error"))
+            else:
+                st.caption(f"{icon('info')} {first}")
         st.caption(f"Latest: {_events(tasks)}")
         if reason := orch.waiting_reason(run):
             st.warning(reason, icon=icon("hourglass_empty"))

@@ -38,6 +38,15 @@ UNKNOWN = Look("help", "#8d8d8d", "gray")
 ORDER: tuple[str, ...] = (RunStatus.QUEUED, TaskStatus.WAITING, *ALL_STATUSES[1:])
 
 
+# A status as a person reads it (the stored value stays `awaiting_input`).
+STATUS_WORDS: dict[str, str] = {RunStatus.AWAITING_INPUT: "awaiting input"}
+
+
+def status_word(status: str) -> str:
+    """'awaiting input' for `awaiting_input`; every other status is already a word."""
+    return STATUS_WORDS.get(status, str(status))
+
+
 def look(status: str) -> Look:
     return LOOKS.get(status, UNKNOWN)
 
@@ -55,12 +64,39 @@ def status_icon(status: str) -> str:
 
 def status_label(status: str) -> str:
     """'<coloured icon> succeeded': for headers, cards and captions (Markdown)."""
-    return f"{status_icon(status)} {status}"
+    return f"{status_icon(status)} {status_word(status)}"
 
 
 def status_colors() -> tuple[list[str], list[str]]:
     """(statuses, colours) in lifecycle order: a chart's colour scale, a table column's colours."""
     return list(ORDER), [look(status).color for status in ORDER]
+
+
+# Runs drawn side by side (compare): a palette apart from the statuses' (no green, red, blue,
+# orange, violet or gray), so no run reads as succeeded or failed by its colour.
+RUN_COLORS: tuple[str, ...] = (
+    "#00897b",  # teal
+    "#c2185b",  # raspberry
+    "#8d6e63",  # taupe
+    "#9e9d24",  # olive
+    "#00acc1",  # cyan
+    "#5d4037",  # brown
+    "#f06292",  # pink
+    "#1a237e",  # navy
+    "#c0a060",  # sand
+    "#004d40",  # deep teal
+)
+
+
+def status_bar(fraction: float, status: str) -> str:
+    """A progress bar in the status's colour (HTML for `st.markdown`): a failed run's is red, a
+    succeeded one's green, not the theme's one colour for every run."""
+    percent = round(100 * min(max(fraction, 0.0), 1.0))
+    return (
+        f'<div class="run-bar" data-status="{status}" title="{percent}%" '
+        'style="background:#e8eaed;border-radius:4px;height:8px;margin:4px 0">'
+        f'<div style="width:{percent}%;background:{look(status).color};height:8px;border-radius:4px"></div></div>'
+    )
 
 
 # The buttons' and pages' icons (Material Symbols names).

@@ -15,17 +15,23 @@ run starts here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard.login import TITLE, login_gate
-from dashboard.looks import PAGE_ICONS, icon
+from dashboard.looks import icon
 from dashboard.sidebar import render_sidebar
 from orchestrator.errors import OrchestratorError
+
+# The tab's icon, a file served with the app: a Material icon as page_icon is fetched from an
+# online font service, which fails offline.
+FAVICON = Path(__file__).with_name("favicon.png")
 
 
 def route(pages: list[st.Page]) -> None:
     """Draw the page the URL names, behind the login gate, with the shared sidebar."""
-    st.set_page_config(page_title=TITLE, page_icon=icon(PAGE_ICONS["app"]), layout="wide")
+    st.set_page_config(page_title=TITLE, page_icon=str(FAVICON), layout="wide")
     login_gate()
     navigation = st.navigation(pages)
     render_sidebar()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import streamlit as st
 
 from dashboard.exposure import render_exposure_warning
@@ -16,6 +19,16 @@ from orchestrator.status import ACTIVE
 
 NOT_OK = f":red[{icon('cancel')}]"
 OK = f":green[{icon('check_circle')}]"
+
+
+def uri_html(masked: str) -> str:
+    """The masked URI in pieces that never break inside (user, host:port, database), so a narrow
+    sidebar wraps it between them, never in the middle of its port."""
+    found = re.match(r"(?P<head>[^@]*@)?(?P<host>[^/?]*)(?P<rest>.*)", masked)
+    parts = [p for p in (found.group("head"), found.group("host"), found.group("rest")) if p] if found else [masked]
+    return "<wbr>".join(
+        f'<code style="white-space:nowrap">{html.escape(part)}</code>' for part in parts
+    )
 
 
 def render_sidebar() -> None:
@@ -37,7 +50,7 @@ def render_sidebar() -> None:
         masked = config.masked_uri()
         st.markdown(f"**POSTGRES_URI:** {config.uri_source}")
         if masked:
-            st.caption(f"`{masked}`")
+            st.caption(uri_html(masked), unsafe_allow_html=True)
         orch = open_orchestrator()
         if orch is None:
             st.markdown(f"**Database:** {NOT_OK} not usable")

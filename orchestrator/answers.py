@@ -34,7 +34,7 @@ from orchestrator.errors import AlreadyAnswered, InputError, InvalidOperation
 from orchestrator.interrupts import APPROVED, approve_answer, human_answer, reject_answer
 from orchestrator.rows import RunRow
 from orchestrator.runs import finished_values
-from orchestrator.status import FINAL, Action, RunStatus, statuses_allowing
+from orchestrator.status import FINAL, Action, RunStatus, standing, statuses_allowing
 from orchestrator.validation import check_json_value, check_name, check_text, shown
 
 if TYPE_CHECKING:
@@ -262,7 +262,7 @@ def _refusal(orch: Orchestrator, run_id: str, interrupt_ids: Collection[str] | N
         )
         if status in FINAL:
             return AlreadyAnswered(
-                f"{said} and is {status}; to answer again, fork it from the checkpoint before the question."
+                f"{said} and {standing(status)}; to answer again, fork it from the checkpoint before the question."
             )
         return AlreadyAnswered(f"{said}; your answer was not sent.")
     if status in (RunStatus.QUEUED, RunStatus.RUNNING) and run["resume_value"] is not None:
@@ -272,7 +272,7 @@ def _refusal(orch: Orchestrator, run_id: str, interrupt_ids: Collection[str] | N
     hint = (
         " To answer a question again, fork the run from the checkpoint before it." if status in FINAL else ""
     )
-    return InvalidOperation(f"Run {run_id} is {status} and waits for no answer.{hint}")
+    return InvalidOperation(f"Run {run_id} {standing(status)} and waits for no answer.{hint}")
 
 
 def _what(answer: Mapping[str, Any]) -> str:

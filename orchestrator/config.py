@@ -40,6 +40,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_HEARTBEAT_SECONDS",
     "ORCHESTRATOR_STALE_AFTER_SECONDS",
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+    "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
 )
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
@@ -55,8 +56,8 @@ MAX_CONCURRENCY = 1000
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 
-# The environment includes `.env`: the sidebar and `doctor` say "environment" for both.
-UriSource = Literal["config", "environment", "not set"]
+# Where the URI was set: the sidebar and `doctor` say ".env" for a value only the `.env` file has.
+UriSource = Literal["config", "environment", ".env", "not set"]
 
 
 def _read_env(env_file: str | None) -> dict[str, str]:
@@ -140,6 +141,8 @@ class OrchestratorConfig:
     stale_after_seconds: float
     # Whether the dashboard runs an executor in its own process (off when workers run elsewhere).
     embedded_executor: bool
+    # The workers page hides a worker offline for longer than this (it can show them all).
+    workers_hidden_after_seconds: float
     env_file: str | None
 
     def __init__(
@@ -154,10 +157,12 @@ class OrchestratorConfig:
         heartbeat_seconds: float | None = None,
         stale_after_seconds: float | None = None,
         embedded_executor: bool | None = None,
+        workers_hidden_after_seconds: float | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
         env = self._env = _read_env(env_file)
+        self._from_dotenv = frozenset(name for name in env if name not in os.environ)
         self.checkpoint_mode = (
             checkpoint_mode
             if checkpoint_mode is not None
@@ -199,6 +204,14 @@ class OrchestratorConfig:
             else parse_bool(
                 env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR"
             )
+        )
+        self.workers_hidden_after_seconds = _parse_float(
+            workers_hidden_after_seconds
+            if workers_hidden_after_seconds is not None
+            else env.get("ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS", "86400"),
+            "workers_hidden_after_seconds"
+            if workers_hidden_after_seconds is not None
+            else "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
         )
         self._check_engine_settings()
 
@@ -251,11 +264,11 @@ class OrchestratorConfig:
 
     @property
     def uri_source(self) -> UriSource:
-        """Where the PostgreSQL URI comes from: the config, the environment (or .env), or nowhere."""
+        """Where the PostgreSQL URI comes from: the config, the process environment, `.env`, or nowhere."""
         if self.postgres_uri:
             return "config"
         if self._env.get("POSTGRES_URI"):
-            return "environment"
+            return ".env" if "POSTGRES_URI" in self._from_dotenv else "environment"
         return "not set"
 
     @property

@@ -49,6 +49,8 @@ from orchestrator.workflows import WorkflowRegistry, load_registry
 logger = logging.getLogger("orchestrator.executor")
 # How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
 ROLLUP_FOLD_SECONDS = 10.0
+# When the process ends (Ctrl-C on the dashboard), runs still going get this long to finish.
+EXIT_GRACE_SECONDS = 2.0
 
 
 def default_worker_name() -> str:
@@ -101,6 +103,10 @@ class Executor:
         self._ready.clear()
         self._thread = threading.Thread(target=self._thread_main, name="orchestrator-executor", daemon=True)
         self._thread.start()
+        # Stop before the interpreter shuts its thread pools down (a dashboard stopped with Ctrl-C):
+        # these hooks run last-registered first, so before concurrent.futures' own, and the loop
+        # never meets "cannot schedule new futures after interpreter shutdown".
+        threading._register_atexit(self._stop_at_exit)  # type: ignore[attr-defined]
         self._ready.wait(timeout=60)
         if self.error is not None:
             raise self.error
@@ -113,6 +119,10 @@ class Executor:
             logger.error("The embedded executor stopped: %s", exc)
         finally:
             self._ready.set()
+
+    def _stop_at_exit(self) -> None:
+        """The process is ending: stop quickly; runs still going are released, to resume later."""
+        self.stop(grace=EXIT_GRACE_SECONDS)
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop claiming, let running runs finish for `grace` seconds, then release them."""

@@ -291,9 +291,14 @@ class Orchestrator:
 
     # -- workers --------------------------------------------------------------------------
 
-    def workers(self, *, include_offline: bool = True) -> list[WorkerRow]:
-        """The executors that recorded themselves, online first (heartbeat within stale_after)."""
-        return WorkerStore(self.engine).list(self.config.stale_after_seconds, include_offline=include_offline)
+    def workers(self, *, include_offline: bool = True, hide_gone: bool = False) -> list[WorkerRow]:
+        """The executors that recorded themselves, online first (heartbeat within stale_after);
+        with `hide_gone`, not those offline for longer than the config's `workers_hidden_after_seconds`."""
+        return WorkerStore(self.engine).list(
+            self.config.stale_after_seconds,
+            include_offline=include_offline,
+            hide_gone_after=self.config.workers_hidden_after_seconds if hide_gone else None,
+        )
 
     def waiting_reason(self, run: RunRow) -> str | None:
         """Why a queued run does not start, in one sentence, when no online worker can run it."""

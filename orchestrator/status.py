@@ -120,11 +120,16 @@ _NOW: dict[str, str] = {
 }
 
 
+def standing(status: str) -> str:
+    """Where a run stands, for a sentence: "has already succeeded", "was cancelled", "is running"."""
+    return _NOW.get(status, f"is {status}")
+
+
 def refusal(run_id: str, status: str, action: Action) -> str:
     """One sentence: the run's status does not allow `action`, and which statuses do."""
     allowed = [_WORDS.get(s, str(s)) for s in statuses_allowing(action)]
     listed = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
-    now = _NOW.get(status, f"is {status}")
+    now = standing(status)
     return f"Run {run_id} {now}; only {listed} runs can be {_DONE.get(action, str(action))}."
 
 

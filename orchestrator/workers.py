@@ -31,6 +31,7 @@ class WorkerRow(TypedDict):
     workflows: list[str]
     broken: dict[str, str] | None
     online: bool
+    seen_seconds_ago: float  # since its last heartbeat, by the database's clock
 
 
 class WorkerStore:
@@ -89,18 +90,31 @@ class WorkerStore:
                 update(workers).where(workers.c.worker == worker).values(stopped_at=utcnow(), running=0)
             )
 
-    def list(self, stale_after_seconds: float, *, include_offline: bool = True) -> list[WorkerRow]:
-        """Workers, online first, each with `online`; offline ones only with `include_offline`."""
+    def list(
+        self,
+        stale_after_seconds: float,
+        *,
+        include_offline: bool = True,
+        hide_gone_after: float | None = None,
+    ) -> list[WorkerRow]:
+        """Workers, online first, each with `online` and `seen_seconds_ago`; offline ones only with
+        `include_offline`, and of those only the ones seen within `hide_gone_after` seconds if given."""
         online = (workers.c.stopped_at.is_(None)) & (
             workers.c.heartbeat_at >= db_seconds_ago(stale_after_seconds)
         )
-        stmt = select(workers, online.label("online")).order_by(online.desc(), workers.c.worker)
+        stmt = select(workers, online.label("online"), db_now().label("db_now")).order_by(
+            online.desc(), workers.c.worker
+        )
         if not include_offline:
             stmt = stmt.where(online)
+        elif hide_gone_after is not None:
+            stmt = stmt.where(online | (workers.c.heartbeat_at >= db_seconds_ago(hide_gone_after)))
         with self.engine.connect() as conn:
             found = [dict(row._mapping) for row in conn.execute(stmt)]
         for row in found:
             row["online"] = bool(row["online"])
+            now = row.pop("db_now")
+            row["seen_seconds_ago"] = max(0.0, (now - row["heartbeat_at"]).total_seconds())
         return found  # type: ignore[return-value]
 
     def online_workflows(self, stale_after_seconds: float) -> set[str]:

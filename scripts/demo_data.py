@@ -268,3 +268,21 @@ def _task(
         "step": step,
         "work_started_at": work_started_at,
     }
+
+
+def main() -> int:
+    """`python -m scripts.demo_data`: seed the configured database (CHECKPOINT_MODE, SQLITE_PATH,
+    POSTGRES_URI, or `.env`) with the demo data set and say what it added."""
+    config = OrchestratorConfig()
+    config.validate()
+    print(f"Seeding the demo data set into {config!r} (the real runs take a few seconds)…")
+    demo = seed_demo(config)
+    print(
+        f"Added {len(demo.bulk)} runs (one of {BIG_RUN_TASKS} tasks, `{demo.big_run}`) and "
+        f"{len(demo.real)} runs executed for real; the one waiting for approval: {demo.real['waiting']}."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -204,7 +204,7 @@ def test_approve_with_a_value_runs_exactly_that_plan(cli: Cli, orch: Orchestrato
     assert_one_error_line(
         late,
         f"Run {run_id} was already answered by cli:",
-        ' UTC (approved with ["step one", "step two"]) and is succeeded; to answer again, fork it',
+        ' UTC (approved with ["step one", "step two"]) and has already succeeded; to answer again, fork it',
     )
 
 

@@ -54,11 +54,11 @@ def test_environment_uri_beats_dotenv(monkeypatch, tmp_path):
     assert cfg.uri_source == "environment"
 
 
-def test_dotenv_uri_is_used_when_nothing_else_is_set_and_reported_as_environment(tmp_path):
+def test_dotenv_uri_is_used_when_nothing_else_is_set_and_reported_as_dotenv(tmp_path):
     env_file = write_env(tmp_path, POSTGRES_URI=DOTENV_URI)
     cfg = OrchestratorConfig(checkpoint_mode="postgres", env_file=env_file)
     assert cfg.resolved_postgres_uri == DOTENV_URI
-    assert cfg.uri_source == "environment"
+    assert cfg.uri_source == ".env"
 
 
 def test_dotenv_in_working_directory_is_read_by_default(tmp_path):

@@ -175,7 +175,11 @@ def test_sidebar_shows_mode_source_and_masked_uri_and_never_the_password(
         sidebar_captions = [c.value for c in at.sidebar.caption]
         assert f"**Mode:** `{backend}`" in sidebar_md
         assert "**POSTGRES_URI:** environment" in sidebar_md
-        assert f"`{masked}`" in sidebar_captions
+        (uri_caption,) = [c for c in sidebar_captions if "<code" in c]
+        # The URI whole, in pieces that never break inside: a narrow sidebar wraps it between them.
+        assert re.sub(r"<[^>]+>", "", uri_caption) == masked
+        host_port = masked.split("@")[1].split("/")[0]
+        assert f'<code style="white-space:nowrap">{host_port}</code>' in uri_caption
         assert "**Database:** :green[:material/check_circle:] answers" in sidebar_md
         file_captions = [c for c in sidebar_captions if c.startswith("File:")]
         if backend == "sqlite":
@@ -688,7 +692,9 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
     new = orch.store.get_run(others[0]["run_id"])
     assert (new["status"], new["rerun_of"], new["workflow"]) == ("queued", run_id, "simulate")
     assert (new["input"], new["tags"]) == (original["input"], ["orig"])
-    assert main_texts(at, "success") == [f"Re-run queued as: {new['run_id']}"]
+    assert main_texts(at, "success") == [
+        f"Re-run queued as run [`{new['run_id']}`](run_detail?run_id={new['run_id']}), with the same input."
+    ]
 
     # simulate with 2 tasks: steps -1, 0, 1 (plan), 2 (both works), 3 (summarize), as LangGraph saved them
     assert [t.metadata["step"] for t in checkpoints(orch.config, run_id)] == [-1, 0, 1, 2, 3]
@@ -697,7 +703,7 @@ def test_rerun_queues_a_new_run_and_delete_removes_the_run(orch: Orchestrator):
     assert orch.store.get_run(run_id) is None
     assert orch.store.get_tasks(run_id) == []
     assert checkpoints(orch.config, run_id) == []
-    assert main_texts(at, "success") == ["Delete: deleted"]
+    assert main_texts(at, "success") == ["Deleted: the run, its task rows and its checkpoints are gone."]
     assert any("No run has the id" in w for w in main_texts(at, "warning"))
     assert orch.store.get_run(new["run_id"]) is not None
 
@@ -711,6 +717,20 @@ def test_cancel_a_queued_run(orch: Orchestrator):
     run = orch.store.get_run(run_id)
     assert (run["status"], run["error"]) == ("cancelled", "Cancelled on request.")
     assert ":gray[:material/block:] cancelled · simulate" in main_texts(at, "subheader")
+    assert main_texts(at, "success") == ["Cancelled: the run stopped and will not continue."]
+    # Why it ended is said, but a cancel is not an error: no red box.
+    assert main_texts(at, "info") == ["Cancelled on request."]
+    assert main_texts(at, "error") == []
+
+
+def test_cancel_a_running_run_says_it_stops_within_a_heartbeat(orch: Orchestrator):
+    run_id = orch.launch("simulate", {"tasks": 2}, [])
+    at = open_page("run_detail", run_id=run_id)
+    assert orch.store.set_status(run_id, "running")  # an executor holds it now
+    at.button(key="detail_cancel").click().run()
+    assert not at.exception
+    assert orch.store.get_run(run_id)["cancel_requested"]
+    assert main_texts(at, "success") == ["Cancellation requested: the run stops within a heartbeat."]
 
 
 def test_resume_a_failed_run(orch: Orchestrator):
@@ -722,7 +742,7 @@ def test_resume_a_failed_run(orch: Orchestrator):
     at.button(key="detail_resume").click().run()
     assert not at.exception
     assert orch.store.get_run(run_id)["status"] == "queued"
-    assert main_texts(at, "success") == ["Resume: queued"]
+    assert main_texts(at, "success") == ["Resumed: the run is queued and continues from its last checkpoint."]
 
 
 @pytest.fixture
@@ -744,7 +764,7 @@ def test_approve_the_proposed_plan(orch: Orchestrator, awaiting_run: str):
     run = orch.store.get_run(awaiting_run)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [PLAN]
-    assert main_texts(at, "success") == ["Approve: queued"]
+    assert main_texts(at, "success") == ["Answer sent: the run is queued and continues."]
 
 
 def test_approve_an_edited_plan_and_the_run_carries_it_out(orch: Orchestrator, awaiting_run: str):
@@ -794,7 +814,11 @@ def test_the_outcome_sentence_shows_when_an_action_ends_the_run(
     at.button(key=f"detail_{action}").click().run()
     assert not at.exception
     assert orch.store.get_run(awaiting_run)["status"] == "cancelled"
-    assert main_texts(at, "success") == [f"{action.capitalize()}: cancelled"]
+    said = {
+        "cancel": "Cancelled: the run stopped and will not continue.",
+        "reject": "Rejected: the run is cancelled.",
+    }
+    assert main_texts(at, "success") == [said[action]]
 
 
 def test_reject_with_a_reason_typed_just_before_the_click(orch: Orchestrator, awaiting_run: str):
@@ -860,8 +884,8 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Workflow",
         "Status",
         "Created at",
-        "Work time (s)",
-        "Wall time (s)",
+        "Work time",
+        "Wall time",
         "Tasks total",
         "Tasks completed",
         "Tasks failed",
@@ -869,7 +893,9 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Tags",
     ]
     assert list(table.loc["Status"]) == ["succeeded", "failed"]
-    assert list(table.loc["Success rate"]) == ["0.800", "0.800"]
+    # One format for each: a percentage, and durations as on every page.
+    assert list(table.loc["Success rate"]) == ["80.0%", "80.0%"]
+    assert list(table.loc["Wall time"]) == ["3.0 s", "3.0 s"]
     assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)}
 
     at.toggle(key="compare_only_diff").set_value(True).run()
@@ -1053,16 +1079,16 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
         "plan_execute": 1,
     }
 
-    at.segmented_control(key="overview_period").set_value("Last 24 h").run()
+    at.segmented_control(key="overview_period").set_value("24h").run()
     assert not at.exception, [e.value for e in at.exception]
     # Last 24 h: c1 (succeeded, 10 s, 5 tasks) and c6 (queued); the 24 h before: c2 (20 s, 3 tasks).
     day_figures = figures(at)
     assert day_figures["Runs"] == ("2", "1")
-    assert day_figures["Success rate"] == ("100.0%", "+0.0%")
+    assert day_figures["Success rate"] == ("100.0%", "")  # no change: no green "↑ +0.0%"
     assert day_figures["Median work time"] == ("2.0 s", "-2.0 s")
     assert day_figures["Tasks completed"] == ("5", "2")
 
-    at.segmented_control(key="overview_period").set_value("Custom").run()
+    at.segmented_control(key="overview_period").set_value("custom").run()
     assert not at.exception, [e.value for e in at.exception]
     # The default custom range, the last 7 calendar days through today (8 days), holds c1..c7;
     # the 8 days before it hold p1..p3 (o1 is older).
@@ -1074,7 +1100,10 @@ def test_overview_figures_against_the_previous_period(orch: Orchestrator):
 def test_overview_of_an_empty_database(orch: Orchestrator):
     at = open_page("overview")
     assert not at.exception, [e.value for e in at.exception]
-    assert figures(at)["Runs"] == ("0", "0")
+    # 0 against 0: no change, so no delta (not a green "↑ +0.00")
+    assert figures(at) == {label: (value, "") for label, (value, _) in figures(at).items()}
+    assert figures(at)["Runs"] == ("0", "")
+    assert figures(at)["Tasks / minute"] == ("0.00", "")
     assert "No runs in this period." in main_texts(at, "info")
 
 
@@ -1143,10 +1172,10 @@ def test_overview_shows_the_whole_period_and_names_the_period_before(orch: Orche
         ]
     )
     cases = [
-        ("Last 7 days", "the previous 7 days", dt.timedelta(days=7), dt.timedelta(days=9)),
-        ("Last 24 h", "the previous 24 hours", dt.timedelta(hours=24), dt.timedelta(hours=26)),
-        ("Last 30 days", "the previous 30 days", dt.timedelta(days=30), dt.timedelta(days=32)),
-        ("Custom", "the previous 8 days", dt.timedelta(days=8), dt.timedelta(days=8)),
+        ("7d", "the previous 7 days", dt.timedelta(days=7), dt.timedelta(days=9)),
+        ("24h", "the previous 24 hours", dt.timedelta(hours=24), dt.timedelta(hours=26)),
+        ("30d", "the previous 30 days", dt.timedelta(days=30), dt.timedelta(days=32)),
+        ("custom", "the previous 8 days", dt.timedelta(days=8), dt.timedelta(days=8)),
     ]
     at = open_page("overview")
     for choice, words, shortest, longest in cases:

@@ -204,7 +204,7 @@ def test_simulate_field_errors_and_copies_out_of_range_queue_nothing(orch: Orche
     at = open_page("launch")
     cases = [
         ("tasks", 0, "Tasks must be at least 1."),
-        ("fail_rate", 1.5, "Fail Rate must be at most 1.0."),
+        ("fail_rate", 1.5, "Fail rate must be at most 1.0."),
         ("copies", 0, "Copies must be between 1 and 100."),
         ("copies", 101, "Copies must be between 1 and 100."),
     ]
@@ -300,7 +300,7 @@ def test_every_field_error_shows_at_once(orch: Orchestrator):
     assert run_count(orch) == 0
     expected = {
         field_key("simulate", "tasks"): "Tasks must be at least 1.",
-        field_key("simulate", "fail_rate"): "Fail Rate must be at most 1.0.",
+        field_key("simulate", "fail_rate"): "Fail rate must be at most 1.0.",
         form_key("simulate", "copies"): "Copies must be between 1 and 100.",
     }
     assert field_errors(at) == list(expected.values())
@@ -477,14 +477,14 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
     run = orch.store.get_run(approved)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [["alpha task", "beta task"]]
-    assert "Approve: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     at.text_input(key=f"{LIVE}_{rejected}_reason").input("not this week")
     at.button(key=f"{LIVE}_{rejected}_reject").click().run()
     assert not at.exception, [e.value for e in at.exception]
     run = orch.store.get_run(rejected)
     assert (run["status"], run["error"]) == ("cancelled", "Rejected: not this week")
-    assert "Reject: cancelled" in main_texts(at, "success")
+    assert "Rejected: the run is cancelled." in main_texts(at, "success")
 
     run = execute(orch, [approved], until=FINISHED)[approved]
     assert run["status"] == "succeeded"

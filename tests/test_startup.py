@@ -131,7 +131,7 @@ def test_cli_init_and_doctor_read_mode_and_uri_from_dotenv(postgres_uri, tmp_pat
     doctor = run_cli("doctor", cwd=folder)
     assert doctor.returncode == 0, doctor.stderr
     assert "mode:           postgres" in doctor.stdout
-    assert "(from: environment)" in doctor.stdout
+    assert "(from: .env)" in doctor.stdout  # set in .env, and said so
     assert "database:       answers" in doctor.stdout
 
 

@@ -116,7 +116,7 @@ def test_a_dict_question_answered_with_json(team: Orchestrator, tmp_path: Path) 
     assert run["status"] == "succeeded"
     assert run["state_snapshot"]["review"] == {"post": False, "note": "later"}
     assert "posted" not in run["state_snapshot"]
-    with pytest.raises(InvalidOperation, match=r"already answered by someone at .* and is succeeded"):
+    with pytest.raises(InvalidOperation, match=r"already answered by someone at .* and has already succeeded"):
         team.approve(run_id)
 
 

@@ -11,11 +11,13 @@ a team would. Expected values are written by hand.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
@@ -74,7 +76,8 @@ def test_a_dict_question_answered_with_json_from_run_detail(team: Orchestrator, 
     run_id = launch_invoices(team, tmp_path)
     assert execute(team, [run_id])[run_id]["status"] == "awaiting_input"
     at = ok(open_page("run_detail", run_id=run_id))
-    assert ":material/front_hand: Waiting for approval" in main_texts(at, "subheader")
+    # A plain question is answered, not approved.
+    assert ":material/front_hand: Waiting for your answer" in main_texts(at, "subheader")
     box = at.text_area(key="detail_answer")
     assert json.loads(box.value) == QUESTION and box.value.startswith('{\n  "')  # prefilled, indented
     # The run's graph: each node coloured by its tasks, `review` waiting at its question.
@@ -85,16 +88,17 @@ def test_a_dict_question_answered_with_json_from_run_detail(team: Orchestrator, 
     assert '"post" [label="post", fillcolor="#ffffff", color="#9e9e9e"];' in dot
     assert "Config: `ledger_url` = `https://ledger.example/api`" in main_texts(at, "markdown")
 
-    box.input("{")  # not JSON: one sentence, nothing sent
+    box.input("{")  # not JSON: one sentence, under the box it is about, nothing sent
     click(at, "detail_send")
-    assert main_texts(at, "error") == [
-        "Answer failed: The answer is not valid JSON (Expecting property name enclosed in double quotes at character 1)."
-    ]
+    sentence = "Answer failed: The answer is not valid JSON (Expecting property name enclosed in double quotes at character 1)."
+    assert main_texts(at, "error") == [sentence]
+    (answer_column,) = [c for c in at.columns if any(t.key == "detail_answer" for t in c.text_area)]
+    assert [e.value for e in answer_column.error] == [sentence]
     assert team.get_run(run_id)["status"] == "awaiting_input"
 
     at.text_area(key="detail_answer").input('{"post": false}')
     click(at, "detail_send")
-    assert "Answer: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     run = team.get_run(run_id)
     assert run["status"] == "queued"
     assert list(run["resume_value"]["resume"].values()) == [{"post": False}]
@@ -122,12 +126,12 @@ def test_an_agent_inbox_request_edited_and_another_responded_from_run_detail(
     assert json.loads(args.value) == {"url": "https://ledger.example/api", "invoices": 4}
     args.input('{"url": "https://other.example", "invoices": 3}')
     click(at, "detail_edit")
-    assert "Edit: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     at = ok(open_page("run_detail", run_id=responded))
     at.text_input(key="detail_response_text").input("wait for the audit")
     click(at, "detail_respond")
-    assert "Response: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
 
     done = execute(team, [edited, responded], until=FINAL)
     assert done[edited]["status"] == done[responded]["status"] == "succeeded"
@@ -175,7 +179,7 @@ def test_a_launch_card_answers_an_agent_inbox_request(team: Orchestrator) -> Non
     assert keys == {f"{card}_edit", f"{card}_ignore", f"{card}_cancel"}  # and the card's Cancel
     at.text_area(key=f"{card}_edit_args").input('{"to": "team@example.com"}')
     click(at, f"{card}_edit")
-    assert "Edit: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     # Asked alone (not in a list), answered alone.
     assert team.get_run(run_id)["resume_value"] == {
         "resume": {"q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}}
@@ -209,7 +213,7 @@ def test_a_workflow_with_an_answer_model_gets_a_form_with_every_error_at_once(te
     at.text_input(key="detail_field_approver").input("Ada")
     at.number_input(key="detail_field_amount").set_value(250)
     submit(at, "Send answer")
-    assert "Answer: queued" in main_texts(at, "success")
+    assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     run = execute(team, [run_id], until=FINAL)[run_id]
     assert run["status"] == "succeeded", run["error"]
     assert run["state_snapshot"]["signed"] == {"approver": "Ada", "amount": 250}
@@ -433,3 +437,31 @@ def test_workers_page_and_the_waiting_reason(team: Orchestrator) -> None:
     assert reason in main_texts(at, "warning")
     at = ok(open_page("launch", by="browser:waiting"))
     assert reason in main_texts(at, "warning")
+
+
+def test_workers_gone_longer_than_a_day_are_hidden_and_each_says_when_it_was_last_seen(
+    team: Orchestrator,
+) -> None:
+    from orchestrator.db import workers as workers_table
+
+    store = WorkerStore(team.engine)
+    for name in ("live:1", "recent:2", "old:3"):
+        store.register(name, host=name.split(":")[0], pid=1, concurrency=1, workflows=["simulate"], broken={})
+    store.stopped("recent:2")
+    with team.engine.begin() as conn:  # old:3's last heartbeat, two days ago (recent:2's an hour ago)
+        for name, age in (("recent:2", dt.timedelta(hours=1)), ("old:3", dt.timedelta(days=2))):
+            row = conn.execute(select(workers_table.c.heartbeat_at).where(workers_table.c.worker == name)).one()
+            conn.execute(
+                update(workers_table).where(workers_table.c.worker == name).values(heartbeat_at=row[0] - age)
+            )
+    at = ok(open_page("workers"))
+    (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
+    assert list(table["worker"]) == ["live:1", "recent:2"]
+    assert list(table["seen"]) == ["now", "1 h 0 min ago"]
+    assert "1 worker offline for more than 24 h 0 min is hidden." in main_texts(at, "caption")
+    assert [(m.label, m.value) for m in at.main.metric][:2] == [("Online", "1"), ("Offline", "2")]
+
+    at.toggle(key="workers_show_all").set_value(True).run()
+    (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
+    assert list(table["worker"]) == ["live:1", "old:3", "recent:2"]
+    assert list(table["seen"])[1] == "48 h 0 min ago"

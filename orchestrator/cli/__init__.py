@@ -1,7 +1,7 @@
 """The command line: `python -m orchestrator init | doctor | run | ...` (also `orchestrator ...`).
 
-Every command takes --mode, --postgres-uri and --sqlite-path, which override the config
-(and the environment) for that one call.
+Every command takes --mode, --postgres-uri and --sqlite-path (before or after the command), which
+override the config (and the environment) for that one call.
 """
 
 from __future__ import annotations
@@ -38,12 +38,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    # The shared flags go before the command or after it (`--mode postgres doctor`, `doctor --mode
+    # postgres`); SUPPRESS keeps a flag given before the command from being reset by the command's
+    # own parser, and after it wins.
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
     common.add_argument("--mode", choices=None, help='"sqlite" or "postgres" (overrides CHECKPOINT_MODE)')
     common.add_argument("--postgres-uri", help="PostgreSQL URI (overrides POSTGRES_URI)")
     common.add_argument("--sqlite-path", help="SQLite database file (overrides SQLITE_PATH)")
     prog = "orchestrator" if Path(sys.argv[0]).name == "orchestrator" else "python -m orchestrator"
-    parser = _Parser(prog=prog, description=__doc__.splitlines()[0])
+    parser = _Parser(prog=prog, description=__doc__.splitlines()[0], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_func, help_text, arguments) in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, parents=[common])

@@ -36,7 +36,9 @@ def command(
 def config_from_args(args: argparse.Namespace) -> OrchestratorConfig:
     """The config, with the flags given on the command line taking precedence."""
     return OrchestratorConfig(
-        checkpoint_mode=args.mode, postgres_uri=args.postgres_uri, sqlite_path=args.sqlite_path
+        checkpoint_mode=getattr(args, "mode", None),
+        postgres_uri=getattr(args, "postgres_uri", None),
+        sqlite_path=getattr(args, "sqlite_path", None),
     )
 
 

@@ -13,9 +13,9 @@ from orchestrator.cli.base import add_wait, command, execute_here, json_arg, pri
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
 from orchestrator.history import checkpoint_history
-from orchestrator.interrupts import HUMAN_ACTIONS
+from orchestrator.interrupts import HUMAN_ACTIONS, human_request
 from orchestrator.operations import Orchestrator
-from orchestrator.run_queries import RunFilter
+from orchestrator.run_queries import RunFilter, empty_ranges
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 
@@ -89,6 +89,12 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         created_to=parse_time(args.until, "--until") if args.until is not None else None,
         **counts,
     )
+    for name in empty_ranges(filters):
+        flag = COUNT_FLAGS[name]
+        raise InputError(
+            f"--min-{flag} {counts[name + '_min']} is more than --max-{flag} {counts[name + '_max']}: "
+            "the range is empty, so no run could match; swap the two or drop one."
+        )
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
@@ -201,6 +207,13 @@ def _fork_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _respond(orch: Orchestrator, args: argparse.Namespace) -> str:
+    pending = orch.pending_interrupts(args.run_id)
+    asked = [p for p in pending if args.interrupt_id in (None, str(p["id"]))]
+    if asked and all(human_request(p["value"]) is None for p in asked):
+        raise InputError(
+            f"Run {args.run_id} asks a plain question, not an Agent Inbox request: answer it with "
+            f"`approve {args.run_id} --value '<JSON>'` (or refuse it with `reject`)."
+        )
     raw = args.args
     value: Any = raw if args.action == "response" or raw is None else json_arg(raw, "--args")
     return orch.respond(

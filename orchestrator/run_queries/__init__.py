@@ -28,6 +28,7 @@ from orchestrator.run_queries.filter import (
     OneOf,
     RunFilter,
     checked_filter,
+    empty_ranges,
 )
 from orchestrator.run_queries.planner import MatchCount, Planner
 from orchestrator.run_queries.postgres_planner import PostgresPlanner
@@ -62,6 +63,7 @@ __all__ = [
     "RunFilter",
     "SqlitePlanner",
     "checked_filter",
+    "empty_ranges",
     "planner_for",
     "sort_field",
 ]

@@ -175,3 +175,15 @@ def checked_filter(filters: RunFilter | None) -> RunFilter:
 
 
 NO_FILTER = RunFilter()
+
+
+def empty_ranges(filters: RunFilter) -> list[str]:
+    """The task counts (`TASK_COUNTS` names) whose minimum is above their maximum: a range no run
+    can be in, which a person means to hear about rather than see nothing match."""
+    return [
+        name
+        for name in TASK_COUNTS
+        if (low := getattr(filters, f"{name}_min")) is not None
+        and (high := getattr(filters, f"{name}_max")) is not None
+        and low > high
+    ]

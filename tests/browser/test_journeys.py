@@ -369,19 +369,19 @@ def test_overview_for_each_period(page: Any, dashboard: Dashboard, demo: DemoDat
 def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 3)
-    number(page, "Delay Ms", 1200)
-    number(page, "Fan Out", 1)
+    number(page, "Delay (ms)", 1200)
+    number(page, "Fan out", 1)
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
     run_id = re.search(r"[0-9a-f]{32}", queued.inner_text()).group(0)
     wait_sidebar_metric(page, "Running", "1")
     page.get_by_text("5 of 5 tasks", exact=False).wait_for(timeout=90_000)
-    # The finished run's progress bar is the theme's blue, not Streamlit's red.
-    colours = page.get_by_test_id("stProgress").first.evaluate(
-        "p => [...p.querySelectorAll('*')].map(e => getComputedStyle(e).backgroundColor)"
-    )
-    assert "rgb(30, 111, 217)" in colours and "rgb(255, 75, 75)" not in colours, colours
+    # The finished run's progress bar is in its status's colour: succeeded, green.
+    bar = page.locator(".run-bar").first
+    bar.wait_for()
+    colour = bar.evaluate("b => getComputedStyle(b.firstElementChild).backgroundColor")
+    assert colour == "rgb(46, 158, 79)", colour
     wait_sidebar_metric(page, "Running", "0")
     wait_until_drawn(page)
     assert run_id in page.get_by_text(re.compile(r"Queued 1 run: ")).inner_text()  # still there
@@ -395,8 +395,8 @@ def test_slot_waits_are_waits_and_a_run_has_its_work_apart_from_its_wall_time(
     mean lies within the tasks' real work, not their waits."""
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 16)
-    number(page, "Delay Ms", 1000)
-    number(page, "Fan Out", 1)
+    number(page, "Delay (ms)", 1000)
+    number(page, "Fan out", 1)
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
@@ -448,7 +448,7 @@ def test_slot_waits_are_waits_and_a_run_has_its_work_apart_from_its_wall_time(
     )
     rows = {row[0]: row for row in cells if row}
     assert "work" in rows, cells
-    mean = float(rows["work"][rows["node"].index("Mean work")].removesuffix(" s"))
+    mean = float(rows["work"][rows["Node"].index("Mean work")].removesuffix(" s"))
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
         since = hour - dt.timedelta(hours=25)
@@ -472,7 +472,7 @@ def test_launch_plan_execute_edit_the_plan_and_approve(
     pick(page, "stSelectbox", "Workflow", "plan_execute")
     goal = page.get_by_role("textbox", name="Goal")
     goal.fill("Collect the logs; parse them and then write a report")
-    page.get_by_test_id("stCheckbox").filter(has_text="Require Approval").click()
+    page.get_by_test_id("stCheckbox").filter(has_text="Require approval").click()
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()
@@ -501,7 +501,7 @@ def test_launch_plan_execute_edit_the_plan_and_approve(
     wait_for(lambda: "Gather every log" in (cells.text_content() or ""), timeout=60, what="the edit")
     wait_until_drawn(page)
     page.get_by_role("button", name="Approve").click()
-    page.get_by_text("Approve: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
@@ -526,9 +526,9 @@ def test_launch_again_and_resume_a_failed_run_from_its_card(
     assert "from_run=" + demo.real["wide"] in page.url
     values = {
         name: page.get_by_role("spinbutton", name=name, exact=True).input_value()
-        for name in ("Tasks", "Seed", "Fan Out")
+        for name in ("Tasks", "Seed", "Fan out")
     }
-    assert values == {"Tasks": "24", "Seed": "2", "Fan Out": "6"}
+    assert values == {"Tasks": "24", "Seed": "2", "Fan out": "6"}
 
     # The demo's runs, as their launcher sees them: the failed one has Resume on its card.
     open_page(page, dashboard, f"/launch?by={DEMO_LAUNCHER}", "Launch a run")
@@ -543,7 +543,7 @@ def test_launch_again_and_resume_a_failed_run_from_its_card(
 def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 0)
-    number(page, "Fail Rate", 1.5)
+    number(page, "Fail rate", 1.5)
     number(page, "Copies", 500)
     before = Orchestrator(dashboard.config, migrate=False)
     try:
@@ -551,7 +551,7 @@ def test_launch_form_shows_every_error_at_once(page: Any, dashboard: Dashboard) 
         page.get_by_role("button", name="Launch").click()
         for message in (
             "Tasks must be at least 1.",
-            "Fail Rate must be at most 1.0.",
+            "Fail rate must be at most 1.0.",
             "Copies must be between 1 and 100.",
         ):
             page.get_by_text(message).wait_for()
@@ -646,7 +646,7 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     assert json.loads(answer.input_value()) == {"question": "Post these invoices?", "invoices": 3}
     fill_kept(page, answer, '{"post": true, "by": "the browser"}')
     page.get_by_role("button", name="Send answer").click()
-    page.get_by_text("Answer: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     args = page.get_by_role("textbox", name="Edit the arguments (JSON)")
     args.wait_for(timeout=90_000)  # the page redraws itself when the run waits again
@@ -655,7 +655,7 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
         assert page.get_by_role("button", name=name, exact=True).count() == 1, name
     fill_kept(page, args, '{"url": "https://other.example/api", "invoices": 2}')
     page.get_by_role("button", name="Send edited arguments").click()
-    page.get_by_text("Edit: queued").wait_for()
+    page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
 
     orch = Orchestrator(dashboard.config, migrate=False)
     try:

@@ -15,7 +15,9 @@ class RegionalInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     region: Literal["emea", "apac", "amer"] = Field("emea", description="Sales region.")
-    steps: list[str] = Field(default_factory=list, max_length=5, description="What to do, in order.")
+    steps: list[str] = Field(
+        default_factory=lambda: ["collect", "report"], max_length=5, description="What to do, in order."
+    )
     weeks: int = Field(4, ge=1, le=52, description="How many weeks.")
 
 

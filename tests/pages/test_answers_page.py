@@ -22,7 +22,7 @@ def test_the_second_answer_on_the_page_is_refused_with_who_when_and_what(page_or
 
     first.button(key="detail_approve").click().run()
     assert not first.exception
-    assert main_texts(first, "success") == ["Approve: queued"]
+    assert main_texts(first, "success") == ["Answer sent: the run is queued and continues."]
     (answer,) = page_orch.store.get_answers(run_id)
     plan = ["Collect logs", "Parse them", "Report"]  # the editor's plan, as drawn
     assert answer["answered_by"].startswith("browser:") and answer["answer"] == plan

@@ -56,13 +56,31 @@ def test_a_choice_and_a_list_of_text_have_their_own_widgets(regional: Orchestrat
     choice = at.selectbox(key=field("region"))
     assert choice.options == ["emea", "apac", "amer"] and choice.value == "emea"
     steps = at.text_area(key=field("steps"))
-    assert steps.value == "" and steps.help.startswith("One item per line.")
+    # The model's default (a default_factory) is prefilled, and named in the help.
+    assert steps.value == "collect\nreport"
+    assert steps.help.startswith("One item per line. Left blank: collect, report.")
+    assert at.number_input(key=field("weeks")).label == "Weeks"
     choice.set_value("apac")
     steps.input("collect\n\n  clean  \nreport\n")  # one item per line; blank lines left out
     submit(at)
     (run,) = runs(regional)
     assert (run["workflow"], run["status"]) == ("regional", "queued")
     assert run["input"] == {"region": "apac", "steps": ["collect", "clean", "report"], "weeks": 4}
+
+
+def test_a_blank_list_takes_the_models_default_not_an_empty_list(regional: Orchestrator) -> None:
+    at = choose_regional(open_page("launch"))
+    at.text_area(key=field("steps")).input("  \n")
+    submit(at)
+    (run,) = runs(regional)
+    assert run["input"]["steps"] == ["collect", "report"]
+
+
+def test_a_fields_label_is_words_not_its_name(page_orch: Orchestrator) -> None:
+    at = open_page("launch")  # simulate: delay_ms, fan_out, fail_rate
+    labels = {n.label for n in at.number_input}
+    assert {"Delay (ms)", "Fan out", "Fail rate"} <= labels, labels
+    assert not {"Delay Ms", "Fan Out", "Fail Rate"} & labels
 
 
 def test_a_list_past_its_bound_is_a_field_error(regional: Orchestrator) -> None:

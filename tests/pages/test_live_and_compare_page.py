@@ -4,6 +4,7 @@ Compare page's "Diff run 1 against" run N (both backends)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.looks import LOOKS, RUN_COLORS
 from orchestrator.operations import Orchestrator
-from tests.apptest_helpers import main_texts, open_page, reset_streamlit
+from tests.apptest_helpers import execute, main_texts, open_page, reset_streamlit
 
 
 def insert(orch: Orchestrator, *runs: tuple[str, str, dict[str, Any], dict[str, Any] | None]) -> None:
@@ -146,3 +148,59 @@ def test_compare_takes_at_most_ten_runs_from_a_link(page_orch: Orchestrator) -> 
     assert at.query_params == {"run_ids": ",".join(ids[:10])}
     (table,) = [df.value for df in at.dataframe if list(df.value.columns)[:1] == ["1: m00"]]
     assert list(table.columns) == [f"{n + 1}: m{n:02d}" for n in range(10)]
+
+
+# -- the launch page's cards -------------------------------------------------------------------
+
+
+def test_a_failed_runs_card_says_why_with_a_red_bar(page_orch: Orchestrator) -> None:
+    base = dt.datetime(2026, 2, 1, 9, 0, tzinfo=dt.UTC)
+    common = {"workflow": "simulate", "created_at": base, "started_at": base, "input": {}, "tags": []}
+    page_orch.store.insert_many(
+        [
+            {
+                **common,
+                "run_id": "cardfailed",
+                "status": "failed",
+                "finished_at": base + dt.timedelta(seconds=3),
+                "tasks_total": 4,
+                "tasks_completed": 3,
+                "tasks_failed": 1,
+                "error": "RuntimeError: simulated failure\nTraceback (most recent call last): ...",
+                "launched_by": "browser:cards",
+            },
+            {
+                **common,
+                "run_id": "carddone",
+                "status": "succeeded",
+                "finished_at": base + dt.timedelta(seconds=2),
+                "tasks_total": 2,
+                "tasks_completed": 2,
+                "launched_by": "browser:cards",
+            },
+        ]
+    )
+    at = open_page("launch", by="browser:cards")
+    assert not at.exception, [e.value for e in at.exception]
+    assert main_texts(at, "error") == ["RuntimeError: simulated failure"]  # its first line, not the traceback
+    bars = [m for m in main_texts(at, "markdown") if 'class="run-bar"' in m]
+    assert len(bars) == 2
+    (failed,) = [b for b in bars if 'data-status="failed"' in b]
+    assert "width:75%;background:#d93636" in failed  # 3 of 4, in the failed colour
+    (done,) = [b for b in bars if 'data-status="succeeded"' in b]
+    assert "width:100%;background:#2e9e4f" in done
+
+
+def test_compare_draws_runs_in_colours_that_are_not_statuses(page_orch: Orchestrator) -> None:
+    ids = [page_orch.launch("simulate", {"tasks": 1, "delay_ms": 0, "seed": n}) for n in range(3)]
+    execute(page_orch, ids)
+    at = open_page("compare", run_ids=",".join(ids))
+    assert not at.exception, [e.value for e in at.exception]
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert len(specs) == 2  # durations and counts by node
+    status_hexes = {look.color for look in LOOKS.values()}
+    for spec in specs:
+        scale = spec["encoding"]["color"]["scale"]
+        assert scale["domain"] == [f"{i + 1}: {run_id[:8]}" for i, run_id in enumerate(ids)]
+        assert scale["range"] == list(RUN_COLORS[:3])  # the same run, the same colour, in both charts
+        assert not status_hexes & set(scale["range"])

@@ -5,14 +5,17 @@ histograms and a click on a bar of runs over time opening those runs (both backe
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.util import AttributeDictionary
 
+from dashboard.charts import DURATION_TICKS
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import main_texts, open_page
 
@@ -78,9 +81,9 @@ def node_rows(table: pd.DataFrame) -> list[tuple[Any, ...]]:
             r.node,
             r.tasks,
             r.failed,
-            round(r.failure_rate, 4),
-            round(r.mean_seconds, 4),
-            round(r.p95_seconds, 4),
+            r.failure_rate,
+            r.mean_seconds,
+            r.p95_seconds,
         )
         for r in table.itertuples()
     ]
@@ -99,10 +102,10 @@ def test_slowest_and_most_failing_nodes(seeded: dict[str, dt.datetime]) -> None:
     assert {"Slowest nodes", "Most failing nodes"} <= set(main_texts(at, "subheader"))
     # work: 4 s, 2 s, 6 s (two failed): mean 4, p95 at position 1.9 of 2 4 6 = 4 + 0.9*2 = 5.8
     assert node_rows(tables_after("Slowest nodes", at)) == [
-        ("planner", 1, 0, 0.0, 8.0, 8.0),
-        ("work", 3, 2, 0.6667, 4.0, 5.8),
-        ("worker", 1, 1, 1.0, 3.0, 3.0),
-        ("plan", 1, 0, 0.0, 1.0, 1.0),
+        ("planner", 1, 0, "0.0%", "8.0 s", "8.0 s"),
+        ("work", 3, 2, "66.7%", "4.0 s", "5.8 s"),
+        ("worker", 1, 1, "100.0%", "3.0 s", "3.0 s"),
+        ("plan", 1, 0, "0.0%", "1.0 s", "1.0 s"),
     ]
     assert [row[0] for row in node_rows(tables_after("Most failing nodes", at))] == ["work", "worker"]
 
@@ -156,3 +159,54 @@ def test_a_click_on_a_bar_opens_those_runs(seeded: dict[str, dt.datetime]) -> No
     assert [t.value for t in at.title] == ["Runs"]
     (shown,) = [df.value for df in at.dataframe if "run_id" in df.value.columns]
     assert [link.removeprefix(LINK) for link in shown["run_id"]] == ["a"]
+
+
+def test_histogram_axes_read_as_durations_and_draw_the_last_bar_whole(seeded: dict[str, dt.datetime]) -> None:
+    at = open_page("overview")
+    charts = at.get("vega_lite_chart")
+    _, durations, tasks = [json.loads(chart.proto.spec) for chart in charts]
+    _, duration_rows, task_rows = [pa.ipc.open_stream(c.proto.datasets[0].data.data).read_pandas() for c in charts]
+    x = durations["encoding"]["x"]
+    assert x["title"] == "work time"
+    assert "' s'" in x["axis"]["labelExpr"] and "' min'" in x["axis"]["labelExpr"]  # 10 s, 1 min, not 1e+1
+    assert set(x["axis"]["values"]) <= set(DURATION_TICKS)
+    for spec, rows in ((durations, duration_rows), (tasks, task_rows)):
+        # The scale ends where the last bar ends: the bar is not cut at the right edge.
+        assert spec["encoding"]["x"]["scale"]["domain"] == [rows["start"].min(), rows["end"].max()]
+
+
+def test_p95_reads_the_same_in_the_headline_and_the_table(seeded: dict[str, dt.datetime]) -> None:
+    at = open_page("overview")
+    headline = {m.label: m.value for m in at.main.metric}["p95 work time"]
+    (table,) = [df.value for df in at.dataframe if "workflow" in df.value.columns]
+    assert headline.endswith(" s") and all(str(v).endswith(" s") for v in table["p95_work_seconds"])
+    assert all(str(v).endswith("%") for v in table["success_rate"])
+
+
+def test_the_period_and_workflows_live_in_the_url(seeded: dict[str, dt.datetime]) -> None:
+    at = open_page("overview")
+    assert dict(at.query_params) == {}  # the defaults: last 7 days, every workflow, work time
+    at.segmented_control(key="overview_period").set_value("24h").run()
+    at.multiselect(key="overview_workflows").set_value(["simulate"]).run()
+    at.toggle(key="overview_wall").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert shared == {"period": "24h", "workflow": "simulate", "wall": "true"}
+
+    # A reload, or the link opened elsewhere: the same view.
+    again = open_page("overview", **shared)
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.segmented_control(key="overview_period").value == "24h"
+    assert again.multiselect(key="overview_workflows").value == ["simulate"]
+    assert again.toggle(key="overview_wall").value is True
+    assert {m.label: m.value for m in again.main.metric}["Runs"] == "2"  # a and b: the last 24 h of simulate
+
+    custom = open_page("overview", period="custom", days="2026-01-01..2026-01-03")
+    assert not custom.exception, [e.value for e in custom.exception]
+    assert custom.date_input(key="overview_custom").value == (dt.date(2026, 1, 1), dt.date(2026, 1, 3))
+    assert any(c.startswith("2026-01-01 00:00:00 UTC – 2026-01-04 00:00:00 UTC") for c in main_texts(custom, "caption"))
+
+    bad = open_page("overview", period="week")
+    assert main_texts(bad, "error") == [
+        "This link's `period` is not a value this page takes, so it is left at its default."
+    ]

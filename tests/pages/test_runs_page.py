@@ -88,3 +88,20 @@ def test_a_link_past_the_last_page_shows_the_last_page(page_orch: Orchestrator) 
     at = open_page("runs", size="25", page="85899346")
     assert not at.exception, [e.value for e in at.exception]
     assert shown_ids(at) == ["r04", "r03", "r02", "r01", "r00"]
+
+
+def test_statuses_read_as_words_not_stored_names(page_orch: Orchestrator) -> None:
+    run_id = page_orch.launch("simulate", {"tasks": 1})
+    page_orch.store.update_run(run_id, status="awaiting_input", state_snapshot={"__interrupt__": []})
+    at = open_page("runs")
+    assert not at.exception, [e.value for e in at.exception]
+    options = at.multiselect(key="runs_status").options
+    assert "awaiting input" in options and "awaiting_input" not in options
+    detail = open_page("run_detail", run_id=run_id)
+    assert ":violet[:material/front_hand:] awaiting input · simulate" in main_texts(detail, "subheader")
+
+
+def test_an_empty_task_range_is_said_on_the_page(page_orch: Orchestrator) -> None:
+    at = open_page("runs", tasks_total_min="10", tasks_total_max="5")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Tasks ≥ 10 and ≤ 5: the range is empty, so no run can match." in main_texts(at, "warning")

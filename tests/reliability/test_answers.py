@@ -146,7 +146,7 @@ def test_concurrent_answers_exactly_one_wins_and_the_run_goes_on_with_it(
                 assert line.endswith(
                     "; your answer was not sent."
                     if winner != "reject"
-                    else "and is cancelled; to answer again, fork it from the checkpoint before the question."
+                    else "and was cancelled; to answer again, fork it from the checkpoint before the question."
                 ), line
         (answer,) = orch.store.get_answers(run_id)
         assert answer["kind"] == winner.split()[0] and answer["answered_by"].startswith("cli:")
