@@ -71,6 +71,10 @@ class Orchestrator:
             self._registry = load_registry(self.config.workflows, self.config.model)
         return self._registry
 
+    def check_writable(self) -> None:
+        """ReadOnlyError (one sentence) when this orchestrator is read-only."""
+        self._writable()
+
     def _writable(self) -> None:
         if self.config.read_only:
             raise ReadOnlyError(

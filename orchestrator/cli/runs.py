@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
 COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_failed": "failed"}
 
 
-def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+def filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runs page's filters as flags (`runs` and the bulk actions take the same)."""
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
     for name, flag in COUNT_FLAGS.items():
@@ -65,6 +66,31 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
+    parser.add_argument("--launched-by", help="who launched it (user@host for the CLI, an email, browser:…)")
+
+
+def filter_from_args(args: argparse.Namespace) -> RunFilter:
+    """The RunFilter of the filter flags (InputError, one sentence, for a bad value)."""
+    counts: dict[str, Any] = {
+        key: parse_count(
+            value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
+        )
+        for key, value in vars(args).items()
+        if key.endswith(("_min", "_max")) and value is not None
+    }
+    return RunFilter(
+        statuses=args.status,
+        workflows=args.workflow,
+        text=args.search,
+        created_from=parse_time(args.since, "--since") if args.since is not None else None,
+        created_to=parse_time(args.until, "--until") if args.until is not None else None,
+        launched_by=args.launched_by,
+        **counts,
+    )
+
+
+def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+    filter_arguments(parser)
     parser.add_argument("--sort", default="created_at", help="column to sort by")
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
@@ -74,21 +100,7 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("runs", "list runs with the dashboard's filters", _runs_arguments)
 def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    counts: dict[str, Any] = {
-        key: parse_count(
-            value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
-        )
-        for key, value in vars(args).items()
-        if key.endswith(("_min", "_max")) and value is not None
-    }
-    filters = RunFilter(
-        statuses=args.status,
-        workflows=args.workflow,
-        text=args.search,
-        created_from=parse_time(args.since, "--since") if args.since is not None else None,
-        created_to=parse_time(args.until, "--until") if args.until is not None else None,
-        **counts,
-    )
+    filters = filter_from_args(args)
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
@@ -208,13 +220,6 @@ def _respond(orch: Orchestrator, args: argparse.Namespace) -> str:
     )
 
 
-_operation("cancel", "cancel a queued, running or waiting run", lambda o, a: o.cancel(a.run_id))
-_operation(
-    "resume",
-    "continue an interrupted or failed run from its last checkpoint",
-    lambda o, a: o.resume(a.run_id),
-    waits=True,
-)
 _operation(
     "approve",
     "answer a waiting run's interrupt (as proposed, or with --value) and let it continue",
@@ -245,19 +250,6 @@ _operation(
     _fork_arguments,
     waits=True,
 )
-_operation(
-    "rerun",
-    "queue a new run with the same workflow, input, config and tags",
-    lambda o, a: o.rerun(a.run_id),
-    waits=True,
-)
-_operation(
-    "delete",
-    "delete a run, its tasks and its checkpoints",
-    lambda o, a: "deleted" if o.delete(a.run_id) else "nothing to delete",
-)
-
-
 def _presets_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["list", "save", "delete"], help="what to do")
     parser.add_argument("workflow", nargs="?", help="the workflow (list: optional)")
