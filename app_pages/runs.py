@@ -4,6 +4,7 @@ import math
 
 import streamlit as st
 
+from dashboard.bulk_actions import render_bulk_actions
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon
@@ -123,6 +124,7 @@ def runs_table() -> None:
         icon=icon("compare_arrows"),
     ):
         st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(chosen)})
+    render_bulk_actions(orch, chosen, filters)
 
 
 @st.fragment(run_every=REFRESH)

@@ -76,6 +76,7 @@ class BulkOutcome:
     failed: dict[str, str] = field(default_factory=dict)  # run id -> why (one sentence)
     new_run_ids: list[str] = field(default_factory=list)  # re-runs
     run_ids: list[str] = field(default_factory=list)  # the runs acted on (or that would be)
+    found: list[str] = field(default_factory=list)  # every run found: acted on or skipped
 
     @property
     def done_total(self) -> int:
@@ -142,7 +143,7 @@ def apply(
     if not dry_run:
         orch.check_writable()
     found, missing = targets_of(orch, targets)
-    outcome = BulkOutcome(action=action, dry_run=dry_run, missing=missing)
+    outcome = BulkOutcome(action=action, dry_run=dry_run, missing=missing, found=list(found))
     allowed = set(statuses_allowing(action))
     operation = _operation(orch, action, launched_by)
     for run_id, status in found.items():
