@@ -1,4 +1,4 @@
-"""Bulk actions: one action (cancel, resume, re-run, delete) on many runs, chosen by id or by a filter.
+"""Bulk actions: one action (cancel, resume, re-run, delete, tag) on many runs, chosen by id or by a filter.
 
 Each run goes through the Orchestrator's own operation, so the rules are the operations' rules:
 a run whose status does not allow the action (status.py's table) is skipped and counted by its
@@ -17,28 +17,38 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator import run_notes
 from orchestrator.errors import InputError, InvalidOperation, OrchestratorError, RunNotFound
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
 from orchestrator.status import Action, RunStatus, statuses_allowing
+from orchestrator.validation import clean_tags
 
 # The actions a bulk action can be, in the order the pages offer them.
-BULK_ACTIONS: tuple[Action, ...] = (Action.CANCEL, Action.RESUME, Action.RERUN, Action.DELETE)
+BULK_ACTIONS: tuple[Action, ...] = (Action.CANCEL, Action.RESUME, Action.RERUN, Action.DELETE, Action.TAG)
 # At most this many runs at once: a filter matching more is refused (narrow it, or act in parts).
 MAX_BULK = 10_000
 
-_VERB = {Action.CANCEL: "cancel", Action.RESUME: "resume", Action.RERUN: "re-run", Action.DELETE: "delete"}
+_VERB = {
+    Action.CANCEL: "cancel",
+    Action.RESUME: "resume",
+    Action.RERUN: "re-run",
+    Action.DELETE: "delete",
+    Action.TAG: "tag",
+}
 _DONE = {
     Action.CANCEL: "Cancelled",
     Action.RESUME: "Resumed",
     Action.RERUN: "Re-ran",
     Action.DELETE: "Deleted",
+    Action.TAG: "Tagged",
 }
 _PASSIVE = {
     Action.CANCEL: "cancelled",
     Action.RESUME: "resumed",
     Action.RERUN: "re-run",
     Action.DELETE: "deleted",
+    Action.TAG: "tagged",
 }
 _WORDS = {RunStatus.AWAITING_INPUT: "waiting"}
 
@@ -131,21 +141,28 @@ def apply(
     targets: Sequence[str] | RunFilter,
     *,
     dry_run: bool = False,
-    launched_by: str | None = None,
+    by: str | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
 ) -> BulkOutcome:
     """Apply `action` to each run of `targets` (run ids, or every run matching a RunFilter) whose
     status allows it, through the Orchestrator's operation; count the rest by status.
 
-    Read-only mode refuses it (ReadOnlyError) unless `dry_run`. Re-runs are by `launched_by`."""
+    Tagging adds `add_tags` and removes `remove_tags`. `by`: who asks (the re-runs' launcher,
+    the tag edits' author). Read-only mode refuses it (ReadOnlyError) unless `dry_run`."""
     if action not in BULK_ACTIONS:
         raise InputError(f"A bulk action is one of {', '.join(BULK_ACTIONS)}, not {str(action)[:60]!r}.")
     action = Action(action)
+    if action == Action.TAG:
+        add_tags, remove_tags = clean_tags(add_tags), clean_tags(remove_tags)
+        if not add_tags and not remove_tags:
+            raise InputError("Give at least one tag to add or remove.")
     if not dry_run:
         orch.check_writable()
     found, missing = targets_of(orch, targets)
     outcome = BulkOutcome(action=action, dry_run=dry_run, missing=missing, found=list(found))
     allowed = set(statuses_allowing(action))
-    operation = _operation(orch, action, launched_by)
+    operation = _operation(orch, action, by, add_tags, remove_tags)
     for run_id, status in found.items():
         if status not in allowed:
             outcome.skipped[status] += 1
@@ -177,11 +194,15 @@ def apply(
     return outcome
 
 
-def _operation(orch: Orchestrator, action: Action, launched_by: str | None) -> Callable[[str], Any]:
+def _operation(
+    orch: Orchestrator, action: Action, by: str | None, add: Sequence[str], remove: Sequence[str]
+) -> Callable[[str], Any]:
     if action == Action.CANCEL:
         return orch.cancel
     if action == Action.RESUME:
         return orch.resume
     if action == Action.RERUN:
-        return lambda run_id: orch.rerun(run_id, launched_by=launched_by)
+        return lambda run_id: orch.rerun(run_id, launched_by=by)
+    if action == Action.TAG:
+        return lambda run_id: run_notes.edit_tags(orch, run_id, add, remove, by=by)
     return orch.delete

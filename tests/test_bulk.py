@@ -76,7 +76,13 @@ def test_a_dry_run_says_the_same_and_changes_nothing(orch: Orchestrator) -> None
     make_runs(orch)
     before = statuses(orch)
     planned = bulk.apply(orch, Action.DELETE, RunFilter(), dry_run=True)
-    assert planned.done == {"awaiting_input": 1, "succeeded": 3, "failed": 2, "cancelled": 1, "interrupted": 1}
+    assert planned.done == {
+        "awaiting_input": 1,
+        "succeeded": 3,
+        "failed": 2,
+        "cancelled": 1,
+        "interrupted": 1,
+    }
     assert planned.skipped == {"queued": 1, "running": 2}
     assert planned.sentence().startswith("Would delete 8 runs")
     assert statuses(orch) == before
@@ -94,7 +100,7 @@ def test_resume_and_rerun_by_ids(orch: Orchestrator) -> None:
     assert (outcome.done, outcome.skipped, outcome.missing) == ({"failed": 2}, {"succeeded": 3}, 1)
     assert all(orch.get_run(run_id)["status"] == RunStatus.QUEUED for run_id in failed)
 
-    rerun = bulk.apply(orch, "rerun", succeeded, launched_by="cli:someone@here")
+    rerun = bulk.apply(orch, "rerun", succeeded, by="cli:someone@here")
     assert rerun.done == {"succeeded": 3} and not rerun.skipped
     assert len(set(rerun.new_run_ids)) == 3
     for old, new in zip(rerun.run_ids, rerun.new_run_ids, strict=True):
@@ -113,7 +119,7 @@ def test_a_filter_acts_only_on_its_runs(orch: Orchestrator) -> None:
 
 def test_refusals(orch: Orchestrator, config: OrchestratorConfig, monkeypatch: pytest.MonkeyPatch) -> None:
     make_runs(orch)
-    with pytest.raises(InputError, match="one of cancel, resume, rerun, delete"):
+    with pytest.raises(InputError, match="one of cancel, resume, rerun, delete, tag"):
         bulk.apply(orch, "approve", RunFilter())
     monkeypatch.setattr(bulk, "MAX_BULK", 10)
     with pytest.raises(InputError, match="More than 10 runs match"):

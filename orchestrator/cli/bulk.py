@@ -1,4 +1,4 @@
-"""CLI commands that act on one run or many: cancel, resume, rerun, delete.
+"""CLI commands that act on one run or many: cancel, resume, rerun, delete, tag; and note.
 
 `cancel RUN` acts on one run, as it always did; `cancel RUN RUN ...` on several, and
 `cancel --status failed --workflow simulate` on every run matching the `runs` command's filters
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from orchestrator import bulk
+from orchestrator import bulk, run_notes
 from orchestrator.cli.base import add_wait, command, execute_here
-from orchestrator.cli.runs import filter_arguments, filter_from_args
+from orchestrator.cli.runs import filter_arguments, filter_from_args, launcher
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
@@ -23,7 +23,10 @@ from orchestrator.status import Action, RunStatus
 _EMPTY = RunFilter()
 
 
-def _one(action: Action, orch: Orchestrator, run_id: str) -> Any:
+def _one(action: Action, orch: Orchestrator, run_id: str, args: argparse.Namespace) -> Any:
+    if action == Action.TAG:
+        tags = run_notes.edit_tags(orch, run_id, args.add, args.remove, by=launcher())
+        return ", ".join(tags) or "(none)"
     if action == Action.CANCEL:
         return orch.cancel(run_id)
     if action == Action.RESUME:
@@ -43,6 +46,9 @@ def _register(action: Action, help_text: str, *, waits: bool = False) -> None:
             "--dry-run", action="store_true", help="say what would happen, by status, and change nothing"
         )
         parser.add_argument("--yes", action="store_true", help="act on every run the filters match")
+        if action == Action.TAG:
+            parser.add_argument("--add", action="append", default=[], help="a tag to add (repeatable)")
+            parser.add_argument("--remove", action="append", default=[], help="a tag to remove (repeatable)")
         if waits:
             add_wait(parser)
 
@@ -63,7 +69,8 @@ def _register(action: Action, help_text: str, *, waits: bool = False) -> None:
         orch = Orchestrator(config)
         try:
             targets: list[str] | RunFilter = args.run_id or filters
-            outcome = bulk.apply(orch, action, targets, dry_run=args.dry_run)
+            tags = {"add_tags": args.add, "remove_tags": args.remove} if action == Action.TAG else {}
+            outcome = bulk.apply(orch, action, targets, dry_run=args.dry_run, by=launcher(), **tags)
         finally:
             orch.engine.dispose()
         print(outcome.sentence())
@@ -79,7 +86,7 @@ def _register(action: Action, help_text: str, *, waits: bool = False) -> None:
     def _single(action: Action, config: OrchestratorConfig, args: argparse.Namespace) -> int:
         orch = Orchestrator(config)
         run_id = args.run_id[0]
-        outcome = _one(action, orch, run_id)
+        outcome = _one(action, orch, run_id, args)
         print(f"{name}: {outcome}")
         if waits and args.wait:
             target = outcome if action == Action.RERUN else run_id
@@ -95,6 +102,23 @@ _BULK: list[tuple[Action, str, bool]] = [
     (Action.RESUME, "continue an interrupted or failed run from its last checkpoint (or many)", True),
     (Action.RERUN, "queue a new run with the same workflow, input, config and tags (or many)", True),
     (Action.DELETE, "delete a run, its tasks and its checkpoints (or many: ids or filters)", False),
+    (Action.TAG, "add or remove a run's tags (or many: ids or filters): --add x --remove y", False),
 ]
 for _action, _help, _waits in _BULK:
     _register(_action, _help, waits=_waits)
+
+
+def _note_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_id")
+    parser.add_argument("--text", required=True, help='the note, markdown ("" removes it)')
+
+
+@command("note", "write a run's note (markdown; who wrote it and when is kept)", _note_arguments)
+def cmd_note(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    orch = Orchestrator(config)
+    try:
+        note = run_notes.set_note(orch, args.run_id, args.text, by=launcher())
+    finally:
+        orch.engine.dispose()
+    print("note: saved" if note else "note: removed")
+    return 0

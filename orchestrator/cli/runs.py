@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator import run_notes
 from orchestrator.cli.base import add_wait, command, execute_here, json_arg, print_json, reading
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
@@ -145,7 +146,8 @@ def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         checkpoints = [
             {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
         ]
-        print_json({**run, "tasks": tasks, "checkpoints": checkpoints})
+        edits = run_notes.edits(orch, args.run_id)
+        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "edits": edits})
     finally:
         orch.engine.dispose()
     return 0

@@ -71,7 +71,12 @@ def test_bulk_cancel_of_the_selected_runs(page_orch: Orchestrator) -> None:
         "interrupted runs can be cancelled."
     ]
     assert [page_orch.get_run(r)["status"] for r in ids] == [
-        "cancelled", "succeeded", "failed", "cancelled", "cancelled", "succeeded"
+        "cancelled",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "cancelled",
+        "succeeded",
     ]
 
 
