@@ -1,5 +1,5 @@
 """The runs page's bulk actions: the selected runs, or every run matching the filters, cancelled,
-resumed, re-run or deleted after a confirmation that says how many and which are skipped.
+resumed, re-run, deleted or tagged after a confirmation that says how many and which are skipped.
 
 The package decides (orchestrator.bulk: one operation per run, the status table's rules); this
 renders the choice, the dry run's sentence, and the outcome's.
@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.actions import current_launcher
 from dashboard.looks import ACTION_ICONS, icon
 from dashboard.state import cached_status_counts
 from orchestrator import bulk
@@ -57,12 +58,17 @@ def _choose(orch: Orchestrator, chosen: list[str], filters: RunFilter) -> tuple[
         key="runs_bulk_action",
         width=160,
     )
-    asked = (scope, action, tuple(chosen) if scope == SELECTED else filters)
+    tags: dict[str, Any] = {}
+    if action == Action.TAG:
+        add = bar.text_input("Add tags", key="runs_bulk_add", placeholder="comma-separated")
+        remove = bar.text_input("Remove tags", key="runs_bulk_remove", placeholder="comma-separated")
+        tags = {"add_tags": _tag_list(add), "remove_tags": _tag_list(remove)}
+    asked = (scope, action, tuple(chosen) if scope == SELECTED else filters, repr(tags))
     empty = scope == SELECTED and not chosen
     if bar.button("Review…", key="runs_bulk_review", disabled=empty, icon=icon(ACTION_ICONS[action])):
         targets: list[str] | RunFilter = list(chosen) if scope == SELECTED else filters
         try:
-            outcome = bulk.apply(orch, action, targets, dry_run=True)
+            outcome = bulk.apply(orch, action, targets, dry_run=True, **tags)
         except OrchestratorError as exc:
             st.session_state[MESSAGE_KEY] = ("error", str(exc))
         else:
@@ -72,9 +78,14 @@ def _choose(orch: Orchestrator, chosen: list[str], filters: RunFilter) -> tuple[
                 "asked": asked,
                 "sentence": outcome.sentence(),
                 "count": outcome.done_total,
+                "tags": tags,
             }
         st.rerun()
     return asked
+
+
+def _tag_list(text: str) -> list[str]:
+    return [tag.strip() for tag in text.split(",") if tag.strip()]
 
 
 def _confirm(orch: Orchestrator, plan: dict[str, Any]) -> None:
@@ -84,7 +95,7 @@ def _confirm(orch: Orchestrator, plan: dict[str, Any]) -> None:
     label = f"Yes, {bulk.verb(action)} {plan['count']:,} run" + ("" if plan["count"] == 1 else "s")
     if bar.button(label, key="runs_bulk_confirm", type="primary", disabled=not plan["count"]):
         try:
-            outcome = bulk.apply(orch, action, plan["run_ids"])
+            outcome = bulk.apply(orch, action, plan["run_ids"], by=current_launcher(), **plan["tags"])
         except OrchestratorError as exc:
             st.session_state[MESSAGE_KEY] = ("error", str(exc))
         else:

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.operations import Orchestrator
+from orchestrator.run_queries import RunFilter
 from orchestrator.status import RunStatus
 from tests.apptest_helpers import open_page, reset_streamlit
 from tests.pages.test_runs_page import select_rows, shown_ids
@@ -109,3 +110,21 @@ def test_no_bulk_actions_in_read_only_mode(page_orch: Orchestrator, clean_env: p
     assert len(shown_ids(at)) == 6
     assert not [b for b in at.button if b.key and b.key.startswith("runs_bulk")]
     reset_streamlit()
+
+
+def test_bulk_tagging_of_the_selected_runs(page_orch: Orchestrator) -> None:
+    ids = seed(page_orch)
+    at = open_page("runs")
+    select_rows(at, [1, 2])
+    at.selectbox(key="runs_bulk_action").set_value("tag").run()
+    at.text_input(key="runs_bulk_add").set_value("checked, week-49")
+    at.button(key="runs_bulk_review").click().run()
+    assert warnings(at) == ["Would tag 2 runs (1 succeeded, 1 failed)."]
+    at.button(key="runs_bulk_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [page_orch.get_run(r)["tags"] for r in ids[:3]] == [
+        [],
+        ["checked", "week-49"],
+        ["checked", "week-49"],
+    ]
+    assert sorted(r["run_id"] for r in page_orch.store.page_runs(RunFilter(text="week-49"))) == ids[1:3]
