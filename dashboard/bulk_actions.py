@@ -94,8 +94,16 @@ def _confirm(orch: Orchestrator, plan: dict[str, Any]) -> None:
     bar = st.container(horizontal=True)
     label = f"Yes, {bulk.verb(action)} {plan['count']:,} run" + ("" if plan["count"] == 1 else "s")
     if bar.button(label, key="runs_bulk_confirm", type="primary", disabled=not plan["count"]):
+        bar_slot = st.empty()
+
+        def progress(done: int, of: int) -> None:
+            if done % 10 == 0 or done == of:
+                bar_slot.progress(done / of, text=f"{bulk.verb(action).capitalize()}: run {done:,} of {of:,}")
+
         try:
-            outcome = bulk.apply(orch, action, plan["run_ids"], by=current_launcher(), **plan["tags"])
+            outcome = bulk.apply(
+                orch, action, plan["run_ids"], by=current_launcher(), progress=progress, **plan["tags"]
+            )
         except OrchestratorError as exc:
             st.session_state[MESSAGE_KEY] = ("error", str(exc))
         else:

@@ -51,7 +51,9 @@ def statuses(orch: Orchestrator) -> Counter[str]:
 
 def test_cancel_by_filter_counts_done_and_skipped_by_status(orch: Orchestrator) -> None:
     made = make_runs(orch)
-    outcome = bulk.apply(orch, Action.CANCEL, RunFilter())
+    calls: list[tuple[int, int]] = []
+    outcome = bulk.apply(orch, Action.CANCEL, RunFilter(), progress=lambda n, of: calls.append((n, of)))
+    assert calls == [(n, 11) for n in range(1, 12)]
     assert outcome.done == {"queued": 1, "running": 2, "awaiting_input": 1, "interrupted": 1}
     assert outcome.skipped == {"succeeded": 3, "failed": 2, "cancelled": 1}
     assert (outcome.done_total, outcome.skipped_total, outcome.missing) == (5, 6, 0)
