@@ -7,7 +7,13 @@ import time
 
 import streamlit as st
 
-from dashboard.actions import BAD_LAUNCHER, BAD_LAUNCHER_KEY, current_launcher, show_last_message
+from dashboard.actions import (
+    BAD_LAUNCHER,
+    BAD_LAUNCHER_KEY,
+    current_launcher,
+    remember_launcher,
+    show_last_message,
+)
 from dashboard.formatting import detail_link
 from dashboard.graph import render_graph
 from dashboard.input_form import collect_input, render_field, render_input_form, render_schema_form
@@ -30,6 +36,7 @@ if st.session_state.pop(BAD_LAUNCHER_KEY, False):
     st.error(BAD_LAUNCHER, icon=icon("link_off"))
 if launcher.startswith("browser:"):
     st.query_params["by"] = launcher
+    remember_launcher(launcher)  # /launch without ?by= finds these runs again, in a new tab too
 show_last_message()
 
 source_id = st.query_params.get("from_run", "")

@@ -1,5 +1,6 @@
 """Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
-its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
+its tasks, input, config and state, its checkpoint history (fork from any checkpoint), its note
+and tags (who changed what), and actions."""
 
 
 import streamlit as st
@@ -19,6 +20,7 @@ from dashboard.formatting import (
 from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
+from dashboard.run_notes import render_run_notes
 from dashboard.state import require_orchestrator
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE, RunStatus
@@ -105,7 +107,7 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
+tab_tasks, tab_state, tab_history, tab_notes = st.tabs(["Tasks", "Input and state", "Checkpoints", "Note and tags"])
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -162,3 +164,5 @@ with tab_state:
     right.json(run["state_snapshot"] or {}, expanded=1)
 with tab_history:
     render_checkpoints(orch, run)
+with tab_notes:
+    render_run_notes(orch, run)

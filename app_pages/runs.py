@@ -4,6 +4,8 @@ import math
 
 import streamlit as st
 
+from dashboard.actions import current_launcher
+from dashboard.bulk_actions import render_bulk_actions
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon, status_word
@@ -38,12 +40,19 @@ if unread := load_from_url(PARAMS, URL_MARKER):
     st.error(unread_sentence(unread), icon=icon("link_off"))
 
 with st.container(border=True):
-    top = st.columns([3, 2, 3, 3])
+    top = st.columns([3, 2, 3, 3, 2])
     top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status", format_func=status_word)
     workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
     top[1].multiselect("Workflow", workflows, key="runs_workflow")
     top[2].date_input("Created between (UTC)", key="runs_created", format="YYYY-MM-DD")
     top[3].text_input("Search run id, tags, input", key="runs_search", placeholder="e.g. nightly or a run id")
+    top[4].text_input(
+        "Launched by",
+        key="runs_launched_by",
+        placeholder="e.g. ann@example.com",
+        help="Exactly who launched the run: a login's email, cli:user@host, or a browser's launcher id. "
+        f"You are {current_launcher()}.",
+    )
     bounds = st.columns(6)
     for i, count in enumerate(TASK_COUNTS):
         label = COUNT_LABELS[count]
@@ -129,6 +138,7 @@ def runs_table() -> None:
         icon=icon("compare_arrows"),
     ):
         st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(chosen)})
+    render_bulk_actions(orch, chosen, filters)
 
 
 @st.fragment(run_every=REFRESH)

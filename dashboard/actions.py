@@ -32,14 +32,21 @@ BAD_LAUNCHER = (
 )
 
 
+# The browser's cookie that keeps its launcher id (remember_launcher), a year.
+LAUNCHER_COOKIE = "orchestrator_launcher"
+COOKIE_SECONDS = 365 * 24 * 3600
+
+
 def current_launcher() -> str:
     """Who launches (and answers) from this browser: the logged-in user's email, else this
     browser's launcher id.
 
-    The launcher id lives in the session and in the launch page's URL (`?by=…`), so reopening
-    that URL after closing the tab finds the same runs again. A `by` that is not such an id (an
-    email, a CLI user, NUL, 100,000 characters) is not taken: the session gets a new id, and
-    `BAD_LAUNCHER_KEY` is set for the page to say so.
+    The launcher id lives in the session, in the launch page's URL (`?by=…`) and in a cookie of
+    this browser (remember_launcher), so reopening /launch, with or without that URL, in a new
+    tab or after a restart, finds the same runs again. The URL's id wins over the cookie's. A
+    `by` that is not such an id (an email, a CLI user, NUL, 100,000 characters) is not taken:
+    the session gets the cookie's id or a new one, and `BAD_LAUNCHER_KEY` is set for the page to
+    say so.
     """
     if st.user.get("is_logged_in", False) and st.user.get("email"):
         return str(st.user["email"])
@@ -48,6 +55,9 @@ def current_launcher() -> str:
         if by and not LAUNCHER_ID.fullmatch(by):
             st.session_state[BAD_LAUNCHER_KEY] = True
             by = None
+        if not by:
+            kept = st.context.cookies.get(LAUNCHER_COOKIE)
+            by = kept if kept and LAUNCHER_ID.fullmatch(kept) else None
         st.session_state["launcher"] = by or f"browser:{uuid.uuid4().hex[:12]}"
     return st.session_state["launcher"]
 
@@ -77,6 +87,21 @@ def said_answer(result: Any) -> str:
     if result == RunStatus.CANCELLED:
         return "Rejected: the run is cancelled."
     return "Answer sent: the run is queued and continues."
+
+
+def remember_launcher(launcher: str) -> None:
+    """Keep this browser's launcher id in a cookie, once per session where it is not there yet
+    (an email or an id of another shape is never written; the id's characters need no quoting)."""
+    if not LAUNCHER_ID.fullmatch(launcher) or st.context.cookies.get(LAUNCHER_COOKIE) == launcher:
+        return
+    if st.session_state.get("launcher_remembered") == launcher:
+        return
+    st.session_state["launcher_remembered"] = launcher
+    st.html(
+        f"<script>document.cookie = '{LAUNCHER_COOKIE}={launcher}; path=/; max-age={COOKIE_SECONDS}; "
+        "SameSite=Lax';</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def do_action(

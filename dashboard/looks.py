@@ -108,6 +108,7 @@ ACTION_ICONS: dict[str, str] = {
     Action.RERUN: "replay",
     Action.LAUNCH_AGAIN: "edit_note",
     Action.DELETE: "delete",
+    Action.TAG: "sell",
 }
 PAGE_ICONS: dict[str, str] = {
     "app": "explore",

@@ -25,6 +25,7 @@ PARAMS: list[Param] = [
     ),
     Param("runs_created", "created", "date_range", ()),
     Param("runs_search", "q", "str", ""),
+    Param("runs_launched_by", "launched_by", "str", ""),
     Param("runs_sort", "sort", "str", "created_at", tuple(SORT_COLUMNS)),
     Param("runs_ascending", "asc", "bool", False),
     Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
@@ -50,6 +51,7 @@ def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
         created_from=created_from,
         created_to=created_to,
         text=state.get("runs_search") or "",
+        launched_by=(state.get("runs_launched_by") or "").strip() or None,
         **counts,
     )
 

@@ -30,7 +30,7 @@ from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import CANCELLED_ON_REQUEST, Action, RunStatus, refusal, statuses_allowing
-from orchestrator.validation import check_json_value, check_name, check_text, is_run_id, shown
+from orchestrator.validation import check_json_value, check_name, check_text, clean_tags, is_run_id, shown
 from orchestrator.workers import WorkerRow, WorkerStore
 from orchestrator.workflows import WorkflowRegistry, load_registry
 
@@ -70,6 +70,10 @@ class Orchestrator:
         if self._registry is None:
             self._registry = load_registry(self.config.workflows, self.config.model)
         return self._registry
+
+    def check_writable(self) -> None:
+        """ReadOnlyError (one sentence) when this orchestrator is read-only."""
+        self._writable()
 
     def _writable(self) -> None:
         if self.config.read_only:
@@ -146,7 +150,7 @@ class Orchestrator:
                 "input": checked,
                 "config": checked_config or None,
                 "preset": preset,
-                "tags": _clean_tags(tags),
+                "tags": clean_tags(tags),
                 "launched_by": launched_by,
                 "tasks_planned": planned,
             }
@@ -426,16 +430,3 @@ class Orchestrator:
 
 def _missing(checkpoint_id: str) -> Any:
     raise InputError(f"No checkpoint {checkpoint_id!r} was found; choose one from the run's checkpoint list.")
-
-
-def _clean_tags(tags: Sequence[str] | None) -> list[str]:
-    if isinstance(tags, str):
-        tags = [tags]
-    cleaned = []
-    for tag in tags or []:
-        if not isinstance(tag, str):
-            raise InputError("Tags must be text.")
-        tag = tag.strip()
-        if tag and check_name(tag, "A tag") not in cleaned:
-            cleaned.append(tag)
-    return cleaned

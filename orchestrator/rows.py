@@ -50,6 +50,7 @@ class RunRow(RunSummary):
     parent_step: int | None
     preset: str | None
     attempt_started_at: dt.datetime | None
+    note: str | None  # markdown, written after launch
 
 
 class TaskRow(TypedDict):

@@ -39,7 +39,7 @@ from orchestrator.db import db_now, run_answers, run_tasks, runs, seconds_betwee
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
-from orchestrator.run_queries.statements import live_wall_seconds, live_work_seconds
+from orchestrator.run_queries.statements import ids_select, live_wall_seconds, live_work_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import check_count, check_page, is_run_id
 
@@ -350,6 +350,21 @@ class RunStore:
         with self.engine.connect() as conn:
             found = {row.run_id: dict(row._mapping) for row in conn.execute(stmt)}
         return [found[r] for r in run_ids if r in found]  # type: ignore[misc]
+
+    def statuses(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The status of each of these runs that exists, by run id."""
+        run_ids = [r for r in dict.fromkeys(run_ids) if is_run_id(r)]
+        if not run_ids:
+            return {}
+        stmt = select(runs.c.run_id, runs.c.status).where(runs.c.run_id.in_(run_ids))
+        with self.engine.connect() as conn:
+            return {run_id: status for run_id, status in conn.execute(stmt)}
+
+    def matching_statuses(self, filters: RunFilter | None, limit: int) -> dict[str, str]:
+        """The status of each run matching `filters` (newest first), of at most `limit` runs."""
+        stmt = ids_select(checked_filter(filters), check_count(limit, "limit", low=1))
+        with self.engine.connect() as conn:
+            return {run_id: status for run_id, status in conn.execute(stmt)}
 
     def get_tasks(self, run_id: str) -> list[TaskRow]:
         """A run's task rows in the order they started, with their work and wait in seconds."""

@@ -62,6 +62,7 @@ class Action(StrEnum):
     RERUN = "rerun"
     LAUNCH_AGAIN = "launch_again"
     DELETE = "delete"
+    TAG = "tag"  # edit the tags or the note (run_notes): in any status
 
 
 ALL_STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
@@ -72,7 +73,7 @@ FINAL: frozenset[RunStatus] = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED}
 )
 
-_ALWAYS = frozenset({Action.RERUN, Action.LAUNCH_AGAIN})
+_ALWAYS = frozenset({Action.RERUN, Action.LAUNCH_AGAIN, Action.TAG})
 _ALLOWED: dict[RunStatus, frozenset[Action]] = {
     RunStatus.QUEUED: _ALWAYS | {Action.CANCEL},
     RunStatus.RUNNING: _ALWAYS | {Action.CANCEL},

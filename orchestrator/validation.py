@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import math
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.errors import InputError
@@ -255,3 +256,17 @@ def check_json_value(value: Any, name: str) -> Any:
                     raise InputError(f"{name} holds more than {MAX_JSON_CHARS:,} values; give less.")
                 stack.append((child, depth + 1))
     return value
+
+
+def clean_tags(tags: Sequence[str] | None) -> list[str]:
+    """Tags as stored: each a name (check_name), stripped, blanks and repeats left out, in order."""
+    if isinstance(tags, str):
+        tags = [tags]
+    cleaned = []
+    for tag in tags or []:
+        if not isinstance(tag, str):
+            raise InputError("Tags must be text.")
+        tag = tag.strip()
+        if tag and check_name(tag, "A tag") not in cleaned:
+            cleaned.append(tag)
+    return cleaned

@@ -21,7 +21,7 @@ from orchestrator.status import Action, RunStatus, allowed_actions
 from tests.apptest_helpers import open_page
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 
-# What each status allows, by hand (Rerun and Launch again always apply).
+# What each status allows, by hand (Rerun, Launch again and Tag always apply).
 TABLE = {
     RunStatus.QUEUED: {Action.CANCEL},
     RunStatus.RUNNING: {Action.CANCEL},
@@ -75,7 +75,7 @@ def stored(orch: Orchestrator, run_id: str) -> dict[str, Any]:
 
 def test_the_table_is_the_one_written_here() -> None:
     for status in RunStatus:
-        assert allowed_actions(status) == TABLE[status] | {Action.RERUN, Action.LAUNCH_AGAIN}, status
+        assert allowed_actions(status) == TABLE[status] | {Action.RERUN, Action.LAUNCH_AGAIN, Action.TAG}, status
 
 
 def _package(orch: Orchestrator, action: Action, run_id: str) -> Any:

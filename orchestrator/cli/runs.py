@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator import run_notes
 from orchestrator.cli.base import add_wait, command, execute_here, json_arg, print_json, reading
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
@@ -56,7 +57,8 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
 COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_failed": "failed"}
 
 
-def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+def filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runs page's filters as flags (`runs` and the bulk actions take the same)."""
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
     for name, flag in COUNT_FLAGS.items():
@@ -65,15 +67,11 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
-    parser.add_argument("--sort", default="created_at", help="column to sort by")
-    parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
-    parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
-    parser.add_argument("--offset", default="0", help="skip this many runs first")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--launched-by", help="who launched it (user@host for the CLI, an email, browser:…)")
 
 
-@command("runs", "list runs with the dashboard's filters", _runs_arguments)
-def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+def filter_from_args(args: argparse.Namespace) -> RunFilter:
+    """The RunFilter of the filter flags (InputError, one sentence, for a bad value)."""
     counts: dict[str, Any] = {
         key: parse_count(
             value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
@@ -87,6 +85,7 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         text=args.search,
         created_from=parse_time(args.since, "--since") if args.since is not None else None,
         created_to=parse_time(args.until, "--until") if args.until is not None else None,
+        launched_by=args.launched_by,
         **counts,
     )
     for name in empty_ranges(filters):
@@ -95,6 +94,21 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
             f"--min-{flag} {counts[name + '_min']} is more than --max-{flag} {counts[name + '_max']}: "
             "the range is empty, so no run could match; swap the two or drop one."
         )
+    return filters
+
+
+def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+    filter_arguments(parser)
+    parser.add_argument("--sort", default="created_at", help="column to sort by")
+    parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
+    parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
+    parser.add_argument("--offset", default="0", help="skip this many runs first")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+@command("runs", "list runs with the dashboard's filters", _runs_arguments)
+def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    filters = filter_from_args(args)
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
@@ -139,7 +153,8 @@ def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         checkpoints = [
             {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
         ]
-        print_json({**run, "tasks": tasks, "checkpoints": checkpoints})
+        edits = run_notes.edits(orch, args.run_id)
+        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "edits": edits})
     finally:
         orch.engine.dispose()
     return 0
@@ -221,13 +236,6 @@ def _respond(orch: Orchestrator, args: argparse.Namespace) -> str:
     )
 
 
-_operation("cancel", "cancel a queued, running or waiting run", lambda o, a: o.cancel(a.run_id))
-_operation(
-    "resume",
-    "continue an interrupted or failed run from its last checkpoint",
-    lambda o, a: o.resume(a.run_id),
-    waits=True,
-)
 _operation(
     "approve",
     "answer a waiting run's interrupt (as proposed, or with --value) and let it continue",
@@ -258,19 +266,6 @@ _operation(
     _fork_arguments,
     waits=True,
 )
-_operation(
-    "rerun",
-    "queue a new run with the same workflow, input, config and tags",
-    lambda o, a: o.rerun(a.run_id),
-    waits=True,
-)
-_operation(
-    "delete",
-    "delete a run, its tasks and its checkpoints",
-    lambda o, a: "deleted" if o.delete(a.run_id) else "nothing to delete",
-)
-
-
 def _presets_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["list", "save", "delete"], help="what to do")
     parser.add_argument("workflow", nargs="?", help="the workflow (list: optional)")

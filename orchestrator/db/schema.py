@@ -122,6 +122,8 @@ runs = Table(
     Column("work_seconds", Float),
     Column("attempt_started_at", UTCDateTime),
     Column("tasks_planned", Integer),
+    # Added by migration 0016: a markdown note, written after launch (its changes: run_edits).
+    Column("note", Text),
     Index("ix_runs_parent_run_id", "parent_run_id"),
     # Migration 0012 ended these with run_id, the page's tie-break: a deep page skips on the index.
     Index("ix_runs_status_created_at", "status", "created_at", "run_id"),
@@ -208,6 +210,20 @@ run_answers = Table(
     Column("answer", JSONType),  # what the graph got (a rejection that cancelled the run: its reason)
     Column("answered_by", String(200)),
     Column("answered_at", UTCDateTime, nullable=False),
+)
+
+# Migration 0016: who changed a run's tags or note, when, and from what to what.
+run_edits = Table(
+    "run_edits",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(200)),
+    Column("field", String(20), nullable=False),  # tags or note
+    Column("old", JSONType),
+    Column("new", JSONType),
+    Index("ix_run_edits_run_id_at", "run_id", "at"),
 )
 
 # Migration 0007: named input + config per workflow (a team's "assistants").

@@ -204,6 +204,13 @@ def portable_page(filters: RunFilter, sort: Field, descending: bool, limit: int,
     return page_select(runs, conditions(filters), sort, descending, limit, offset)
 
 
+def ids_select(filters: RunFilter, limit: int) -> Select[Any]:
+    """The id and status of the runs that match, newest first, at most `limit` of them (what a
+    bulk action acts on; the database's planner chooses the index)."""
+    stmt = select(runs.c.run_id, runs.c.status).where(*conditions(filters))
+    return stmt.order_by(runs.c.created_at.desc(), runs.c.run_id.desc()).limit(limit)
+
+
 @kept
 def portable_count(filters: RunFilter, cap: int | None) -> Select[Any]:
     """A count as written (see count_select)."""

@@ -39,6 +39,7 @@ PAGES = {
         "tasks_failed_max",
         "created",
         "q",
+        "launched_by",
         "sort",
         "asc",
         "size",
