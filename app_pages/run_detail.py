@@ -5,7 +5,7 @@ and tags (who changed what), and actions."""
 
 import streamlit as st
 
-from dashboard.actions import render_run_actions, show_last_message
+from dashboard.actions import render_run_actions, show_last_message, show_unplaced_failures
 from dashboard.charts import task_timeline, timeline_caption, worked
 from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
@@ -99,6 +99,7 @@ def live_header() -> None:
 
 live_header()
 render_interrupts(orch, run, key="detail")
+show_unplaced_failures()
 if run["status"] == RunStatus.FAILED:
     st.caption(
         f"{icon('call_split')} To correct this run (a wrong answer, a bad value in its state), fork it from a "

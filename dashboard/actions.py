@@ -37,6 +37,13 @@ LAUNCHER_COOKIE = "orchestrator_launcher"
 COOKIE_SECONDS = 365 * 24 * 3600
 
 
+def kept_launcher() -> str | None:
+    """The launcher id this browser's cookie keeps, if any (a page test has no real browser, and
+    its context's cookies are no mapping of strings)."""
+    kept = st.context.cookies.get(LAUNCHER_COOKIE)
+    return kept if isinstance(kept, str) else None
+
+
 def current_launcher() -> str:
     """Who launches (and answers) from this browser: the logged-in user's email, else this
     browser's launcher id.
@@ -56,7 +63,7 @@ def current_launcher() -> str:
             st.session_state[BAD_LAUNCHER_KEY] = True
             by = None
         if not by:
-            kept = st.context.cookies.get(LAUNCHER_COOKIE)
+            kept = kept_launcher()
             by = kept if kept and LAUNCHER_ID.fullmatch(kept) else None
         st.session_state["launcher"] = by or f"browser:{uuid.uuid4().hex[:12]}"
     return st.session_state["launcher"]
@@ -92,7 +99,7 @@ def said_answer(result: Any) -> str:
 def remember_launcher(launcher: str) -> None:
     """Keep this browser's launcher id in a cookie, once per session where it is not there yet
     (an email or an id of another shape is never written; the id's characters need no quoting)."""
-    if not LAUNCHER_ID.fullmatch(launcher) or st.context.cookies.get(LAUNCHER_COOKIE) == launcher:
+    if not LAUNCHER_ID.fullmatch(launcher) or kept_launcher() == launcher:
         return
     if st.session_state.get("launcher_remembered") == launcher:
         return
@@ -126,6 +133,15 @@ def show_last_message() -> None:
         st.error(text, icon=icon("error"))
     elif kind == "success":
         st.success(text, icon=icon("check_circle"))
+
+
+def show_unplaced_failures() -> None:
+    """Failures whose box is no longer drawn (the question was answered meanwhile by someone else,
+    so the run stopped waiting): said here, once, instead of lost."""
+    for key in [k for k in st.session_state if str(k).startswith(f"{MESSAGE_KEY}_")]:
+        kind, text = st.session_state.pop(key)
+        if kind == "error":
+            st.error(text, icon=icon("error"))
 
 
 def show_failure(place: str) -> None:
