@@ -365,7 +365,7 @@ def test_reject_cancels_a_waiting_run_with_the_reason(orch: Orchestrator, execut
     assert run["status"] == "cancelled"
     assert run["error"] == "Rejected: not this quarter"
     assert run["finished_at"] is not None
-    with pytest.raises(AlreadyAnswered, match=r'\(rejected: "not this quarter"\) and is cancelled'):
+    with pytest.raises(AlreadyAnswered, match=r'\(rejected: "not this quarter"\) and was cancelled'):
         orch.reject(run_id, "again")
     assert orch.get_run(run_id)["error"] == "Rejected: not this quarter"
     assert orch.pending_interrupts(run_id) == []
