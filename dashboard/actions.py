@@ -55,16 +55,22 @@ def current_launcher() -> str:
             st.session_state[BAD_LAUNCHER_KEY] = True
             by = None
         if not by:
-            kept = st.context.cookies.get(LAUNCHER_COOKIE)
+            kept = _kept_launcher()
             by = kept if kept and LAUNCHER_ID.fullmatch(kept) else None
         st.session_state["launcher"] = by or f"browser:{uuid.uuid4().hex[:12]}"
     return st.session_state["launcher"]
 
 
+def _kept_launcher() -> str | None:
+    """The launcher id this browser's cookie holds (None without a browser: no text there)."""
+    kept = st.context.cookies.get(LAUNCHER_COOKIE)
+    return kept if isinstance(kept, str) else None
+
+
 def remember_launcher(launcher: str) -> None:
     """Keep this browser's launcher id in a cookie, once per session where it is not there yet
     (an email or an id of another shape is never written; the id's characters need no quoting)."""
-    if not LAUNCHER_ID.fullmatch(launcher) or st.context.cookies.get(LAUNCHER_COOKIE) == launcher:
+    if not LAUNCHER_ID.fullmatch(launcher) or _kept_launcher() == launcher:
         return
     if st.session_state.get("launcher_remembered") == launcher:
         return
