@@ -64,6 +64,9 @@ def test_a_note_is_written_changed_and_removed(orch: Orchestrator) -> None:
         ("bob", "**Slow**: the cache was cold.", "Cold cache."),
         ("ann", None, "**Slow**: the cache was cold."),
     ]
+    orch.cancel(run_id)
+    assert orch.delete(run_id)
+    assert run_notes.edits(orch, run_id) == []  # deleted with its run
 
 
 def test_refusals_change_nothing(orch: Orchestrator, config: OrchestratorConfig) -> None:
