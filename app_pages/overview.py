@@ -101,7 +101,9 @@ with left:
     st.subheader(what["short"].capitalize(), help=what["help"])
     st.toggle("Wall time instead of work time", key="overview_wall")
     if data["durations"][measure]:
-        st.altair_chart(charts.histogram(data["durations"][measure], what["short"], "s"), key="overview_durations")
+        st.altair_chart(
+            charts.histogram(data["durations"][measure], what["short"], "s"), key="overview_durations"
+        )
     else:
         st.caption("No run of this period has finished yet.")
 with right:
@@ -117,9 +119,13 @@ st.dataframe(
     column_config={
         "open": st.column_config.LinkColumn("Runs", display_text="open runs"),
         "success_rate": st.column_config.NumberColumn("Success", format="percent"),
-        "p50_work_seconds": st.column_config.NumberColumn("p50 work", format="%.2f s", help=MEASURES["work"]["help"]),
+        "p50_work_seconds": st.column_config.NumberColumn(
+            "p50 work", format="%.2f s", help=MEASURES["work"]["help"]
+        ),
         "p95_work_seconds": st.column_config.NumberColumn("p95 work", format="%.2f s"),
-        "p50_wall_seconds": st.column_config.NumberColumn("p50 wall", format="%.2f s", help=MEASURES["wall"]["help"]),
+        "p50_wall_seconds": st.column_config.NumberColumn(
+            "p50 wall", format="%.2f s", help=MEASURES["wall"]["help"]
+        ),
         "p95_wall_seconds": st.column_config.NumberColumn("p95 wall", format="%.2f s"),
         "tasks_per_minute": st.column_config.NumberColumn("Tasks/min", format="%.2f"),
     },

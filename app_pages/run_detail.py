@@ -1,7 +1,6 @@
 """Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
 its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
 
-
 import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message
@@ -53,7 +52,9 @@ def live_header() -> None:
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
     cols = st.columns(6)
     cols[0].metric("Work time", duration_text(run["work_seconds"]), help="Its attempts' running time")
-    cols[1].metric("Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included")
+    cols[1].metric(
+        "Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included"
+    )
     cols[2].metric("Tasks", run["tasks_total"])
     cols[3].metric("Completed", run["tasks_completed"])
     cols[4].metric("Failed", run["tasks_failed"])
@@ -135,7 +136,9 @@ def live_tasks() -> None:
                     "Worked", format="%.3f s", help="From when its work began to its end"
                 ),
                 "wait_seconds": st.column_config.NumberColumn(
-                    "Waited for a slot", format="%.3f s", help="From when it was scheduled to when its work began"
+                    "Waited for a slot",
+                    format="%.3f s",
+                    help="From when it was scheduled to when its work began",
                 ),
                 "error": st.column_config.TextColumn("Error", width="medium"),
                 "task_id": st.column_config.TextColumn("Task", help="The task's id (its first 8 characters)"),

@@ -111,7 +111,9 @@ def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | Non
             }
         )
     if not rows:
-        return pd.DataFrame(columns=["node", "task", "status", "start", "end", "took", "waited", "error", "lane", "row"])
+        return pd.DataFrame(
+            columns=["node", "task", "status", "start", "end", "took", "waited", "error", "lane", "row"]
+        )
     frame = pd.DataFrame(rows).sort_values(["start", "end"], kind="stable").reset_index(drop=True)
     frame["lane"], frame["row"] = _lanes(frame)
     return frame
@@ -283,7 +285,12 @@ def node_durations(tasks: list[dict[str, Any]]) -> alt.Chart:
             y=alt.Y("node:N", title=None),
             color=alt.Color("run:N", legend=alt.Legend(orient="top", title=None)),
             yOffset="run:N",
-            tooltip=["run", "node", "status", alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f")],
+            tooltip=[
+                "run",
+                "node",
+                "status",
+                alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f"),
+            ],
         )
     )
     return finish(chart)

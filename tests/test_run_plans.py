@@ -35,6 +35,18 @@ PLANNED = [(name, f) for name, f, _ in FILTER_CASES if f.parts()] + [
     ("workflow, created, text", RunFilter(workflows=["simulate"], created_to=by_created(50), text="plain")),
     ("text and counts", RunFilter(text="alpha", tasks_completed_min=1)),
     ("unicode text and status", RunFilter(text="héllo", statuses=["succeeded", "failed"])),
+    # field filters: never probed (no lead), tested row by row beside any lead, under every plan
+    ("a field alone", RunFilter(where=["input.size >= 200"])),
+    ("a field and a status", RunFilter(statuses=["succeeded", "failed"], where=["input.size < 300"])),
+    (
+        "fields, counts and text",
+        RunFilter(tasks_total_min=2, text="plain", where=["input.note contains text", "state.i > 5"]),
+    ),
+    (
+        "a field and created",
+        RunFilter(created_from=by_created(20), where=["input.size != 17", "state.i is set"]),
+    ),
+    ("a field no run has", RunFilter(workflows=["simulate"], where=["input.nothing is set"])),
 ]
 SORTS = [
     ("created_at", True),
@@ -42,6 +54,8 @@ SORTS = [
     ("tasks_total", False),
     ("tags", True),
     ("run_id", True),
+    ("input.size", True),
+    ("state.i", False),
 ]
 
 
@@ -49,7 +63,9 @@ def every_plan(f: RunFilter) -> Iterator[Plan]:
     """Reading in the sort's order with no index, and each filter leading, sorted or in order."""
     names = set(f.parts())
     for lead in [None, *sorted(names)]:
-        indexed = frozenset() if lead is None else frozenset({lead} | (COMPANIONS[lead] & names))
+        indexed = (
+            frozenset() if lead is None else frozenset({lead} | (COMPANIONS.get(lead, frozenset()) & names))
+        )
         for sort_indexed in (True, False):
             yield Plan(indexed, sort_indexed)
 

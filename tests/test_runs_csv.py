@@ -34,7 +34,7 @@ def seed(store: RunStore, count: int = 40) -> list[dict]:
                 "tasks_total": n % 7,
                 "tasks_completed": n % 7,
                 "tasks_failed": 0,
-                "tags": None if n % 6 == 0 else [f"t{n % 2}", "café, \"quoted\""],
+                "tags": None if n % 6 == 0 else [f"t{n % 2}", 'café, "quoted"'],
                 "input": {"tasks": n},
             }
         )
@@ -79,7 +79,9 @@ def test_every_run_newest_first_by_default_and_written_as_it_streams(store: RunS
     assert read(csv_bytes(store, RunFilter(statuses=["cancelled"]))) == []  # a header and no row
 
 
-def test_the_download_count_says_when_the_csv_is_cut(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_download_count_says_when_the_csv_is_cut(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(store, 40)
     monkeypatch.setattr(runs_csv, "DOWNLOAD_LIMIT", 30)  # the limit of 100,000, scaled to 40 runs
     whole = download_count(store)

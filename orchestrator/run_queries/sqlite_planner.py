@@ -154,7 +154,9 @@ def spelled(filters: RunFilter, indexed: frozenset[str]) -> dict[str, list[Colum
     return found
 
 
-def source(filters: RunFilter, indexed: frozenset[str], *, columns: bool = True) -> tuple[FromClause, list[Any]]:
+def source(
+    filters: RunFilter, indexed: frozenset[str], *, columns: bool = True
+) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
 
     A plan that leads with the text search reads from the search index joined to `runs`, so that
@@ -268,7 +270,9 @@ class SqlitePlanner(Planner):
         covered = None
         if probes[lead] > NARROW and indexed >= set(filters.parts()):
             # e.g. a status and a task-count range, both broad, few runs with both: one index has both
-            covered = conn.execute(count_select(*source(filters, indexed, columns=False), NARROW)).scalar_one()
+            covered = conn.execute(
+                count_select(*source(filters, indexed, columns=False), NARROW)
+            ).scalar_one()
         return Lead(lead, probes, indexed, covered)
 
     @staticmethod
@@ -308,7 +312,9 @@ class SqlitePlanner(Planner):
         if lead is None:
             stmt = portable_page(filters, sort, descending, limit, offset)
         else:
-            stmt = page_statement(filters, sort, descending, limit, offset, self.page_plan(filters, lead, sort))
+            stmt = page_statement(
+                filters, sort, descending, limit, offset, self.page_plan(filters, lead, sort)
+            )
         return summaries(conn.execute(stmt))
 
     def count(self, conn: Connection, filters: RunFilter, cap: int | None) -> MatchCount:
