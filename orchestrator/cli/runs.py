@@ -15,7 +15,7 @@ from orchestrator.errors import InputError
 from orchestrator.history import checkpoint_history
 from orchestrator.interrupts import HUMAN_ACTIONS
 from orchestrator.operations import Orchestrator
-from orchestrator.run_queries import RunFilter
+from orchestrator.run_queries import RunFilter, sort_field
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 
@@ -65,7 +65,19 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
-    parser.add_argument("--sort", default="created_at", help="column to sort by")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        help='a field filter, e.g. "input.tasks >= 100", "metrics.accuracy > 0.9", '
+        '"state.summary.label contains done", "input.goal is set" (repeatable)',
+    )
+    parser.add_argument(
+        "--sort",
+        default="created_at",
+        help="column or field to sort by (input.tasks, metrics.accuracy); "
+        "-name: descending, +name: ascending",
+    )
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
     parser.add_argument("--offset", default="0", help="skip this many runs first")
@@ -87,14 +99,15 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         text=args.search,
         created_from=parse_time(args.since, "--since") if args.since is not None else None,
         created_to=parse_time(args.until, "--until") if args.until is not None else None,
+        where=args.where,
         **counts,
     )
+    sort, descending = sort_order(args.sort, not args.asc)
+    sort_field(sort)  # a bad sort is refused before the database is opened
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
-        page = orch.store.query_runs(
-            filters, sort=args.sort, descending=not args.asc, limit=limit, offset=offset
-        )
+        page = orch.store.query_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
     finally:
         orch.engine.dispose()
     if args.json:
@@ -112,6 +125,13 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         )
     print(f"{len(page.rows)} of {page.total} matching runs")
     return 0
+
+
+def sort_order(text: str, descending: bool) -> tuple[str, bool]:
+    """`--sort`: a name, `-name` (descending) or `+name` (ascending); else as `--asc` says."""
+    if text.startswith(("-", "+")):
+        return text[1:], text[0] == "-"
+    return text, descending
 
 
 def _seconds(value: float | None) -> str:
