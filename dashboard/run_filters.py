@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dashboard.url_state import Param
-from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter
+from orchestrator.errors import InputError
+from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter, sort_field, where
 from orchestrator.runs import RunStore
 from orchestrator.runs_csv import csv_bytes
 from orchestrator.status import ALL_STATUSES
@@ -25,7 +26,11 @@ PARAMS: list[Param] = [
     ),
     Param("runs_created", "created", "date_range", ()),
     Param("runs_search", "q", "str", ""),
+    # Field filters, one a line as written (`input.tasks >= 100`); checked by RunFilter.
+    Param("runs_where", "where", "str", ""),
     Param("runs_sort", "sort", "str", "created_at", tuple(SORT_COLUMNS)),
+    # A field to sort by instead (`input.tasks`); checked by run_queries.sort_field.
+    Param("runs_sort_field", "sort_field", "str", ""),
     Param("runs_ascending", "asc", "bool", False),
     Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
     Param("runs_page", "page", "int", 1),
@@ -50,8 +55,36 @@ def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
         created_from=created_from,
         created_to=created_to,
         text=state.get("runs_search") or "",
+        where=where_lines(state.get("runs_where")),
         **counts,
     )
+
+
+def where_lines(text: str | None) -> list[str]:
+    """The field filters of the page's box: one a line, blank lines left out."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def chosen_sort(state: Mapping[str, Any]) -> str:
+    """The page's sort: the field typed (checked), else the column chosen."""
+    field = (state.get("runs_sort_field") or "").strip()
+    return sort_field(field).name if field else str(state.get("runs_sort") or "created_at")
+
+
+def add_where(state: Any) -> None:
+    """The filter editor's path, operator and value as one more line of the field filters (checked:
+    a mistake is kept in `runs_where_error`, one sentence)."""
+    try:
+        test = where(
+            state.get("runs_where_path") or "",
+            state.get("runs_where_op") or "=",
+            state.get("runs_where_value") or "",
+        )
+    except InputError as exc:
+        state["runs_where_error"] = str(exc)
+        return
+    state["runs_where_error"] = ""
+    state["runs_where"] = "\n".join([*where_lines(state.get("runs_where")), str(test)])
 
 
 def csv_export(
