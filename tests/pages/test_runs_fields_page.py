@@ -46,9 +46,14 @@ def test_field_filters_and_sort_round_trip_through_the_url(page_orch: Orchestrat
     at.toggle(key="runs_ascending").set_value(True).run()
     assert shown_ids(at) == ["r07", "r09", "r11"]
     params = dict(at.query_params)
-    assert params["where"] in ("input.tasks >= 60\nstate.label = odd", ["input.tasks >= 60\nstate.label = odd"])
+    assert params["where"] in (
+        "input.tasks >= 60\nstate.label = odd",
+        ["input.tasks >= 60\nstate.label = odd"],
+    )
     # the same URL in a new session shows the same runs
-    again = open_page("runs", where="input.tasks >= 60\nstate.label = odd", sort_field="input.tasks", asc="true")
+    again = open_page(
+        "runs", where="input.tasks >= 60\nstate.label = odd", sort_field="input.tasks", asc="true"
+    )
     assert not again.exception
     assert again.text_area(key="runs_where").value == "input.tasks >= 60\nstate.label = odd"
     assert shown_ids(again) == ["r07", "r09", "r11"]
