@@ -39,6 +39,7 @@ from orchestrator.db import db_now, run_answers, run_tasks, runs, seconds_betwee
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
+from orchestrator.run_queries.columns import checked_columns, field_choices, field_values, page_json
 from orchestrator.run_queries.statements import live_wall_seconds, live_work_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import check_count, check_page, is_run_id
@@ -414,13 +415,16 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        columns: Sequence[str] | str = (),
     ) -> RunPage:
         """One page of runs matching `filters`, sorted and paged by the database, and the exact count.
 
         The dashboard asks for the page (`page_runs`) and the count (`count_matching`) apart, so
         the page never waits on the count; this is for callers that want both (the CLI).
         """
-        rows = self.page_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        rows = self.page_runs(
+            filters, sort=sort, descending=descending, limit=limit, offset=offset, columns=columns
+        )
         return RunPage(rows=rows, total=self.count_matching(filters, cap=None).value)
 
     def page_runs(
@@ -431,15 +435,29 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        columns: Sequence[str] | str = (),
     ) -> list[RunSummary]:
         """One page of runs matching `filters`, sorted and paged by the database (no count).
 
-        The engine's planner (run_queries) chooses how the database finds them.
+        The engine's planner (run_queries) chooses how the database finds them. `columns`: fields
+        (`input.tasks`, `state.summary.total`, `metrics.accuracy`) each row also holds, by its
+        path (None where the run has none), read for the page's runs by their ids.
         """
         checked, field = checked_filter(filters), sort_field(sort)
+        fields = checked_columns(columns)
         limit, offset = check_page(limit, offset)
         with self.engine.connect() as conn:
-            return self.planner.page(conn, checked, field, bool(descending), limit, offset)
+            rows = self.planner.page(conn, checked, field, bool(descending), limit, offset)
+            if fields:
+                values = field_values(conn, [r["run_id"] for r in rows], fields)
+                rows = [{**r, **values[r["run_id"]]} for r in rows]  # type: ignore[typeddict-item]
+            return rows
+
+    def offered_fields(self, run_ids: Sequence[str], input_models: Iterable[Any] = ()) -> list[str]:
+        """The fields a page of these runs can show as columns: the input models' fields and those
+        found in the runs' input, final state and metrics (run_queries.columns.field_choices)."""
+        with self.engine.connect() as conn:
+            return field_choices(input_models, page_json(conn, list(run_ids)))
 
     def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
         """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).

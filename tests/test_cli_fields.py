@@ -65,3 +65,31 @@ BAD = [
 def test_a_bad_field_is_one_error_line(config: OrchestratorConfig, fielded: RunStore) -> None:
     for flags, words in BAD:
         assert_one_error_line(call_cli("runs", *flags, *database_args(config)), words)
+
+
+def test_runs_columns_as_json_and_table(config: OrchestratorConfig, fielded: RunStore) -> None:
+    db = database_args(config)
+    result = call_cli(
+        "runs",
+        "--json",
+        "--columns",
+        "input.tasks,state.summary.total,metrics.accuracy",
+        "--sort",
+        "run_id",
+        "--asc",
+        "--limit",
+        "5",
+        *db,
+    )
+    assert result.code == 0, result.err
+    got = json.loads(result.out)["runs"]
+    for run, row in zip(got, sorted(ROWS, key=lambda r: r["run_id"])[:5], strict=True):
+        assert run["run_id"] == row["run_id"]
+        assert run["input.tasks"] == row["input"].get("tasks")
+        assert run["state.summary.total"] == (row["state_snapshot"].get("summary") or {}).get("total")
+        assert run["metrics.accuracy"] == (row["metrics"] or {}).get("accuracy")
+    table = call_cli("runs", "--columns", "input.goal", "--limit", "3", *db)
+    assert table.code == 0 and "input.goal" in table.out.splitlines()[0]
+    assert_one_error_line(
+        call_cli("runs", "--columns", "input.tasks,input.a b", *db), "is not a path of keys"
+    )

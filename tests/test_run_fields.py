@@ -13,7 +13,7 @@ from sqlalchemy import text
 from orchestrator.errors import InputError
 from orchestrator.run_queries import Field, RunFilter, field_path, parse_where, sort_field
 from orchestrator.runs import RunStore
-from tests.field_reference import kind_of, py_field_order, py_where, value_at
+from tests.field_reference import MISSING, kind_of, py_field_order, py_where, value_at
 from tests.test_store import full_row
 
 T0 = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
@@ -197,3 +197,55 @@ def test_a_where_reads_back_as_written() -> None:
     assert parse_where("input.tasks >= 100").value == 100
     assert parse_where("input.tasks = '100'").value == "100"
     assert parse_where("input.goal contains 12").value == "12"
+
+
+# -- fields as columns --------------------------------------------------------------------------
+
+COLUMNS = [
+    "input.tasks",
+    "input.goal",
+    "state.summary",
+    "state.summary.total",
+    "metrics.accuracy",
+    "input.nothing",
+]
+
+
+def py_value(row: dict[str, Any], path: str) -> Any:
+    value = value_at(row, Field(path))
+    return None if value is MISSING else value
+
+
+def test_a_page_shows_field_columns_as_stored(fielded: RunStore) -> None:
+    f = RunFilter(where=["input.tasks >= 20"])
+    rows = fielded.page_runs(f, sort="input.tasks", limit=15, offset=2, columns=COLUMNS)
+    want = py_field_order([r for r in ROWS if py_where(r, f.where[0])], Field("input.tasks"), True)  # type: ignore[arg-type]
+    assert [r["run_id"] for r in rows] == want[2:17]
+    by_id = {r["run_id"]: r for r in ROWS}
+    for row in rows:
+        for path in COLUMNS:
+            assert row[path] == py_value(by_id[row["run_id"]], path), (row["run_id"], path)  # type: ignore[literal-required]
+    assert any(isinstance(r["state.summary"], dict) for r in rows)  # type: ignore[typeddict-item]
+
+
+def test_columns_are_checked_and_offered(fielded: RunStore) -> None:
+    with pytest.raises(InputError, match=r"Unknown field 'params\.x'"):
+        fielded.page_runs(columns="input.tasks,params.x")
+    with pytest.raises(InputError, match="at most 20"):
+        fielded.page_runs(columns=[f"input.k{i}" for i in range(21)])
+    from orchestrator.workflows.simulate import SimulateInput
+
+    offered = fielded.offered_fields([r["run_id"] for r in ROWS[:8]], [SimulateInput])
+    # the model's fields first among input.*, then what the runs hold, each once, in root order
+    assert {f"input.{name}" for name in SimulateInput.model_fields} <= set(offered)
+    assert {
+        "input.tasks",
+        "input.goal",
+        "input.flag",
+        "state.summary.total",
+        "state.summary.label",
+        "state.other",
+    } <= set(offered)
+    assert "metrics.accuracy" in offered
+    roots = [name.split(".")[0] for name in offered]
+    assert roots == sorted(roots, key=["input", "state", "metrics"].index)

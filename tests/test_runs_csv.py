@@ -88,3 +88,20 @@ def test_the_download_count_says_when_the_csv_is_cut(
     assert (whole.value, whole.exact) == (30, False)  # more than 30: the CSV of 30 is cut
     narrow = download_count(store, RunFilter(statuses=["failed"]))
     assert (narrow.value, narrow.exact) == (8, True)
+
+
+def test_the_csv_carries_field_columns_and_field_filters(store: RunStore) -> None:
+    rows = seed(store)
+    data = csv_bytes(
+        store,
+        RunFilter(where=["input.tasks >= 30"]),
+        sort="input.tasks",
+        descending=False,
+        columns=["input.tasks", "input.missing"],
+    )
+    got = read(data)
+    assert list(got[0]) == [*COLUMNS, "input.tasks", "input.missing"]
+    want = sorted((r for r in rows if r["input"]["tasks"] >= 30), key=lambda r: r["input"]["tasks"])
+    assert [g["run_id"] for g in got] == [r["run_id"] for r in want]
+    assert [g["input.tasks"] for g in got] == [str(r["input"]["tasks"]) for r in want]
+    assert {g["input.missing"] for g in got} == {""}

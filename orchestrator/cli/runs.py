@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from orchestrator.history import checkpoint_history
 from orchestrator.interrupts import HUMAN_ACTIONS
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter, sort_field
+from orchestrator.run_queries.columns import checked_columns
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 
@@ -79,6 +81,11 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
         "-name: descending, +name: ascending",
     )
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
+    parser.add_argument(
+        "--columns",
+        default="",
+        help="fields to show as more columns, separated by commas: input.tasks,state.summary.total,metrics.accuracy",
+    )
     parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
     parser.add_argument("--offset", default="0", help="skip this many runs first")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -103,11 +110,14 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         **counts,
     )
     sort, descending = sort_order(args.sort, not args.asc)
-    sort_field(sort)  # a bad sort is refused before the database is opened
+    sort_field(sort)  # a bad sort or column is refused before the database is opened
+    fields = [f.name for f in checked_columns(args.columns)]
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
-        page = orch.store.query_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        page = orch.store.query_runs(
+            filters, sort=sort, descending=descending, limit=limit, offset=offset, columns=fields
+        )
     finally:
         orch.engine.dispose()
     if args.json:
@@ -115,13 +125,14 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         return 0
     print(
         f"{'run_id':32}  {'workflow':14} {'status':14} {'created (UTC)':19} {'total':>6} {'done':>6} {'failed':>6}"
-        f" {'work s':>9} {'wall s':>9}"
+        f" {'work s':>9} {'wall s':>9}" + "".join(f"  {name}" for name in fields)
     )
     for run in page.rows:
         print(
             f"{run['run_id']:32}  {run['workflow'][:14]:14} {run['status']:14} "
             f"{run['created_at']:%Y-%m-%d %H:%M:%S} {run['tasks_total']:6} {run['tasks_completed']:6} {run['tasks_failed']:6}"
             f" {_seconds(run['work_seconds']):>9} {_seconds(run['wall_seconds']):>9}"
+            + "".join(f"  {_cell(run.get(name)):>{len(name)}}" for name in fields)
         )
     print(f"{len(page.rows)} of {page.total} matching runs")
     return 0
@@ -132,6 +143,13 @@ def sort_order(text: str, descending: bool) -> tuple[str, bool]:
     if text.startswith(("-", "+")):
         return text[1:], text[0] == "-"
     return text, descending
+
+
+def _cell(value: Any) -> str:
+    """A field's value in the table: - for none, JSON for a list or an object."""
+    if value is None:
+        return "-"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list | bool) else str(value)
 
 
 def _seconds(value: float | None) -> str:

@@ -190,23 +190,26 @@ def page_select(
     offset: int,
     *,
     order_on: ColumnElement[Any] | None = None,
+    fields: tuple[Field, ...] = (),
 ) -> Select[Any]:
     """One page of the runs in `source` that match `conds`, sorted by `sort` (nulls last), then
     by run id in the same direction, so that every order is total and pages never overlap.
-    `order_on`: the sort's column as a planner spells it (else as sort_column has it)."""
+    `order_on`: the sort's column as a planner spells it (else as sort_column has it); `fields`:
+    dotted fields to read as more columns, each labelled by its path (the CSV's)."""
     column = sort_column(sort) if order_on is None else order_on
     order = column.desc() if descending else column.asc()
     if nullable_sort(sort):
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
+    shown = [*LIST_COLUMNS, *(runs.c[f.column][f.keys].label(f.name) for f in fields)]
     if offset < DEFER_OFFSET:
-        stmt = select(*LIST_COLUMNS).select_from(source).where(*conds)
+        stmt = select(*shown).select_from(source).where(*conds)
         return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
     # A deep page finds its run ids first, on the sort's index alone where the filters allow,
     # then reads those runs: PostgreSQL otherwise reads every skipped row from the table.
     ids = select(runs.c.run_id).select_from(source).where(*conds)
     ids = ids.order_by(order, tiebreak).limit(limit).offset(offset)
-    return select(*LIST_COLUMNS).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
+    return select(*shown).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
 
 
 def count_select(source: FromClause, conds: list[Any], cap: int | None) -> Select[Any]:
@@ -242,9 +245,11 @@ def forget_statements() -> None:
 
 
 @kept
-def portable_page(filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int) -> Select[Any]:
+def portable_page(
+    filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int, fields: tuple[Field, ...] = ()
+) -> Select[Any]:
     """A page as written: every filter on its own index, the database's planner to choose."""
-    return page_select(runs, conditions(filters), sort, descending, limit, offset)
+    return page_select(runs, conditions(filters), sort, descending, limit, offset, fields=fields)
 
 
 @kept
