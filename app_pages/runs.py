@@ -13,6 +13,7 @@ from dashboard.run_filters import (
     PARAMS,
     URL_MARKER,
     add_where,
+    chosen_columns,
     chosen_sort,
     to_run_filter,
 )
@@ -83,6 +84,7 @@ with st.container(border=True):
 try:
     filters = to_run_filter(st.session_state.to_dict())
     sort = chosen_sort(st.session_state.to_dict())
+    columns = chosen_columns(st.session_state.to_dict())
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
     st.error(str(exc), icon=icon("warning"))
     st.stop()
@@ -99,10 +101,26 @@ controls[0].selectbox(
     format_func=lambda column: SORT_LABELS.get(column, column),
 )
 controls[1].toggle("Ascending", key="runs_ascending")
-st.text_input(
+more = st.columns([1, 2])
+more[0].text_input(
     "Or sort by a field",
     key="runs_sort_field",
     placeholder="input.tasks or metrics.accuracy (empty: the column above)",
+)
+# Offered: the fields the workflows' input models declare and those found in the last page shown.
+models = [
+    orch.registry.get(w).input_model
+    for w in (filters.workflows or orch.registry.names())
+    if w in orch.registry
+]
+offered = orch.store.offered_fields(st.session_state.get("runs_page_ids", []), models)
+more[1].multiselect(
+    "Field columns",
+    list(dict.fromkeys([*columns, *offered])),
+    key="runs_columns",
+    accept_new_options=True,
+    placeholder="input.tasks, state.summary.total, metrics.accuracy",
+    help="Fields of the input, the final state or the run's metrics, shown as more columns (and in the CSV).",
 )
 controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
 controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
@@ -129,7 +147,7 @@ def runs_table() -> None:
 
     def query(number: int) -> list[RunSummary]:
         return orch.store.page_runs(
-            filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size
+            filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size, columns=columns
         )
 
     rows = query(page_number)
@@ -139,8 +157,9 @@ def runs_table() -> None:
     st.session_state["runs_shown_page"] = page_number
     st.session_state["runs_seen"] = (page_number - 1) * size + len(rows)  # at least this many match
     st.session_state["runs_going"] = sum(r["status"] in ACTIVE for r in rows)
+    st.session_state["runs_page_ids"] = [r["run_id"] for r in rows]
     selection = st.dataframe(
-        runs_frame(rows),
+        runs_frame(rows, columns),
         column_config=runs_columns(),
         hide_index=True,
         placeholder=MISSING,
@@ -195,4 +214,5 @@ runs_csv_buttons(
     sort,
     not st.session_state["runs_ascending"],
     counted_all=st.session_state.get("runs_count_exact", True),
+    columns=columns,
 )

@@ -109,9 +109,10 @@ def status_column(label: str = "Status") -> Any:
     return st.column_config.MultiselectColumn(label, options=statuses, color=colors, width=112)
 
 
-def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The runs list as shown: link, status, completed tasks in percent."""
-    return pd.DataFrame(
+def runs_frame(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ()) -> pd.DataFrame:
+    """The runs list as shown: link, status, completed tasks in percent; then each field column
+    (a number or text as it is, a list or an object as JSON)."""
+    frame = pd.DataFrame(
         {
             "run_id": [detail_link(r["run_id"]) for r in rows],
             "workflow": [r["workflow"] for r in rows],
@@ -127,6 +128,18 @@ def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
+    for name in fields:
+        values = [r.get(name) for r in rows]
+        numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
+        frame[name] = pd.Series(values, dtype="float64") if numeric else [field_text(v) for v in values]
+    return frame
+
+
+def field_text(value: Any) -> str | None:
+    """A field's value as a table cell's text (JSON for anything but a text)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def runs_columns() -> dict[str, Any]:

@@ -42,6 +42,7 @@ PAGES = {
         "where",
         "sort",
         "sort_field",
+        "columns",
         "asc",
         "size",
         "page",

@@ -72,3 +72,25 @@ def test_a_bad_field_filter_is_one_sentence_on_the_page(page_orch: Orchestrator)
     (error,) = [e.value for e in at.error]
     assert error.startswith("Unknown field 'params.x'")
     assert at.text_area(key="runs_where").value == ""
+
+
+def test_field_columns_are_offered_shown_and_kept_in_the_url(page_orch: Orchestrator) -> None:
+    seed(page_orch)
+    at = open_page("runs", where="input.tasks >= 90")
+    assert not at.exception, [e.value for e in at.exception]
+    at.run()  # the second run offers the fields found in the page shown first
+    offered = at.multiselect(key="runs_columns").options
+    # simulate's input model declares tasks (and more); the page's runs hold state.label
+    assert {"input.tasks", "state.label"} <= set(offered)
+    at.multiselect(key="runs_columns").set_value(["input.tasks", "state.label"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (frame,) = [df.value for df in at.dataframe if "run_id" in df.value.columns]
+    assert list(frame["input.tasks"]) == [110.0, 100.0, 90.0]
+    assert list(frame["state.label"]) == ["odd", "even", "odd"]
+    assert at.query_params["columns"] in ("input.tasks,state.label", ["input.tasks,state.label"])
+    again = open_page("runs", where="input.tasks >= 90", columns="state.label")
+    (frame,) = [df.value for df in again.dataframe if "run_id" in df.value.columns]
+    assert list(frame["state.label"]) == ["odd", "even", "odd"]
+    bad = open_page("runs", columns="input.tasks,input.x;DROP")
+    assert not bad.exception
+    assert any("is not a path of keys" in e.value for e in bad.error)
