@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.db import db_now, run_answers, run_tasks, runs, seconds_between, utcnow
+from orchestrator.db import db_now, run_answers, run_metrics, run_tasks, runs, seconds_between, utcnow
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
@@ -452,6 +452,20 @@ class RunStore:
                 values = field_values(conn, [r["run_id"] for r in rows], fields)
                 rows = [{**r, **values[r["run_id"]]} for r in rows]  # type: ignore[typeddict-item]
             return rows
+
+    def metric_series(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every value of each metric the run recorded, by name, in step order
+        (`{"loss": [{"step": 0, "value": 1.0, "at": …}, …]}`)."""
+        stmt = (
+            select(run_metrics.c.name, run_metrics.c.step, run_metrics.c.value, run_metrics.c.at)
+            .where(run_metrics.c.run_id == run_id)
+            .order_by(run_metrics.c.name, run_metrics.c.step)
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                found.setdefault(row.name, []).append({"step": row.step, "value": row.value, "at": row.at})
+        return found
 
     def offered_fields(self, run_ids: Sequence[str], input_models: Iterable[Any] = ()) -> list[str]:
         """The fields a page of these runs can show as columns: the input models' fields and those
