@@ -4,7 +4,7 @@ its tasks, input, config and state, its checkpoint history (fork from any checkp
 import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message
-from dashboard.charts import task_timeline, timeline_caption, worked
+from dashboard.charts import metric_series, task_timeline, timeline_caption, worked
 from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
     MISSING,
@@ -104,7 +104,9 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
+tab_tasks, tab_state, tab_metrics, tab_history = st.tabs(
+    ["Tasks", "Input and state", "Metrics", "Checkpoints"]
+)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -161,5 +163,22 @@ with tab_state:
     left.json(run["config"] or {}, expanded=2)
     right.markdown("**State snapshot** (final, or latest)")
     right.json(run["state_snapshot"] or {}, expanded=1)
+with tab_metrics:
+    # What its nodes recorded with orchestrator.record_metric: the latest values, and each series.
+    series = orch.store.metric_series(run_id)
+    if not series:
+        st.caption("No metrics recorded: a node records one with `orchestrator.record_metric(name, value)`.")
+    else:
+        st.dataframe(
+            [
+                {"metric": name, "latest": points[-1]["value"], "steps": len(points)}
+                for name, points in series.items()
+            ],
+            hide_index=True,
+            key="detail_metrics",
+        )
+        several = {name: points for name, points in series.items() if len(points) > 1}
+        if several:
+            st.altair_chart(metric_series(several), key="detail_metric_series")
 with tab_history:
     render_checkpoints(orch, run)

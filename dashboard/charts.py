@@ -310,3 +310,28 @@ def node_counts(tasks: list[dict[str, Any]]) -> alt.Chart:
         )
     )
     return finish(chart)
+
+
+def metric_series(series: Mapping[str, Sequence[Mapping[str, Any]]]) -> alt.Chart:
+    """A run's metrics over their steps: a line per metric recorded at more than one step, each in
+    its own panel (their scales differ), a point per value with its step and value on hover."""
+    frame = pd.DataFrame(
+        [
+            {"metric": name, "step": p["step"], "value": p["value"]}
+            for name, points in series.items()
+            for p in points
+        ]
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("step:Q", title="Step", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None),
+            tooltip=["metric", "step", alt.Tooltip("value:Q", format=".6g")],
+        )
+        .properties(height=160)
+        .facet(row=alt.Row("metric:N", title=None))
+        .resolve_scale(y="independent")
+    )
+    return chart

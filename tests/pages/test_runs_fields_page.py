@@ -4,6 +4,7 @@ the lines and the sort live in the URL and read back from it; a mistake is one s
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import open_page
@@ -94,3 +95,29 @@ def test_field_columns_are_offered_shown_and_kept_in_the_url(page_orch: Orchestr
     bad = open_page("runs", columns="input.tasks,input.x;DROP")
     assert not bad.exception
     assert any("is not a path of keys" in e.value for e in bad.error)
+
+
+def test_run_detail_shows_the_runs_metrics_and_charts_a_series(page_orch: Orchestrator) -> None:
+    from sqlalchemy import insert
+
+    from orchestrator.db import run_metrics
+
+    seed(page_orch)
+    at_ = dt.datetime(2026, 2, 1, 10, tzinfo=dt.UTC)
+    with page_orch.engine.begin() as conn:
+        conn.execute(
+            insert(run_metrics),
+            [{"run_id": "r03", "name": "loss", "step": s, "value": 1 / (s + 1), "at": at_} for s in range(3)]
+            + [{"run_id": "r03", "name": "accuracy", "step": 0, "value": 0.9, "at": at_}],
+        )
+    at = open_page("run_detail", run_id="r03")
+    assert not at.exception, [e.value for e in at.exception]
+    (table,) = [df.value for df in at.dataframe if "metric" in df.value.columns]
+    assert dict(zip(table["metric"], table["latest"], strict=True)) == {"accuracy": 0.9, "loss": 1 / 3}
+    assert dict(zip(table["metric"], table["steps"], strict=True)) == {"accuracy": 1, "loss": 3}
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    (series,) = [spec for spec in specs if "facet" in spec]  # the series with more than one step
+    assert series["facet"]["row"]["field"] == "metric"
+    assert series["spec"]["encoding"]["x"]["field"] == "step"
+    empty = open_page("run_detail", run_id="r04")
+    assert any("No metrics recorded" in c.value for c in empty.caption)
