@@ -121,7 +121,8 @@ def test_every_plan_reads_the_runs_the_filter_means(
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
-# 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i.
+# 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i;
+# input.tasks = i (a field with an expression index, planner.INDEXED_FIELDS).
 FORTY = [
     full_row(
         f"r{i:02d}",
@@ -129,6 +130,7 @@ FORTY = [
         workflow="a" if i >= 10 else "b",
         created_at=T0 + dt.timedelta(minutes=i),
         tasks_total=i,
+        input={"tasks": i},
     )
     for i in range(40)
 ]
@@ -156,6 +158,11 @@ CHOICES = [
     (RunFilter(statuses=["succeeded"], tasks_total_min=33), "tasks_total", 7, False, 0),
     # broad, and no index has the sort's order: read through the sort's index
     (RunFilter(tasks_total_min=5, workflows=["a", "b"]), "workflow", 13, True, 35),
+    # an indexed field leads like a column: narrow, read whole through its expression index
+    (RunFilter(statuses=["succeeded"], where=["input.tasks >= 37"]), "input.tasks >= 37", 3, False, 0),
+    (RunFilter(workflows=["a"], where=["input.tasks < 3"]), "input.tasks < 3", 3, False, 0),
+    # broad, beside a narrower status
+    (RunFilter(statuses=["failed"], where=["input.tasks >= 5"]), "status", 10, True, 10),
 ]
 
 

@@ -46,6 +46,7 @@ from orchestrator.db import runs, searchable
 from orchestrator.db.schema import SEARCH_TABLE
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import planner as interface
+from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Contains, Field, RunFilter
 from orchestrator.run_queries.planner import (
     NO_LEAD,
@@ -68,6 +69,7 @@ from orchestrator.run_queries.statements import (
     portable_page,
     sort_column,
     text_like,
+    where_clauses,
 )
 
 # A lead with at most this many matches is read whole and sorted (~1.5 us a row: <= 8 ms).
@@ -211,7 +213,10 @@ def probe_statement(filters: RunFilter, name: str, cap: int) -> Select[Any]:
     """How many runs match filter `name` alone, up to cap + 1, on its own index."""
     if name == "text":
         return select(func.count()).select_from(search_rowids(filters.text, cap + 1).subquery())
-    alone = clauses(filters.parts()[name])
+    part = filters.parts()[name]
+    # A field: its comparison alone, on the expression index (its type is tested from the row):
+    # at most as many as match, which is all a lead's choice needs.
+    alone = where_clauses(part)[1:] if isinstance(part, Where) else clauses(part)
     matching = select(literal(1).label("one")).where(*alone).limit(cap + 1).subquery()
     return select(func.count()).select_from(matching)
 
