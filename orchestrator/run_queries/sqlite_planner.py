@@ -236,9 +236,15 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
 
 
 def _probe(conn: Connection, filters: RunFilter, names: list[str], cap: int) -> dict[str, int]:
-    """Each named filter's matches alone, up to cap + 1, in one statement."""
-    probes = [probe_statement(filters, name, cap).scalar_subquery() for name in names]
-    return dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
+    """Each named filter's matches alone, up to cap + 1, in one statement.
+
+    A field's probe reads each match's row (its expression index holds no column SQLite can
+    answer from), so it counts at most NARROW + 1; above that it says "more than cap" (broad)."""
+    parts = filters.parts()
+    caps = {name: min(cap, NARROW) if isinstance(parts[name], Where) else cap for name in names}
+    probes = [probe_statement(filters, name, caps[name]).scalar_subquery() for name in names]
+    found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
+    return {name: cap + 1 if found[name] > caps[name] else found[name] for name in names}
 
 
 def _sample(conn: Connection, filters: RunFilter, names: list[str]) -> dict[str, int]:
