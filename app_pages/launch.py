@@ -138,7 +138,9 @@ with form_column, st.form(form_key, enter_to_submit=False):
             st.error(f"A preset {errors['name']}.", icon=icon("error"))
 
 
-def problems(data: dict, config: dict, parse_errors: dict[str, str], copies: int) -> tuple[dict[str, str], str | None]:
+def problems(
+    data: dict, config: dict, parse_errors: dict[str, str], copies: int
+) -> tuple[dict[str, str], str | None]:
     """Every field's error at once (JSON that does not parse, the package's checks of the input and
     the config, the copies), and an error that belongs to no field."""
     found, general = dict(parse_errors), None

@@ -136,7 +136,9 @@ with left:
     st.subheader(what["short"].capitalize(), help=what["help"])
     st.toggle("Wall time instead of work time", key="overview_wall")
     if data["durations"][measure]:
-        st.altair_chart(charts.histogram(data["durations"][measure], what["short"], "s"), key="overview_durations")
+        st.altair_chart(
+            charts.histogram(data["durations"][measure], what["short"], "s"), key="overview_durations"
+        )
     else:
         st.caption("No run of this period has finished yet.")
 with right:

@@ -2,11 +2,10 @@
 its tasks, input, config and state, its checkpoint history (fork from any checkpoint), its note
 and tags (who changed what), and actions."""
 
-
 import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message, show_unplaced_failures
-from dashboard.charts import task_timeline, timeline_caption, worked
+from dashboard.charts import metric_series, task_timeline, timeline_caption, worked
 from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
     MISSING,
@@ -55,7 +54,9 @@ def live_header() -> None:
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
     cols = st.columns(6)
     cols[0].metric("Work time", duration_text(run["work_seconds"]), help="Its attempts' running time")
-    cols[1].metric("Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included")
+    cols[1].metric(
+        "Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included"
+    )
     cols[2].metric("Tasks", run["tasks_total"])
     cols[3].metric("Completed", run["tasks_completed"])
     cols[4].metric("Failed", run["tasks_failed"])
@@ -108,7 +109,9 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_state, tab_history, tab_notes = st.tabs(["Tasks", "Input and state", "Checkpoints", "Note and tags"])
+tab_tasks, tab_state, tab_metrics, tab_history, tab_notes = st.tabs(
+    ["Tasks", "Input and state", "Metrics", "Checkpoints", "Note and tags"]
+)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -140,7 +143,9 @@ def live_tasks() -> None:
                     "Worked", format="%.3f s", help="From when its work began to its end"
                 ),
                 "wait_seconds": st.column_config.NumberColumn(
-                    "Waited for a slot", format="%.3f s", help="From when it was scheduled to when its work began"
+                    "Waited for a slot",
+                    format="%.3f s",
+                    help="From when it was scheduled to when its work began",
                 ),
                 "error": st.column_config.TextColumn("Error", width="medium"),
                 "task_id": st.column_config.TextColumn("Task", help="The task's id (its first 8 characters)"),
@@ -163,6 +168,23 @@ with tab_state:
     left.json(run["config"] or {}, expanded=2)
     right.markdown("**State snapshot** (final, or latest)")
     right.json(run["state_snapshot"] or {}, expanded=1)
+with tab_metrics:
+    # What its nodes recorded with orchestrator.record_metric: the latest values, and each series.
+    series = orch.store.metric_series(run_id)
+    if not series:
+        st.caption("No metrics recorded: a node records one with `orchestrator.record_metric(name, value)`.")
+    else:
+        st.dataframe(
+            [
+                {"metric": name, "latest": points[-1]["value"], "steps": len(points)}
+                for name, points in series.items()
+            ],
+            hide_index=True,
+            key="detail_metrics",
+        )
+        several = {name: points for name, points in series.items() if len(points) > 1}
+        if several:
+            st.altair_chart(metric_series(several), key="detail_metric_series")
 with tab_history:
     render_checkpoints(orch, run)
 with tab_notes:

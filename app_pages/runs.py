@@ -9,12 +9,21 @@ from dashboard.bulk_actions import render_bulk_actions
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
 from dashboard.looks import icon, status_word
-from dashboard.run_filters import COUNT_LABELS, PAGE_SIZES, PARAMS, URL_MARKER, to_run_filter
+from dashboard.run_filters import (
+    COUNT_LABELS,
+    PAGE_SIZES,
+    PARAMS,
+    URL_MARKER,
+    add_where,
+    chosen_columns,
+    chosen_sort,
+    to_run_filter,
+)
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.run_queries import COUNT_CAP, SORT_COLUMNS, TASK_COUNTS, empty_ranges
+from orchestrator.run_queries import COUNT_CAP, OPERATORS, SORT_COLUMNS, TASK_COUNTS, empty_ranges
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -58,9 +67,33 @@ with st.container(border=True):
         label = COUNT_LABELS[count]
         bounds[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
         bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
+    fields = st.columns([3, 2, 1, 2, 1], vertical_alignment="bottom")
+    fields[0].text_input(
+        "Field", key="runs_where_path", placeholder="input.tasks, state.summary.total, metrics.accuracy"
+    )
+    fields[1].selectbox("Operator", OPERATORS, key="runs_where_op")
+    fields[2].text_input("Value", key="runs_where_value", placeholder="100")
+    fields[3].button(
+        "Add field filter",
+        key="runs_where_add",
+        on_click=add_where,
+        args=(st.session_state,),
+        icon=icon("add"),
+    )
+    st.text_area(
+        "Field filters, one a line",
+        key="runs_where",
+        height=68,
+        placeholder="input.tasks >= 100\nmetrics.accuracy > 0.9\nstate.summary.label contains done\ninput.goal is set",
+        help="Typed by the value: a number compares numbers, true/false booleans, anything else (or quoted) text.",
+    )
+    if mistake := st.session_state.get("runs_where_error"):
+        st.error(mistake, icon=icon("warning"))
 
 try:
     filters = to_run_filter(st.session_state.to_dict())
+    sort = chosen_sort(st.session_state.to_dict())
+    columns = chosen_columns(st.session_state.to_dict())
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
     st.error(str(exc), icon=icon("warning"))
     st.stop()
@@ -83,6 +116,27 @@ controls[0].selectbox(
     format_func=lambda column: SORT_LABELS.get(column, column),
 )
 controls[1].toggle("Ascending", key="runs_ascending")
+more = st.columns([1, 2])
+more[0].text_input(
+    "Or sort by a field",
+    key="runs_sort_field",
+    placeholder="input.tasks or metrics.accuracy (empty: the column above)",
+)
+# Offered: the fields the workflows' input models declare and those found in the last page shown.
+models = [
+    orch.registry.get(w).input_model
+    for w in (filters.workflows or orch.registry.names())
+    if w in orch.registry
+]
+offered = orch.store.offered_fields(st.session_state.get("runs_page_ids", []), models)
+more[1].multiselect(
+    "Field columns",
+    list(dict.fromkeys([*columns, *offered])),
+    key="runs_columns",
+    accept_new_options=True,
+    placeholder="input.tasks, state.summary.total, metrics.accuracy",
+    help="Fields of the input, the final state or the run's metrics, shown as more columns (and in the CSV).",
+)
 controls[2].selectbox("Page size", PAGE_SIZES, key="runs_page_size")
 controls[3].number_input("Page", min_value=1, step=1, key="runs_page")
 live = controls[4].toggle(
@@ -104,11 +158,11 @@ def runs_table() -> None:
     """The page of runs: drawn without waiting for the count (its own fragment, below)."""
     size, page_number = st.session_state["runs_page_size"], st.session_state["runs_page"]
     page_number = min(page_number, last_page(size))
-    sort, descending = st.session_state["runs_sort"], not st.session_state["runs_ascending"]
+    descending = not st.session_state["runs_ascending"]
 
     def query(number: int) -> list[RunSummary]:
         return orch.store.page_runs(
-            filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size
+            filters, sort=sort, descending=descending, limit=size, offset=(number - 1) * size, columns=columns
         )
 
     rows = query(page_number)
@@ -118,8 +172,9 @@ def runs_table() -> None:
     st.session_state["runs_shown_page"] = page_number
     st.session_state["runs_seen"] = (page_number - 1) * size + len(rows)  # at least this many match
     st.session_state["runs_going"] = sum(r["status"] in ACTIVE for r in rows)
+    st.session_state["runs_page_ids"] = [r["run_id"] for r in rows]
     selection = st.dataframe(
-        runs_frame(rows),
+        runs_frame(rows, columns),
         column_config=runs_columns(),
         hide_index=True,
         placeholder=MISSING,
@@ -172,7 +227,8 @@ with count_slot:
 runs_csv_buttons(
     orch.store,
     filters,
-    st.session_state["runs_sort"],
+    sort,
     not st.session_state["runs_ascending"],
     counted_all=st.session_state.get("runs_count_exact", True),
+    columns=columns,
 )

@@ -69,7 +69,14 @@ DIMENSIONS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "launched_by": [
         ("launched_by=ana", {"launched_by": "ana"}),
     ],
+    # A field of the input (an expression index, migration 0017): input.tasks = tasks_total here.
+    "field": [
+        ("input.tasks>100", {"where": ["input.tasks > 100"]}),
+        ("input.tasks>=990", {"where": ["input.tasks >= 990"]}),
+    ],
 }
+# Sorts by a field as well as by every column.
+FIELD_SORTS = ("input.tasks",)
 
 # Every count range is met with every status.
 COUNT_RANGES: dict[str, list[tuple[str, dict[str, Any]]]] = {
@@ -108,7 +115,7 @@ def generate(n_runs: int, *, smoke: bool = False) -> list[Case]:
             cases.append(
                 Case(f"status={status} & {name}", f"range:{count}", {"statuses": [status], **filters})
             )
-    for sort in SORT_COLUMNS:
+    for sort in (*SORT_COLUMNS, *FIELD_SORTS):
         for descending in (True, False):
             cases.append(Case(f"sort {sort} {'desc' if descending else 'asc'}", "sort", {}, sort, descending))
         cases.append(

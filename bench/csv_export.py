@@ -138,7 +138,9 @@ def line(g: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.csv_export", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
     parser.add_argument("--repeats", type=int, default=3, help="processes per figure (the fastest is shown)")
     parser.add_argument("--measure", nargs=3, metavar=("BACKEND", "N", "WAY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -146,7 +148,9 @@ def main(argv: list[str] | None = None) -> None:
         backend, n, way = args.measure
         print(json.dumps(measure(backend, int(n), way)))
         return
-    print(f"load average: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.split('average:')[-1].strip()}")
+    print(
+        f"load average: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.split('average:')[-1].strip()}"
+    )
     run(args.runs, args.backends, args.repeats)
 
 

@@ -114,7 +114,9 @@ def timeline_frame(tasks: Sequence[Mapping[str, Any]], origin: dt.datetime | Non
             }
         )
     if not rows:
-        return pd.DataFrame(columns=["node", "task", "status", "start", "end", "took", "waited", "error", "lane", "row"])
+        return pd.DataFrame(
+            columns=["node", "task", "status", "start", "end", "took", "waited", "error", "lane", "row"]
+        )
     frame = pd.DataFrame(rows).sort_values(["start", "end"], kind="stable").reset_index(drop=True)
     frame["lane"], frame["row"] = _lanes(frame)
     return frame
@@ -321,7 +323,12 @@ def node_durations(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Char
             y=alt.Y("node:N", title=None),
             color=run_color(runs),
             yOffset="run:N",
-            tooltip=["run", "node", "status", alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f")],
+            tooltip=[
+                "run",
+                "node",
+                "status",
+                alt.Tooltip("work_seconds:Q", title="worked (s)", format=".3f"),
+            ],
         )
     )
     return finish(chart)
@@ -341,3 +348,28 @@ def node_counts(tasks: list[dict[str, Any]], runs: Sequence[str]) -> alt.Chart:
         )
     )
     return finish(chart)
+
+
+def metric_series(series: Mapping[str, Sequence[Mapping[str, Any]]]) -> alt.Chart:
+    """A run's metrics over their steps: a line per metric recorded at more than one step, each in
+    its own panel (their scales differ), a point per value with its step and value on hover."""
+    frame = pd.DataFrame(
+        [
+            {"metric": name, "step": p["step"], "value": p["value"]}
+            for name, points in series.items()
+            for p in points
+        ]
+    )
+    chart = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("step:Q", title="Step", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None),
+            tooltip=["metric", "step", alt.Tooltip("value:Q", format=".6g")],
+        )
+        .properties(height=160)
+        .facet(row=alt.Row("metric:N", title=None))
+        .resolve_scale(y="independent")
+    )
+    return chart

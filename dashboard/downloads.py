@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 from streamlit import runtime
@@ -104,7 +104,13 @@ def keep_for_session(
 
 
 def runs_csv_buttons(
-    store: RunStore, filters: RunFilter, sort: str, descending: bool, *, counted_all: bool
+    store: RunStore,
+    filters: RunFilter,
+    sort: str,
+    descending: bool,
+    *,
+    counted_all: bool,
+    columns: Sequence[str] = (),
 ) -> None:
     """The runs page's CSV: the first DOWNLOAD_LIMIT runs in the table's order; when the filter
     matches more (asked only when the page's own count was cut, `counted_all` False), a sentence
@@ -113,7 +119,7 @@ def runs_csv_buttons(
     with row:
         lazy_download_button(
             "Download filtered runs (CSV)",
-            csv_export(store, filters, sort, descending, limit=runs_csv.DOWNLOAD_LIMIT),
+            csv_export(store, filters, sort, descending, limit=runs_csv.DOWNLOAD_LIMIT, columns=columns),
             "runs.csv",
             "text/csv",
             key="runs_csv",
@@ -125,7 +131,7 @@ def runs_csv_buttons(
     with row:
         lazy_download_button(
             "Download all matching runs (CSV)",
-            csv_export(store, filters, sort, descending, limit=None),
+            csv_export(store, filters, sort, descending, limit=None, columns=columns),
             "runs-all.csv",
             "text/csv",
             key="runs_csv_all",

@@ -54,6 +54,8 @@ def exposure_warning(address: str | None, *, login: bool, read_only: bool) -> st
 
 def render_exposure_warning() -> None:
     """Show the warning (if any) where it is called: the sidebar."""
-    message = exposure_warning(st.get_option("server.address"), login=auth_configured(), read_only=read_only())
+    message = exposure_warning(
+        st.get_option("server.address"), login=auth_configured(), read_only=read_only()
+    )
     if message:
         st.warning(message, icon=":material/public:")

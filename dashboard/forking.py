@@ -47,7 +47,7 @@ def _fork(orch: Orchestrator, run_id: str, point: dict[str, Any], box: str) -> N
 
 
 def render_fork(orch: Orchestrator, run: Mapping[str, Any], point: dict[str, Any], key: str) -> None:
-    """"Fork from here" for one checkpoint of the run's history (a `checkpoint_history` entry)."""
+    """ "Fork from here" for one checkpoint of the run's history (a `checkpoint_history` entry)."""
     if orch.config.read_only:
         return
     st.markdown(f"**Fork from here** (step {point['step']})")
@@ -81,5 +81,8 @@ def render_fork(orch: Orchestrator, run: Mapping[str, Any], point: dict[str, Any
     elif forked_from == run["run_id"]:
         st.success(sentence, icon=icon("call_split"))
         st.page_link(
-            "app_pages/run_detail.py", label="Open the new run", icon=icon("open_in_new"), query_params={"run_id": new_id}
+            "app_pages/run_detail.py",
+            label="Open the new run",
+            icon=icon("open_in_new"),
+            query_params={"run_id": new_id},
         )

@@ -125,9 +125,10 @@ def status_column(label: str = "Status") -> Any:
     )
 
 
-def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """The runs list as shown: link, status, completed tasks in percent."""
-    return pd.DataFrame(
+def runs_frame(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ()) -> pd.DataFrame:
+    """The runs list as shown: link, status, completed tasks in percent; then each field column
+    (a number or text as it is, a list or an object as JSON)."""
+    frame = pd.DataFrame(
         {
             "run_id": [detail_link(r["run_id"]) for r in rows],
             "workflow": [r["workflow"] for r in rows],
@@ -143,6 +144,18 @@ def runs_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
+    for name in fields:
+        values = [r.get(name) for r in rows]
+        numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
+        frame[name] = pd.Series(values, dtype="float64") if numeric else [field_text(v) for v in values]
+    return frame
+
+
+def field_text(value: Any) -> str | None:
+    """A field's value as a table cell's text (JSON for anything but a text)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def runs_columns() -> dict[str, Any]:

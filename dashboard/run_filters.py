@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dashboard.url_state import Param
-from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter
+from orchestrator.errors import InputError
+from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter, sort_field, where
+from orchestrator.run_queries.columns import checked_columns
 from orchestrator.runs import RunStore
 from orchestrator.runs_csv import csv_bytes
 from orchestrator.status import ALL_STATUSES
@@ -26,7 +28,13 @@ PARAMS: list[Param] = [
     Param("runs_created", "created", "date_range", ()),
     Param("runs_search", "q", "str", ""),
     Param("runs_launched_by", "launched_by", "str", ""),
+    # Field filters, one a line as written (`input.tasks >= 100`); checked by RunFilter.
+    Param("runs_where", "where", "str", ""),
     Param("runs_sort", "sort", "str", "created_at", tuple(SORT_COLUMNS)),
+    # A field to sort by instead (`input.tasks`); checked by run_queries.sort_field.
+    Param("runs_sort_field", "sort_field", "str", ""),
+    # Fields shown as more columns (`input.tasks,metrics.accuracy`); checked by run_queries.columns.
+    Param("runs_columns", "columns", "list", []),
     Param("runs_ascending", "asc", "bool", False),
     Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
     Param("runs_page", "page", "int", 1),
@@ -52,16 +60,56 @@ def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
         created_to=created_to,
         text=state.get("runs_search") or "",
         launched_by=(state.get("runs_launched_by") or "").strip() or None,
+        where=where_lines(state.get("runs_where")),
         **counts,
     )
 
 
+def where_lines(text: str | None) -> list[str]:
+    """The field filters of the page's box: one a line, blank lines left out."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def chosen_sort(state: Mapping[str, Any]) -> str:
+    """The page's sort: the field typed (checked), else the column chosen."""
+    field = (state.get("runs_sort_field") or "").strip()
+    return sort_field(field).name if field else str(state.get("runs_sort") or "created_at")
+
+
+def chosen_columns(state: Mapping[str, Any]) -> list[str]:
+    """The field columns chosen (checked: InputError, one sentence, for a path from a bad link)."""
+    return [field.name for field in checked_columns(state.get("runs_columns") or [])]
+
+
+def add_where(state: Any) -> None:
+    """The filter editor's path, operator and value as one more line of the field filters (checked:
+    a mistake is kept in `runs_where_error`, one sentence)."""
+    try:
+        test = where(
+            state.get("runs_where_path") or "",
+            state.get("runs_where_op") or "=",
+            state.get("runs_where_value") or "",
+        )
+    except InputError as exc:
+        state["runs_where_error"] = str(exc)
+        return
+    state["runs_where_error"] = ""
+    state["runs_where"] = "\n".join([*where_lines(state.get("runs_where")), str(test)])
+
+
 def csv_export(
-    store: RunStore, filters: RunFilter, sort: str, descending: bool, *, limit: int | None
+    store: RunStore,
+    filters: RunFilter,
+    sort: str,
+    descending: bool,
+    *,
+    limit: int | None,
+    columns: Sequence[str] = (),
 ) -> Callable[[], bytes]:
     """What makes the CSV of the filtered runs (the first `limit`, or all), in the order on screen,
     when its button is clicked (orchestrator.runs_csv streams it from the database).
 
     Streamlit calls it outside the page's script run, where there is no session state, so it
     reads only the values given here."""
-    return lambda: csv_bytes(store, filters, sort=sort, descending=descending, limit=limit)
+    fields = tuple(columns)
+    return lambda: csv_bytes(store, filters, sort=sort, descending=descending, limit=limit, columns=fields)

@@ -104,7 +104,9 @@ def cached_overview(start: Any, end: Any, workflows: tuple[str, ...]) -> dict[st
 
 @st.cache_data(ttl=600, show_spinner=False)
 def cached_graph_dot(
-    workflow: str, counts: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None, rankdir: str = "TB"
+    workflow: str,
+    counts: tuple[tuple[str, tuple[tuple[str, int], ...]], ...] | None = None,
+    rankdir: str = "TB",
 ) -> str:
     """The workflow's graph as DOT (`orchestrator.graphs.graph_dot`); with `counts` (a run's task
     statuses by node, as sorted tuples so they hash) each node coloured by them."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
-from orchestrator.db import run_tasks, runs, upsert, utcnow
+from orchestrator.db import run_metrics, run_tasks, runs, upsert, utcnow
 from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
 from orchestrator.runs import RunStore, attempt_work, finished_values
@@ -287,6 +287,39 @@ class FencedRun:
                 finished_at=func.coalesce(run_tasks.c.finished_at, finished_at or utcnow()),
             )
         )
+
+    def record_metrics(self, values: Sequence[tuple[str, float, int | None]]) -> None:
+        """Metrics' values (name, value, step; None: one past the name's last step) as rows of
+        run_metrics, and each name's value at its highest step as `metrics.<name>` on the run,
+        in one transaction (run_metrics.record_metric)."""
+        with self._store.transaction() as conn:
+            self._fence(conn)  # also holds the run's row until the end of the transaction
+            names = sorted({name for name, _, _ in values})
+            last: dict[str, int] = dict(
+                conn.execute(
+                    select(run_metrics.c.name, func.max(run_metrics.c.step))
+                    .where(run_metrics.c.run_id == self.run_id, run_metrics.c.name.in_(names))
+                    .group_by(run_metrics.c.name)
+                ).all()
+            )
+            latest = dict(
+                conn.execute(select(runs.c.metrics).where(runs.c.run_id == self.run_id)).scalar_one() or {}
+            )
+            rows: dict[tuple[str, int], dict[str, Any]] = {}
+            for name, value, step in values:
+                at = last.get(name, -1) + 1 if step is None else step
+                rows[(name, at)] = {
+                    "run_id": self.run_id,
+                    "name": name,
+                    "step": at,
+                    "value": value,
+                    "at": utcnow(),
+                }
+                if at >= last.get(name, -1):
+                    last[name] = at
+                    latest[name] = value
+            upsert(conn, run_metrics, list(rows.values()), ("run_id", "name", "step"))
+            conn.execute(update(runs).where(runs.c.run_id == self.run_id).values(metrics=latest))
 
     # -- ending -----------------------------------------------------------------------------
 

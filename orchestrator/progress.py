@@ -42,5 +42,9 @@ def run_progress(run: Mapping[str, Any]) -> Progress:
         return Progress(completed, total, fraction, f"{completed} of {total} {noun} completed")
     if planned is not None:
         of = max(int(planned), completed)
-        return Progress(completed, of, completed / of if of else None, f"{completed} of {of} planned tasks completed")
-    return Progress(completed, total, None, f"{completed} of the {total} {noun} started so far completed; more may follow")
+        return Progress(
+            completed, of, completed / of if of else None, f"{completed} of {of} planned tasks completed"
+        )
+    return Progress(
+        completed, total, None, f"{completed} of the {total} {noun} started so far completed; more may follow"
+    )

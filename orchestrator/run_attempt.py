@@ -42,6 +42,7 @@ from orchestrator.outage import (
     is_transient,
 )
 from orchestrator.rows import RunRow
+from orchestrator.run_metrics import close_metrics, open_metrics
 from orchestrator.snapshots import to_jsonable
 from orchestrator.status import CANCELLED_ON_REQUEST, RunStatus
 from orchestrator.task_recorder import FLUSH_SECONDS, TaskRecorder
@@ -148,6 +149,7 @@ class RunAttempt:
                 on_checkpoint_saved=self.recorder.checkpoint_saved,
             )
             watch_run(self.run_id, self.gate)
+            open_metrics(self.run_id, self.recorder)  # record_metric in its nodes: through the fence
             cfg, max_concurrency = graph_config(self.run_id, spec, self.row["input"], self.row["config"])
             builder = spec.build()
             if max_concurrency is not None:
@@ -203,6 +205,7 @@ class RunAttempt:
             if flusher is not None:
                 flusher.cancel()
             release_run(self.run_id)
+            close_metrics(self.run_id)
 
     def _say_lost(self) -> None:
         logger.warning(

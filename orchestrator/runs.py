@@ -35,10 +35,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.db import db_now, run_answers, run_tasks, runs, seconds_between, utcnow
+from orchestrator.db import db_now, run_answers, run_metrics, run_tasks, runs, seconds_between, utcnow
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
+from orchestrator.run_queries.columns import checked_columns, field_choices, field_values, page_json
 from orchestrator.run_queries.statements import ids_select, live_wall_seconds, live_work_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import check_count, check_page, is_run_id
@@ -48,6 +49,7 @@ RUN_COLUMNS = tuple(
     live_wall_seconds if c.name == "wall_seconds" else live_work_seconds if c.name == "work_seconds" else c
     for c in runs.c
 )
+
 
 def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts (as `dict(row._mapping)`, at a third of its cost per row)."""
@@ -428,13 +430,16 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        columns: Sequence[str] | str = (),
     ) -> RunPage:
         """One page of runs matching `filters`, sorted and paged by the database, and the exact count.
 
         The dashboard asks for the page (`page_runs`) and the count (`count_matching`) apart, so
         the page never waits on the count; this is for callers that want both (the CLI).
         """
-        rows = self.page_runs(filters, sort=sort, descending=descending, limit=limit, offset=offset)
+        rows = self.page_runs(
+            filters, sort=sort, descending=descending, limit=limit, offset=offset, columns=columns
+        )
         return RunPage(rows=rows, total=self.count_matching(filters, cap=None).value)
 
     def page_runs(
@@ -445,15 +450,43 @@ class RunStore:
         descending: bool = True,
         limit: int = 50,
         offset: int = 0,
+        columns: Sequence[str] | str = (),
     ) -> list[RunSummary]:
         """One page of runs matching `filters`, sorted and paged by the database (no count).
 
-        The engine's planner (run_queries) chooses how the database finds them.
+        The engine's planner (run_queries) chooses how the database finds them. `columns`: fields
+        (`input.tasks`, `state.summary.total`, `metrics.accuracy`) each row also holds, by its
+        path (None where the run has none), read for the page's runs by their ids.
         """
         checked, field = checked_filter(filters), sort_field(sort)
+        fields = checked_columns(columns)
         limit, offset = check_page(limit, offset)
         with self.engine.connect() as conn:
-            return self.planner.page(conn, checked, field, bool(descending), limit, offset)
+            rows = self.planner.page(conn, checked, field, bool(descending), limit, offset)
+            if fields:
+                values = field_values(conn, [r["run_id"] for r in rows], fields)
+                rows = [{**r, **values[r["run_id"]]} for r in rows]  # type: ignore[typeddict-item]
+            return rows
+
+    def metric_series(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Every value of each metric the run recorded, by name, in step order
+        (`{"loss": [{"step": 0, "value": 1.0, "at": …}, …]}`)."""
+        stmt = (
+            select(run_metrics.c.name, run_metrics.c.step, run_metrics.c.value, run_metrics.c.at)
+            .where(run_metrics.c.run_id == run_id)
+            .order_by(run_metrics.c.name, run_metrics.c.step)
+        )
+        found: dict[str, list[dict[str, Any]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(stmt):
+                found.setdefault(row.name, []).append({"step": row.step, "value": row.value, "at": row.at})
+        return found
+
+    def offered_fields(self, run_ids: Sequence[str], input_models: Iterable[Any] = ()) -> list[str]:
+        """The fields a page of these runs can show as columns: the input models' fields and those
+        found in the runs' input, final state and metrics (run_queries.columns.field_choices)."""
+        with self.engine.connect() as conn:
+            return field_choices(input_models, page_json(conn, list(run_ids)))
 
     def count_matching(self, filters: RunFilter | None = None, *, cap: int | None = COUNT_CAP) -> MatchCount:
         """How many runs match `filters`: exact up to `cap`, else "more than cap" (None: always exact).

@@ -14,10 +14,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import IO, Any
 
 from orchestrator.db import UTCDateTime
 from orchestrator.run_queries import LIST_COLUMNS, MatchCount, RunFilter, checked_filter, sort_field
+from orchestrator.run_queries.columns import checked_columns
 from orchestrator.run_queries.statements import portable_page
 from orchestrator.runs import RunStore
 from orchestrator.validation import MAX_COUNT
@@ -38,13 +40,19 @@ def write_csv(
     sort: str = "created_at",
     descending: bool = True,
     limit: int | None = None,
+    columns: Sequence[str] = (),
 ) -> int:
     """Write the header and the matching runs (the first `limit`, or all) to `out`; the rows written.
 
-    Times are ISO 8601 in UTC, tags a JSON list, nothing an empty field."""
-    stmt = portable_page(checked_filter(filters), sort_field(sort), bool(descending), limit or MAX_COUNT, 0)
+    Times are ISO 8601 in UTC, tags a JSON list, nothing an empty field; a field column (`columns`:
+    `input.tasks`, `metrics.accuracy`) after the list's columns, a number or text as it is, a list
+    or an object as JSON."""
+    fields = checked_columns(columns)
+    stmt = portable_page(
+        checked_filter(filters), sort_field(sort), bool(descending), limit or MAX_COUNT, 0, fields
+    )
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow([*COLUMNS, *(f.name for f in fields)])
     written = 0
     with store.engine.connect() as conn:
         result = conn.execution_options(yield_per=FETCH_ROWS).execute(stmt)
@@ -61,11 +69,12 @@ def csv_bytes(
     sort: str = "created_at",
     descending: bool = True,
     limit: int | None = DOWNLOAD_LIMIT,
+    columns: Sequence[str] = (),
 ) -> bytes:
     """The CSV file as UTF-8 bytes (what a download button serves)."""
     buffer = io.BytesIO()
     with io.TextIOWrapper(buffer, encoding="utf-8", newline="", write_through=True) as text:
-        write_csv(store, text, filters, sort=sort, descending=descending, limit=limit)
+        write_csv(store, text, filters, sort=sort, descending=descending, limit=limit, columns=columns)
         text.flush()
         return buffer.getvalue()
 
@@ -83,4 +92,7 @@ def _row(row: Any) -> list[Any]:
         if cells[index] is not None:
             cells[index] = cells[index].isoformat()
     cells[TAGS] = json.dumps(cells[TAGS] or [], ensure_ascii=False)
+    for index in range(len(COLUMNS), len(cells)):
+        if isinstance(cells[index], dict | list | bool):
+            cells[index] = json.dumps(cells[index], ensure_ascii=False)
     return cells

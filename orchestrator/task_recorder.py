@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 from typing import Any
 
 from orchestrator.db import utcnow
@@ -35,6 +36,15 @@ class TaskRecorder:
         # event of LangGraph's task stream comes a moment later).
         self.work_done: dict[str, dt.datetime] = {}
         self._lock = asyncio.Lock()
+        # Metrics its nodes recorded (orchestrator.record_metric), written with the next batch:
+        # a node's own write from the event loop would wait on the savers' (SQLite's one writer).
+        self.metrics: list[tuple[str, float, int | None]] = []
+        self._metrics_lock = threading.Lock()
+
+    def add_metric(self, name: str, value: float, step: int | None) -> None:
+        """A metric a node recorded (from any thread: sync nodes run in LangGraph's)."""
+        with self._metrics_lock:
+            self.metrics.append((name, value, step))
 
     def add(self, chunk: dict[str, Any]) -> None:
         """A chunk of LangGraph's `tasks` stream: a task started, or ended."""
@@ -89,10 +99,12 @@ class TaskRecorder:
         """Write what is pending (True if there was something to write); on a database error the
         events stay for the next flush."""
         async with self._lock:
-            if not self.pending:
+            with self._metrics_lock:
+                metrics, self.metrics = self.metrics, []
+            if not self.pending and not metrics:
                 return False
             events, self.pending = self.pending, []
-            write = asyncio.ensure_future(asyncio.to_thread(self.run.record_task_events, events))
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, events, metrics))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
@@ -102,5 +114,13 @@ class TaskRecorder:
                 raise
             except Exception:
                 self.pending[:0] = events
+                with self._metrics_lock:
+                    self.metrics[:0] = metrics
                 raise
             return True
+
+    def _write(self, events: list[TaskEvent], metrics: list[tuple[str, float, int | None]]) -> None:
+        if events:
+            self.run.record_task_events(events)
+        if metrics:
+            self.run.record_metrics(metrics)

@@ -48,9 +48,13 @@ def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
         _execute(orch, [runs["inbox"]])
         # A fork of the first run from the checkpoint after the checks, with a label added.
         after_checks = [h for h in checkpoint_history(orch.config, runs["question"]) if h["step"] == 2]
-        runs["fork"] = orch.fork(runs["question"], after_checks[0]["checkpoint_id"], {"labels": {"forked": 1}})
+        runs["fork"] = orch.fork(
+            runs["question"], after_checks[0]["checkpoint_id"], {"labels": {"forked": 1}}
+        )
         _execute(orch, [runs["fork"]])
-        orch.save_preset("invoices", "emea", {"count": 8, "dir": str(folder)}, LEDGER, created_by=DEMO_LAUNCHER)
+        orch.save_preset(
+            "invoices", "emea", {"count": 8, "dir": str(folder)}, LEDGER, created_by=DEMO_LAUNCHER
+        )
         WorkerStore(orch.engine).register(
             "gpu-box:4242", host="gpu-box", pid=4242, concurrency=2, workflows=["simulate"], broken={}
         )

@@ -54,8 +54,6 @@ def main_texts(at: AppTest, kind: str) -> list[str]:
 # -- fixtures for the page tests in tests/pages (registered by tests/pages/conftest.py) ------------
 
 
-
-
 @pytest.fixture
 def page_orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
     """The test's own Orchestrator on the app's database (conftest's `app_config`, both backends),

@@ -40,7 +40,9 @@ def checkpoints(config: OrchestratorConfig, run_id: str) -> list[CheckpointTuple
 
 def saved_writes(config: OrchestratorConfig, run_id: str, channel: str) -> list[Any]:
     """Every value a task wrote to `channel` that LangGraph saved, over the whole history."""
-    return [value for t in checkpoints(config, run_id) for _, ch, value in t.pending_writes or [] if ch == channel]
+    return [
+        value for t in checkpoints(config, run_id) for _, ch, value in t.pending_writes or [] if ch == channel
+    ]
 
 
 def saved_task_ids(config: OrchestratorConfig, run_id: str) -> set[str]:

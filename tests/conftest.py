@@ -45,6 +45,8 @@ def missing_tool(reason: str) -> None:
     if REQUIRE_TOOLS:
         pytest.fail(f"{reason}; ORCHESTRATOR_REQUIRE_TOOLS=1 forbids skipping")
     pytest.skip(reason)
+
+
 BACKENDS = ["sqlite", "postgres"]
 
 

@@ -54,7 +54,9 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def with_workflows(config: OrchestratorConfig, workflows: dict[str, str], **settings: Any) -> OrchestratorConfig:
+def with_workflows(
+    config: OrchestratorConfig, workflows: dict[str, str], **settings: Any
+) -> OrchestratorConfig:
     """The test's database (conftest's `config`, either backend) with test workflows registered
     and any other settings given; nothing read from the environment or a `.env`."""
     return OrchestratorConfig(

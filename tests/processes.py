@@ -80,10 +80,6 @@ class Worker:
             self.proc.wait(10)
 
 
-
-
-
-
 def wait_status(
     orch: Orchestrator, run_id: str, statuses: tuple[str, ...] = AT_REST, timeout: float = 60.0
 ) -> dict[str, Any]:

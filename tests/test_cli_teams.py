@@ -25,9 +25,7 @@ LEDGER = {"ledger_url": "https://ledger.example/api"}
 def team(config: OrchestratorConfig, clean_env: pytest.MonkeyPatch) -> Iterator[Orchestrator]:
     """The test's database with the team's workflow, registered for the CLI through the environment."""
     clean_env.setenv("ORCHESTRATOR_WORKFLOWS", json.dumps(TEAM))
-    orch = Orchestrator(
-        with_workflows(config, TEAM)
-    )
+    orch = Orchestrator(with_workflows(config, TEAM))
     yield orch
     orch.engine.dispose()
 

@@ -118,7 +118,9 @@ def test_durations_are_the_stores_never_worked_out_again() -> None:
     """One definition: compare shows the figures the store gives (a run waiting for a person has
     worked 2 s of its 70 s), never its own sum of start and finish."""
     start = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
-    run = _run(started_at=start, finished_at=start + dt.timedelta(seconds=70), work_seconds=2.0, wall_seconds=70.0)
+    run = _run(
+        started_at=start, finished_at=start + dt.timedelta(seconds=70), work_seconds=2.0, wall_seconds=70.0
+    )
     rows = _rows([run])
     assert (rows["work_seconds"]["values"], rows["wall_seconds"]["values"]) == ([2.0], [70.0])
 

@@ -30,7 +30,10 @@ from tests.engine_workflows import executions
 from tests.helpers import wait_for, with_workflows
 from tests.processes import wait_status
 
-TEST_WORKFLOWS = {"flaky": "tests.engine_workflows:build_flaky", "gated": "tests.engine_workflows:build_gated"}
+TEST_WORKFLOWS = {
+    "flaky": "tests.engine_workflows:build_flaky",
+    "gated": "tests.engine_workflows:build_gated",
+}
 
 
 def fast_config(config: OrchestratorConfig, **overrides: Any) -> OrchestratorConfig:
@@ -154,9 +157,7 @@ def test_simulate_run_succeeds_with_tasks_snapshot_and_checkpoints(orch: Orchest
     assert all(c.metadata["workflow"] == "simulate" for c in by_metadata)
 
 
-def test_task_counts_are_visible_while_the_run_goes(
-    orch: Orchestrator, executors, tmp_path: Path
-) -> None:
+def test_task_counts_are_visible_while_the_run_goes(orch: Orchestrator, executors, tmp_path: Path) -> None:
     # Steps 0 and 1 finish; steps 2..9 wait at the gate, so the run is held mid-way.
     run_id = orch.launch("gated", gated_input(tmp_path, tasks=10, allow=2))
     executors()
@@ -197,7 +198,9 @@ def test_cancel_a_queued_run_at_once_and_it_never_starts(orch: Orchestrator, exe
     run = orch.get_run(run_id)
     assert run["status"] == "cancelled" and run["error"] == "Cancelled on request."
     # A second cancel changes nothing and says why (the status table: a cancelled run allows none).
-    with pytest.raises(InvalidOperation, match=r"was cancelled; only queued, running, waiting or interrupted runs"):
+    with pytest.raises(
+        InvalidOperation, match=r"was cancelled; only queued, running, waiting or interrupted runs"
+    ):
         orch.cancel(run_id)
 
     # An executor starting afterwards runs the next run, but never the cancelled one.

@@ -108,8 +108,6 @@ def card_heads(at: AppTest) -> list[str]:
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-
-
 @pytest.fixture
 def orch(app_config: OrchestratorConfig) -> Iterator[Orchestrator]:
     """The test's own Orchestrator on the app's database, with LangGraph's saver tables set up."""

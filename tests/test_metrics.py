@@ -176,7 +176,12 @@ def test_a_workflow_filter_keeps_only_its_runs(seeded):
 def test_a_period_without_finished_runs_has_no_rate_or_percentiles(seeded):
     only_queued = Period(at(1, 10, 30), at(1, 11))  # a5 only (a2 at 11:00 is at the end: excluded)
     got = metrics.figures(seeded, only_queued)
-    assert (got["runs"], got["success_rate"], got["p50_work_seconds"], got["p95_work_seconds"]) == (1, None, None, None)
+    assert (got["runs"], got["success_rate"], got["p50_work_seconds"], got["p95_work_seconds"]) == (
+        1,
+        None,
+        None,
+        None,
+    )
     empty = metrics.figures(seeded, Period(at(10, 0, month=1), at(11, 0, month=1)))
     assert (empty["runs"], empty["tasks_completed"], empty["success_rate"]) == (0, 0, None)
 
@@ -190,7 +195,11 @@ def test_per_workflow_figures_busiest_first(seeded):
     assert simulate["p50_work_seconds"] == approx(20)  # 10 20 30
     assert simulate["p95_work_seconds"] == approx(29)  # position 2*0.95 = 1.9: 20 + 0.9*10
     assert simulate["tasks_completed"] == 18
-    assert (report["runs"], report["p50_work_seconds"], report["p95_work_seconds"]) == (2, approx(70), approx(97))
+    assert (report["runs"], report["p50_work_seconds"], report["p95_work_seconds"]) == (
+        2,
+        approx(70),
+        approx(97),
+    )
     assert [row["workflow"] for row in metrics.per_workflow(seeded, WEEK, ["report"])] == ["report"]
 
 
@@ -356,7 +365,10 @@ def test_a_final_status_writes_finished_at_and_the_wall_time(engine):
     assert row["wall_seconds"] == approx((row["finished_at"] - at(1, 10)).total_seconds())
     never_started = store.create_run("simulate", {}, [])
     assert store.set_status(never_started, "cancelled")
-    assert (got(store, never_started)["wall_seconds"], got(store, never_started)["work_seconds"]) == (None, None)
+    assert (got(store, never_started)["wall_seconds"], got(store, never_started)["work_seconds"]) == (
+        None,
+        None,
+    )
 
 
 def test_an_executed_run_has_its_wall_and_work_time(config, engine):
@@ -390,8 +402,14 @@ def test_the_overview_shows_work_time_and_wall_time_apart(engine):
     store.insert_tasks(
         [
             # Each worked 0.5 s; the second waited 4 s for its slot first; the third never began.
-            {**task("w1", "t1", "work", "succeeded", at(20, 9, 0, 1), 0.5), "work_started_at": at(20, 9, 0, 1)},
-            {**task("w1", "t2", "work", "succeeded", at(20, 9, 0, 1), 4.5), "work_started_at": at(20, 9, 0, 5)},
+            {
+                **task("w1", "t1", "work", "succeeded", at(20, 9, 0, 1), 0.5),
+                "work_started_at": at(20, 9, 0, 1),
+            },
+            {
+                **task("w1", "t2", "work", "succeeded", at(20, 9, 0, 1), 4.5),
+                "work_started_at": at(20, 9, 0, 5),
+            },
             {**task("w1", "t3", "work", "cancelled", at(20, 9, 0, 1), 9)},
         ]
     )

@@ -260,8 +260,9 @@ def test_migrated_schema_equals_the_package_tables(bare_engine, start):
         # gives the package's tables.
         upgrade_schema(bare_engine)
         versions = downgrade_step_by_step(bare_engine)
-        assert versions[-1] is None and len(versions) == len(list(ScriptDirectory.from_config(
-            alembic_config(bare_engine)).walk_revisions()))
+        assert versions[-1] is None and len(versions) == len(
+            list(ScriptDirectory.from_config(alembic_config(bare_engine)).walk_revisions())
+        )
         assert set(sqlalchemy.inspect(bare_engine).get_table_names()) == {VERSION_TABLE}
     upgrade_schema(bare_engine)
     with bare_engine.connect() as conn:
@@ -285,16 +286,22 @@ def test_search_index_is_built_and_kept_with_the_runs(bare_engine):
     upgrade_schema(bare_engine)
     if bare_engine.dialect.name == "sqlite":
         with bare_engine.connect() as conn:
-            triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+            triggers = set(
+                conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
+            )
         assert {"runs_search_insert", "runs_search_update", "runs_search_delete"} <= triggers
         with bare_engine.connect() as conn:
-            indexes = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars())
+            indexes = set(
+                conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars()
+            )
         assert "ix_runs_tags_sort" in indexes
     else:
         found = {i["name"] for i in sqlalchemy.inspect(bare_engine).get_indexes("runs")}
         assert set(SEARCH_INDEXES) | set(POSTGRES_SORT_INDEXES) | set(EXPRESSION_INDEXES) <= found
     store = RunStore(bare_engine)
-    assert [r["run_id"] for r in store.page_runs(RunFilter(text=OLD_RUN["run_id"][2:12].upper()))] == [OLD_RUN["run_id"]]
+    assert [r["run_id"] for r in store.page_runs(RunFilter(text=OLD_RUN["run_id"][2:12].upper()))] == [
+        OLD_RUN["run_id"]
+    ]
     run_id = store.create_run("simulate", {"note": "Crème brûlée"}, tags=["blue-moon"])
     assert [r["run_id"] for r in store.page_runs(RunFilter(text="e-MOO"))] == [run_id]
     assert store.update_run(run_id, tags=["red-sun"])
@@ -356,16 +363,32 @@ def test_0014_keeps_work_apart_from_wall_time_and_rebuilds_the_rollups(bare_engi
         run_keys = ("run_id", "status", "started_at", "finished_at", "duration_seconds", "attempt")
         conn.execute(
             insert(RUNS_0013),
-            [{**dict(zip(run_keys, row, strict=True)), "workflow": "wf", "created_at": row[2]} for row in runs_at],
+            [
+                {**dict(zip(run_keys, row, strict=True)), "workflow": "wf", "created_at": row[2]}
+                for row in runs_at
+            ],
         )
-        task_keys = ("run_id", "task_id", "node", "status", "attempt", "started_at", "work_started_at", "finished_at")
+        task_keys = (
+            "run_id",
+            "task_id",
+            "node",
+            "status",
+            "attempt",
+            "started_at",
+            "work_started_at",
+            "finished_at",
+        )
         conn.execute(insert(TASKS_0013), [dict(zip(task_keys, row, strict=True)) for row in tasks_at])
     upgrade_schema(bare_engine)
     store = RunStore(bare_engine)
     got = {r["run_id"]: (r["work_seconds"], r["wall_seconds"]) for r in store.get_runs(["a", "b", "c", "d"])}
     # c has not finished: its wall time is still growing (read as of now), its stored one unset.
     assert got.pop("c")[0] == pytest.approx(4.0)
-    assert got == {"a": pytest.approx((3.0, 10.0)), "b": pytest.approx((3.0, 841.5)), "d": pytest.approx((5.0, 5.0))}
+    assert got == {
+        "a": pytest.approx((3.0, 10.0)),
+        "b": pytest.approx((3.0, 841.5)),
+        "d": pytest.approx((5.0, 5.0)),
+    }
     with bare_engine.connect() as conn:
         assert conn.execute(select(runs.c.wall_seconds).where(runs.c.run_id == "c")).scalar_one() is None
     with bare_engine.connect() as conn:
@@ -375,7 +398,9 @@ def test_0014_keeps_work_apart_from_wall_time_and_rebuilds_the_rollups(bare_engi
             ).all()
         )
         durations = conn.execute(
-            sqlalchemy.text("SELECT measure, count(*), sum(runs), sum(seconds) FROM rollup_durations GROUP BY measure")
+            sqlalchemy.text(
+                "SELECT measure, count(*), sum(runs), sum(seconds) FROM rollup_durations GROUP BY measure"
+            )
         ).all()
     # work: 1 s each, not 2 s for the task that waited; b's two work tasks 2 s and 1 s.
     assert by_node == pytest.approx({"ask": 4.0, "plan": 0.5, "summarize": 0.5, "work": 5.0})

@@ -35,6 +35,18 @@ PLANNED = [(name, f) for name, f, _ in FILTER_CASES if f.parts()] + [
     ("workflow, created, text", RunFilter(workflows=["simulate"], created_to=by_created(50), text="plain")),
     ("text and counts", RunFilter(text="alpha", tasks_completed_min=1)),
     ("unicode text and status", RunFilter(text="héllo", statuses=["succeeded", "failed"])),
+    # field filters: never probed (no lead), tested row by row beside any lead, under every plan
+    ("a field alone", RunFilter(where=["input.size >= 200"])),
+    ("a field and a status", RunFilter(statuses=["succeeded", "failed"], where=["input.size < 300"])),
+    (
+        "fields, counts and text",
+        RunFilter(tasks_total_min=2, text="plain", where=["input.note contains text", "state.i > 5"]),
+    ),
+    (
+        "a field and created",
+        RunFilter(created_from=by_created(20), where=["input.size != 17", "state.i is set"]),
+    ),
+    ("a field no run has", RunFilter(workflows=["simulate"], where=["input.nothing is set"])),
 ]
 SORTS = [
     ("created_at", True),
@@ -42,6 +54,8 @@ SORTS = [
     ("tasks_total", False),
     ("tags", True),
     ("run_id", True),
+    ("input.size", True),
+    ("state.i", False),
 ]
 
 
@@ -49,7 +63,9 @@ def every_plan(f: RunFilter) -> Iterator[Plan]:
     """Reading in the sort's order with no index, and each filter leading, sorted or in order."""
     names = set(f.parts())
     for lead in [None, *sorted(names)]:
-        indexed = frozenset() if lead is None else frozenset({lead} | (COMPANIONS[lead] & names))
+        indexed = (
+            frozenset() if lead is None else frozenset({lead} | (COMPANIONS.get(lead, frozenset()) & names))
+        )
         for sort_indexed in (True, False):
             yield Plan(indexed, sort_indexed)
 
@@ -105,7 +121,8 @@ def test_every_plan_reads_the_runs_the_filter_means(
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
-# 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i.
+# 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i;
+# input.tasks = i (a field with an expression index, planner.INDEXED_FIELDS).
 FORTY = [
     full_row(
         f"r{i:02d}",
@@ -113,6 +130,7 @@ FORTY = [
         workflow="a" if i >= 10 else "b",
         created_at=T0 + dt.timedelta(minutes=i),
         tasks_total=i,
+        input={"tasks": i},
     )
     for i in range(40)
 ]
@@ -140,6 +158,11 @@ CHOICES = [
     (RunFilter(statuses=["succeeded"], tasks_total_min=33), "tasks_total", 7, False, 0),
     # broad, and no index has the sort's order: read through the sort's index
     (RunFilter(tasks_total_min=5, workflows=["a", "b"]), "workflow", 13, True, 35),
+    # an indexed field leads like a column: narrow, read whole through its expression index
+    (RunFilter(statuses=["succeeded"], where=["input.tasks >= 37"]), "input.tasks >= 37", 3, False, 0),
+    (RunFilter(workflows=["a"], where=["input.tasks < 3"]), "input.tasks < 3", 3, False, 0),
+    # broad, beside a narrower status
+    (RunFilter(statuses=["failed"], where=["input.tasks >= 5"]), "status", 10, True, 10),
 ]
 
 

@@ -34,7 +34,7 @@ def seed(store: RunStore, count: int = 40) -> list[dict]:
                 "tasks_total": n % 7,
                 "tasks_completed": n % 7,
                 "tasks_failed": 0,
-                "tags": None if n % 6 == 0 else [f"t{n % 2}", "café, \"quoted\""],
+                "tags": None if n % 6 == 0 else [f"t{n % 2}", 'café, "quoted"'],
                 "input": {"tasks": n},
             }
         )
@@ -79,10 +79,29 @@ def test_every_run_newest_first_by_default_and_written_as_it_streams(store: RunS
     assert read(csv_bytes(store, RunFilter(statuses=["cancelled"]))) == []  # a header and no row
 
 
-def test_the_download_count_says_when_the_csv_is_cut(store: RunStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_download_count_says_when_the_csv_is_cut(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(store, 40)
     monkeypatch.setattr(runs_csv, "DOWNLOAD_LIMIT", 30)  # the limit of 100,000, scaled to 40 runs
     whole = download_count(store)
     assert (whole.value, whole.exact) == (30, False)  # more than 30: the CSV of 30 is cut
     narrow = download_count(store, RunFilter(statuses=["failed"]))
     assert (narrow.value, narrow.exact) == (8, True)
+
+
+def test_the_csv_carries_field_columns_and_field_filters(store: RunStore) -> None:
+    rows = seed(store)
+    data = csv_bytes(
+        store,
+        RunFilter(where=["input.tasks >= 30"]),
+        sort="input.tasks",
+        descending=False,
+        columns=["input.tasks", "input.missing"],
+    )
+    got = read(data)
+    assert list(got[0]) == [*COLUMNS, "input.tasks", "input.missing"]
+    want = sorted((r for r in rows if r["input"]["tasks"] >= 30), key=lambda r: r["input"]["tasks"])
+    assert [g["run_id"] for g in got] == [r["run_id"] for r in want]
+    assert [g["input.tasks"] for g in got] == [str(r["input"]["tasks"]) for r in want]
+    assert {g["input.missing"] for g in got} == {""}

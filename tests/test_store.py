@@ -21,6 +21,7 @@ from orchestrator.errors import InputError
 from orchestrator.run_queries import LIST_COLUMNS, SORT_COLUMNS, Field, RunFilter
 from orchestrator.run_queries.statements import portable_count, portable_page
 from orchestrator.status import ALL_STATUSES
+from tests.field_reference import MISSING, py_where, value_at
 from tests.helpers import FINISHED
 
 UTC = dt.UTC
@@ -336,10 +337,13 @@ def py_matches(row: dict[str, Any], f: RunFilter) -> bool:
         )
         if not any(term in h.lower() for h in haystacks):
             return False
-    return True
+    return all(py_where(row, test) for test in f.where)  # type: ignore[arg-type]
 
 
 def sort_value(row: dict[str, Any], key: str) -> Any:
+    if "." in key:  # a field: missing or null sorts last
+        value = value_at(row, Field(key))
+        return None if value is MISSING else value
     if key == "wall_seconds":
         if row["started_at"] is None or row["finished_at"] is None:
             return None
@@ -556,7 +560,9 @@ def test_a_page_asked_again_reuses_its_statement_and_reads_the_rows_anew(store):
     with equal filters sees rows written since, and different filters get their own statement."""
     mine = RunFilter(statuses=["queued"], tasks_total_min=1)
     newest = (Field("created_at"), True, 50, 0)
-    assert portable_page(mine, *newest) is portable_page(RunFilter(statuses=("queued",), tasks_total_min=1), *newest)
+    assert portable_page(mine, *newest) is portable_page(
+        RunFilter(statuses=("queued",), tasks_total_min=1), *newest
+    )
     assert portable_page(mine, *newest) is not portable_page(
         RunFilter(statuses=["queued"], tasks_total_min=2), *newest
     )

@@ -26,9 +26,7 @@ LEDGER = {"ledger_url": "https://ledger.example/api"}
 
 @pytest.fixture
 def team(config: OrchestratorConfig) -> Iterator[Orchestrator]:
-    orch = Orchestrator(
-        with_workflows(config, TEAM, heartbeat_seconds=0.2)
-    )
+    orch = Orchestrator(with_workflows(config, TEAM, heartbeat_seconds=0.2))
     yield orch
     orch.engine.dispose()
 
@@ -235,7 +233,9 @@ def test_a_fork_after_a_fan_out_with_an_edited_state_does_not_send_the_fan_out_a
     assert execute(team, [run_id])[run_id]["status"] == "awaiting_input"
     # Step 2: the three `check` tasks of the fan-out have written; the run waits at `review`.
     after_checks = next(t for t in checkpoints(team.config, run_id) if t.metadata.get("step") == 2)
-    fork_id = team.fork(run_id, after_checks.config["configurable"]["checkpoint_id"], {"labels": {"forked": 1}})
+    fork_id = team.fork(
+        run_id, after_checks.config["configurable"]["checkpoint_id"], {"labels": {"forked": 1}}
+    )
     run = execute(team, [fork_id])[fork_id]
     assert run["status"] == "awaiting_input", run["error"]
     assert run["state_snapshot"]["labels"] == {"forked": 1}

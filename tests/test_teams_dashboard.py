@@ -39,8 +39,6 @@ QUESTION = {"question": "Post these invoices?", "invoices": 4}
 FINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
-
-
 @pytest.fixture
 def team(app_config: OrchestratorConfig, clean_env: pytest.MonkeyPatch) -> Iterator[Orchestrator]:
     """An Orchestrator on the app's database, the app and it configured with the team's workflow."""
@@ -182,7 +180,9 @@ def test_a_launch_card_answers_an_agent_inbox_request(team: Orchestrator) -> Non
     assert "Answer sent: the run is queued and continues." in main_texts(at, "success")
     # Asked alone (not in a list), answered alone.
     assert team.get_run(run_id)["resume_value"] == {
-        "resume": {"q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}}
+        "resume": {
+            "q1": {"type": "edit", "args": {"action": "send_mail", "args": {"to": "team@example.com"}}}
+        }
     }
 
 
@@ -298,9 +298,7 @@ def test_a_workflow_without_a_config_schema_takes_any_json_config(team: Orchestr
     box = at.text_area(key="launch_simulate_new_config_json")
     box.input('{"region": ')
     submit(at)
-    assert main_texts(at, "error") == [
-        "Config is not valid JSON (Expecting value at character 11)."
-    ]
+    assert main_texts(at, "error") == ["Config is not valid JSON (Expecting value at character 11)."]
     at.text_area(key="launch_simulate_new_config_json").input('{"thread_id": "mine"}')
     submit(at)
     assert main_texts(at, "error") == ["Config key 'thread_id' is set by the orchestrator."]
@@ -340,9 +338,16 @@ def test_fork_from_here_with_an_edited_state_and_compare_names_the_parting_step(
     click(at, "detail_fork_button")
     (message,) = main_texts(at, "success")
     fork_id = next(r["run_id"] for r in team.store.query_runs().rows if r["run_id"] != parent)
-    assert message == f"Forked from step 1, with `goal` changed: new run [`{fork_id}`](run_detail?run_id={fork_id})."
+    assert (
+        message
+        == f"Forked from step 1, with `goal` changed: new run [`{fork_id}`](run_detail?run_id={fork_id})."
+    )
     fork = team.get_run(fork_id)
-    assert (fork["parent_run_id"], fork["parent_checkpoint_id"], fork["parent_step"]) == (parent, checkpoint_id, 1)
+    assert (fork["parent_run_id"], fork["parent_checkpoint_id"], fork["parent_step"]) == (
+        parent,
+        checkpoint_id,
+        1,
+    )
     run = execute(team, [fork_id])[fork_id]
     assert run["status"] == "awaiting_input"
     assert run["state_snapshot"]["goal"] == "Edited goal"
@@ -381,7 +386,9 @@ def test_a_run_failed_on_a_wrong_answer_is_corrected_from_the_page(team: Orchest
     click(at, "detail_fork_button")  # the state as it was: the question is asked again
     fork_id = next(r["run_id"] for r in team.store.query_runs().rows if r["run_id"] != run_id)
     assert team.get_run(fork_id)["parent_checkpoint_id"] == checkpoint_id
-    assert f"Forked from step 1: new run [`{fork_id}`](run_detail?run_id={fork_id})." in main_texts(at, "success")
+    assert f"Forked from step 1: new run [`{fork_id}`](run_detail?run_id={fork_id})." in main_texts(
+        at, "success"
+    )
     assert execute(team, [fork_id])[fork_id]["status"] == "awaiting_input"
 
     at = ok(open_page("run_detail", run_id=fork_id))
@@ -418,11 +425,20 @@ def test_workers_page_and_the_waiting_reason(team: Orchestrator) -> None:
     workers = WorkerStore(team.engine)
     workers.register("box-a:1", host="box-a", pid=1, concurrency=4, workflows=["simulate"], broken={})
     workers.register(
-        "box-b:2", host="box-b", pid=2, concurrency=2, workflows=["simulate", "plan_execute"], broken={"x": "no module"}
+        "box-b:2",
+        host="box-b",
+        pid=2,
+        concurrency=2,
+        workflows=["simulate", "plan_execute"],
+        broken={"x": "no module"},
     )
     workers.stopped("box-b:2")
     at = ok(open_page("workers"))
-    assert [(m.label, m.value) for m in at.main.metric] == [("Online", "1"), ("Offline", "1"), ("Runs in progress", "0")]
+    assert [(m.label, m.value) for m in at.main.metric] == [
+        ("Online", "1"),
+        ("Offline", "1"),
+        ("Runs in progress", "0"),
+    ]
     (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
     assert list(table["worker"]) == ["box-a:1", "box-b:2"]
     assert list(table["online"]) == ["online", "offline"]

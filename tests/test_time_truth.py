@@ -67,7 +67,9 @@ class Running:
 
 
 def settle(orch: Orchestrator, run_id: str, until: tuple[str, ...] = AT_REST) -> dict[str, Any]:
-    return dict(wait_for(lambda: (r := orch.get_run(run_id))["status"] in until and r, 90, what=f"{run_id} {until}"))
+    return dict(
+        wait_for(lambda: (r := orch.get_run(run_id))["status"] in until and r, 90, what=f"{run_id} {until}")
+    )
 
 
 def cancel_while_tasks_wait(orch: Orchestrator, tmp_path: Path) -> str:
@@ -95,7 +97,9 @@ def test_waiting_tasks_are_waiting_and_a_cancel_leaves_them_cancelled_not_worked
     statuses = sorted(t["status"] for t in tasks)
     assert statuses == ["cancelled"] * 4 + ["interrupted"]
     never = [t for t in tasks if t["status"] == "cancelled"]
-    assert all(t["work_seconds"] is None and t["wait_seconds"] > 0 and t["work_started_at"] is None for t in never)
+    assert all(
+        t["work_seconds"] is None and t["wait_seconds"] > 0 and t["work_started_at"] is None for t in never
+    )
     # The timeline draws the one that worked, not the four that waited.
     frame = timeline_frame(orch.store.get_tasks(run_id))
     assert sorted(frame["node"]) == ["plan", "work"]
@@ -118,7 +122,13 @@ def test_progress_never_goes_back(orch: Orchestrator) -> None:
     assert seen == sorted(seen), "the progress went back"
     assert final["tasks_planned"] == 42 and final["tasks_total"] == 42
     # A workflow that does not know its tasks beforehand gives no fraction while it goes.
-    unknown = {"status": "running", "tasks_total": 41, "tasks_completed": 41, "tasks_failed": 0, "tasks_planned": None}
+    unknown = {
+        "status": "running",
+        "tasks_total": 41,
+        "tasks_completed": 41,
+        "tasks_failed": 0,
+        "tasks_planned": None,
+    }
     assert run_progress(unknown).fraction is None
     assert run_progress(unknown).text == "41 of the 41 tasks started so far completed; more may follow"
 
@@ -136,14 +146,17 @@ def _in_a_day_of_its_own(orch: Orchestrator, run_id: str, day: int) -> Period:
     return Period(created - dt.timedelta(hours=12), created + dt.timedelta(hours=12))
 
 
-def test_overview_compare_run_detail_and_csv_agree_on_every_duration(orch: Orchestrator, tmp_path: Path) -> None:
+def test_overview_compare_run_detail_and_csv_agree_on_every_duration(
+    orch: Orchestrator, tmp_path: Path
+) -> None:
     """Runs with slot waits, an approval wait, a resume after a pause and a cancel while tasks
     waited: each run's work and wall time, and each node's time, read the same everywhere."""
     pause = 1.0
     slots = orch.launch("gated", {"dir": str(tmp_path / "s"), "tasks": 4, "fan_out": 1, "delay_ms": 100})
     approval = orch.launch("plan_execute", {"goal": "Collect logs; parse them", "require_approval": True})
     flaky = orch.launch(
-        "flaky", {"marker": str(tmp_path / "marker"), "log_dir": str(tmp_path / "log"), "tasks": 3, "fail_index": 1}
+        "flaky",
+        {"marker": str(tmp_path / "marker"), "log_dir": str(tmp_path / "log"), "tasks": 3, "fail_index": 1},
     )
     with Running(orch):
         cancelled = cancel_while_tasks_wait(orch, tmp_path)
@@ -192,7 +205,9 @@ def test_overview_compare_run_detail_and_csv_agree_on_every_duration(orch: Orche
     assert all(t["work_seconds"] < 0.1 + 1.0 for t in slot_work)
 
 
-def test_a_fork_starts_from_the_state_as_edited_reducer_keys_included(orch: Orchestrator, tmp_path: Path) -> None:
+def test_a_fork_starts_from_the_state_as_edited_reducer_keys_included(
+    orch: Orchestrator, tmp_path: Path
+) -> None:
     run_id = orch.launch("invoices", {"count": 3, "dir": str(tmp_path)}, config={"ledger_url": "u"})
     assert execute(orch, [run_id])[run_id]["status"] == "awaiting_input"
     # Step 2: after the three checks (a reducer key, `checked`), before the review question.
@@ -217,7 +232,9 @@ def test_a_fork_starts_from_the_state_as_edited_reducer_keys_included(orch: Orch
     nodes = sorted((t["node"], t["status"]) for t in orch.store.get_tasks(fork_id))
     assert nodes == [("check", "succeeded")] * 3 + [("plan", "succeeded"), ("review", "awaiting_input")]
     # The edit is named as such in the checkpoint list and compare, not by LangGraph's writer id.
-    history = checkpoint_history(orch.config, fork_id, {t["task_id"]: t["node"] for t in orch.store.get_tasks(fork_id)})
+    history = checkpoint_history(
+        orch.config, fork_id, {t["task_id"]: t["node"] for t in orch.store.get_tasks(fork_id)}
+    )
     edit = next(h for h in history if h["source"] == "update")
     assert edit["writers"] == [EDIT_WRITER]
     names = {"plan", "check", "review", "approve_post", "post", EDIT_WRITER, "(input)", "(resume value)"}
@@ -233,7 +250,9 @@ def test_fork_state_is_checked_against_the_workflows_keys(orch: Orchestrator, tm
     checkpoint_id = point.config["configurable"]["checkpoint_id"]
     with pytest.raises(InputError, match=r"^The state to fork with must be a JSON object .*, not list\.$"):
         orch.fork(run_id, checkpoint_id, [1])  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"^The workflow's state has no key 'nope'; give only its keys \(goal, "):
+    with pytest.raises(
+        InputError, match=r"^The workflow's state has no key 'nope'; give only its keys \(goal, "
+    ):
         orch.fork(run_id, checkpoint_id, {"nope": 1})
     assert orch.store.count_runs() == 1  # nothing left behind
 
@@ -252,5 +271,10 @@ def test_a_running_run_shows_its_time_so_far(orch: Orchestrator, tmp_path: Path)
     with orch.engine.connect() as conn:
         from sqlalchemy import select
 
-        stored = conn.execute(select(runs.c.work_seconds, runs.c.wall_seconds).where(runs.c.run_id == run_id)).one()
-    assert (stored.work_seconds, stored.wall_seconds) == (orch.get_run(run_id)["work_seconds"], orch.get_run(run_id)["wall_seconds"])
+        stored = conn.execute(
+            select(runs.c.work_seconds, runs.c.wall_seconds).where(runs.c.run_id == run_id)
+        ).one()
+    assert (stored.work_seconds, stored.wall_seconds) == (
+        orch.get_run(run_id)["work_seconds"],
+        orch.get_run(run_id)["wall_seconds"],
+    )

@@ -56,9 +56,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options whose value may start with "-" (`--sort -input.tasks`): argparse would take it for an option.
+_DASH_VALUES = ("--sort",)
+
+
+def _values_after_options(argv: list[str]) -> list[str]:
+    """`--sort -x` as `--sort=-x`, so that a descending sort can be written as in the README."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _DASH_VALUES and i + 1 < len(argv) and argv[i + 1].startswith("-"):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user's error prints one sentence on stderr and exits 1."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_values_after_options(list(sys.argv[1:] if argv is None else argv)))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
     # Third-party chatter (httpx and the like) stays out of the CLI's output.
     logging.getLogger().setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,8 @@ from orchestrator.errors import InputError
 from orchestrator.history import checkpoint_history
 from orchestrator.interrupts import HUMAN_ACTIONS, human_request
 from orchestrator.operations import Orchestrator
-from orchestrator.run_queries import RunFilter, empty_ranges
+from orchestrator.run_queries import RunFilter, empty_ranges, sort_field
+from orchestrator.run_queries.columns import checked_columns
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 
@@ -68,6 +70,13 @@ def filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
     parser.add_argument("--launched-by", help="who launched it (user@host for the CLI, an email, browser:…)")
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        help='a field filter, e.g. "input.tasks >= 100", "metrics.accuracy > 0.9", '
+        '"state.summary.label contains done", "input.goal is set" (repeatable)',
+    )
 
 
 def filter_from_args(args: argparse.Namespace) -> RunFilter:
@@ -86,6 +95,7 @@ def filter_from_args(args: argparse.Namespace) -> RunFilter:
         created_from=parse_time(args.since, "--since") if args.since is not None else None,
         created_to=parse_time(args.until, "--until") if args.until is not None else None,
         launched_by=args.launched_by,
+        where=args.where,
         **counts,
     )
     for name in empty_ranges(filters):
@@ -99,8 +109,18 @@ def filter_from_args(args: argparse.Namespace) -> RunFilter:
 
 def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     filter_arguments(parser)
-    parser.add_argument("--sort", default="created_at", help="column to sort by")
+    parser.add_argument(
+        "--sort",
+        default="created_at",
+        help="column or field to sort by (input.tasks, metrics.accuracy); "
+        "-name: descending, +name: ascending",
+    )
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
+    parser.add_argument(
+        "--columns",
+        default="",
+        help="fields to show as more columns, separated by commas: input.tasks,state.summary.total,metrics.accuracy",
+    )
     parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
     parser.add_argument("--offset", default="0", help="skip this many runs first")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -109,11 +129,14 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
 @command("runs", "list runs with the dashboard's filters", _runs_arguments)
 def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     filters = filter_from_args(args)
+    sort, descending = sort_order(args.sort, not args.asc)
+    sort_field(sort)  # a bad sort or column is refused before the database is opened
+    fields = [f.name for f in checked_columns(args.columns)]
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:
         page = orch.store.query_runs(
-            filters, sort=args.sort, descending=not args.asc, limit=limit, offset=offset
+            filters, sort=sort, descending=descending, limit=limit, offset=offset, columns=fields
         )
     finally:
         orch.engine.dispose()
@@ -122,16 +145,31 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         return 0
     print(
         f"{'run_id':32}  {'workflow':14} {'status':14} {'created (UTC)':19} {'total':>6} {'done':>6} {'failed':>6}"
-        f" {'work s':>9} {'wall s':>9}"
+        f" {'work s':>9} {'wall s':>9}" + "".join(f"  {name}" for name in fields)
     )
     for run in page.rows:
         print(
             f"{run['run_id']:32}  {run['workflow'][:14]:14} {run['status']:14} "
             f"{run['created_at']:%Y-%m-%d %H:%M:%S} {run['tasks_total']:6} {run['tasks_completed']:6} {run['tasks_failed']:6}"
             f" {_seconds(run['work_seconds']):>9} {_seconds(run['wall_seconds']):>9}"
+            + "".join(f"  {_cell(run.get(name)):>{len(name)}}" for name in fields)
         )
     print(f"{len(page.rows)} of {page.total} matching runs")
     return 0
+
+
+def sort_order(text: str, descending: bool) -> tuple[str, bool]:
+    """`--sort`: a name, `-name` (descending) or `+name` (ascending); else as `--asc` says."""
+    if text.startswith(("-", "+")):
+        return text[1:], text[0] == "-"
+    return text, descending
+
+
+def _cell(value: Any) -> str:
+    """A field's value in the table: - for none, JSON for a list or an object."""
+    if value is None:
+        return "-"
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list | bool) else str(value)
 
 
 def _seconds(value: float | None) -> str:

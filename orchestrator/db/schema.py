@@ -124,6 +124,9 @@ runs = Table(
     Column("tasks_planned", Integer),
     # Added by migration 0016: a markdown note, written after launch (its changes: run_edits).
     Column("note", Text),
+    # Added by migration 0017: the latest value of each metric the run recorded, by name
+    # (run_metrics has every value), read as `metrics.<name>` fields.
+    Column("metrics", JSONType),
     Index("ix_runs_parent_run_id", "parent_run_id"),
     # Migration 0012 ended these with run_id, the page's tie-break: a deep page skips on the index.
     Index("ix_runs_status_created_at", "status", "created_at", "run_id"),
@@ -168,7 +171,13 @@ SEARCH_TABLE = "runs_search"
 SEARCH_INDEXES = ("ix_runs_search_run_id", "ix_runs_search_tags", "ix_runs_search_input")
 # Migration 0012, also outside the metadata (expressions): the tags sort's order, on both
 # backends, and on PostgreSQL its newest-first order with empty tags last.
-EXPRESSION_INDEXES = ("ix_runs_tags_sort", "ix_runs_pg_tags_desc")
+# Migration 0017 adds the `input.tasks` field's (as orchestrator.db.json_paths spells it).
+EXPRESSION_INDEXES = (
+    "ix_runs_tags_sort",
+    "ix_runs_pg_tags_desc",
+    "ix_runs_input_tasks",
+    "ix_runs_pg_input_tasks_desc",
+)
 # Migration 0010, PostgreSQL only, also outside the metadata: (column DESC NULLS LAST, run_id
 # DESC), the order of the runs page's newest-first sorts on nullable columns.
 POSTGRES_SORT_INDEXES = (
@@ -224,6 +233,19 @@ run_edits = Table(
     Column("old", JSONType),
     Column("new", JSONType),
     Index("ix_run_edits_run_id_at", "run_id", "at"),
+)
+
+
+# Migration 0017: every value of a metric a run recorded (orchestrator.record_metric), one row a
+# step; the latest value of each name is also on runs.metrics.
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("step", Integer, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
 )
 
 # Migration 0007: named input + config per workflow (a team's "assistants").

@@ -1,5 +1,6 @@
 """The runs read path: one filtered, sorted page of runs and its count, on either database.
 
+- `fields`: Field (a column or a dotted path such as `input.tasks`) and Where, a field filter;
 - `filter`: RunFilter, the filters as a checked value (no SQL), its parts and the Field they test;
 - `statements`: the portable SQL (what each part means; the page, the count; LIST_COLUMNS and
   SORT_COLUMNS, what the list shows and sorts by);
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from orchestrator.run_queries.fields import OPERATORS, Field, Where, field_path, parse_where, where
 from orchestrator.run_queries.filter import (
     PART_NAMES,
     TASK_COUNTS,
     Between,
     Contains,
     Equals,
-    Field,
     FilterPart,
     OneOf,
     RunFilter,
@@ -47,6 +48,7 @@ def planner_for(engine: Engine) -> Planner:
 __all__ = [
     "COUNT_CAP",
     "LIST_COLUMNS",
+    "OPERATORS",
     "PART_NAMES",
     "PLANNERS",
     "SORT_COLUMNS",
@@ -62,8 +64,12 @@ __all__ = [
     "PostgresPlanner",
     "RunFilter",
     "SqlitePlanner",
+    "Where",
     "checked_filter",
     "empty_ranges",
+    "field_path",
+    "parse_where",
     "planner_for",
     "sort_field",
+    "where",
 ]

@@ -2,9 +2,9 @@
 
 No SQL here: `orchestrator.run_queries.statements` says what each part means in SQL, and a
 planner (one per database) chooses how the database reads it. A part names the `Field` it tests;
-a page is sorted by a `Field` too. Today a field is a column of `runs`; the fields issue adds
-dotted paths into the JSON columns (`input.tasks`, `state.summary.total`), which travel in the same
-types.
+a page is sorted by a `Field` too. A field is a column of `runs` or a dotted path into one of
+its JSON columns (`input.tasks`, `state.summary.total`, `metrics.accuracy`; fields.py), which a
+field filter (`Where`, `RunFilter.where`) tests.
 
     >>> RunFilter(statuses=["failed"], tasks_total_min=10).part_names()
     ('status', 'tasks_total')
@@ -19,22 +19,11 @@ from functools import cached_property
 from typing import Any
 
 from orchestrator.errors import InputError
+from orchestrator.run_queries.fields import Field, Where, parse_where
 from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import check_count, check_name, check_search, check_time, shown
 
 TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
-
-
-@dataclass(frozen=True)
-class Field:
-    """What a filter part tests or a page is sorted by: a column of `runs` by its name
-    (`status`, `created_at`). The fields issue lets `name` be a dotted path into a JSON column
-    (`input.tasks`); `statements.field_column` is the one place that turns a field into SQL."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,8 @@ class Contains:
     name: str = "text"
 
 
-FilterPart = OneOf | Equals | Between | Contains
+FilterPart = OneOf | Equals | Between | Contains | Where
+MAX_WHERE = 10
 
 
 @dataclass(frozen=True)
@@ -98,6 +88,8 @@ class RunFilter:
     created_to: dt.datetime | None = None
     text: str = ""
     launched_by: str | None = None
+    # Field filters (fields.py): `input.tasks >= 100`, as Where values or their text.
+    where: Sequence[Where | str] = ()
 
     def __post_init__(self) -> None:
         """Check every filter against the package's limits (orchestrator.validation): one sentence each."""
@@ -124,6 +116,12 @@ class RunFilter:
         put("text", check_search(self.text))
         if self.launched_by is not None:
             put("launched_by", check_name(self.launched_by, "launched_by"))
+        if isinstance(self.where, str | Where):
+            put("where", (self.where,))
+        tests = tuple(dict.fromkeys(parse_where(w) for w in self.where))
+        if len(tests) > MAX_WHERE:
+            raise InputError(f"{len(tests)} field filters given; use at most {MAX_WHERE}.")
+        put("where", tests)
 
     @cached_property
     def _parts(self) -> dict[str, FilterPart]:
@@ -144,6 +142,8 @@ class RunFilter:
             )
         if self.text:
             found["text"] = Contains(self.text)
+        for test in self.where:
+            found[test.name] = test  # type: ignore[union-attr,assignment]  # a Where once checked
         return found
 
     def parts(self) -> dict[str, FilterPart]:
@@ -164,7 +164,7 @@ PART_NAMES = (
     "launched_by",
     "created",
     "text",
-)
+)  # then each field filter (`where`), named as written
 
 
 def checked_filter(filters: RunFilter | None) -> RunFilter:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, CursorResult
 
 from orchestrator.db import searchable
 from orchestrator.rows import RunSummary
+from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Field, RunFilter
 
 # A capped count reads at most this many of its lead's runs (~1.5 us each, ~20 ms): where few of
@@ -39,6 +40,23 @@ COMPANIONS: Mapping[str, frozenset[str]] = {
     "created": frozenset({"status", "workflow", "launched_by"}),
     "text": frozenset(),
 }
+# Fields with an expression index (migration 0017, alike on both databases), whose numeric
+# comparisons may lead like a column's filter. A team's own index serves PostgreSQL's planner
+# as it is; SQLite's leads only with the fields named here.
+INDEXED_FIELDS = frozenset({"input.tasks"})
+LEADING_OPERATORS = ("=", "<", "<=", ">", ">=")
+
+
+def leads_on_index(part: object) -> bool:
+    """Whether a part is a field filter its field's expression index serves (fields.Where)."""
+    return (
+        isinstance(part, Where)
+        and part.field.name in INDEXED_FIELDS
+        and part.op in LEADING_OPERATORS
+        and part.kind == "number"
+    )
+
+
 # A lead is kept this long for the same filter, so the page and its count (asked apart, by two
 # fragments) probe once. A stale lead is only slower, never wrong.
 PLAN_SECONDS = 5.0
@@ -75,14 +93,19 @@ NO_LEAD = Lead(None, {}, frozenset())
 
 
 def probed_parts(filters: RunFilter) -> list[str]:
-    """The filters with an index to count their matches on alone (text: three characters or more)."""
+    """The filters with an index to count their matches on alone (text: three characters or more;
+    a field: a numeric comparison on an INDEXED_FIELDS field)."""
     parts = filters.parts()
-    return [name for name in parts if name in COMPANIONS and (name != "text" or searchable(filters.text))]
+    return [
+        name
+        for name, part in parts.items()
+        if (name in COMPANIONS and (name != "text" or searchable(filters.text))) or leads_on_index(part)
+    ]
 
 
 def served(lead: str, filters: RunFilter) -> frozenset[str]:
     """The lead and the other filters its index serves."""
-    return frozenset({lead} | (COMPANIONS[lead] & set(filters.parts())))
+    return frozenset({lead} | (COMPANIONS.get(lead, frozenset()) & set(filters.parts())))
 
 
 def summaries(result: CursorResult[Any]) -> list[RunSummary]:

@@ -46,6 +46,7 @@ from orchestrator.db import runs, searchable
 from orchestrator.db.schema import SEARCH_TABLE
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import planner as interface
+from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Contains, Field, RunFilter
 from orchestrator.run_queries.planner import (
     NO_LEAD,
@@ -68,6 +69,7 @@ from orchestrator.run_queries.statements import (
     portable_page,
     sort_column,
     text_like,
+    where_clauses,
 )
 
 # A lead with at most this many matches is read whole and sorted (~1.5 us a row: <= 8 ms).
@@ -154,7 +156,9 @@ def spelled(filters: RunFilter, indexed: frozenset[str]) -> dict[str, list[Colum
     return found
 
 
-def source(filters: RunFilter, indexed: frozenset[str], *, columns: bool = True) -> tuple[FromClause, list[Any]]:
+def source(
+    filters: RunFilter, indexed: frozenset[str], *, columns: bool = True
+) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
 
     A plan that leads with the text search reads from the search index joined to `runs`, so that
@@ -209,7 +213,10 @@ def probe_statement(filters: RunFilter, name: str, cap: int) -> Select[Any]:
     """How many runs match filter `name` alone, up to cap + 1, on its own index."""
     if name == "text":
         return select(func.count()).select_from(search_rowids(filters.text, cap + 1).subquery())
-    alone = clauses(filters.parts()[name])
+    part = filters.parts()[name]
+    # A field: its comparison alone, on the expression index (its type is tested from the row):
+    # at most as many as match, which is all a lead's choice needs.
+    alone = where_clauses(part)[1:] if isinstance(part, Where) else clauses(part)
     matching = select(literal(1).label("one")).where(*alone).limit(cap + 1).subquery()
     return select(func.count()).select_from(matching)
 
@@ -229,9 +236,15 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
 
 
 def _probe(conn: Connection, filters: RunFilter, names: list[str], cap: int) -> dict[str, int]:
-    """Each named filter's matches alone, up to cap + 1, in one statement."""
-    probes = [probe_statement(filters, name, cap).scalar_subquery() for name in names]
-    return dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
+    """Each named filter's matches alone, up to cap + 1, in one statement.
+
+    A field's probe reads each match's row (its expression index holds no column SQLite can
+    answer from), so it counts at most NARROW + 1; above that it says "more than cap" (broad)."""
+    parts = filters.parts()
+    caps = {name: min(cap, NARROW) if isinstance(parts[name], Where) else cap for name in names}
+    probes = [probe_statement(filters, name, caps[name]).scalar_subquery() for name in names]
+    found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
+    return {name: cap + 1 if found[name] > caps[name] else found[name] for name in names}
 
 
 def _sample(conn: Connection, filters: RunFilter, names: list[str]) -> dict[str, int]:
@@ -268,7 +281,9 @@ class SqlitePlanner(Planner):
         covered = None
         if probes[lead] > NARROW and indexed >= set(filters.parts()):
             # e.g. a status and a task-count range, both broad, few runs with both: one index has both
-            covered = conn.execute(count_select(*source(filters, indexed, columns=False), NARROW)).scalar_one()
+            covered = conn.execute(
+                count_select(*source(filters, indexed, columns=False), NARROW)
+            ).scalar_one()
         return Lead(lead, probes, indexed, covered)
 
     @staticmethod
@@ -308,7 +323,9 @@ class SqlitePlanner(Planner):
         if lead is None:
             stmt = portable_page(filters, sort, descending, limit, offset)
         else:
-            stmt = page_statement(filters, sort, descending, limit, offset, self.page_plan(filters, lead, sort))
+            stmt = page_statement(
+                filters, sort, descending, limit, offset, self.page_plan(filters, lead, sort)
+            )
         return summaries(conn.execute(stmt))
 
     def count(self, conn: Connection, filters: RunFilter, cap: int | None) -> MatchCount:

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, FromClause, Select, case, func, literal, null, or_, select
 
 from orchestrator.db import db_now, json_text, runs, seconds_between
+from orchestrator.db.json_paths import JSON_KINDS, json_at, json_text_at, json_type_at, json_value
 from orchestrator.errors import InputError
+from orchestrator.run_queries.fields import ROOTS, Where, field_path
 from orchestrator.run_queries.filter import Contains, Equals, Field, FilterPart, OneOf, RunFilter
 from orchestrator.status import RunStatus
 from orchestrator.validation import shown
@@ -86,22 +88,61 @@ DEFER_OFFSET = 1_000
 # The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
 COUNT_CAP = 10_000
 
+
 def sort_field(sort: Any) -> Field:
-    """The field a page is sorted by, or InputError naming the choices."""
+    """The field a page is sorted by (a column, or a dotted path such as input.tasks), or
+    InputError naming the choices."""
     sort = SORT_ALIASES.get(sort, sort) if isinstance(sort, str) else sort
+    if isinstance(sort, str) and "." in sort and sort.split(".", 1)[0] in ROOTS:
+        return field_path(sort)
     if not isinstance(sort, str) or sort not in SORT_COLUMNS:
-        raise InputError(f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)}.")
+        raise InputError(
+            f"Cannot sort by {shown(sort)}; choose one of {', '.join(SORT_COLUMNS)} "
+            "or a field such as input.tasks."
+        )
     return Field(sort)
 
 
 def field_column(field: Field) -> ColumnElement[Any]:
-    """The SQL of a field a filter part tests (a column of runs)."""
+    """The SQL of a field a filter part tests: a column of runs, or the value at a dotted path
+    in its JSON column (orchestrator.db.json_paths: the path a literal, for expression indexes)."""
+    if field.dotted:
+        return json_at(runs.c[field.column], field.keys)
     return runs.c[field.name]
 
 
 def sort_column(field: Field) -> ColumnElement[Any]:
     """The SQL a page sorted by `field` orders on."""
-    return SORT_COLUMNS[field.name]
+    return field_column(field) if field.dotted else SORT_COLUMNS[field.name]
+
+
+def nullable_sort(field: Field) -> bool:
+    """Whether runs can lack the sort's value (they come last, either way)."""
+    return field.dotted or field.name in NULLABLE_SORTS
+
+
+def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list[ColumnElement[bool]]:
+    """What a field filter means: the field holds a value of the test's kind and compares so
+    (fields.py); `column`: the field's value as a planner spells it."""
+    json_column, keys = runs.c[test.field.column], test.field.keys
+    if test.op == "is set":
+        return [json_type_at(json_column, keys).is_not(None)]
+    if test.op == "is not set":
+        return [json_type_at(json_column, keys).is_(None)]
+    typed = JSON_KINDS[test.kind](json_column, keys)
+    if test.op == "contains":
+        return [typed, json_text_at(json_column, keys).icontains(str(test.value), autoescape=True)]
+    value = field_column(test.field) if column is None else column
+    other = json_value(test.json_value)
+    compared = {
+        "=": value == other,
+        "!=": value != other,
+        "<": value < other,
+        "<=": value <= other,
+        ">": value > other,
+        ">=": value >= other,
+    }[test.op]
+    return [typed, compared]
 
 
 def text_like(text: str) -> ColumnElement[bool]:
@@ -119,6 +160,8 @@ def clauses(part: FilterPart, column: ColumnElement[Any] | None = None) -> list[
     column as a planner spells it (SQLite's planner keeps a part off its index that way)."""
     if isinstance(part, Contains):
         return [text_like(part.text)]
+    if isinstance(part, Where):
+        return where_clauses(part, column)
     if column is None:
         column = field_column(part.field)
     if isinstance(part, OneOf):
@@ -147,23 +190,26 @@ def page_select(
     offset: int,
     *,
     order_on: ColumnElement[Any] | None = None,
+    fields: tuple[Field, ...] = (),
 ) -> Select[Any]:
     """One page of the runs in `source` that match `conds`, sorted by `sort` (nulls last), then
     by run id in the same direction, so that every order is total and pages never overlap.
-    `order_on`: the sort's column as a planner spells it (else as sort_column has it)."""
+    `order_on`: the sort's column as a planner spells it (else as sort_column has it); `fields`:
+    dotted fields to read as more columns, each labelled by its path (the CSV's)."""
     column = sort_column(sort) if order_on is None else order_on
     order = column.desc() if descending else column.asc()
-    if sort.name in NULLABLE_SORTS:
+    if nullable_sort(sort):
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
+    shown = [*LIST_COLUMNS, *(runs.c[f.column][f.keys].label(f.name) for f in fields)]
     if offset < DEFER_OFFSET:
-        stmt = select(*LIST_COLUMNS).select_from(source).where(*conds)
+        stmt = select(*shown).select_from(source).where(*conds)
         return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
     # A deep page finds its run ids first, on the sort's index alone where the filters allow,
     # then reads those runs: PostgreSQL otherwise reads every skipped row from the table.
     ids = select(runs.c.run_id).select_from(source).where(*conds)
     ids = ids.order_by(order, tiebreak).limit(limit).offset(offset)
-    return select(*LIST_COLUMNS).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
+    return select(*shown).where(runs.c.run_id.in_(ids)).order_by(order, tiebreak)
 
 
 def count_select(source: FromClause, conds: list[Any], cap: int | None) -> Select[Any]:
@@ -199,9 +245,11 @@ def forget_statements() -> None:
 
 
 @kept
-def portable_page(filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int) -> Select[Any]:
+def portable_page(
+    filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int, fields: tuple[Field, ...] = ()
+) -> Select[Any]:
     """A page as written: every filter on its own index, the database's planner to choose."""
-    return page_select(runs, conditions(filters), sort, descending, limit, offset)
+    return page_select(runs, conditions(filters), sort, descending, limit, offset, fields=fields)
 
 
 def ids_select(filters: RunFilter, limit: int) -> Select[Any]:

@@ -23,7 +23,10 @@ CRAFTED = {
     "huge number": "9" * 400,
 }
 PAGES = {
-    "/": ("Runs", ["status", "workflow", "tasks_total_min", "tasks_failed_max", "created", "q", "sort", "size", "page"]),
+    "/": (
+        "Runs",
+        ["status", "workflow", "tasks_total_min", "tasks_failed_max", "created", "q", "sort", "size", "page"],
+    ),
     "/run_detail": ("Run detail", ["run_id"]),
     "/compare": ("Compare runs", ["run_ids"]),
     "/launch": ("Launch a run", ["by", "workflow", "from_run"]),

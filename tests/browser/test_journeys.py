@@ -659,7 +659,9 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
 
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
-        wait_for(lambda: orch.store.get_run(run_id)["status"] == "succeeded", timeout=90, what="the answered run")
+        wait_for(
+            lambda: orch.store.get_run(run_id)["status"] == "succeeded", timeout=90, what="the answered run"
+        )
         run = orch.store.get_run(run_id)
         assert run["state_snapshot"]["review"] == {"post": True, "by": "the browser"}
         assert run["state_snapshot"]["posted"] == {
@@ -688,7 +690,9 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     forked = page.get_by_test_id("stAlert").filter(has_text="Forked from step 2")
     forked.wait_for()
     said = forked.inner_text()
-    assert re.search(r"Forked from step 2, with (checked, labels|labels, checked) changed: new run", said), said
+    assert re.search(r"Forked from step 2, with (checked, labels|labels, checked) changed: new run", said), (
+        said
+    )
     fork_id = re.search(r"[0-9a-f]{32}", forked.inner_text()).group(0)
     page.get_by_role("link", name="Open the new run").click()
     page.get_by_text(f"Forked from run {run_id} at step 2", exact=False).wait_for()

@@ -45,7 +45,11 @@ def test_a_plan_longer_than_max_tasks_is_refused_on_the_page(page_orch: Orchestr
     run_id = page_orch.launch("plan_execute", WAITING)
     assert execute(page_orch, [run_id])[run_id]["status"] == "awaiting_input"
     at = open_page("run_detail", run_id=run_id)
-    at.session_state["detail_plan"] = {"added_rows": [{"task": "one more"}], "edited_rows": {}, "deleted_rows": []}
+    at.session_state["detail_plan"] = {
+        "added_rows": [{"task": "one more"}],
+        "edited_rows": {},
+        "deleted_rows": [],
+    }
     at.button(key="detail_approve").click().run()
     assert not at.exception
     assert main_texts(at, "error") == [

@@ -27,7 +27,9 @@ def download_labels(at) -> list[str]:
     return [element.proto.label for element in at.get("download_button")]
 
 
-def test_a_cut_csv_says_so_and_offers_the_whole_file(page_orch: Orchestrator, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cut_csv_says_so_and_offers_the_whole_file(
+    page_orch: Orchestrator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed(page_orch, 40)
     # The page counts exactly up to 10,000 and the CSV holds 100,000: scaled to 40 runs.
     monkeypatch.setattr(run_queries, "COUNT_CAP", 10)

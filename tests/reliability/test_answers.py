@@ -168,7 +168,9 @@ def test_concurrent_answers_exactly_one_wins_and_the_run_goes_on_with_it(
         assert run["state_snapshot"]["plan"] == plan
         assert sorted(r["task"] for r in run["state_snapshot"]["results"]) == sorted(plan)
         assert len(workers) == len(plan)
-    print(f"\nanswer races on {backend}: {TRIALS} trials, 3 racers each; winners {dict(Counter(winners.values()))}")
+    print(
+        f"\nanswer races on {backend}: {TRIALS} trials, 3 racers each; winners {dict(Counter(winners.values()))}"
+    )
 
 
 # -- checked before accepted --------------------------------------------------------------------------
@@ -187,7 +189,10 @@ WRONG_PLANS = {
     "false": ("false", "list of task strings"),
     "a 31-deep list": (json.dumps(nested_list(31)), "list of task strings"),
     "6 steps": (json.dumps([f"step {n}" for n in range(6)]), "6 steps and this run takes at most 5"),
-    "10,000 steps": (json.dumps([f"s{n}" for n in range(10_000)]), "10,000 steps and this run takes at most 5"),
+    "10,000 steps": (
+        json.dumps([f"s{n}" for n in range(10_000)]),
+        "10,000 steps and this run takes at most 5",
+    ),
     "10,000 lines": (json.dumps("\n".join(f"s{n}" for n in range(10_000))), "10,000 steps"),
     "an escaped NUL": ('["a\\u0000b"]', "NUL character"),
     "a NUL in a key": ('{"plan": ["a"], "x\\u0000": 1}', "NUL character"),
@@ -243,7 +248,10 @@ def test_a_question_that_declares_its_answer_refuses_what_does_not_fit(orch: Orc
     assert orch.approve(run_id, 3, answered_by="bo") == "queued"
     run = execute(orch, [run_id])[run_id]
     assert run["status"] == "succeeded", run["error"]
-    assert (run["state_snapshot"]["shipped"], run["state_snapshot"]["copies"]) == ({"ship": True, "note": "go"}, 3)
+    assert (run["state_snapshot"]["shipped"], run["state_snapshot"]["copies"]) == (
+        {"ship": True, "note": "go"},
+        3,
+    )
     assert [(a["answered_by"], a["answer"]) for a in reversed(orch.store.get_answers(run_id))] == [
         ("ana", {"ship": True, "note": "go"}),
         ("bo", 3),

@@ -117,7 +117,9 @@ def test_values_at_the_limits_work(seeded_store: RunStore, unchanged):
     )
     assert seeded_store.query_runs(edge, limit=MAX_COUNT, offset=MAX_COUNT).total == 0
     assert seeded_store.query_runs(RunFilter(text="café 100%_")).total == 1
-    assert seeded_store.query_runs(RunFilter(created_from=dt.datetime(2026, 1, 5, 13))).total == 2  # naive: UTC
+    assert (
+        seeded_store.query_runs(RunFilter(created_from=dt.datetime(2026, 1, 5, 13))).total == 2
+    )  # naive: UTC
     local = dt.datetime(2026, 1, 5, 14, tzinfo=dt.timezone(dt.timedelta(hours=1)))  # 13:00 UTC
     assert seeded_store.query_runs(RunFilter(created_from=local)).total == 2
 
@@ -240,19 +242,19 @@ def test_runs_flags_at_the_limits_work(config: OrchestratorConfig, seeded_store:
 
 
 OTHER_COMMANDS_BAD = [
-        ["show", "a\x00b"],
-        ["show", "x" * 100_000],
-        ["cancel", "a\x00b"],
-        ["delete", "a\x00b"],
-        ["run", "simulate", "--input", "[" * 100_000],
-        ["run", "simulate", "--input", '{"tasks": NaN}'],
-        ["run", "simulate", "--input", "{}", "--tag", "a\x00"],
-        ["approve", "abc", "--value", "[" * 50_000 + "]" * 50_000],
-        ["reject", "abc", "--reason", "a\x00"],
-        ["worker", "--concurrency", BIG],
-        ["worker", "--concurrency", "0"],
-        ["worker", "--grace", "nan"],
-        ["worker", "--grace", "-1"],
+    ["show", "a\x00b"],
+    ["show", "x" * 100_000],
+    ["cancel", "a\x00b"],
+    ["delete", "a\x00b"],
+    ["run", "simulate", "--input", "[" * 100_000],
+    ["run", "simulate", "--input", '{"tasks": NaN}'],
+    ["run", "simulate", "--input", "{}", "--tag", "a\x00"],
+    ["approve", "abc", "--value", "[" * 50_000 + "]" * 50_000],
+    ["reject", "abc", "--reason", "a\x00"],
+    ["worker", "--concurrency", BIG],
+    ["worker", "--concurrency", "0"],
+    ["worker", "--grace", "nan"],
+    ["worker", "--grace", "-1"],
 ]
 
 
@@ -321,9 +323,13 @@ def read_only_prefix(target: Path) -> list[str]:
     return ["unshare", "-m", "sh", "-c", script, str(target)]
 
 
-def cli_processes(commands: dict[str, list[str]], cwd: Path, prefix: tuple[str, ...] = ()) -> dict[str, Outcome]:
+def cli_processes(
+    commands: dict[str, list[str]], cwd: Path, prefix: tuple[str, ...] = ()
+) -> dict[str, Outcome]:
     """Real `python -m orchestrator` processes, started together (each spends a second importing)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))
+    }
     env["PYTHONPATH"] = str(REPO_ROOT)
     procs = {
         name: subprocess.Popen(
@@ -614,7 +620,9 @@ def test_fuzz_package_queries(seeded_store: RunStore):
     assert checksum(seeded_store.engine) == before
 
 
-URL_VALUES = st.one_of(NUMBERISH, TIMEISH, TEXTISH, st.sampled_from(["failed,nope", "..", "2026-01-01..", "true"]))
+URL_VALUES = st.one_of(
+    NUMBERISH, TIMEISH, TEXTISH, st.sampled_from(["failed,nope", "..", "2026-01-01..", "true"])
+)
 URL_PARAMS = [
     "status", "workflow", "tasks_total_min", "tasks_total_max", "tasks_completed_min", "tasks_completed_max",
     "tasks_failed_min", "tasks_failed_max", "created", "q", "sort", "asc", "size", "page",

@@ -48,7 +48,9 @@ def test_cancelling_running_runs_under_load_ends_them_cancelled(
 
     def all_blocked() -> bool:
         assert worker.proc.poll() is None, worker.describe()
-        return all(r["status"] == "running" and r["tasks_completed"] >= 3 for r in orch.store.get_runs(run_ids))
+        return all(
+            r["status"] == "running" and r["tasks_completed"] >= 3 for r in orch.store.get_runs(run_ids)
+        )
 
     wait_for(all_blocked, 120, interval=0.1, what="every run running and blocked mid-step")
     for run_id in run_ids:
@@ -60,6 +62,9 @@ def test_cancelling_running_runs_under_load_ends_them_cancelled(
         assert run["finished_at"] is not None
         tasks = orch.store.get_tasks(run_id)
         assert not [t for t in tasks if t["status"] == "running"]
-        assert (run["tasks_total"], run["tasks_completed"]) == (len(tasks), sum(t["status"] == "succeeded" for t in tasks))
+        assert (run["tasks_total"], run["tasks_completed"]) == (
+            len(tasks),
+            sum(t["status"] == "succeeded" for t in tasks),
+        )
     assert worker.terminate() == 0, worker.describe()
     assert "Traceback" not in worker.stdout + worker.stderr

@@ -59,7 +59,9 @@ def test_a_worker_killed_at_ten_points_leaves_exact_counts_and_no_step_runs_twic
     runs: dict[str, tuple[str, Path]] = {}
     for name, spec in POINTS.items():
         folder = tmp_path / name.replace(" ", "_").replace(",", "")
-        run_id = orch.launch("gated", {"dir": str(folder), "tasks": TASKS, "delay_ms": 30, "fan_out": 4, **spec})
+        run_id = orch.launch(
+            "gated", {"dir": str(folder), "tasks": TASKS, "delay_ms": 30, "fan_out": 4, **spec}
+        )
         runs[name] = (run_id, folder)
     waiting = orch.launch("plan_execute", APPROVAL)
     simulate = orch.launch("simulate", SIMULATE)
@@ -81,11 +83,18 @@ def test_a_worker_killed_at_ten_points_leaves_exact_counts_and_no_step_runs_twic
     rows_before = {rid: {t["task_id"]: t for t in orch.store.get_tasks(rid)} for rid in saved_before}
 
     second = workers(
-        "second", config, "--concurrency", "12",
-        ORCHESTRATOR_HEARTBEAT_SECONDS="0.3", ORCHESTRATOR_STALE_AFTER_SECONDS="1.5",
+        "second",
+        config,
+        "--concurrency",
+        "12",
+        ORCHESTRATOR_HEARTBEAT_SECONDS="0.3",
+        ORCHESTRATOR_STALE_AFTER_SECONDS="1.5",
     )
     for rid in [*saved_before]:
-        assert wait_status(orch, rid, ("interrupted", "succeeded"), 60)["status"] in ("interrupted", "succeeded")
+        assert wait_status(orch, rid, ("interrupted", "succeeded"), 60)["status"] in (
+            "interrupted",
+            "succeeded",
+        )
     assert "had no heartbeat" in second.stdout
     # The second worker found the first one dead; a worker that judges a run dead after 1.5 s
     # would, on a loaded machine, also take its own runs for dead when a heartbeat is late (and
@@ -115,22 +124,27 @@ def test_a_worker_killed_at_ten_points_leaves_exact_counts_and_no_step_runs_twic
             raise AssertionError(f"{exc}\n{second.describe()}\n{third.describe()}") from None
     # A step whose result was saved before the kill ran once; only steps cut off ran again.
     for name, (rid, folder) in runs.items():
-        saved_indices = {
-            i for results in saved_writes(config, rid, "results") for i in results
-        } & set(range(POINTS[name].get("allow") or 0))
+        saved_indices = {i for results in saved_writes(config, rid, "results") for i in results} & set(
+            range(POINTS[name].get("allow") or 0)
+        )
         ran = executions(folder)
         assert {i: ran[i] for i in saved_indices} == dict.fromkeys(saved_indices, 1), name
         # The rows of tasks saved before the kill are the same rows (first attempt, same times).
         for task_id in saved_before[rid]:
             if task_id in rows_before[rid] and rows_before[rid][task_id]["status"] == "succeeded":
                 after = {t["task_id"]: t for t in orch.store.get_tasks(rid)}[task_id]
-                assert (after["attempt"], after["started_at"]) == (1, rows_before[rid][task_id]["started_at"]), name
+                assert (after["attempt"], after["started_at"]) == (
+                    1,
+                    rows_before[rid][task_id]["started_at"],
+                ), name
 
 
 def assert_counts_are_the_truth(orch: Orchestrator, config: Any, run_id: str) -> None:
     run = orch.get_run(run_id)
     tasks = orch.store.get_tasks(run_id)
-    not_succeeded = [(t["node"], t["status"], t["attempt"], t["task_id"]) for t in tasks if t["status"] != "succeeded"]
+    not_succeeded = [
+        (t["node"], t["status"], t["attempt"], t["task_id"]) for t in tasks if t["status"] != "succeeded"
+    ]
     saved = saved_task_ids(config, run_id)
     assert not not_succeeded, (
         f"{run['workflow']} {run['input']}: {not_succeeded}; saved: {[t[3] in saved for t in not_succeeded]}; "
@@ -142,7 +156,9 @@ def assert_counts_are_the_truth(orch: Orchestrator, config: Any, run_id: str) ->
 
 
 @pytest.mark.parametrize("blocked", ["plan", "work"])
-def test_task_rows_appear_while_tasks_run(gated_orch: Orchestrator, workers, tmp_path: Path, blocked: str) -> None:
+def test_task_rows_appear_while_tasks_run(
+    gated_orch: Orchestrator, workers, tmp_path: Path, blocked: str
+) -> None:
     """A task that runs for a long time shows on the page at once (the events are flushed on a
     timer, not only when the next event comes)."""
     spec = {"block": "plan", "allow": 0} if blocked == "plan" else {"allow": 2}
@@ -153,7 +169,10 @@ def test_task_rows_appear_while_tasks_run(gated_orch: Orchestrator, workers, tmp
     def running_rows() -> bool:
         assert worker.proc.poll() is None, worker.describe()
         rows = gated_orch.store.get_tasks(run_id)
-        return sum(t["status"] == "running" for t in rows) >= (1 if blocked == "plan" else 2) and len(rows) >= wanted
+        return (
+            sum(t["status"] == "running" for t in rows) >= (1 if blocked == "plan" else 2)
+            and len(rows) >= wanted
+        )
 
     wait_for(running_rows, 60, what="the running tasks' rows")
     (tmp_path / "g").mkdir(exist_ok=True)

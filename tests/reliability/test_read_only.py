@@ -79,7 +79,15 @@ WRITES: dict[str, Callable[[RunStore, ClaimStore, str], Any]] = {
     "create_run": lambda s, c, r: s.create_run("simulate", {"tasks": 1}),
     "insert_many": lambda s, c, r: s.insert_many([{"run_id": "x1", "workflow": "w", "status": "queued"}]),
     "insert_tasks": lambda s, c, r: s.insert_tasks(
-        [{"run_id": r, "task_id": "t", "node": "n", "status": "succeeded", "started_at": dt.datetime.now(dt.UTC)}]
+        [
+            {
+                "run_id": r,
+                "task_id": "t",
+                "node": "n",
+                "status": "succeeded",
+                "started_at": dt.datetime.now(dt.UTC),
+            }
+        ]
     ),
     "update_run": lambda s, c, r: s.update_run(r, tags=["changed"]),
     "set_status": lambda s, c, r: s.set_status(r, "cancelled"),
@@ -282,7 +290,9 @@ def test_executor_refuses_to_start_in_read_only_mode(seeded):
 def test_worker_command_refuses_in_read_only_mode(seeded, tmp_path: Path):
     orch, _ = seeded
     queued = orch.launch("simulate", {"tasks": 1})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))
+    }
     env.update(PYTHONPATH=str(REPO_ROOT), ORCHESTRATOR_READ_ONLY="true")
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "worker", "--grace", "0", *database_args(orch.config)],
@@ -396,7 +406,9 @@ def test_the_dashboard_works_for_a_select_only_postgres_role(reader_uri, clean_e
     uri, run_id = reader_uri
     with psycopg.connect(uri) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("UPDATE runs SET tags = '[]'")  # the role really may not write
-    admin = make_engine(OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=postgres_uri, env_file=None))
+    admin = make_engine(
+        OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=postgres_uri, env_file=None)
+    )
     before = checksum(admin)
     clean_env.setenv("CHECKPOINT_MODE", "postgres")
     clean_env.setenv("POSTGRES_URI", uri)

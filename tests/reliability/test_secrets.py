@@ -94,7 +94,9 @@ def test_an_ambiguous_uri_is_refused_without_echoing_it(form):
         config.validate()
     message = str(info.value)
     assert "POSTGRES_URI" in message and "\n" not in message
-    assert_no_secret(message + repr(info.value) + str(config.masked_uri()) + repr(config) + config.display_name)
+    assert_no_secret(
+        message + repr(info.value) + str(config.masked_uri()) + repr(config) + config.display_name
+    )
     assert "cannot be parsed" in str(config.masked_uri())
 
 
@@ -113,7 +115,13 @@ def test_no_command_shows_the_password(postgres_admin, database, form, clean_env
     caplog.set_level(logging.DEBUG)
     args = ["--mode", "postgres", "--postgres-uri", uri]
     outputs = []
-    for command in (["init"], ["doctor"], ["runs"], ["show", "nope"], ["run", "simulate", "--input", '{"tasks": 1}']):
+    for command in (
+        ["init"],
+        ["doctor"],
+        ["runs"],
+        ["show", "nope"],
+        ["run", "simulate", "--input", '{"tasks": 1}'],
+    ):
         outcome = call_cli(*command, *args)
         assert "Traceback" not in outcome.err
         outputs += [outcome.out, outcome.err]
@@ -163,7 +171,9 @@ def test_a_worker_start_does_not_show_the_password(postgres_admin, database, for
     assert_no_secret(output)
 
 
-@pytest.mark.parametrize("form", ["userinfo", "query", "percent-encoded", "sslpassword", "unencoded @", "key=value"])
+@pytest.mark.parametrize(
+    "form", ["userinfo", "query", "percent-encoded", "sslpassword", "unencoded @", "key=value"]
+)
 def test_the_sidebar_never_shows_the_password(postgres_admin, database, form, clean_env):
     uri = {**uri_forms(postgres_admin, database), **refused_forms(postgres_admin, database)}[form]
     clean_env.setenv("CHECKPOINT_MODE", "postgres")
@@ -175,7 +185,9 @@ def test_the_sidebar_never_shows_the_password(postgres_admin, database, form, cl
         if form in refused_forms(postgres_admin, database):
             assert "POSTGRES_URI" in " ".join(e.value for e in at.main.error)
         else:
-            assert "**Database:** :green[:material/check_circle:] answers" in [m.value for m in at.sidebar.markdown]
+            assert "**Database:** :green[:material/check_circle:] answers" in [
+                m.value for m in at.sidebar.markdown
+            ]
 
 
 @pytest.mark.parametrize("form", ["unencoded @", "unencoded /", "key=value"])
@@ -206,9 +218,12 @@ def test_connection_errors_never_show_the_password(postgres_admin, clean_env):
         outcome = call_cli("doctor", "--mode", "postgres", "--postgres-uri", uri)
         assert outcome.code == 1, outcome
         assert_no_secret(outcome.out + outcome.err)
-    described = describe_connection_error(RuntimeError("x"), OrchestratorConfig(
-        checkpoint_mode="postgres", postgres_uri=cases["server down"], env_file=None
-    ).postgres_url())
+    described = describe_connection_error(
+        RuntimeError("x"),
+        OrchestratorConfig(
+            checkpoint_mode="postgres", postgres_uri=cases["server down"], env_file=None
+        ).postgres_url(),
+    )
     assert_no_secret(str(described))
 
 

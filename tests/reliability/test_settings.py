@@ -147,7 +147,9 @@ def test_the_cli_says_a_bad_uri_in_one_line(clean_env, uri, named):
 
 def test_the_cli_process_says_bad_settings_in_one_line(tmp_path):
     """The real command, as a user runs it: no traceback for a setting that does not parse."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ORCHESTRATOR_", "POSTGRES", "CHECKPOINT"))
+    }
     env["PYTHONPATH"] = str(REPO_ROOT)
     cases = [
         ({"ORCHESTRATOR_CONCURRENCY": "abc"}, ["doctor"], "ORCHESTRATOR_CONCURRENCY"),
@@ -159,14 +161,17 @@ def test_the_cli_process_says_bad_settings_in_one_line(tmp_path):
         ),
     ]
     procs = [
-        (named, subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", *args],
-            cwd=tmp_path,
-            env={**env, **extra},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        ))
+        (
+            named,
+            subprocess.Popen(
+                [sys.executable, "-m", "orchestrator", *args],
+                cwd=tmp_path,
+                env={**env, **extra},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
         for extra, args, named in cases
     ]
     for named, proc in procs:

@@ -11,7 +11,15 @@ from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 
-NOT_ONE_LINE = ["two\nlines", "a\rb", "tab\there", "bell\x07", "nul\x00", "line\u2028separator", "\x1b[31mred"]
+NOT_ONE_LINE = [
+    "two\nlines",
+    "a\rb",
+    "tab\there",
+    "bell\x07",
+    "nul\x00",
+    "line\u2028separator",
+    "\x1b[31mred",
+]
 ONE_LINE = "émission 2026 ✓ nightly"
 
 
@@ -27,7 +35,9 @@ def test_a_name_with_a_control_character_is_refused(config: OrchestratorConfig) 
             ):
                 with pytest.raises(InputError) as info:
                     call()
-                assert "must be one line of 1 to 200 characters, without control characters" in str(info.value)
+                assert "must be one line of 1 to 200 characters, without control characters" in str(
+                    info.value
+                )
                 assert "\n" not in str(info.value)
         assert orch.presets.list() == [] and orch.store.count_runs() == 0
         orch.save_preset("simulate", ONE_LINE, {"tasks": 1})
@@ -40,10 +50,16 @@ def test_a_name_with_a_control_character_is_refused(config: OrchestratorConfig) 
 def test_the_cli_refuses_names_and_text_with_control_characters(config: OrchestratorConfig) -> None:
     database = database_args(config)
     for command, phrase in (
-        (["presets", "save", "simulate", "two\nlines", "--input", '{"tasks": 1}'], "A preset name must be one line"),
+        (
+            ["presets", "save", "simulate", "two\nlines", "--input", '{"tasks": 1}'],
+            "A preset name must be one line",
+        ),
         (["run", "simulate", "--tag", "two\nlines"], "A tag must be one line"),
         (["run", "simulate", "--input", '{"tasks": 1, "x": "a\\u0000b"}'], "--input holds text with a NUL"),
-        (["run", "simulate", "--input", '{"tasks": 1}', "--config", '{"k\\u0000": 1}'], "--config holds text with a NUL"),
+        (
+            ["run", "simulate", "--input", '{"tasks": 1}', "--config", '{"k\\u0000": 1}'],
+            "--config holds text with a NUL",
+        ),
         (
             ["presets", "save", "simulate", "p", "--input", '{"tasks": 1}', "--description", "x\x00"],
             "The preset's description must be text without NUL characters",

@@ -157,7 +157,11 @@ def upgrade() -> None:
 
     bind = op.get_bind()
     sqlite = bind.dialect.name == "sqlite"
-    hour = "substr(t.started_at, 1, 13)" if sqlite else "to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+    hour = (
+        "substr(t.started_at, 1, 13)"
+        if sqlite
+        else "to_char(t.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
+    )
     seconds = _sqlite_seconds("t") if sqlite else _pg_seconds("t")
     binned = (
         f"SELECT {hour} AS hour, r.workflow AS workflow, t.node AS node, "
