@@ -45,6 +45,8 @@ def metric_text(key: str, value: Any) -> str:
         return duration_text(value)
     if key.endswith("_rate"):
         return percent_text(value)
+    if key == "status" and value is not None:
+        return status_word(value)
     return cell_text(value)
 
 
