@@ -233,7 +233,7 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     at = ok(open_page("launch", workflow="invoices"))  # the URL names the workflow
     assert at.selectbox(key="launch_workflow").value == "invoices"
     assert '"review" -> "approve_post" [style=dashed, label=""];' in graph_spec(at)
-    assert at.text_input(key=f"{FORM}_config_ledger_url").label == "Ledger Url"
+    assert at.text_input(key=f"{FORM}_config_ledger_url").label == "Ledger URL"
 
     at.number_input(key=f"{FORM}_invoices_count").set_value(0)
     at.text_area(key=f"{FORM}_invoices_labels").input('{"quarter": "four"}')
@@ -243,7 +243,7 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     assert errors == [
         "Labels quarter must be a whole number.",
         "Count must be at least 1.",
-        "Ledger Url is required.",
+        "Ledger URL is required.",
     ]
 
     # A model validator's message, which belongs to no one field.
