@@ -31,7 +31,7 @@ def duration_text(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def percent_text(fraction: float | None) -> str:
