@@ -151,6 +151,15 @@ def show_failure(place: str) -> None:
         st.error(text, icon=icon("error"))
 
 
+def show_failures(prefix: str) -> None:
+    """The failures of actions sent from places under `prefix` whose box is no longer drawn (the
+    run moved on meanwhile): shown where the box was, never lost."""
+    for key in [k for k in st.session_state if str(k).startswith(f"{MESSAGE_KEY}_{prefix}")]:
+        kind, text = st.session_state.pop(key)
+        if kind == "error":
+            st.error(text, icon=icon("error"))
+
+
 BUTTONS = (Action.CANCEL, Action.RESUME, Action.RERUN, Action.LAUNCH_AGAIN, Action.DELETE)
 
 

@@ -31,7 +31,7 @@ def duration_text(seconds: float | None) -> str:
     if minutes < 60:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def percent_text(fraction: float | None) -> str:
@@ -45,6 +45,8 @@ def metric_text(key: str, value: Any) -> str:
         return duration_text(value)
     if key.endswith("_rate"):
         return percent_text(value)
+    if key == "status" and value is not None:
+        return status_word(value)
     return cell_text(value)
 
 

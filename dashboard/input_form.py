@@ -37,6 +37,7 @@ def _kind(schema: dict[str, Any]) -> str:
     return kind if kind in ("string", "integer", "number", "boolean") else "json"
 
 
+ACRONYMS = {"url": "URL", "uri": "URI", "id": "ID", "api": "API", "llm": "LLM", "json": "JSON", "sql": "SQL"}
 UNITS = {"s": "(s)", "ms": "(ms)", "min": "(min)", "h": "(h)", "pct": "(%)"}
 
 
@@ -46,7 +47,7 @@ def field_label(name: str, schema: dict[str, Any]) -> str:
     title = schema.get("title")
     if title and title != name.replace("_", " ").title():
         return str(title)
-    words = [w for w in name.split("_") if w]
+    words = [ACRONYMS.get(w, w) for w in name.split("_") if w]
     if len(words) > 1 and words[-1] in UNITS:
         words[-1] = UNITS[words[-1]]
     text = " ".join(words) or name

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.actions import current_launcher, do_action, edited_plan, show_failure
+from dashboard.actions import current_launcher, do_action, edited_plan, show_failure, show_failures
 from dashboard.input_form import collect_input, render_schema_form
 from dashboard.looks import ACTION_ICONS, icon
 from orchestrator.errors import InputError, OrchestratorError
@@ -41,6 +41,7 @@ def render_interrupts(orch: Orchestrator, run: Mapping[str, Any], key: str) -> N
     with several questions, `<key>_<n>` for the n-th)."""
     pending = orch.pending_interrupts(run["run_id"])
     if not pending or orch.config.read_only:
+        show_failures(key)  # an answer refused because the run moved on: said here all the same
         return
     spec: WorkflowSpec | None
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.actions import render_run_actions
+from dashboard.actions import render_run_actions, show_failures
 from dashboard.formatting import detail_link, duration_text
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_bar, status_label, status_word
@@ -62,6 +62,8 @@ def render_run_card(orch: Orchestrator, run: RunRow, tasks: Sequence[Mapping[str
             st.warning(reason, icon=icon("hourglass_empty"))
         if run["status"] == RunStatus.AWAITING_INPUT:
             render_interrupts(orch, run, key=f"{key}_{run['run_id']}")
+        else:
+            show_failures(f"{key}_{run['run_id']}")  # an answer sent as the run moved on
         render_run_actions(orch, run, key=f"{key}_{run['run_id']}", only=CARD_ACTIONS)
 
 

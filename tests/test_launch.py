@@ -96,8 +96,11 @@ def all_runs(orch: Orchestrator) -> list[dict[str, Any]]:
 
 
 def progress_texts(at: AppTest) -> list[str]:
-    """The text of each live card's progress bar."""
-    return [p.text for p in at.get("progress")]
+    """The text under each live card's progress bar (a bar in the run's status colour)."""
+    bars = [m for m in main_texts(at, "markdown") if 'class="run-bar"' in m]
+    texts = [c for c in main_texts(at, "caption") if " failed · " in c]
+    assert len(texts) >= len(bars), (bars, texts)
+    return texts
 
 
 def card_heads(at: AppTest) -> list[str]:

@@ -233,7 +233,7 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     at = ok(open_page("launch", workflow="invoices"))  # the URL names the workflow
     assert at.selectbox(key="launch_workflow").value == "invoices"
     assert '"review" -> "approve_post" [style=dashed, label=""];' in graph_spec(at)
-    assert at.text_input(key=f"{FORM}_config_ledger_url").label == "Ledger Url"
+    assert at.text_input(key=f"{FORM}_config_ledger_url").label == "Ledger URL"
 
     at.number_input(key=f"{FORM}_invoices_count").set_value(0)
     at.text_area(key=f"{FORM}_invoices_labels").input('{"quarter": "four"}')
@@ -243,7 +243,7 @@ def test_launch_config_form_every_error_at_once_presets_and_the_graph(team: Orch
     assert errors == [
         "Labels quarter must be a whole number.",
         "Count must be at least 1.",
-        "Ledger Url is required.",
+        "Ledger URL is required.",
     ]
 
     # A model validator's message, which belongs to no one field.
@@ -473,11 +473,11 @@ def test_workers_gone_longer_than_a_day_are_hidden_and_each_says_when_it_was_las
     at = ok(open_page("workers"))
     (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
     assert list(table["worker"]) == ["live:1", "recent:2"]
-    assert list(table["seen"]) == ["now", "1 h 0 min ago"]
-    assert "1 worker offline for more than 24 h 0 min is hidden." in main_texts(at, "caption")
+    assert list(table["seen"]) == ["now", "1 h ago"]
+    assert "1 worker offline for more than 24 h is hidden." in main_texts(at, "caption")
     assert [(m.label, m.value) for m in at.main.metric][:2] == [("Online", "1"), ("Offline", "2")]
 
     at.toggle(key="workers_show_all").set_value(True).run()
     (table,) = [df.value for df in at.main.dataframe if "worker" in df.value.columns]
     assert list(table["worker"]) == ["live:1", "old:3", "recent:2"]
-    assert list(table["seen"])[1] == "48 h 0 min ago"
+    assert list(table["seen"])[1] == "48 h ago"

@@ -30,7 +30,7 @@ PAGES = {
     "/run_detail": ("Run detail", ["run_id"]),
     "/compare": ("Compare runs", ["run_ids"]),
     "/launch": ("Launch a run", ["by", "workflow", "from_run"]),
-    "/overview": ("Overview", ["period"]),
+    "/overview": ("Overview", ["period", "days", "workflow", "wall"]),
     "/workers": ("Workers", ["worker"]),
 }
 

@@ -634,7 +634,7 @@ def test_answer_a_dict_question_and_an_agent_inbox_request_then_fork(page: Any, 
     page.get_by_text("The graph", exact=True).wait_for()
     assert page.get_by_test_id("stGraphVizChart").locator("svg").count() == 1
     number(page, "Count", 3)
-    page.get_by_role("textbox", name="Ledger Url").fill("https://ledger.example/api")
+    page.get_by_role("textbox", name="Ledger URL").fill("https://ledger.example/api")
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
     queued.wait_for()

@@ -51,7 +51,7 @@ PAGES = {
     "run_detail": ["run_id"],
     "compare": ["run_ids"],
     "launch": ["by", "workflow", "from_run"],
-    "overview": [],
+    "overview": ["period", "days", "workflow", "wall"],
     "workers": [],
 }
 

@@ -204,3 +204,12 @@ def test_compare_draws_runs_in_colours_that_are_not_statuses(page_orch: Orchestr
         assert scale["domain"] == [f"{i + 1}: {run_id[:8]}" for i, run_id in enumerate(ids)]
         assert scale["range"] == list(RUN_COLORS[:3])  # the same run, the same colour, in both charts
         assert not status_hexes & set(scale["range"])
+
+
+def test_compare_cells_read_as_on_every_page() -> None:
+    from dashboard.formatting import metric_text
+
+    assert metric_text("status", "awaiting_input") == "awaiting input"
+    assert metric_text("success_rate", 0.8) == "80.0%"
+    assert [metric_text("work_seconds", s) for s in (49.515, 98.4)] == ["49.5 s", "1 min 38 s"]
+    assert metric_text("tasks_total", 4) == "4"
