@@ -4,7 +4,7 @@ and tags (who changed what), and actions."""
 
 import streamlit as st
 
-from dashboard.actions import render_run_actions, show_last_message, show_unplaced_failures
+from dashboard.actions import render_run_actions, show_last_message
 from dashboard.charts import metric_series, task_timeline, timeline_caption, worked
 from dashboard.checkpoints import render_checkpoints
 from dashboard.formatting import (
@@ -100,7 +100,6 @@ def live_header() -> None:
 
 live_header()
 render_interrupts(orch, run, key="detail")
-show_unplaced_failures()
 if run["status"] == RunStatus.FAILED:
     st.caption(
         f"{icon('call_split')} To correct this run (a wrong answer, a bad value in its state), fork it from a "

@@ -135,15 +135,6 @@ def show_last_message() -> None:
         st.success(text, icon=icon("check_circle"))
 
 
-def show_unplaced_failures() -> None:
-    """Failures whose box is no longer drawn (the question was answered meanwhile by someone else,
-    so the run stopped waiting): said here, once, instead of lost."""
-    for key in [k for k in st.session_state if str(k).startswith(f"{MESSAGE_KEY}_")]:
-        kind, text = st.session_state.pop(key)
-        if kind == "error":
-            st.error(text, icon=icon("error"))
-
-
 def show_failure(place: str) -> None:
     """The failure of the last action sent from `place` (see `do_action`), where it was sent."""
     kind, text = st.session_state.pop(f"{MESSAGE_KEY}_{place}", (None, None))
