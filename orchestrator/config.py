@@ -40,6 +40,9 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_HEARTBEAT_SECONDS",
     "ORCHESTRATOR_STALE_AFTER_SECONDS",
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
+    "ORCHESTRATOR_LOG_LEVEL",
+    "ORCHESTRATOR_LOG_LINES_PER_TASK",
+    "ORCHESTRATOR_MODEL_PRICES",
 )
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
@@ -51,6 +54,12 @@ MIN_HEARTBEAT_SECONDS = 0.05
 MAX_HEARTBEAT_SECONDS = 600.0
 STALE_HEARTBEATS = 3
 MAX_CONCURRENCY = 1000
+# What a run's tasks log is kept from this level up (orchestrator.observe), at most so many lines
+# per task (the cut marked by a last line saying how many were dropped).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_LOG_LINES_PER_TASK = 100_000
+# A model's price, US dollars per million tokens: "input", "output" and (optional) "cached_input".
+PRICE_KEYS = ("input", "output", "cached_input")
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -119,6 +128,45 @@ def _check_sqlite_path(path: str) -> str:
     return path
 
 
+def _log_level(raw: Any, name: str) -> str:
+    word = str(raw).strip().upper()
+    if word not in LOG_LEVELS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {str(raw).strip()[:40]!r}.")
+    return word
+
+
+def _log_lines(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOG_LINES_PER_TASK:
+        raise ConfigError(
+            f"log_lines_per_task must be a whole number from 0 to {MAX_LOG_LINES_PER_TASK}; "
+            "set ORCHESTRATOR_LOG_LINES_PER_TASK=1000, say."
+        )
+    return value
+
+
+def _prices(value: Any, name: str) -> dict[str, dict[str, float]]:
+    """{model: {"input": $, "output": $, "cached_input": $}} per million tokens, checked."""
+    example = '{"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}}'
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must map model names to prices, as in {example}.")
+    prices: dict[str, dict[str, float]] = {}
+    for model, price in value.items():
+        if not isinstance(price, Mapping) or not {"input", "output"} <= set(price) <= set(PRICE_KEYS):
+            raise ConfigError(
+                f"{name}: the price of {str(model)[:60]!r} must give \"input\" and \"output\" "
+                f"(and may give \"cached_input\"), US dollars per million tokens, as in {example}."
+            )
+        checked: dict[str, float] = {}
+        for key, amount in price.items():
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < math.inf:
+                raise ConfigError(
+                    f"{name}: the {key} price of {str(model)[:60]!r} must be a number of dollars, 0 or more."
+                )
+            checked[key] = float(amount)
+        prices[str(model)] = checked
+    return prices
+
+
 class OrchestratorConfig:
     """Settings for the package, the dashboard and the workers.
 
@@ -140,6 +188,11 @@ class OrchestratorConfig:
     stale_after_seconds: float
     # Whether the dashboard runs an executor in its own process (off when workers run elsewhere).
     embedded_executor: bool
+    # The lowest level of what tasks log that is kept (a name of LOG_LEVELS), and the lines kept per task.
+    log_level: str
+    log_lines_per_task: int
+    # Model name -> {"input": $, "output": $, "cached_input": $} per million tokens (no network).
+    model_prices: dict[str, dict[str, float]]
     env_file: str | None
 
     def __init__(
@@ -154,6 +207,9 @@ class OrchestratorConfig:
         heartbeat_seconds: float | None = None,
         stale_after_seconds: float | None = None,
         embedded_executor: bool | None = None,
+        log_level: str | None = None,
+        log_lines_per_task: int | None = None,
+        model_prices: Mapping[str, Mapping[str, float]] | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
@@ -199,6 +255,21 @@ class OrchestratorConfig:
             else parse_bool(
                 env.get("ORCHESTRATOR_EMBEDDED_EXECUTOR", "true"), "ORCHESTRATOR_EMBEDDED_EXECUTOR"
             )
+        )
+        self.log_level = _log_level(
+            log_level if log_level is not None else env.get("ORCHESTRATOR_LOG_LEVEL", "INFO"),
+            "log_level" if log_level is not None else "ORCHESTRATOR_LOG_LEVEL",
+        )
+        self.log_lines_per_task = _log_lines(
+            log_lines_per_task
+            if log_lines_per_task is not None
+            else _parse_int(
+                env.get("ORCHESTRATOR_LOG_LINES_PER_TASK", "1000"), "ORCHESTRATOR_LOG_LINES_PER_TASK"
+            )
+        )
+        self.model_prices = _prices(
+            model_prices if model_prices is not None else self._json_env("ORCHESTRATOR_MODEL_PRICES"),
+            "model_prices" if model_prices is not None else "ORCHESTRATOR_MODEL_PRICES",
         )
         self._check_engine_settings()
 

@@ -199,6 +199,9 @@ class Executor:
             gate=self.gate,
             registry=self.registry,
             trust_seconds=self.config.heartbeat_seconds,
+            log_level=logging.getLevelNamesMapping()[self.config.log_level],
+            log_lines_per_task=self.config.log_lines_per_task,
+            model_prices=self.config.model_prices,
         )
         task = asyncio.create_task(attempt.execute(), name=f"run-{attempt.run_id}")
         attempt.task = task

@@ -20,9 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
-from orchestrator.db import run_tasks, runs, upsert, utcnow
+from orchestrator.db import run_logs, run_model_calls, run_tasks, runs, upsert, utcnow
 from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
+from orchestrator.observe.capture import Pending
 from orchestrator.runs import RunStore, attempt_work, finished_values
 from orchestrator.status import FINAL, RunStatus, TaskStatus
 
@@ -131,8 +132,9 @@ class FencedRun:
     def run_id(self) -> str:
         return self.claim.run_id
 
-    def _fence(self, conn: Connection) -> None:
-        """Refresh the heartbeat if this claim still holds the run, else raise ClaimLost."""
+    def _fence(self, conn: Connection, **values: Any) -> None:
+        """Refresh the heartbeat (and set `values`) if this claim still holds the run, else raise
+        ClaimLost."""
         held = conn.execute(
             update(runs)
             .where(
@@ -140,26 +142,31 @@ class FencedRun:
                 runs.c.attempt == self.claim.attempt,
                 runs.c.status == RunStatus.RUNNING,
             )
-            .values(heartbeat_at=db_now())
+            .values(heartbeat_at=db_now(), **values)
         ).rowcount
         if not held:
             raise ClaimLost(f"Run {self.claim.run_id} is no longer held by attempt {self.claim.attempt}.")
 
     # -- progress ---------------------------------------------------------------------------
 
-    def record_task_events(self, events: Sequence[TaskEvent]) -> None:
-        """Write a batch of task starts, waits, work starts and ends, then recount the run's tasks.
+    def record_task_events(self, events: Sequence[TaskEvent], observed: Pending | None = None) -> None:
+        """Write a batch of task starts, waits, work starts and ends, then recount the run's tasks;
+        and what the tasks logged and their model calls (`observed`), adding to the run's counts.
 
         A task whose result a checkpoint already holds is announced again by LangGraph when a
         run resumes; its succeeded row stays as it is. A task cut off by a crash (running or
         interrupted in an earlier attempt) is replaced by its new execution; a task that failed
         in an earlier attempt keeps that record beside the new one.
         """
-        if not events:
+        if not events and not observed:
             return
         batch = _merge(self.claim, events)
         with self._store.transaction() as conn:
-            self._fence(conn)
+            self._fence(conn, **self._observed_counts(observed))
+            if observed:
+                self._insert_observed(conn, observed)
+            if not events:
+                return
             if batch.new_rows:
                 self._insert_started(conn, batch.new_rows)
             # One executemany per set of columns changed (waits; work starts; ends; or a mix).
@@ -184,6 +191,31 @@ class FencedRun:
                     params,
                 )
             conn.execute(self._store.recount(self.claim.run_id))
+
+    @staticmethod
+    def _observed_counts(observed: Pending | None) -> dict[str, Any]:
+        """The run's counts to add for a batch of observations (none: nothing to add)."""
+        if not observed:
+            return {}
+        counts: dict[str, Any] = {}
+        for column, amount in (
+            ("warnings", observed.warnings),
+            ("errors", observed.errors),
+            ("model_calls", len(observed.calls)),
+            ("input_tokens", sum(c["input_tokens"] for c in observed.calls)),
+            ("output_tokens", sum(c["output_tokens"] for c in observed.calls)),
+            ("cost_usd", sum(c["cost_usd"] or 0.0 for c in observed.calls)),
+        ):
+            if amount:
+                counts[column] = runs.c[column] + amount
+        return counts
+
+    def _insert_observed(self, conn: Connection, observed: Pending) -> None:
+        mine = {"run_id": self.claim.run_id, "attempt": self.claim.attempt}
+        if observed.logs:
+            conn.execute(run_logs.insert(), [{**mine, **line} for line in observed.logs])
+        if observed.calls:
+            conn.execute(run_model_calls.insert(), [{**mine, **call} for call in observed.calls])
 
     def _insert_started(self, conn: Connection, new_rows: dict[str, dict[str, Any]]) -> None:
         ids = list(new_rows)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +35,8 @@ from orchestrator.graph_run import (
     resume_answer,
     shielded,
 )
+from orchestrator.observe import capture
+from orchestrator.observe.model_calls import ModelCallRecorder, with_recorder
 from orchestrator.outage import (
     MAX_BACKOFF_SECONDS,
     OUTAGE_REASON,
@@ -72,12 +75,21 @@ class RunAttempt:
         gate: WriteGate,
         registry: WorkflowRegistry,
         trust_seconds: float,
+        log_level: int = logging.INFO,
+        log_lines_per_task: int = 1000,
+        model_prices: Mapping[str, Mapping[str, float]] | None = None,
     ):
         self.row = row
         self.claim = Claim(row["run_id"], row["attempt"])
         self.claims = claims
         self.run = claims.fenced(self.claim)  # every write of the run goes through the fence
-        self.recorder = TaskRecorder(self.run)
+        # What its tasks log and the model calls they make (orchestrator.observe), written with
+        # the task events.
+        self.observations = capture.RunObservations(
+            self.run_id, level=log_level, lines_per_task=log_lines_per_task
+        )
+        self.model_prices = model_prices or {}
+        self.recorder = TaskRecorder(self.run, self.observations)
         self.saver, self.gate, self.registry = saver, gate, registry
         # A claim confirmed within one heartbeat cannot have been taken over: another executor
         # only takes a run whose heartbeat is stale_after_seconds old (several heartbeats). A
@@ -148,7 +160,10 @@ class RunAttempt:
                 on_checkpoint_saved=self.recorder.checkpoint_saved,
             )
             watch_run(self.run_id, self.gate)
+            capture.install(self.observations.level)
+            capture.watch(self.observations)
             cfg, max_concurrency = graph_config(self.run_id, spec, self.row["input"], self.row["config"])
+            cfg = with_recorder(cfg, ModelCallRecorder(self.observations, self.model_prices))
             builder = spec.build()
             if max_concurrency is not None:
                 builder = limit_concurrency(builder, max_concurrency)
@@ -203,6 +218,7 @@ class RunAttempt:
             if flusher is not None:
                 flusher.cancel()
             release_run(self.run_id)
+            capture.unwatch(self.observations)
 
     def _say_lost(self) -> None:
         logger.warning(

@@ -9,11 +9,14 @@ from typing import Any
 
 from orchestrator.db import utcnow
 from orchestrator.fenced_run import FencedRun, TaskEvent
+from orchestrator.observe.capture import RunObservations
 from orchestrator.status import TaskStatus
 
 # Task events are written at least this often while a run goes (or when this many wait).
 FLUSH_SECONDS = 0.25
 FLUSH_EVENTS = 500
+# ... or when this many log lines and model calls wait.
+FLUSH_LINES = 5000
 
 
 class TaskRecorder:
@@ -23,8 +26,10 @@ class TaskRecorder:
     step), so `run_tasks` never says a task succeeded whose result a crash or an outage lost:
     until then the row says it is running."""
 
-    def __init__(self, run: FencedRun):
+    def __init__(self, run: FencedRun, observations: RunObservations | None = None):
         self.run = run
+        # What the run's tasks log and their model calls (orchestrator.observe), written with the events.
+        self.observations = observations if observations is not None else RunObservations(run.run_id)
         self.pending: list[TaskEvent] = []
         # Ends of tasks whose writes are not saved yet, and the tasks whose writes are.
         self.held: dict[str, TaskEvent] = {}
@@ -43,6 +48,7 @@ class TaskRecorder:
             self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
             return
         now = self.work_done.pop(chunk["id"], now)
+        self.observations.task_ended(chunk["id"], chunk["name"])
         error = chunk.get("error")
         if error is not None:
             status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
@@ -83,16 +89,17 @@ class TaskRecorder:
 
     @property
     def full(self) -> bool:
-        return len(self.pending) >= FLUSH_EVENTS
+        return len(self.pending) >= FLUSH_EVENTS or len(self.observations) >= FLUSH_LINES
 
     async def flush(self) -> bool:
         """Write what is pending (True if there was something to write); on a database error the
         events stay for the next flush."""
         async with self._lock:
-            if not self.pending:
+            observed = self.observations.take()
+            if not self.pending and not observed:
                 return False
             events, self.pending = self.pending, []
-            write = asyncio.ensure_future(asyncio.to_thread(self.run.record_task_events, events))
+            write = asyncio.ensure_future(asyncio.to_thread(self.run.record_task_events, events, observed))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
@@ -102,5 +109,6 @@ class TaskRecorder:
                 raise
             except Exception:
                 self.pending[:0] = events
+                self.observations.put_back(observed)
                 raise
             return True

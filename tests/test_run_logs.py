@@ -1,0 +1,198 @@
+"""What a run's tasks log and the model calls they make, kept with the run (orchestrator.observe),
+on both backends: a real run executed here, its lines per task with their levels, the cap's cut,
+the counts on the run's row, the model calls' tokens and cost, and what deleting the run and
+losing the claim do."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from orchestrator.claims import Claim, ClaimLost, ClaimStore
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import run_logs, run_model_calls
+from orchestrator.errors import ConfigError, InputError
+from orchestrator.executor import Executor
+from orchestrator.observe.capture import CUT_LOGGER, Pending
+from orchestrator.observe.reads import level_number
+from orchestrator.operations import Orchestrator
+from orchestrator.status import RunStatus
+from tests.helpers import with_workflows
+
+WORKFLOWS = {"chatty": "tests.observe_workflows:build_chatty"}
+PRICES = {"test-usage-model": {"input": 2.5, "output": 10.0, "cached_input": 1.25}}
+
+
+@pytest.fixture
+def make_orch(config: OrchestratorConfig):
+    made: list[Orchestrator] = []
+
+    def make(**settings: Any) -> Orchestrator:
+        orch = Orchestrator(with_workflows(config, WORKFLOWS, **settings))
+        made.append(orch)
+        return orch
+
+    yield make
+    for orch in made:
+        orch.engine.dispose()
+
+
+def run_here(orch: Orchestrator, **input: Any) -> str:
+    """Launch a `chatty` run and execute it in this process, to its end."""
+    run_id = orch.launch("chatty", input)
+    executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, concurrency=1)
+    (row,) = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
+    asyncio.run(executor.execute_claimed(row))
+    assert orch.get_run(run_id)["status"] == RunStatus.SUCCEEDED
+    return run_id
+
+
+def task_ids(orch: Orchestrator, run_id: str, node: str) -> list[str]:
+    return [t["task_id"] for t in orch.store.get_tasks(run_id) if t["node"] == node]
+
+
+def stored(orch: Orchestrator, table: Any, run_id: str) -> int:
+    with orch.engine.connect() as conn:
+        return conn.execute(select(func.count()).where(table.c.run_id == run_id)).scalar_one()
+
+
+def test_a_runs_logs_are_kept_per_task_with_their_levels(make_orch) -> None:
+    orch = make_orch()
+    run_id = run_here(orch, tasks=3, lines=4, fail=True, calls=0)
+    logs = orch.observations.logs(run_id)
+    work = task_ids(orch, run_id, "work")
+    (plan,) = task_ids(orch, run_id, "plan")
+    assert len(work) == 3
+    # Each work task: its 4 INFO lines, a WARNING and an ERROR, in the order it logged them.
+    for task_id in work:
+        mine = orch.observations.logs(run_id, task_id=task_id)
+        assert [line["level"] for line in mine] == [logging.INFO] * 4 + [logging.WARNING, logging.ERROR]
+        index = mine[0]["message"].split()[1]
+        assert [line["message"] for line in mine] == [f"task {index} line {n}" for n in range(4)] + [
+            f"task {index} is slow",
+            f"task {index} went wrong",
+        ]
+        assert {(line["node"], line["attempt"], line["logger"]) for line in mine} == {
+            (
+                "work",
+                1,
+                "team.chatty",
+            )
+        }
+        assert all(isinstance(line["at"], dt.datetime) and line["at"].tzinfo for line in mine)
+    assert [line["message"] for line in orch.observations.logs(run_id, task_id=plan)] == ["planning 3 tasks"]
+    # Only what the tasks logged: not the executor's own lines around them.
+    assert len(logs) == 3 * 6 + 1
+    assert {line["task_id"] for line in logs} == {*work, plan}
+    # Filtered by level, searched (any case), read from a line on.
+    assert len(orch.observations.logs(run_id, min_level=logging.WARNING)) == 6
+    assert len(orch.observations.logs(run_id, min_level=logging.ERROR)) == 3
+    assert len(orch.observations.logs(run_id, text="LINE 2")) == 3
+    assert orch.observations.logs(run_id, text="100%_") == []
+    assert orch.observations.logs(run_id, after_id=logs[-2]["id"]) == logs[-1:]
+    assert orch.observations.log_counts(run_id) == {plan: 1, **dict.fromkeys(work, 6)}
+    run = orch.get_run(run_id)
+    assert (run["warnings"], run["errors"]) == (3, 3)
+
+
+def test_the_cap_per_task_marks_its_cut(make_orch) -> None:
+    orch = make_orch(log_lines_per_task=3)
+    run_id = run_here(orch, tasks=2, lines=10, calls=0)
+    for task_id in task_ids(orch, run_id, "work"):
+        mine = orch.observations.logs(run_id, task_id=task_id)
+        assert [line["message"].split()[-1] for line in mine[:3]] == ["0", "1", "2"]
+        assert len(mine) == 4
+        assert mine[3]["logger"] == CUT_LOGGER
+        # 10 INFO lines and a WARNING: 3 kept, 8 dropped.
+        assert mine[3]["message"].startswith("8 more log lines of this task were dropped: a task keeps 3")
+    # The dropped WARNINGs still count.
+    assert orch.get_run(run_id)["warnings"] == 2
+
+
+def test_the_level_setting_keeps_what_is_at_or_above_it(make_orch) -> None:
+    orch = make_orch(log_level="WARNING")
+    run_id = run_here(orch, tasks=2, lines=3, calls=0)
+    logs = orch.observations.logs(run_id)
+    assert sorted(line["message"] for line in logs) == ["task 0 is slow", "task 1 is slow"]
+    assert {line["level"] for line in logs} == {logging.WARNING}
+
+
+def test_model_calls_are_recorded_with_tokens_and_cost(make_orch) -> None:
+    orch = make_orch(model_prices=PRICES)
+    run_id = run_here(orch, tasks=1, lines=0, calls=2)
+    (ask,) = task_ids(orch, run_id, "ask")
+    calls = orch.observations.model_calls(run_id)
+    assert len(calls) == 2
+    # The test model reports 1200 input tokens (200 of them cached) and 300 output tokens:
+    # 1000 x $2.5 + 200 x $1.25 + 300 x $10 per million = $0.00575 a call.
+    for call in calls:
+        assert (call["task_id"], call["node"], call["model"], call["attempt"]) == (
+            ask,
+            "ask",
+            "test-usage-model",
+            1,
+        )
+        assert (call["input_tokens"], call["output_tokens"], call["cached_tokens"]) == (1200, 300, 200)
+        assert call["cost_usd"] == pytest.approx(0.00575, abs=1e-12)
+        assert call["error"] is None and call["latency_seconds"] >= 0
+    run = orch.get_run(run_id)
+    assert (run["model_calls"], run["input_tokens"], run["output_tokens"]) == (2, 2400, 600)
+    assert run["cost_usd"] == pytest.approx(0.0115, abs=1e-12)
+    (by_node,) = orch.observations.model_calls_by_node(run_id)
+    assert (by_node["node"], by_node["calls"], by_node["input_tokens"]) == ("ask", 2, 2400)
+
+
+def test_a_model_without_a_price_costs_nothing_known(make_orch) -> None:
+    orch = make_orch()
+    run_id = run_here(orch, tasks=1, lines=0, calls=1)
+    (call,) = orch.observations.model_calls(run_id)
+    assert call["cost_usd"] is None and call["input_tokens"] == 1200
+    assert orch.get_run(run_id)["cost_usd"] == 0
+
+
+def test_deleting_a_run_deletes_its_logs_and_model_calls(make_orch) -> None:
+    orch = make_orch()
+    kept = run_here(orch, tasks=1, lines=2, calls=1)
+    gone = run_here(orch, tasks=1, lines=2, calls=1)
+    assert stored(orch, run_logs, gone) == 4 and stored(orch, run_model_calls, gone) == 1
+    assert orch.delete(gone)
+    assert stored(orch, run_logs, gone) == 0 and stored(orch, run_model_calls, gone) == 0
+    assert stored(orch, run_logs, kept) == 4 and stored(orch, run_model_calls, kept) == 1
+
+
+def test_an_executor_without_the_claim_stores_no_logs(make_orch) -> None:
+    orch = make_orch()
+    run_id = orch.launch("chatty", {})
+    claims = ClaimStore(orch.engine)
+    (row,) = claims.claim_queued("w1", 1, run_id=run_id)
+    line = {
+        "task_id": "t1",
+        "node": "work",
+        "at": dt.datetime.now(dt.UTC),
+        "level": logging.ERROR,
+        "logger": "team",
+        "message": "from the lost executor",
+    }
+    stale = claims.fenced(Claim(run_id, row["attempt"] - 1))
+    with pytest.raises(ClaimLost):
+        stale.record_task_events([], Pending(logs=[line], errors=1))
+    assert stored(orch, run_logs, run_id) == 0 and orch.get_run(run_id)["errors"] == 0
+    claims.fenced(Claim(run_id, row["attempt"])).record_task_events([], Pending(logs=[line], errors=1))
+    assert stored(orch, run_logs, run_id) == 1 and orch.get_run(run_id)["errors"] == 1
+
+
+def test_bad_settings_and_levels_are_one_sentence() -> None:
+    with pytest.raises(ConfigError, match="log_level must be one of"):
+        OrchestratorConfig(env_file=None, log_level="LOUD")
+    with pytest.raises(ConfigError, match="log_lines_per_task must be a whole number"):
+        OrchestratorConfig(env_file=None, log_lines_per_task=-1)
+    with pytest.raises(ConfigError, match='must give "input" and "output"'):
+        OrchestratorConfig(env_file=None, model_prices={"m": {"input": 1}})
+    with pytest.raises(InputError, match="level must be one of"):
+        level_number("LOUD")
+    assert level_number("warning") == logging.WARNING
