@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from typing import Any
 
@@ -23,6 +24,7 @@ from orchestrator.observe.reads import level_number
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
 from tests.helpers import with_workflows
+from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 
 WORKFLOWS = {"chatty": "tests.observe_workflows:build_chatty"}
 PRICES = {"test-usage-model": {"input": 2.5, "output": 10.0, "cached_input": 1.25}}
@@ -196,3 +198,46 @@ def test_bad_settings_and_levels_are_one_sentence() -> None:
     with pytest.raises(InputError, match="level must be one of"):
         level_number("LOUD")
     assert level_number("warning") == logging.WARNING
+
+
+def test_the_cli_prints_a_runs_logs_and_model_usage(make_orch) -> None:
+    orch = make_orch(model_prices=PRICES)
+    run_id = run_here(orch, tasks=2, lines=1, fail=True, calls=1)
+    db = database_args(orch.config)
+    everything = call_cli("logs", run_id, *db)
+    assert everything.code == 0, everything
+    lines = everything.out.strip().splitlines()
+    assert len(lines) == 1 + 2 * 3  # plan's line; each work task's INFO, WARNING and ERROR
+    assert any(" ERROR    work[" in line and "team.chatty: task 0 went wrong" in line for line in lines)
+    errors = call_cli("logs", run_id, "--level", "error", *db)
+    assert sorted(line.rsplit(": ", 1)[1] for line in errors.out.strip().splitlines()) == [
+        "task 0 went wrong",
+        "task 1 went wrong",
+    ]
+    (plan,) = task_ids(orch, run_id, "plan")
+    one = call_cli("logs", run_id, "--task", plan[:8], "--json", *db)
+    assert [json.loads(line)["message"] for line in one.out.strip().splitlines()] == ["planning 2 tasks"]
+    searched = call_cli("logs", run_id, "--search", "SLOW", "--follow", *db)  # a run at rest: no waiting
+    assert searched.code == 0 and len(searched.out.strip().splitlines()) == 2
+    assert_one_error_line(call_cli("logs", run_id, "--level", "LOUD", *db), "--level must be one of")
+    assert_one_error_line(call_cli("logs", run_id, "--task", "zzzz", *db), "has no task whose id starts with")
+    assert_one_error_line(call_cli("logs", "no-such-run", *db), "No run has the id")
+    shown = call_cli("show", run_id, *db)
+    assert shown.code == 0, shown
+    run = json.loads(shown.out)
+    assert (
+        run["model_calls"],
+        run["input_tokens"],
+        run["output_tokens"],
+        run["warnings"],
+        run["errors"],
+    ) == (
+        1,
+        1200,
+        300,
+        2,
+        2,
+    )
+    (usage,) = run["model_usage"]
+    assert (usage["node"], usage["model"], usage["calls"]) == ("ask", "test-usage-model", 1)
+    assert usage["cost_usd"] == pytest.approx(0.00575, abs=1e-12)

@@ -18,6 +18,7 @@ from typing import NoReturn
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
+from orchestrator.cli import logs as _logs  # noqa: F401  (registers its commands)
 from orchestrator.cli import runs as _runs  # noqa: F401  (registers its commands)
 from orchestrator.cli import setup as _setup  # noqa: F401  (registers its commands)
 from orchestrator.cli.base import COMMANDS, config_from_args

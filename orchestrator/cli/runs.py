@@ -133,7 +133,9 @@ def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         checkpoints = [
             {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
         ]
-        print_json({**run, "tasks": tasks, "checkpoints": checkpoints})
+        # The run's row holds its model calls' totals; per node and model here.
+        model_usage = orch.observations.model_calls_by_node(args.run_id)
+        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "model_usage": model_usage})
     finally:
         orch.engine.dispose()
     return 0
