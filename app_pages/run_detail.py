@@ -1,7 +1,6 @@
 """Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
 its tasks, input, config and state, its checkpoint history (fork from any checkpoint) and actions."""
 
-
 import streamlit as st
 
 from dashboard.actions import render_run_actions, show_last_message
@@ -19,6 +18,7 @@ from dashboard.formatting import (
 from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
+from dashboard.observe import render_log_filters, render_logs, render_model_calls, usage_line
 from dashboard.state import require_orchestrator
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE, RunStatus
@@ -53,12 +53,15 @@ def live_header() -> None:
     st.subheader(f"{status_label(run['status'])} · {run['workflow']}")
     cols = st.columns(6)
     cols[0].metric("Work time", duration_text(run["work_seconds"]), help="Its attempts' running time")
-    cols[1].metric("Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included")
+    cols[1].metric(
+        "Wall time", duration_text(run["wall_seconds"]), help="First start to last finish, waits included"
+    )
     cols[2].metric("Tasks", run["tasks_total"])
     cols[3].metric("Completed", run["tasks_completed"])
     cols[4].metric("Failed", run["tasks_failed"])
     cols[5].metric("Worker", (run["worker"] or MISSING).split(":")[0])
     st.caption(times_line(run))
+    st.caption(usage_line(run))
     progress = run_progress(run)
     if progress.fraction is not None:
         st.progress(progress.fraction, text=progress.text)
@@ -103,7 +106,9 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_state, tab_history = st.tabs(["Tasks", "Input and state", "Checkpoints"])
+tab_tasks, tab_logs, tab_models, tab_state, tab_history = st.tabs(
+    ["Tasks", "Logs", "Model calls", "Input and state", "Checkpoints"]
+)
 
 
 @st.fragment(run_every=2 if run["status"] in ACTIVE else None)
@@ -135,7 +140,9 @@ def live_tasks() -> None:
                     "Worked", format="%.3f s", help="From when its work began to its end"
                 ),
                 "wait_seconds": st.column_config.NumberColumn(
-                    "Waited for a slot", format="%.3f s", help="From when it was scheduled to when its work began"
+                    "Waited for a slot",
+                    format="%.3f s",
+                    help="From when it was scheduled to when its work began",
                 ),
                 "error": st.column_config.TextColumn("Error", width="medium"),
                 "task_id": st.column_config.TextColumn("Task", help="The task's id (its first 8 characters)"),
@@ -150,6 +157,19 @@ def live_tasks() -> None:
 
 with tab_tasks:
     live_tasks()
+
+
+@st.fragment(run_every=2 if run["status"] in ACTIVE else None)
+def live_logs() -> None:
+    """A task's (or every task's) newest log lines, filtered by level and text, tailed while the run goes."""
+    task_id, min_level, text = render_log_filters(orch, run_id, orch.store.get_tasks(run_id))
+    render_logs(orch, run_id, task_id, min_level, text)
+
+
+with tab_logs:
+    live_logs()
+with tab_models:
+    render_model_calls(orch, run)
 with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")

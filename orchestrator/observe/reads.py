@@ -57,9 +57,11 @@ class ObservationReader:
         text: str = "",
         after_id: int = 0,
         limit: int = 1_000,
+        newest: bool = False,
     ) -> list[LogRow]:
         """The run's log lines in the order written (after `after_id`: the ones since), of one task
-        or all, from `min_level` up, holding `text` (any case)."""
+        or all, from `min_level` up, holding `text` (any case); the first `limit`, or with `newest`
+        the last (a tail)."""
         if not is_run_id(run_id):
             return []
         text = text.strip()
@@ -83,9 +85,11 @@ class ObservationReader:
             stmt = stmt.where(run_logs.c.level >= min_level)
         if text:
             stmt = stmt.where(run_logs.c.message.icontains(text, autoescape=True))
-        stmt = stmt.order_by(run_logs.c.id).limit(max(1, min(limit, MAX_LOG_PAGE)))
+        order = run_logs.c.id.desc() if newest else run_logs.c.id
+        stmt = stmt.order_by(order).limit(max(1, min(limit, MAX_LOG_PAGE)))
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
+            rows: list[LogRow] = [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
+        return rows[::-1] if newest else rows
 
     def log_counts(self, run_id: str) -> dict[str, int]:
         """How many lines each of the run's tasks kept (task id -> lines)."""
