@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -56,7 +57,8 @@ STALE_HEARTBEATS = 3
 MAX_CONCURRENCY = 1000
 # What a run's tasks log is kept from this level up (orchestrator.observe), at most so many lines
 # per task (the cut marked by a last line saying how many were dropped).
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# "OFF": nothing is caught (no handler on the root logger; the run's counts stay 0).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF")
 MAX_LOG_LINES_PER_TASK = 100_000
 # A model's price, US dollars per million tokens: "input", "output" and (optional) "cached_input".
 PRICE_KEYS = ("input", "output", "cached_input")
@@ -153,8 +155,8 @@ def _prices(value: Any, name: str) -> dict[str, dict[str, float]]:
     for model, price in value.items():
         if not isinstance(price, Mapping) or not {"input", "output"} <= set(price) <= set(PRICE_KEYS):
             raise ConfigError(
-                f"{name}: the price of {str(model)[:60]!r} must give \"input\" and \"output\" "
-                f"(and may give \"cached_input\"), US dollars per million tokens, as in {example}."
+                f'{name}: the price of {str(model)[:60]!r} must give "input" and "output" '
+                f'(and may give "cached_input"), US dollars per million tokens, as in {example}.'
             )
         checked: dict[str, float] = {}
         for key, amount in price.items():
@@ -188,7 +190,8 @@ class OrchestratorConfig:
     stale_after_seconds: float
     # Whether the dashboard runs an executor in its own process (off when workers run elsewhere).
     embedded_executor: bool
-    # The lowest level of what tasks log that is kept (a name of LOG_LEVELS), and the lines kept per task.
+    # The lowest level of what tasks log that is kept (a name of LOG_LEVELS, or OFF), and the
+    # lines kept per task.
     log_level: str
     log_lines_per_task: int
     # Model name -> {"input": $, "output": $, "cached_input": $} per million tokens (no network).
@@ -272,6 +275,11 @@ class OrchestratorConfig:
             "model_prices" if model_prices is not None else "ORCHESTRATOR_MODEL_PRICES",
         )
         self._check_engine_settings()
+
+    @property
+    def log_level_number(self) -> int | None:
+        """`log_level` as logging's number, or None when it is OFF."""
+        return None if self.log_level == "OFF" else logging.getLevelNamesMapping()[self.log_level]
 
     def with_read_only(self) -> OrchestratorConfig:
         """The same config, read-only: for what only reads (the CLI's `runs`, `show`, `doctor`)."""

@@ -199,7 +199,7 @@ class Executor:
             gate=self.gate,
             registry=self.registry,
             trust_seconds=self.config.heartbeat_seconds,
-            log_level=logging.getLevelNamesMapping()[self.config.log_level],
+            log_level=self.config.log_level_number,
             log_lines_per_task=self.config.log_lines_per_task,
             model_prices=self.config.model_prices,
         )

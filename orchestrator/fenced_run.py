@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from orchestrator.db import run_logs, run_model_calls, run_tasks, runs, upsert, utcnow
 from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
-from orchestrator.observe.capture import Pending
+from orchestrator.observe.capture import Pending, log_rows
 from orchestrator.runs import RunStore, attempt_work, finished_values
 from orchestrator.status import FINAL, RunStatus, TaskStatus
 
@@ -213,7 +213,7 @@ class FencedRun:
     def _insert_observed(self, conn: Connection, observed: Pending) -> None:
         mine = {"run_id": self.claim.run_id, "attempt": self.claim.attempt}
         if observed.logs:
-            conn.execute(run_logs.insert(), [{**mine, **line} for line in observed.logs])
+            conn.execute(run_logs.insert(), [{**mine, **row} for row in log_rows(observed.logs)])
         if observed.calls:
             conn.execute(run_model_calls.insert(), [{**mine, **call} for call in observed.calls])
 

@@ -75,7 +75,7 @@ class RunAttempt:
         gate: WriteGate,
         registry: WorkflowRegistry,
         trust_seconds: float,
-        log_level: int = logging.INFO,
+        log_level: int | None = logging.INFO,
         log_lines_per_task: int = 1000,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
     ):
@@ -86,8 +86,11 @@ class RunAttempt:
         # What its tasks log and the model calls they make (orchestrator.observe), written with
         # the task events.
         self.observations = capture.RunObservations(
-            self.run_id, level=log_level, lines_per_task=log_lines_per_task
+            self.run_id,
+            level=logging.CRITICAL + 1 if log_level is None else log_level,
+            lines_per_task=log_lines_per_task,
         )
+        self.catch_logs = log_level is not None
         self.model_prices = model_prices or {}
         self.recorder = TaskRecorder(self.run, self.observations)
         self.saver, self.gate, self.registry = saver, gate, registry
@@ -160,8 +163,9 @@ class RunAttempt:
                 on_checkpoint_saved=self.recorder.checkpoint_saved,
             )
             watch_run(self.run_id, self.gate)
-            capture.install(self.observations.level)
-            capture.watch(self.observations)
+            if self.catch_logs:
+                capture.install(self.observations.level)
+                capture.watch(self.observations)
             cfg, max_concurrency = graph_config(self.run_id, spec, self.row["input"], self.row["config"])
             cfg = with_recorder(cfg, ModelCallRecorder(self.observations, self.model_prices))
             builder = spec.build()

@@ -58,6 +58,7 @@ RUN_COLUMNS = tuple(
     for c in runs.c
 )
 
+
 def _dicts(result: CursorResult[Any]) -> list[dict[str, Any]]:
     """The rows as dicts (as `dict(row._mapping)`, at a third of its cost per row)."""
     keys = list(result.keys())

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 from typing import Any
 
 import pytest
@@ -122,6 +123,9 @@ def test_the_level_setting_keeps_what_is_at_or_above_it(make_orch) -> None:
     logs = orch.observations.logs(run_id)
     assert sorted(line["message"] for line in logs) == ["task 0 is slow", "task 1 is slow"]
     assert {line["level"] for line in logs} == {logging.WARNING}
+    off = make_orch(log_level="off")
+    quiet = run_here(off, tasks=2, lines=3, calls=0)
+    assert off.observations.logs(quiet) == [] and off.get_run(quiet)["warnings"] == 0
 
 
 def test_model_calls_are_recorded_with_tokens_and_cost(make_orch) -> None:
@@ -172,14 +176,7 @@ def test_an_executor_without_the_claim_stores_no_logs(make_orch) -> None:
     run_id = orch.launch("chatty", {})
     claims = ClaimStore(orch.engine)
     (row,) = claims.claim_queued("w1", 1, run_id=run_id)
-    line = {
-        "task_id": "t1",
-        "node": "work",
-        "at": dt.datetime.now(dt.UTC),
-        "level": logging.ERROR,
-        "logger": "team",
-        "message": "from the lost executor",
-    }
+    line = ("t1", "work", time.time(), logging.ERROR, "team", "from the lost executor")
     stale = claims.fenced(Claim(run_id, row["attempt"] - 1))
     with pytest.raises(ClaimLost):
         stale.record_task_events([], Pending(logs=[line], errors=1))

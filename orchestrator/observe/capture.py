@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +40,32 @@ _handler: TaskLogHandler | None = None
 _install_lock = threading.Lock()
 
 
+LogLine = tuple[str, str, float, int, str, str]
+
+
+def log_rows(lines: list[LogLine]) -> list[dict[str, Any]]:
+    """`run_logs` rows of caught lines (without the run's id and attempt)."""
+    utc = dt.UTC
+    return [
+        {
+            "task_id": task_id,
+            "node": node,
+            "at": dt.datetime.fromtimestamp(created, utc),
+            "level": level,
+            "logger": logger[:200],
+            "message": message,
+        }
+        for task_id, node, created, level, logger, message in lines
+    ]
+
+
 @dataclass
 class Pending:
     """What is waiting to be written for a run: log lines and model calls (rows without the run's
     id and attempt) and the counts to add to the run's row."""
 
-    logs: list[dict[str, Any]] = field(default_factory=list)
+    # (task id, node, time.time(), level, logger, message): rows made by `log_rows`.
+    logs: list[LogLine] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
     warnings: int = 0
     errors: int = 0
@@ -88,15 +109,10 @@ class RunObservations:
                 self.dropped[task_id] = self.dropped.get(task_id, 0) + 1
                 return
             self.kept[task_id] = kept + 1
+            # A tuple now (the message formatted, as its arguments may change); its row is made
+            # by the writer, off the task's path (log_rows).
             self._pending.logs.append(
-                {
-                    "task_id": task_id,
-                    "node": node,
-                    "at": dt.datetime.fromtimestamp(record.created, dt.UTC),
-                    "level": record.levelno,
-                    "logger": record.name[:200],
-                    "message": _message(record),
-                }
+                (task_id, node, record.created, record.levelno, record.name, _message(record))
             )
 
     def add_call(self, call: dict[str, Any]) -> None:
@@ -110,15 +126,15 @@ class RunObservations:
             if not dropped:
                 return
             self._pending.logs.append(
-                {
-                    "task_id": task_id,
-                    "node": node,
-                    "at": dt.datetime.now(dt.UTC),
-                    "level": logging.WARNING,
-                    "logger": CUT_LOGGER,
-                    "message": f"{dropped} more log lines of this task were dropped: a task keeps "
+                (
+                    task_id,
+                    node,
+                    time.time(),
+                    logging.WARNING,
+                    CUT_LOGGER,
+                    f"{dropped} more log lines of this task were dropped: a task keeps "
                     f"{self.lines_per_task} (ORCHESTRATOR_LOG_LINES_PER_TASK).",
-                }
+                )
             )
 
     def take(self) -> Pending:
