@@ -5,8 +5,9 @@ and the logging, not the work) is executed by a real `Executor` (claimed, fenced
 and log lines written in batches) three times per repeat:
 
 - kept: each task logs L lines (default 10, all kept: the cap is above L);
-- off: the same run with ORCHESTRATOR_LOG_LEVEL=OFF (the lines are logged, nothing catches them:
-  below the root logger's WARNING they cost a level check each);
+- off: the same run with ORCHESTRATOR_LOG_LEVEL=OFF: nothing catches the lines (in this process
+  the kept side lowered the root logger to INFO, so they are still made into records: `off`
+  isolates what catching and storing them costs);
 - silent: each task logs nothing.
 
 Timed from the claim to the run's end (`execute_claimed`): wall (perf_counter) and this process's

@@ -20,6 +20,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import run_logs, run_model_calls
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.executor import Executor
+from orchestrator.observe import capture
 from orchestrator.observe.capture import CUT_LOGGER, Pending
 from orchestrator.observe.reads import level_number
 from orchestrator.operations import Orchestrator
@@ -238,3 +239,21 @@ def test_the_cli_prints_a_runs_logs_and_model_usage(make_orch) -> None:
     (usage,) = run["model_usage"]
     assert (usage["node"], usage["model"], usage["calls"]) == ("ask", "test-usage-model", 1)
     assert usage["cost_usd"] == pytest.approx(0.00575, abs=1e-12)
+
+
+def test_catching_lowers_the_root_level_without_changing_the_console() -> None:
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
+    console = logging.StreamHandler()
+    try:
+        root.setLevel(logging.WARNING)
+        root.addHandler(console)
+        capture.install(logging.INFO)
+        assert root.level == logging.INFO
+        assert console.level == logging.WARNING  # it shows what it showed before
+        assert sum(isinstance(h, capture.TaskLogHandler) for h in root.handlers) == 1
+        capture.install(logging.INFO)  # again: one handler still
+        assert sum(isinstance(h, capture.TaskLogHandler) for h in root.handlers) == 1
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
