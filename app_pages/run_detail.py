@@ -18,8 +18,15 @@ from dashboard.formatting import (
 from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
-from dashboard.observe import render_log_filters, render_logs, render_model_calls, usage_line
+from dashboard.observe import (
+    render_conversation,
+    render_log_filters,
+    render_logs,
+    render_model_calls,
+    usage_line,
+)
 from dashboard.state import require_orchestrator
+from orchestrator.observe.conversation import conversation
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE, RunStatus
 
@@ -106,8 +113,8 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_logs, tab_models, tab_state, tab_history = st.tabs(
-    ["Tasks", "Logs", "Model calls", "Input and state", "Checkpoints"]
+tab_tasks, tab_logs, tab_models, tab_chat, tab_state, tab_history = st.tabs(
+    ["Tasks", "Logs", "Model calls", "Conversation", "Input and state", "Checkpoints"]
 )
 
 
@@ -170,6 +177,15 @@ with tab_logs:
     live_logs()
 with tab_models:
     render_model_calls(orch, run)
+with tab_chat:
+    turns = conversation(run["state_snapshot"])
+    if turns:
+        st.caption(
+            "The `messages` of the run's final (or latest) state; the Checkpoints tab shows them at any checkpoint."
+        )
+        render_conversation(turns)
+    else:
+        st.caption("This run's state holds no messages.")
 with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")

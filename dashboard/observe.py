@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.formatting import MISSING, time_column
+from orchestrator.observe.conversation import Turn
 from orchestrator.observe.reads import LEVELS, level_name, level_number
 from orchestrator.operations import Orchestrator
 from orchestrator.rows import TaskRow
@@ -146,3 +147,24 @@ def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
         placeholder=MISSING,
         key="detail_model_calls",
     )
+
+
+AVATARS = {"human": "user", "ai": "assistant", "system": ":material/settings:", "tool": ":material/build:"}
+
+
+def render_conversation(turns: Sequence[Turn]) -> None:
+    """A state's messages as a chat: roles, text, the tools called and their results."""
+    for turn in turns:
+        with st.chat_message(turn.role, avatar=AVATARS.get(turn.role)):
+            if turn.role == "tool":
+                st.caption(
+                    f"Result of {turn.name or 'a tool'}"
+                    + (f" (call `{turn.tool_call_id}`)" if turn.tool_call_id else "")
+                )
+            elif turn.name:
+                st.caption(turn.name)
+            if turn.content:
+                st.markdown(turn.content)
+            for call in turn.tool_calls:
+                st.caption(f"Calls {call['name']}" + (f" (call `{call['id']}`)" if call["id"] else ""))
+                st.json(call["args"] or {}, expanded=False)

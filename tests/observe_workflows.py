@@ -4,7 +4,8 @@
 `plan` -> `work` x `tasks` (Send fan-out; each logs `lines` INFO lines, one WARNING, and with
 `fail` one ERROR, through the team's own logger; a sync node, so its logs come from a thread) ->
 `ask` (an async node calling `UsageReportingTestChatModel`, langchain-core's fake chat model
-answering with a message that reports usage: the code path a real model takes) -> end.
+answering with messages that report usage: the code path a real model takes; its first answer
+calls a tool, answered in `messages`) -> end.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send
@@ -44,9 +45,20 @@ class UsageReportingTestChatModel(FakeMessagesListChatModel):
         return params
 
 
+# The model's first answer calls a tool; `ask` answers it as the tool would.
+TOOL_CALL = {"name": "lookup", "args": {"q": "work"}, "id": "call_1"}
+
+
 def test_model(answers: int = 10) -> UsageReportingTestChatModel:
     return UsageReportingTestChatModel(
-        responses=[AIMessage(content=f"answer {i}", usage_metadata=USAGE) for i in range(answers)]  # type: ignore[arg-type]
+        responses=[
+            AIMessage(
+                content=f"answer {i}",
+                usage_metadata=USAGE,  # type: ignore[arg-type]
+                tool_calls=[TOOL_CALL] if i == 0 else [],
+            )
+            for i in range(answers)
+        ]
     )
 
 
@@ -91,7 +103,10 @@ async def _ask(state: ChattyState) -> dict:
     model = test_model(state.get("calls", 0))
     messages: list[BaseMessage] = [HumanMessage(content="How did the work go?")]
     for _ in range(state.get("calls", 0)):
-        messages.append(await model.ainvoke(messages))
+        answer = await model.ainvoke(messages)
+        messages.append(answer)
+        for call in answer.tool_calls:
+            messages.append(ToolMessage(content="3 tasks done", tool_call_id=call["id"], name=call["name"]))
     return {"messages": messages}
 
 

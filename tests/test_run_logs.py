@@ -22,6 +22,7 @@ from orchestrator.errors import ConfigError, InputError
 from orchestrator.executor import Executor
 from orchestrator.observe import capture
 from orchestrator.observe.capture import CUT_LOGGER, Pending
+from orchestrator.observe.conversation import conversation
 from orchestrator.observe.reads import level_number
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
@@ -257,3 +258,25 @@ def test_catching_lowers_the_root_level_without_changing_the_console() -> None:
     finally:
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def test_a_states_messages_read_as_a_conversation(make_orch) -> None:
+    orch = make_orch()
+    run_id = run_here(orch, tasks=1, lines=0, calls=2)
+    turns = conversation(orch.get_run(run_id)["state_snapshot"])
+    assert turns is not None
+    assert [(t.role, t.content) for t in turns] == [
+        ("human", "How did the work go?"),
+        ("ai", "answer 0"),
+        ("tool", "3 tasks done"),
+        ("ai", "answer 1"),
+    ]
+    assert turns[1].tool_calls == [{"name": "lookup", "args": {"q": "work"}, "id": "call_1"}]
+    assert (turns[2].name, turns[2].tool_call_id) == ("lookup", "call_1")
+    assert turns[3].tool_calls == []
+    # The other forms add_messages takes; a state without messages has no conversation.
+    plain = conversation(
+        {"messages": [("user", "hi"), {"role": "assistant", "content": [{"type": "text", "text": "hello"}]}]}
+    )
+    assert [(t.role, t.content) for t in plain or []] == [("human", "hi"), ("ai", "hello")]
+    assert conversation({"messages": []}) is None and conversation({"done": [1]}) is None

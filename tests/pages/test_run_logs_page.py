@@ -66,3 +66,14 @@ def test_a_tasks_logs_and_the_model_calls_on_run_detail(chatty_orch: Orchestrato
     assert list(calls.value["input_tokens"]) == [1200, 1200]
     assert list(calls.value["cost_usd"]) == pytest.approx([0.00575, 0.00575], abs=1e-12)
     assert "Logged 2 warnings and 2 errors" in " ".join(str(c.value) for c in at.main.caption)
+
+    chat = tab(at, "Conversation")
+    assert [m.name for m in chat.chat_message] == ["human", "ai", "tool", "ai"]
+    assert [m.markdown[0].value for m in chat.chat_message] == [
+        "How did the work go?",
+        "answer 0",
+        "3 tasks done",
+        "answer 1",
+    ]
+    assert "Calls lookup (call `call_1`)" in [c.value for c in chat.chat_message[1].caption]
+    assert "Result of lookup (call `call_1`)" in [c.value for c in chat.chat_message[2].caption]
