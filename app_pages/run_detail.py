@@ -23,6 +23,7 @@ from dashboard.observe import (
     render_log_filters,
     render_logs,
     render_model_calls,
+    render_task_io,
     usage_line,
 )
 from dashboard.state import require_orchestrator
@@ -170,6 +171,8 @@ with tab_tasks:
 def live_logs() -> None:
     """A task's (or every task's) newest log lines, filtered by level and text, tailed while the run goes."""
     task_id, min_level, text = render_log_filters(orch, run_id, orch.store.get_tasks(run_id))
+    if task_id:
+        render_task_io(orch, run_id, task_id)
     render_logs(orch, run_id, task_id, min_level, text)
 
 

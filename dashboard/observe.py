@@ -42,17 +42,14 @@ def render_log_filters(orch: Orchestrator, run_id: str, tasks: Sequence[TaskRow]
     """The task, the lowest level and the text to show the logs of (the choices persist)."""
     counts = orch.observations.log_counts(run_id)
     by_id = {t["task_id"]: t for t in tasks}
-    options = [
-        ALL_TASKS,
-        *sorted(counts, key=lambda t: (str(by_id[t]["started_at"]) if t in by_id else "", t)),
-    ]
+    options = [ALL_TASKS, *by_id, *sorted(t for t in counts if t not in by_id)]
     left, middle, right = st.columns([3, 1, 2])
     task_id = left.selectbox(
         "Task",
         options,
         format_func=lambda t: _task_label(t, by_id, counts),
         key="detail_log_task",
-        help="A task's lines; the Tasks tab's table gives each task's id (its first 8 characters)",
+        help="A task's lines, its input and output; the Tasks tab gives each task's id (its first 8 characters)",
     )
     level = middle.selectbox("Level", LEVELS, key="detail_log_level", help="This level and above")
     text = right.text_input(
@@ -93,6 +90,16 @@ def render_logs(orch: Orchestrator, run_id: str, task_id: str, min_level: int, t
         hide_index=True,
         key="detail_logs",
     )
+
+
+def render_task_io(orch: Orchestrator, run_id: str, task_id: str) -> None:
+    """What a task was given and what it wrote (bounded; secret-named keys' values shown as ***)."""
+    for io in orch.observations.task_io(run_id, task_id):
+        left, right = st.columns(2)
+        left.markdown(f"**Input** (attempt {io['attempt']})")
+        left.json(io["input"] if io["input"] is not None else {}, expanded=1)
+        right.markdown("**Output**")
+        right.json(io["output"] if io["output"] is not None else {}, expanded=1)
 
 
 def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -44,6 +44,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_LOG_LEVEL",
     "ORCHESTRATOR_LOG_LINES_PER_TASK",
     "ORCHESTRATOR_MODEL_PRICES",
+    "ORCHESTRATOR_REDACT_KEYS",
 )
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
@@ -60,6 +61,8 @@ MAX_CONCURRENCY = 1000
 # "OFF": nothing is caught (no handler on the root logger; the run's counts stay 0).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF")
 MAX_LOG_LINES_PER_TASK = 100_000
+# Keys whose values a task's stored input and output never hold (orchestrator.observe.redact).
+DEFAULT_REDACT_KEYS = ("password", "passwd", "secret", "api_key", "apikey", "token", "authorization", "private_key")
 # A model's price, US dollars per million tokens: "input", "output" and (optional) "cached_input".
 PRICE_KEYS = ("input", "output", "cached_input")
 
@@ -196,6 +199,8 @@ class OrchestratorConfig:
     log_lines_per_task: int
     # Model name -> {"input": $, "output": $, "cached_input": $} per million tokens (no network).
     model_prices: dict[str, dict[str, float]]
+    # Keys whose values are redacted in a task's stored input and output (words, as `api_key`).
+    redact_keys: tuple[str, ...]
     env_file: str | None
 
     def __init__(
@@ -213,6 +218,7 @@ class OrchestratorConfig:
         log_level: str | None = None,
         log_lines_per_task: int | None = None,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
+        redact_keys: Sequence[str] | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
@@ -274,6 +280,12 @@ class OrchestratorConfig:
             model_prices if model_prices is not None else self._json_env("ORCHESTRATOR_MODEL_PRICES"),
             "model_prices" if model_prices is not None else "ORCHESTRATOR_MODEL_PRICES",
         )
+        raw_keys = (
+            list(redact_keys)
+            if redact_keys is not None
+            else env.get("ORCHESTRATOR_REDACT_KEYS", ",".join(DEFAULT_REDACT_KEYS)).split(",")
+        )
+        self.redact_keys = tuple(k.strip() for k in raw_keys if isinstance(k, str) and k.strip())
         self._check_engine_settings()
 
     @property

@@ -202,6 +202,7 @@ class Executor:
             log_level=self.config.log_level_number,
             log_lines_per_task=self.config.log_lines_per_task,
             model_prices=self.config.model_prices,
+            redact_keys=self.config.redact_keys,
         )
         task = asyncio.create_task(attempt.execute(), name=f"run-{attempt.run_id}")
         attempt.task = task

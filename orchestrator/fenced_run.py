@@ -20,10 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 
-from orchestrator.db import run_logs, run_model_calls, run_tasks, runs, upsert, utcnow
+from orchestrator.db import run_logs, run_model_calls, run_task_io, run_tasks, runs, upsert, utcnow
 from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
 from orchestrator.observe.capture import Pending, log_rows
+from orchestrator.observe.redact import Redactor
 from orchestrator.runs import RunStore, attempt_work, finished_values
 from orchestrator.status import FINAL, RunStatus, TaskStatus
 
@@ -125,8 +126,10 @@ def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
 class FencedRun:
     """The writes of one claimed run, each conditional on its claim (see the module docstring)."""
 
-    def __init__(self, store: RunStore, claim: Claim):
+    def __init__(self, store: RunStore, claim: Claim, redactor: Redactor | None = None):
         self._store, self.claim = store, claim
+        # What a task's stored input and output never hold (secret-named keys' values).
+        self.redactor = redactor or Redactor()
 
     @property
     def run_id(self) -> str:
@@ -216,6 +219,18 @@ class FencedRun:
             conn.execute(run_logs.insert(), [{**mine, **row} for row in log_rows(observed.logs)])
         if observed.calls:
             conn.execute(run_model_calls.insert(), [{**mine, **call} for call in observed.calls])
+        if observed.io:
+            # Made safe here, in the writer's thread: bounded, secret-named keys redacted.
+            rows = {
+                task_id: {
+                    **mine,
+                    "task_id": task_id,
+                    "input": self.redactor.redacted(given),
+                    "output": self.redactor.redacted(wrote),
+                }
+                for task_id, given, wrote in observed.io
+            }
+            upsert(conn, run_task_io, list(rows.values()), ("run_id", "task_id", "attempt"))
 
     def _insert_started(self, conn: Connection, new_rows: dict[str, dict[str, Any]]) -> None:
         ids = list(new_rows)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -37,6 +37,7 @@ from orchestrator.graph_run import (
 )
 from orchestrator.observe import capture
 from orchestrator.observe.model_calls import ModelCallRecorder, with_recorder
+from orchestrator.observe.redact import Redactor
 from orchestrator.outage import (
     MAX_BACKOFF_SECONDS,
     OUTAGE_REASON,
@@ -78,11 +79,13 @@ class RunAttempt:
         log_level: int | None = logging.INFO,
         log_lines_per_task: int = 1000,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
+        redact_keys: Sequence[str] | None = None,
     ):
         self.row = row
         self.claim = Claim(row["run_id"], row["attempt"])
         self.claims = claims
-        self.run = claims.fenced(self.claim)  # every write of the run goes through the fence
+        # Every write of the run goes through the fence.
+        self.run = claims.fenced(self.claim, Redactor(redact_keys) if redact_keys is not None else None)
         # What its tasks log and the model calls they make (orchestrator.observe), written with
         # the task events.
         self.observations = capture.RunObservations(

@@ -40,6 +40,7 @@ from orchestrator.db import (
     run_answers,
     run_logs,
     run_model_calls,
+    run_task_io,
     run_tasks,
     runs,
     seconds_between,
@@ -304,6 +305,7 @@ class RunStore:
             # What its tasks logged and its model calls go with it (orchestrator.observe).
             conn.execute(delete(run_logs).where(run_logs.c.run_id == run_id))
             conn.execute(delete(run_model_calls).where(run_model_calls.c.run_id == run_id))
+            conn.execute(delete(run_task_io).where(run_task_io.c.run_id == run_id))
             return True
 
     # -- answers to interrupts (orchestrator.answers decides; this stores) ---------------------

@@ -39,6 +39,8 @@ class TaskRecorder:
         # When a task gave its concurrency slot back: its work's end, as the node saw it (the end
         # event of LangGraph's task stream comes a moment later).
         self.work_done: dict[str, dt.datetime] = {}
+        # What each running task was given (its input, kept until it ends with what it wrote).
+        self.inputs: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
     def add(self, chunk: dict[str, Any]) -> None:
@@ -46,9 +48,11 @@ class TaskRecorder:
         now = utcnow()
         if "triggers" in chunk:
             self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
+            self.inputs[chunk["id"]] = chunk.get("input")
             return
         now = self.work_done.pop(chunk["id"], now)
         self.observations.task_ended(chunk["id"], chunk["name"])
+        self.observations.add_io(chunk["id"], self.inputs.pop(chunk["id"], None), chunk.get("result"))
         error = chunk.get("error")
         if error is not None:
             status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"

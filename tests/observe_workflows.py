@@ -45,6 +45,8 @@ class UsageReportingTestChatModel(FakeMessagesListChatModel):
         return params
 
 
+SECRET = "sk-not-for-storage"
+
 # The model's first answer calls a tool; `ask` answers it as the tool would.
 TOOL_CALL = {"name": "lookup", "args": {"q": "work"}, "id": "call_1"}
 
@@ -85,7 +87,17 @@ def _plan(state: ChattyState) -> dict:
 
 def _fan_out(state: ChattyState) -> list[Send]:
     return [
-        Send("work", {"index": i, "lines": state["lines"], "fail": state.get("fail", False)})
+        Send(
+            "work",
+            {
+                "index": i,
+                "lines": state["lines"],
+                "fail": state.get("fail", False),
+                # A secret-named key (never stored) beside one that only looks like it (kept).
+                "api_key": SECRET,
+                "max_tokens": 5,
+            },
+        )
         for i in range(state["tasks"])
     ]
 

@@ -17,17 +17,19 @@ from sqlalchemy import func, select
 
 from orchestrator.claims import Claim, ClaimLost, ClaimStore
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import run_logs, run_model_calls
+from orchestrator.db import run_logs, run_model_calls, run_task_io
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.executor import Executor
 from orchestrator.observe import capture
 from orchestrator.observe.capture import CUT_LOGGER, Pending
 from orchestrator.observe.conversation import conversation
 from orchestrator.observe.reads import level_number
+from orchestrator.observe.redact import Redactor
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
 from tests.helpers import with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
+from tests.observe_workflows import SECRET
 
 WORKFLOWS = {"chatty": "tests.observe_workflows:build_chatty"}
 PRICES = {"test-usage-model": {"input": 2.5, "output": 10.0, "cached_input": 1.25}}
@@ -280,3 +282,47 @@ def test_a_states_messages_read_as_a_conversation(make_orch) -> None:
     )
     assert [(t.role, t.content) for t in plain or []] == [("human", "hi"), ("ai", "hello")]
     assert conversation({"messages": []}) is None and conversation({"done": [1]}) is None
+
+
+def test_a_tasks_input_and_output_are_kept_without_secrets(make_orch) -> None:
+    orch = make_orch()
+    run_id = run_here(orch, tasks=2, lines=0, calls=0)
+    for task in orch.store.get_tasks(run_id):
+        (io,) = orch.observations.task_io(run_id, task["task_id"])
+        assert io["attempt"] == 1
+        if task["node"] == "work":
+            index = io["input"]["index"]
+            assert io["input"] == {
+                "index": index,
+                "lines": 0,
+                "fail": False,
+                "api_key": "***",
+                "max_tokens": 5,
+            }
+            assert io["output"] == {"done": [index]}
+    with orch.engine.connect() as conn:
+        texts = [json.dumps([row.input, row.output]) for row in conn.execute(select(run_task_io))]
+    assert len(texts) == 4 and not any(SECRET in text for text in texts)  # plan, 2 x work, ask
+    assert orch.delete(run_id)
+    assert stored(orch, run_task_io, run_id) == 0
+
+
+def test_secret_named_keys() -> None:
+    redactor = Redactor(OrchestratorConfig(env_file=None).redact_keys)
+    secret = [
+        "password",
+        "db_password",
+        "api_key",
+        "OPENAI_API_KEY",
+        "apiKey",
+        "access_token",
+        "Authorization",
+    ]
+    assert [k for k in secret if not redactor.secret(k)] == []
+    assert [k for k in ("max_tokens", "keyboard", "input_tokens", "tasks") if redactor.secret(k)] == []
+    assert redactor.redacted({"a": [{"token": 1, "b": {"client_secret": "x"}}]}) == {
+        "a": [{"token": "***", "b": {"client_secret": "***"}}]
+    }
+    assert Redactor(OrchestratorConfig(env_file=None, redact_keys=["ssn"]).redact_keys).redacted(
+        {"ssn": 1, "password": 2}
+    ) == {"ssn": "***", "password": 2}

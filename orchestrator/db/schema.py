@@ -261,6 +261,18 @@ run_model_calls = Table(
     Index("ix_run_model_calls_run_id_id", "run_id", "id"),
 )
 
+# Migration 0016: what each task was given and what it wrote (LangGraph's task stream), bounded
+# in size, with the values of secret-named keys redacted (orchestrator.observe.redact).
+run_task_io = Table(
+    "run_task_io",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("task_id", String(64), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("input", JSONType),
+    Column("output", JSONType),
+)
+
 # Migration 0007: named input + config per workflow (a team's "assistants").
 presets = Table(
     "presets",

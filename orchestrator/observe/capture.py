@@ -67,16 +67,20 @@ class Pending:
     # (task id, node, time.time(), level, logger, message): rows made by `log_rows`.
     logs: list[LogLine] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    # (task id, its input, what it wrote) of ended tasks, as LangGraph gave them: made safe
+    # (bounded, redacted) by the writer (io_rows), off the task's path.
+    io: list[tuple[str, Any, Any]] = field(default_factory=list)
     warnings: int = 0
     errors: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.logs or self.calls or self.warnings or self.errors)
+        return bool(self.logs or self.calls or self.io or self.warnings or self.errors)
 
     def merge(self, later: Pending) -> None:
         """Put `self` (a batch that could not be written) before `later`."""
         self.logs.extend(later.logs)
         self.calls.extend(later.calls)
+        self.io.extend(later.io)
         self.warnings += later.warnings
         self.errors += later.errors
 
@@ -118,6 +122,10 @@ class RunObservations:
     def add_call(self, call: dict[str, Any]) -> None:
         with self._lock:
             self._pending.calls.append(call)
+
+    def add_io(self, task_id: str, given: Any, wrote: Any) -> None:
+        with self._lock:
+            self._pending.io.append((task_id, given, wrote))
 
     def task_ended(self, task_id: str, node: str) -> None:
         """Mark the cut of a task that logged more than it may keep."""

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Engine, func, select
 
-from orchestrator.db import run_logs, run_model_calls
+from orchestrator.db import run_logs, run_model_calls, run_task_io
 from orchestrator.errors import InputError
 from orchestrator.validation import is_run_id
 
@@ -102,6 +102,18 @@ class ObservationReader:
         )
         with self.engine.connect() as conn:
             return {task: count for task, count in conn.execute(stmt)}
+
+    def task_io(self, run_id: str, task_id: str) -> list[dict[str, Any]]:
+        """What the task was given and what it wrote, per attempt (bounded, secrets redacted)."""
+        if not is_run_id(run_id):
+            return []
+        stmt = (
+            select(run_task_io.c.attempt, run_task_io.c.input, run_task_io.c.output)
+            .where(run_task_io.c.run_id == run_id, run_task_io.c.task_id == task_id)
+            .order_by(run_task_io.c.attempt)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt)]
 
     def model_calls(self, run_id: str) -> list[dict[str, Any]]:
         """The run's model calls in the order they ended."""

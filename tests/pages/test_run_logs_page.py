@@ -57,6 +57,11 @@ def test_a_tasks_logs_and_the_model_calls_on_run_detail(chatty_orch: Orchestrato
     assert task_box.format_func(plan) == f"plan · {plan[:8]} · 1 lines"
     task_box.set_value(plan).run()
     assert shown_logs(at) == ["planning 2 tasks"]
+    # A task chosen: its input and output beside its lines, the secret-named key redacted.
+    (work, _) = [t["task_id"] for t in chatty_orch.store.get_tasks(run_id) if t["node"] == "work"]
+    at.selectbox(key="detail_log_task").set_value(work).run()
+    given, wrote = tab(at, "Logs").json[:2]
+    assert json.loads(given.value)["api_key"] == "***" and json.loads(wrote.value)["done"] in ([0], [1])
 
     models = tab(at, "Model calls")
     usage = "2 model calls: 2,400 input and 600 output tokens, $0.0115"

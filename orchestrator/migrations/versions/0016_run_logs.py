@@ -5,6 +5,7 @@ made and what they cost: the first questions when a run is slow, wrong or expens
 - `run_logs`: every logging record emitted while a task ran (any logger), per task and attempt,
   bounded per task; read by run and task in the order written (the two indexes).
 - `run_model_calls`: every chat-model or LLM call (LangChain's callbacks), with its tokens and cost.
+- `run_task_io`: what each task was given and wrote, bounded, secret-named keys redacted.
 - `runs.warnings`, `runs.errors`: the run's log records at WARNING, and at ERROR or above;
   `runs.model_calls`, `input_tokens`, `output_tokens`, `cost_usd`: its model calls' totals. Kept
   on the row, so the runs page shows them without reading the logs.
@@ -15,6 +16,7 @@ Revises: 0015
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0016"
 down_revision = "0015"
@@ -29,6 +31,10 @@ RUN_COLUMNS = (
     ("output_tokens", sa.BigInteger(), "0"),
     ("cost_usd", sa.Float(), "0"),
 )
+
+
+def JSONType() -> sa.types.TypeEngine:
+    return sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def _id() -> sa.types.TypeEngine:
@@ -70,9 +76,18 @@ def upgrade() -> None:
         sa.Column("error", sa.Text()),
     )
     op.create_index("ix_run_model_calls_run_id_id", "run_model_calls", ["run_id", "id"])
+    op.create_table(
+        "run_task_io",
+        sa.Column("run_id", sa.String(64), primary_key=True),
+        sa.Column("task_id", sa.String(64), primary_key=True),
+        sa.Column("attempt", sa.Integer(), primary_key=True),
+        sa.Column("input", JSONType()),
+        sa.Column("output", JSONType()),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("run_task_io")
     op.drop_index("ix_run_model_calls_run_id_id", table_name="run_model_calls")
     op.drop_table("run_model_calls")
     op.drop_index("ix_run_logs_run_id_task_id_id", table_name="run_logs")
