@@ -85,6 +85,27 @@ class ModelCallRecorder(BaseCallbackHandler):
     run_inline = True  # called in the caller's context (no thread): appending is all it does
     raise_error = False
 
+    # Only model calls: LangChain skips this handler for every other event (each node is a chain).
+    @property
+    def ignore_chain(self) -> bool:
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
     def __init__(self, observations: RunObservations, prices: Mapping[str, Mapping[str, float]]):
         self.observations = observations
         self.prices = prices
