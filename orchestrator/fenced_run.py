@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 
 from orchestrator.db import run_logs, run_model_calls, run_task_io, run_tasks, runs, upsert, utcnow
 from orchestrator.db.dialect import db_now
@@ -164,10 +164,13 @@ class FencedRun:
         if not events and not observed:
             return
         batch = _merge(self.claim, events)
+        # The rows are made before the transaction: on SQLite it holds the one write lock, which
+        # the saver's checkpoint writes wait for.
+        rows = self._observed_rows(observed) if observed else None
         with self._store.transaction() as conn:
             self._fence(conn, **self._observed_counts(observed))
-            if observed:
-                self._insert_observed(conn, observed)
+            if rows:
+                self._insert_observed(conn, rows)
             if not events:
                 return
             if batch.new_rows:
@@ -213,24 +216,34 @@ class FencedRun:
                 counts[column] = runs.c[column] + amount
         return counts
 
-    def _insert_observed(self, conn: Connection, observed: Pending) -> None:
+    def _observed_rows(self, observed: Pending) -> dict[Table, list[dict[str, Any]]]:
+        """The rows of a batch of observations, by table (inputs and outputs made safe here, in
+        the writer's thread: bounded, secret-named keys redacted)."""
         mine = {"run_id": self.claim.run_id, "attempt": self.claim.attempt}
-        if observed.logs:
-            conn.execute(run_logs.insert(), [{**mine, **row} for row in log_rows(observed.logs)])
-        if observed.calls:
-            conn.execute(run_model_calls.insert(), [{**mine, **call} for call in observed.calls])
-        if observed.io:
-            # Made safe here, in the writer's thread: bounded, secret-named keys redacted.
-            rows = {
-                task_id: {
-                    **mine,
-                    "task_id": task_id,
-                    "input": self.redactor.redacted(given),
-                    "output": self.redactor.redacted(wrote),
-                }
-                for task_id, given, wrote in observed.io
+        io = {
+            task_id: {
+                **mine,
+                "task_id": task_id,
+                "input": self.redactor.redacted(given),
+                "output": self.redactor.redacted(wrote),
             }
-            upsert(conn, run_task_io, list(rows.values()), ("run_id", "task_id", "attempt"))
+            for task_id, given, wrote in observed.io
+        }
+        return {
+            run_logs: [{**mine, **row} for row in log_rows(observed.logs)],
+            run_model_calls: [{**mine, **call} for call in observed.calls],
+            run_task_io: list(io.values()),
+        }
+
+    @staticmethod
+    def _insert_observed(conn: Connection, rows: dict[Table, list[dict[str, Any]]]) -> None:
+        for table, table_rows in rows.items():
+            if not table_rows:
+                continue
+            if table is run_task_io:
+                upsert(conn, table, table_rows, ("run_id", "task_id", "attempt"))
+            else:
+                conn.execute(table.insert(), table_rows)
 
     def _insert_started(self, conn: Connection, new_rows: dict[str, dict[str, Any]]) -> None:
         ids = list(new_rows)
