@@ -43,6 +43,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
     "ORCHESTRATOR_LOG_LEVEL",
     "ORCHESTRATOR_LOG_LINES_PER_TASK",
+    "ORCHESTRATOR_LOG_COUNT_LEVEL",
     "ORCHESTRATOR_MODEL_PRICES",
     "ORCHESTRATOR_REDACT_KEYS",
 )
@@ -62,7 +63,16 @@ MAX_CONCURRENCY = 1000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF")
 MAX_LOG_LINES_PER_TASK = 100_000
 # Keys whose values a task's stored input and output never hold (orchestrator.observe.redact).
-DEFAULT_REDACT_KEYS = ("password", "passwd", "secret", "api_key", "apikey", "token", "authorization", "private_key")
+DEFAULT_REDACT_KEYS = (
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "token",
+    "authorization",
+    "private_key",
+)
 # A model's price, US dollars per million tokens: "input", "output" and (optional) "cached_input".
 PRICE_KEYS = ("input", "output", "cached_input")
 
@@ -197,6 +207,9 @@ class OrchestratorConfig:
     # lines kept per task.
     log_level: str
     log_lines_per_task: int
+    # Lines from this level up are counted on the run's row: at ERROR and above in `errors`, the
+    # others in `warnings` (default WARNING).
+    log_count_level: str
     # Model name -> {"input": $, "output": $, "cached_input": $} per million tokens (no network).
     model_prices: dict[str, dict[str, float]]
     # Keys whose values are redacted in a task's stored input and output (words, as `api_key`).
@@ -217,6 +230,7 @@ class OrchestratorConfig:
         embedded_executor: bool | None = None,
         log_level: str | None = None,
         log_lines_per_task: int | None = None,
+        log_count_level: str | None = None,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
         redact_keys: Sequence[str] | None = None,
         env_file: str | None = ".env",
@@ -276,6 +290,16 @@ class OrchestratorConfig:
                 env.get("ORCHESTRATOR_LOG_LINES_PER_TASK", "1000"), "ORCHESTRATOR_LOG_LINES_PER_TASK"
             )
         )
+        self.log_count_level = _log_level(
+            log_count_level
+            if log_count_level is not None
+            else env.get("ORCHESTRATOR_LOG_COUNT_LEVEL", "WARNING"),
+            "log_count_level" if log_count_level is not None else "ORCHESTRATOR_LOG_COUNT_LEVEL",
+        )
+        if self.log_count_level == "OFF":
+            raise ConfigError(
+                "log_count_level must be a level (DEBUG, INFO, WARNING, ERROR or CRITICAL), not OFF."
+            )
         self.model_prices = _prices(
             model_prices if model_prices is not None else self._json_env("ORCHESTRATOR_MODEL_PRICES"),
             "model_prices" if model_prices is not None else "ORCHESTRATOR_MODEL_PRICES",

@@ -201,6 +201,7 @@ class Executor:
             trust_seconds=self.config.heartbeat_seconds,
             log_level=self.config.log_level_number,
             log_lines_per_task=self.config.log_lines_per_task,
+            log_count_level=logging.getLevelNamesMapping()[self.config.log_count_level],
             model_prices=self.config.model_prices,
             redact_keys=self.config.redact_keys,
         )

@@ -78,6 +78,7 @@ class RunAttempt:
         trust_seconds: float,
         log_level: int | None = logging.INFO,
         log_lines_per_task: int = 1000,
+        log_count_level: int = logging.WARNING,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
         redact_keys: Sequence[str] | None = None,
     ):
@@ -92,6 +93,7 @@ class RunAttempt:
             self.run_id,
             level=logging.CRITICAL + 1 if log_level is None else log_level,
             lines_per_task=log_lines_per_task,
+            count_level=log_count_level,
         )
         self.catch_logs = log_level is not None
         self.model_prices = model_prices or {}

@@ -21,15 +21,16 @@ from orchestrator.db import run_logs, run_model_calls, run_task_io
 from orchestrator.errors import ConfigError, InputError
 from orchestrator.executor import Executor
 from orchestrator.observe import capture
-from orchestrator.observe.capture import CUT_LOGGER, Pending
+from orchestrator.observe.capture import CUT_LOGGER, Pending, RunObservations
 from orchestrator.observe.conversation import conversation
+from orchestrator.observe.model_calls import ModelCallRecorder, call_cost
 from orchestrator.observe.reads import level_number
 from orchestrator.observe.redact import Redactor
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
 from tests.helpers import with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
-from tests.observe_workflows import SECRET
+from tests.observe_workflows import SECRET, UsageReportingTestChatModel
 
 WORKFLOWS = {"chatty": "tests.observe_workflows:build_chatty"}
 PRICES = {"test-usage-model": {"input": 2.5, "output": 10.0, "cached_input": 1.25}}
@@ -326,3 +327,42 @@ def test_secret_named_keys() -> None:
     assert Redactor(OrchestratorConfig(env_file=None, redact_keys=["ssn"]).redact_keys).redacted(
         {"ssn": 1, "password": 2}
     ) == {"ssn": "***", "password": 2}
+
+
+def test_the_count_level_setting(make_orch) -> None:
+    orch = make_orch(log_count_level="ERROR")
+    run_id = run_here(orch, tasks=2, lines=1, fail=True, calls=0)
+    assert (orch.get_run(run_id)["warnings"], orch.get_run(run_id)["errors"]) == (0, 2)
+    orch = make_orch(log_count_level="INFO")
+    run_id = run_here(orch, tasks=2, lines=1, fail=True, calls=0)
+    # plan's INFO line, and each work task's INFO and WARNING lines; the ERRORs apart.
+    assert (orch.get_run(run_id)["warnings"], orch.get_run(run_id)["errors"]) == (5, 2)
+    with pytest.raises(ConfigError, match="log_count_level must be a level"):
+        OrchestratorConfig(env_file=None, log_count_level="OFF")
+
+
+class FailingTestChatModel(UsageReportingTestChatModel):
+    """The test model, failing as a provider's error would."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("rate limited")
+
+
+def test_a_failed_model_call_is_recorded_with_its_error() -> None:
+    observations = RunObservations("r1")
+    recorder = ModelCallRecorder(observations, PRICES)
+    with pytest.raises(RuntimeError):
+        FailingTestChatModel(responses=[]).invoke("hi", {"callbacks": [recorder]})
+    (call,) = observations.take().calls
+    assert (call["model"], call["error"], call["input_tokens"], call["cost_usd"]) == (
+        "test-usage-model",
+        "RuntimeError: rate limited",
+        0,
+        0.0,
+    )
+    # Outside a graph there is no task: the call is the run's, without one.
+    assert call["task_id"] is None and call["node"] is None
+    # A price without cached_input takes the input price for cached tokens.
+    assert call_cost({"m": {"input": 1.0, "output": 2.0}}, "m", 1000, 10, 400) == pytest.approx(
+        (600 * 1.0 + 400 * 1.0 + 10 * 2.0) / 1_000_000
+    )

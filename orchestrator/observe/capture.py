@@ -11,8 +11,8 @@ of an async node and in the thread of a sync one; the first segment of its `chec
 The handler only appends to the run's `RunObservations` (no I/O on the task's path); the
 executor writes them in batches through the run's fence (orchestrator.task_recorder), with the
 task events. Each task keeps at most `lines_per_task` lines: the ones after are counted, and when
-the task ends one more line says how many were dropped. Records at WARNING (and at ERROR or
-above) are counted per run, dropped ones included.
+the task ends one more line says how many were dropped. Records from `count_level` (default WARNING)
+up are counted per run, dropped ones included: at ERROR and above as errors, the rest as warnings.
 
 A thread a node starts itself (a ThreadPoolExecutor of its own) does not carry the context:
 what it logs is not caught.
@@ -88,9 +88,17 @@ class Pending:
 class RunObservations:
     """One run attempt's log lines and model calls, waiting to be written (thread-safe)."""
 
-    def __init__(self, run_id: str, *, level: int = logging.INFO, lines_per_task: int = 1000):
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        level: int = logging.INFO,
+        lines_per_task: int = 1000,
+        count_level: int = logging.WARNING,
+    ):
         self.run_id = run_id
         self.level = level
+        self.count_level = count_level
         self.lines_per_task = lines_per_task
         self.kept: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
@@ -106,7 +114,7 @@ class RunObservations:
         with self._lock:
             if record.levelno >= logging.ERROR:
                 self._pending.errors += 1
-            elif record.levelno >= logging.WARNING:
+            elif record.levelno >= self.count_level:
                 self._pending.warnings += 1
             kept = self.kept.get(task_id, 0)
             if kept >= self.lines_per_task:
