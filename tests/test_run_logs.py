@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -366,3 +367,28 @@ def test_a_failed_model_call_is_recorded_with_its_error() -> None:
     assert call_cost({"m": {"input": 1.0, "output": 2.0}}, "m", 1000, 10, 400) == pytest.approx(
         (600 * 1.0 + 400 * 1.0 + 10 * 2.0) / 1_000_000
     )
+
+
+def test_follow_prints_the_lines_of_a_run_that_starts_later(make_orch) -> None:
+    orch = make_orch(heartbeat_seconds=0.2)
+    run_id = orch.launch("chatty", {"tasks": 2, "lines": 1, "calls": 0})
+    executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, poll_seconds=0.1)
+    # The run is still queued when `logs --follow` begins: it waits, then prints what comes.
+    later = threading.Timer(1.0, executor.start)
+    later.start()
+    try:
+        followed = call_cli("logs", run_id, "--follow", *database_args(orch.config))
+    finally:
+        later.join()
+        executor.stop(grace=1)
+    assert followed.code == 0, followed
+    assert orch.get_run(run_id)["status"] == RunStatus.SUCCEEDED, followed
+    # (The executor's own lines, from its thread in this process, reach the CLI's console too.)
+    printed = [line for line in followed.out.strip().splitlines() if " team.chatty: " in line]
+    assert sorted(line.rsplit(": ", 1)[1] for line in printed) == [
+        "planning 2 tasks",
+        "task 0 is slow",
+        "task 0 line 0",
+        "task 1 is slow",
+        "task 1 line 0",
+    ]
