@@ -12,6 +12,7 @@ from orchestrator.errors import InputError
 from orchestrator.observe.reads import LogRow, level_name, level_number
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
+from orchestrator.validation import check_search
 
 FOLLOW_SECONDS = 1.0
 # --follow stops once the run is in none of these (at rest: ended, or waiting for a person).
@@ -54,6 +55,7 @@ def task_by_prefix(orch: Orchestrator, run_id: str, prefix: str) -> str:
 @command("logs", "print what a run's tasks logged (--follow: while it goes)", _logs_arguments)
 def cmd_logs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     min_level = level_number(args.level, "--level")
+    search = check_search(args.search)
     orch = Orchestrator(reading(config))
     try:
         run = orch.get_run(args.run_id)
@@ -65,7 +67,7 @@ def cmd_logs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
                 args.run_id,
                 task_id=task_id,
                 min_level=min_level,
-                text=args.search,
+                text=search,
                 after_id=after,
                 limit=PAGE,
             )

@@ -10,11 +10,10 @@ from sqlalchemy import Engine, func, select
 
 from orchestrator.db import run_logs, run_model_calls, run_task_io
 from orchestrator.errors import InputError
-from orchestrator.validation import is_run_id
+from orchestrator.validation import check_search, is_run_id
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_LOG_PAGE = 5_000
-MAX_SEARCH_CHARS = 200
 
 
 class LogRow(TypedDict):
@@ -62,11 +61,9 @@ class ObservationReader:
         """The run's log lines in the order written (after `after_id`: the ones since), of one task
         or all, from `min_level` up, holding `text` (any case); the first `limit`, or with `newest`
         the last (a tail)."""
+        text = check_search(text)  # checked first: a mistake is said even for an unknown run
         if not is_run_id(run_id):
             return []
-        text = text.strip()
-        if len(text) > MAX_SEARCH_CHARS:
-            raise InputError(f"The search text is longer than {MAX_SEARCH_CHARS} characters; shorten it.")
         stmt = select(
             run_logs.c.id,
             run_logs.c.task_id,
