@@ -1,6 +1,6 @@
 """Run detail: one run's metadata, its graph coloured live by its tasks, the answers it waits for,
 its tasks, input, config and state, its checkpoint history (fork from any checkpoint), its note
-and tags (who changed what), and actions."""
+and tags (who changed what), its logs, model calls and conversation, and actions."""
 
 import streamlit as st
 
@@ -19,8 +19,17 @@ from dashboard.formatting import (
 from dashboard.graph import render_graph
 from dashboard.interrupts import render_interrupts
 from dashboard.looks import icon, status_label
+from dashboard.observe import (
+    render_conversation,
+    render_log_filters,
+    render_logs,
+    render_model_calls,
+    render_task_io,
+    usage_line,
+)
 from dashboard.run_notes import render_run_notes
 from dashboard.state import require_orchestrator
+from orchestrator.observe.conversation import conversation
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE, RunStatus
 
@@ -62,6 +71,7 @@ def live_header() -> None:
     cols[4].metric("Failed", run["tasks_failed"])
     cols[5].metric("Worker", (run["worker"] or MISSING).split(":")[0])
     st.caption(times_line(run))
+    st.caption(usage_line(run))
     progress = run_progress(run)
     if progress.fraction is not None:
         st.progress(progress.fraction, text=progress.text)
@@ -108,8 +118,8 @@ if run["status"] == RunStatus.FAILED:
 render_run_actions(orch, run, key="detail")
 
 
-tab_tasks, tab_state, tab_metrics, tab_history, tab_notes = st.tabs(
-    ["Tasks", "Input and state", "Metrics", "Checkpoints", "Note and tags"]
+(tab_tasks, tab_logs, tab_models, tab_chat, tab_state, tab_metrics, tab_history, tab_notes) = st.tabs(
+    ["Tasks", "Logs", "Model calls", "Conversation", "Input and state", "Metrics", "Checkpoints", "Note and tags"]
 )
 
 
@@ -159,6 +169,30 @@ def live_tasks() -> None:
 
 with tab_tasks:
     live_tasks()
+
+
+@st.fragment(run_every=2 if run["status"] in ACTIVE else None)
+def live_logs() -> None:
+    """A task's (or every task's) newest log lines, filtered by level and text, tailed while the run goes."""
+    task_id, min_level, text = render_log_filters(orch, run_id, orch.store.get_tasks(run_id))
+    if task_id:
+        render_task_io(orch, run_id, task_id)
+    render_logs(orch, run_id, task_id, min_level, text)
+
+
+with tab_logs:
+    live_logs()
+with tab_models:
+    render_model_calls(orch, run)
+with tab_chat:
+    turns = conversation(run["state_snapshot"])
+    if turns:
+        st.caption(
+            "The `messages` of the run's final (or latest) state; the Checkpoints tab shows them at any checkpoint."
+        )
+        render_conversation(turns)
+    else:
+        st.caption("This run's state holds no messages.")
 with tab_state:
     left, right = st.columns(2)
     left.markdown("**Input**")

@@ -10,7 +10,9 @@ import streamlit as st
 
 from dashboard.forking import render_fork
 from dashboard.formatting import MISSING, as_utc, time_column
+from dashboard.observe import render_conversation
 from dashboard.state import cached_history
+from orchestrator.observe.conversation import conversation
 from orchestrator.operations import Orchestrator
 
 
@@ -57,5 +59,8 @@ def render_checkpoints(orch: Orchestrator, run: Mapping[str, Any]) -> None:
         with state_column:
             st.markdown(f"**State at step {history[chosen]['step']}**")
             st.json(history[chosen]["values"], expanded=1)
+            if turns := conversation(history[chosen]["values"]):
+                with st.expander(f"As a conversation ({len(turns)} messages)"):
+                    render_conversation(turns)
         with fork_column:
             render_fork(orch, run, history[chosen], key="detail_fork")

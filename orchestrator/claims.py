@@ -29,6 +29,7 @@ from orchestrator.fenced_run import (  # the claim's parts too: the executor tak
     TaskEvent,
     TaskTruth,
 )
+from orchestrator.observe.redact import Redactor
 from orchestrator.rows import RunRow
 from orchestrator.runs import RUN_COLUMNS, RunStore, finished_values
 from orchestrator.status import RunStatus
@@ -42,9 +43,10 @@ class ClaimStore:
         self.engine = engine
         self._runs = RunStore(engine, read_only=read_only)
 
-    def fenced(self, claim: Claim) -> FencedRun:
-        """What the holder of `claim` may write about its run: only through the fence."""
-        return FencedRun(self._runs, claim)
+    def fenced(self, claim: Claim, redactor: Redactor | None = None) -> FencedRun:
+        """What the holder of `claim` may write about its run: only through the fence (a task's
+        input and output redacted by `redactor`)."""
+        return FencedRun(self._runs, claim, redactor)
 
     def ping(self) -> None:
         """One round trip to the database (raises when it does not answer)."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -41,6 +42,11 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "ORCHESTRATOR_STALE_AFTER_SECONDS",
     "ORCHESTRATOR_EMBEDDED_EXECUTOR",
     "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
+    "ORCHESTRATOR_LOG_LEVEL",
+    "ORCHESTRATOR_LOG_LINES_PER_TASK",
+    "ORCHESTRATOR_LOG_COUNT_LEVEL",
+    "ORCHESTRATOR_MODEL_PRICES",
+    "ORCHESTRATOR_REDACT_KEYS",
 )
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 URI_EXAMPLE = "postgresql://user:password@localhost:5432/orchestrator_db"
@@ -52,6 +58,24 @@ MIN_HEARTBEAT_SECONDS = 0.05
 MAX_HEARTBEAT_SECONDS = 600.0
 STALE_HEARTBEATS = 3
 MAX_CONCURRENCY = 1000
+# What a run's tasks log is kept from this level up (orchestrator.observe), at most so many lines
+# per task (the cut marked by a last line saying how many were dropped).
+# "OFF": nothing is caught (no handler on the root logger; the run's counts stay 0).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF")
+MAX_LOG_LINES_PER_TASK = 100_000
+# Keys whose values a task's stored input and output never hold (orchestrator.observe.redact).
+DEFAULT_REDACT_KEYS = (
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "token",
+    "authorization",
+    "private_key",
+)
+# A model's price, US dollars per million tokens: "input", "output" and (optional) "cached_input".
+PRICE_KEYS = ("input", "output", "cached_input")
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
@@ -120,6 +144,45 @@ def _check_sqlite_path(path: str) -> str:
     return path
 
 
+def _log_level(raw: Any, name: str) -> str:
+    word = str(raw).strip().upper()
+    if word not in LOG_LEVELS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {str(raw).strip()[:40]!r}.")
+    return word
+
+
+def _log_lines(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LOG_LINES_PER_TASK:
+        raise ConfigError(
+            f"log_lines_per_task must be a whole number from 0 to {MAX_LOG_LINES_PER_TASK}; "
+            "set ORCHESTRATOR_LOG_LINES_PER_TASK=1000, say."
+        )
+    return value
+
+
+def _prices(value: Any, name: str) -> dict[str, dict[str, float]]:
+    """{model: {"input": $, "output": $, "cached_input": $}} per million tokens, checked."""
+    example = '{"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}}'
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{name} must map model names to prices, as in {example}.")
+    prices: dict[str, dict[str, float]] = {}
+    for model, price in value.items():
+        if not isinstance(price, Mapping) or not {"input", "output"} <= set(price) <= set(PRICE_KEYS):
+            raise ConfigError(
+                f'{name}: the price of {str(model)[:60]!r} must give "input" and "output" '
+                f'(and may give "cached_input"), US dollars per million tokens, as in {example}.'
+            )
+        checked: dict[str, float] = {}
+        for key, amount in price.items():
+            if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < math.inf:
+                raise ConfigError(
+                    f"{name}: the {key} price of {str(model)[:60]!r} must be a number of dollars, 0 or more."
+                )
+            checked[key] = float(amount)
+        prices[str(model)] = checked
+    return prices
+
+
 class OrchestratorConfig:
     """Settings for the package, the dashboard and the workers.
 
@@ -143,6 +206,17 @@ class OrchestratorConfig:
     embedded_executor: bool
     # The workers page hides a worker offline for longer than this (it can show them all).
     workers_hidden_after_seconds: float
+    # The lowest level of what tasks log that is kept (a name of LOG_LEVELS, or OFF), and the
+    # lines kept per task.
+    log_level: str
+    log_lines_per_task: int
+    # Lines from this level up are counted on the run's row: at ERROR and above in `errors`, the
+    # others in `warnings` (default WARNING).
+    log_count_level: str
+    # Model name -> {"input": $, "output": $, "cached_input": $} per million tokens (no network).
+    model_prices: dict[str, dict[str, float]]
+    # Keys whose values are redacted in a task's stored input and output (words, as `api_key`).
+    redact_keys: tuple[str, ...]
     env_file: str | None
 
     def __init__(
@@ -158,6 +232,11 @@ class OrchestratorConfig:
         stale_after_seconds: float | None = None,
         embedded_executor: bool | None = None,
         workers_hidden_after_seconds: float | None = None,
+        log_level: str | None = None,
+        log_lines_per_task: int | None = None,
+        log_count_level: str | None = None,
+        model_prices: Mapping[str, Mapping[str, float]] | None = None,
+        redact_keys: Sequence[str] | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
@@ -213,7 +292,43 @@ class OrchestratorConfig:
             if workers_hidden_after_seconds is not None
             else "ORCHESTRATOR_WORKERS_HIDDEN_AFTER_SECONDS",
         )
+        self.log_level = _log_level(
+            log_level if log_level is not None else env.get("ORCHESTRATOR_LOG_LEVEL", "INFO"),
+            "log_level" if log_level is not None else "ORCHESTRATOR_LOG_LEVEL",
+        )
+        self.log_lines_per_task = _log_lines(
+            log_lines_per_task
+            if log_lines_per_task is not None
+            else _parse_int(
+                env.get("ORCHESTRATOR_LOG_LINES_PER_TASK", "1000"), "ORCHESTRATOR_LOG_LINES_PER_TASK"
+            )
+        )
+        self.log_count_level = _log_level(
+            log_count_level
+            if log_count_level is not None
+            else env.get("ORCHESTRATOR_LOG_COUNT_LEVEL", "WARNING"),
+            "log_count_level" if log_count_level is not None else "ORCHESTRATOR_LOG_COUNT_LEVEL",
+        )
+        if self.log_count_level == "OFF":
+            raise ConfigError(
+                "log_count_level must be a level (DEBUG, INFO, WARNING, ERROR or CRITICAL), not OFF."
+            )
+        self.model_prices = _prices(
+            model_prices if model_prices is not None else self._json_env("ORCHESTRATOR_MODEL_PRICES"),
+            "model_prices" if model_prices is not None else "ORCHESTRATOR_MODEL_PRICES",
+        )
+        raw_keys = (
+            list(redact_keys)
+            if redact_keys is not None
+            else env.get("ORCHESTRATOR_REDACT_KEYS", ",".join(DEFAULT_REDACT_KEYS)).split(",")
+        )
+        self.redact_keys = tuple(k.strip() for k in raw_keys if isinstance(k, str) and k.strip())
         self._check_engine_settings()
+
+    @property
+    def log_level_number(self) -> int | None:
+        """`log_level` as logging's number, or None when it is OFF."""
+        return None if self.log_level == "OFF" else logging.getLevelNamesMapping()[self.log_level]
 
     def with_read_only(self) -> OrchestratorConfig:
         """The same config, read-only: for what only reads (the CLI's `runs`, `show`, `doctor`)."""

@@ -209,6 +209,11 @@ class Executor:
             gate=self.gate,
             registry=self.registry,
             trust_seconds=self.config.heartbeat_seconds,
+            log_level=self.config.log_level_number,
+            log_lines_per_task=self.config.log_lines_per_task,
+            log_count_level=logging.getLevelNamesMapping()[self.config.log_count_level],
+            model_prices=self.config.model_prices,
+            redact_keys=self.config.redact_keys,
         )
         task = asyncio.create_task(attempt.execute(), name=f"run-{attempt.run_id}")
         attempt.task = task

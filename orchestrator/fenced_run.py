@@ -18,11 +18,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 
-from orchestrator.db import run_metrics, run_tasks, runs, upsert, utcnow
+from orchestrator.db import (
+    run_logs,
+    run_metrics,
+    run_model_calls,
+    run_task_io,
+    run_tasks,
+    runs,
+    upsert,
+    utcnow,
+)
 from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
+from orchestrator.observe.capture import Pending, log_rows
+from orchestrator.observe.redact import Redactor
 from orchestrator.runs import RunStore, attempt_work, finished_values
 from orchestrator.status import FINAL, RunStatus, TaskStatus
 
@@ -124,15 +135,18 @@ def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
 class FencedRun:
     """The writes of one claimed run, each conditional on its claim (see the module docstring)."""
 
-    def __init__(self, store: RunStore, claim: Claim):
+    def __init__(self, store: RunStore, claim: Claim, redactor: Redactor | None = None):
         self._store, self.claim = store, claim
+        # What a task's stored input and output never hold (secret-named keys' values).
+        self.redactor = redactor or Redactor()
 
     @property
     def run_id(self) -> str:
         return self.claim.run_id
 
-    def _fence(self, conn: Connection) -> None:
-        """Refresh the heartbeat if this claim still holds the run, else raise ClaimLost."""
+    def _fence(self, conn: Connection, **values: Any) -> None:
+        """Refresh the heartbeat (and set `values`) if this claim still holds the run, else raise
+        ClaimLost."""
         held = conn.execute(
             update(runs)
             .where(
@@ -140,26 +154,34 @@ class FencedRun:
                 runs.c.attempt == self.claim.attempt,
                 runs.c.status == RunStatus.RUNNING,
             )
-            .values(heartbeat_at=db_now())
+            .values(heartbeat_at=db_now(), **values)
         ).rowcount
         if not held:
             raise ClaimLost(f"Run {self.claim.run_id} is no longer held by attempt {self.claim.attempt}.")
 
     # -- progress ---------------------------------------------------------------------------
 
-    def record_task_events(self, events: Sequence[TaskEvent]) -> None:
-        """Write a batch of task starts, waits, work starts and ends, then recount the run's tasks.
+    def record_task_events(self, events: Sequence[TaskEvent], observed: Pending | None = None) -> None:
+        """Write a batch of task starts, waits, work starts and ends, then recount the run's tasks;
+        and what the tasks logged and their model calls (`observed`), adding to the run's counts.
 
         A task whose result a checkpoint already holds is announced again by LangGraph when a
         run resumes; its succeeded row stays as it is. A task cut off by a crash (running or
         interrupted in an earlier attempt) is replaced by its new execution; a task that failed
         in an earlier attempt keeps that record beside the new one.
         """
-        if not events:
+        if not events and not observed:
             return
         batch = _merge(self.claim, events)
+        # The rows are made before the transaction: on SQLite it holds the one write lock, which
+        # the saver's checkpoint writes wait for.
+        rows = self._observed_rows(observed) if observed else None
         with self._store.transaction() as conn:
-            self._fence(conn)
+            self._fence(conn, **self._observed_counts(observed))
+            if rows:
+                self._insert_observed(conn, rows)
+            if not events:
+                return
             if batch.new_rows:
                 self._insert_started(conn, batch.new_rows)
             # One executemany per set of columns changed (waits; work starts; ends; or a mix).
@@ -184,6 +206,53 @@ class FencedRun:
                     params,
                 )
             conn.execute(self._store.recount(self.claim.run_id))
+
+    @staticmethod
+    def _observed_counts(observed: Pending | None) -> dict[str, Any]:
+        """The run's counts to add for a batch of observations (none: nothing to add)."""
+        if not observed:
+            return {}
+        counts: dict[str, Any] = {}
+        for column, amount in (
+            ("warnings", observed.warnings),
+            ("errors", observed.errors),
+            ("model_calls", len(observed.calls)),
+            ("input_tokens", sum(c["input_tokens"] for c in observed.calls)),
+            ("output_tokens", sum(c["output_tokens"] for c in observed.calls)),
+            ("cost_usd", sum(c["cost_usd"] or 0.0 for c in observed.calls)),
+        ):
+            if amount:
+                counts[column] = runs.c[column] + amount
+        return counts
+
+    def _observed_rows(self, observed: Pending) -> dict[Table, list[dict[str, Any]]]:
+        """The rows of a batch of observations, by table (inputs and outputs made safe here, in
+        the writer's thread: bounded, secret-named keys redacted)."""
+        mine = {"run_id": self.claim.run_id, "attempt": self.claim.attempt}
+        io = {
+            task_id: {
+                **mine,
+                "task_id": task_id,
+                "input": self.redactor.redacted(given),
+                "output": self.redactor.redacted(wrote),
+            }
+            for task_id, given, wrote in observed.io
+        }
+        return {
+            run_logs: [{**mine, **row} for row in log_rows(observed.logs)],
+            run_model_calls: [{**mine, **call} for call in observed.calls],
+            run_task_io: list(io.values()),
+        }
+
+    @staticmethod
+    def _insert_observed(conn: Connection, rows: dict[Table, list[dict[str, Any]]]) -> None:
+        for table, table_rows in rows.items():
+            if not table_rows:
+                continue
+            if table is run_task_io:
+                upsert(conn, table, table_rows, ("run_id", "task_id", "attempt"))
+            else:
+                conn.execute(table.insert(), table_rows)
 
     def _insert_started(self, conn: Connection, new_rows: dict[str, dict[str, Any]]) -> None:
         ids = list(new_rows)

@@ -26,6 +26,7 @@ from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
 from orchestrator.forks import copy_until, state_update, writer_of
+from orchestrator.observe.reads import ObservationReader
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
 from orchestrator.runs import RunStore, new_run_id
@@ -62,6 +63,7 @@ class Orchestrator:
             except (psycopg.Error, sqlite3.Error) as exc:
                 raise describe_connection_error(exc, self.engine.url) from None
         self.store = RunStore(self.engine, read_only=read_only)
+        self.observations = ObservationReader(self.engine)  # what its tasks logged, its model calls
         self.presets = PresetStore(self.engine, read_only=read_only)
         self._registry: WorkflowRegistry | None = None
 

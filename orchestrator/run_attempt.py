@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +35,9 @@ from orchestrator.graph_run import (
     resume_answer,
     shielded,
 )
+from orchestrator.observe import capture
+from orchestrator.observe.model_calls import ModelCallRecorder, with_recorder
+from orchestrator.observe.redact import Redactor
 from orchestrator.outage import (
     MAX_BACKOFF_SECONDS,
     OUTAGE_REASON,
@@ -73,12 +77,28 @@ class RunAttempt:
         gate: WriteGate,
         registry: WorkflowRegistry,
         trust_seconds: float,
+        log_level: int | None = logging.INFO,
+        log_lines_per_task: int = 1000,
+        log_count_level: int = logging.WARNING,
+        model_prices: Mapping[str, Mapping[str, float]] | None = None,
+        redact_keys: Sequence[str] | None = None,
     ):
         self.row = row
         self.claim = Claim(row["run_id"], row["attempt"])
         self.claims = claims
-        self.run = claims.fenced(self.claim)  # every write of the run goes through the fence
-        self.recorder = TaskRecorder(self.run)
+        # Every write of the run goes through the fence.
+        self.run = claims.fenced(self.claim, Redactor(redact_keys) if redact_keys is not None else None)
+        # What its tasks log and the model calls they make (orchestrator.observe), written with
+        # the task events.
+        self.observations = capture.RunObservations(
+            self.run_id,
+            level=logging.CRITICAL + 1 if log_level is None else log_level,
+            lines_per_task=log_lines_per_task,
+            count_level=log_count_level,
+        )
+        self.catch_logs = log_level is not None
+        self.model_prices = model_prices or {}
+        self.recorder = TaskRecorder(self.run, self.observations)
         self.saver, self.gate, self.registry = saver, gate, registry
         # A claim confirmed within one heartbeat cannot have been taken over: another executor
         # only takes a run whose heartbeat is stale_after_seconds old (several heartbeats). A
@@ -150,7 +170,11 @@ class RunAttempt:
             )
             watch_run(self.run_id, self.gate)
             open_metrics(self.run_id, self.recorder)  # record_metric in its nodes: through the fence
+            if self.catch_logs:
+                capture.install(self.observations.level)
+                capture.watch(self.observations)
             cfg, max_concurrency = graph_config(self.run_id, spec, self.row["input"], self.row["config"])
+            cfg = with_recorder(cfg, ModelCallRecorder(self.observations, self.model_prices))
             builder = spec.build()
             if max_concurrency is not None:
                 builder = limit_concurrency(builder, max_concurrency)
@@ -206,6 +230,7 @@ class RunAttempt:
                 flusher.cancel()
             release_run(self.run_id)
             close_metrics(self.run_id)
+            capture.unwatch(self.observations)
 
     def _say_lost(self) -> None:
         logger.warning(

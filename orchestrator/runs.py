@@ -35,7 +35,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.db import db_now, run_answers, run_metrics, run_tasks, runs, seconds_between, utcnow
+from orchestrator.db import (
+    db_now,
+    run_answers,
+    run_logs,
+    run_metrics,
+    run_model_calls,
+    run_task_io,
+    run_tasks,
+    runs,
+    seconds_between,
+    utcnow,
+)
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
@@ -284,14 +295,20 @@ class RunStore:
         )
 
     def delete_run(self, run_id: str, *, expected: Iterable[str] | None = None) -> bool:
-        """Delete a run's row and its task rows (checkpoints are the saver's to delete); with
+        """Delete a run's row, its task rows, logs and model calls (checkpoints are the saver's to delete); with
         `expected`, only if its status is one of those. Whether a row was deleted."""
         stmt = delete(runs).where(runs.c.run_id == run_id)
         if expected is not None:
             stmt = stmt.where(runs.c.status.in_(list(expected)))
         with self._write() as conn:
             # (A trigger deletes the tasks first, so the node rollup still knows their workflow.)
-            return conn.execute(stmt).rowcount > 0
+            if conn.execute(stmt).rowcount == 0:
+                return False
+            # What its tasks logged and its model calls go with it (orchestrator.observe).
+            conn.execute(delete(run_logs).where(run_logs.c.run_id == run_id))
+            conn.execute(delete(run_model_calls).where(run_model_calls.c.run_id == run_id))
+            conn.execute(delete(run_task_io).where(run_task_io.c.run_id == run_id))
+            return True
 
     # -- answers to interrupts (orchestrator.answers decides; this stores) ---------------------
 

@@ -10,11 +10,14 @@ from typing import Any
 
 from orchestrator.db import utcnow
 from orchestrator.fenced_run import FencedRun, TaskEvent
+from orchestrator.observe.capture import RunObservations
 from orchestrator.status import TaskStatus
 
 # Task events are written at least this often while a run goes (or when this many wait).
 FLUSH_SECONDS = 0.25
 FLUSH_EVENTS = 500
+# ... or when this many log lines and model calls wait.
+FLUSH_LINES = 5000
 
 
 class TaskRecorder:
@@ -24,8 +27,10 @@ class TaskRecorder:
     step), so `run_tasks` never says a task succeeded whose result a crash or an outage lost:
     until then the row says it is running."""
 
-    def __init__(self, run: FencedRun):
+    def __init__(self, run: FencedRun, observations: RunObservations | None = None):
         self.run = run
+        # What the run's tasks log and their model calls (orchestrator.observe), written with the events.
+        self.observations = observations if observations is not None else RunObservations(run.run_id)
         self.pending: list[TaskEvent] = []
         # Ends of tasks whose writes are not saved yet, and the tasks whose writes are.
         self.held: dict[str, TaskEvent] = {}
@@ -35,6 +40,8 @@ class TaskRecorder:
         # When a task gave its concurrency slot back: its work's end, as the node saw it (the end
         # event of LangGraph's task stream comes a moment later).
         self.work_done: dict[str, dt.datetime] = {}
+        # What each running task was given (its input, kept until it ends with what it wrote).
+        self.inputs: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         # Metrics its nodes recorded (orchestrator.record_metric), written with the next batch:
         # a node's own write from the event loop would wait on the savers' (SQLite's one writer).
@@ -51,8 +58,11 @@ class TaskRecorder:
         now = utcnow()
         if "triggers" in chunk:
             self.pending.append(TaskEvent(chunk["id"], chunk["name"], now, "start", step=self.step))
+            self.inputs[chunk["id"]] = chunk.get("input")
             return
         now = self.work_done.pop(chunk["id"], now)
+        self.observations.task_ended(chunk["id"], chunk["name"])
+        self.observations.add_io(chunk["id"], self.inputs.pop(chunk["id"], None), chunk.get("result"))
         error = chunk.get("error")
         if error is not None:
             status, message = TaskStatus.FAILED, f"{type(error).__name__}: {error}"
@@ -93,7 +103,7 @@ class TaskRecorder:
 
     @property
     def full(self) -> bool:
-        return len(self.pending) >= FLUSH_EVENTS
+        return len(self.pending) >= FLUSH_EVENTS or len(self.observations) >= FLUSH_LINES
 
     async def flush(self) -> bool:
         """Write what is pending (True if there was something to write); on a database error the
@@ -101,10 +111,11 @@ class TaskRecorder:
         async with self._lock:
             with self._metrics_lock:
                 metrics, self.metrics = self.metrics, []
-            if not self.pending and not metrics:
+            observed = self.observations.take()
+            if not self.pending and not metrics and not observed:
                 return False
             events, self.pending = self.pending, []
-            write = asyncio.ensure_future(asyncio.to_thread(self._write, events, metrics))
+            write = asyncio.ensure_future(asyncio.to_thread(self._write, events, observed, metrics))
             try:
                 await asyncio.shield(write)
             except asyncio.CancelledError:
@@ -116,11 +127,14 @@ class TaskRecorder:
                 self.pending[:0] = events
                 with self._metrics_lock:
                     self.metrics[:0] = metrics
+                self.observations.put_back(observed)
                 raise
             return True
 
-    def _write(self, events: list[TaskEvent], metrics: list[tuple[str, float, int | None]]) -> None:
-        if events:
-            self.run.record_task_events(events)
+    def _write(
+        self, events: list[TaskEvent], observed: Any, metrics: list[tuple[str, float, int | None]]
+    ) -> None:
+        if events or observed:
+            self.run.record_task_events(events, observed)
         if metrics:
             self.run.record_metrics(metrics)

@@ -192,7 +192,9 @@ def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
             {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
         ]
         edits = run_notes.edits(orch, args.run_id)
-        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "edits": edits})
+        # The run's row holds its model calls' totals; per node and model here.
+        model_usage = orch.observations.model_calls_by_node(args.run_id)
+        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "edits": edits, "model_usage": model_usage})
     finally:
         orch.engine.dispose()
     return 0

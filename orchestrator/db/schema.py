@@ -127,6 +127,15 @@ runs = Table(
     # Added by migration 0017: the latest value of each metric the run recorded, by name
     # (run_metrics has every value), read as `metrics.<name>` fields.
     Column("metrics", JSONType),
+    # Added by migration 0018: what the run's tasks logged at WARNING and at ERROR or above
+    # (orchestrator.observe), and its model calls, their tokens and their cost (US dollars, from
+    # the configured prices; 0 for models without a price).
+    Column("warnings", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("model_calls", Integer, nullable=False, default=0),
+    Column("input_tokens", BigInteger, nullable=False, default=0),
+    Column("output_tokens", BigInteger, nullable=False, default=0),
+    Column("cost_usd", Float, nullable=False, default=0.0),
     Index("ix_runs_parent_run_id", "parent_run_id"),
     # Migration 0012 ended these with run_id, the page's tie-break: a deep page skips on the index.
     Index("ix_runs_status_created_at", "status", "created_at", "run_id"),
@@ -246,6 +255,61 @@ run_metrics = Table(
     Column("step", Integer, primary_key=True),
     Column("value", Float, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+)
+
+
+# Migration 0018: what a run's tasks logged (orchestrator.observe), kept per task and attempt,
+# bounded per task (the cut marked by a last line saying how many were dropped). Deleted with
+# the run (RunStore.delete_run). `level` is logging's number (WARNING = 30).
+_LOG_ID = BigInteger().with_variant(Integer, "sqlite")
+
+run_logs = Table(
+    "run_logs",
+    metadata,
+    Column("id", _LOG_ID, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("node", String(200), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("logger", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_run_logs_run_id_id", "run_id", "id"),
+    Index("ix_run_logs_run_id_task_id_id", "run_id", "task_id", "id"),
+)
+
+# Migration 0018: every chat-model or LLM call made inside a run (LangChain's callbacks), with
+# its tokens from the response's usage and its cost from the configured prices (None: no price).
+run_model_calls = Table(
+    "run_model_calls",
+    metadata,
+    Column("id", _LOG_ID, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("task_id", String(64)),
+    Column("node", String(200)),
+    Column("attempt", Integer, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("latency_seconds", Float),
+    Column("input_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("cached_tokens", Integer, nullable=False),
+    Column("cost_usd", Float),
+    Column("error", Text),
+    Index("ix_run_model_calls_run_id_id", "run_id", "id"),
+)
+
+# Migration 0018: what each task was given and what it wrote (LangGraph's task stream), bounded
+# in size, with the values of secret-named keys redacted (orchestrator.observe.redact).
+run_task_io = Table(
+    "run_task_io",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("task_id", String(64), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("input", JSONType),
+    Column("output", JSONType),
 )
 
 # Migration 0007: named input + config per workflow (a team's "assistants").
