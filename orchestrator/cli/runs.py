@@ -56,7 +56,8 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
 COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_failed": "failed"}
 
 
-def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+def filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runs page's filters as flags (`runs`, `export`)."""
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
     for name, flag in COUNT_FLAGS.items():
@@ -65,6 +66,10 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
+
+
+def _runs_arguments(parser: argparse.ArgumentParser) -> None:
+    filter_arguments(parser)
     parser.add_argument("--sort", default="created_at", help="column to sort by")
     parser.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     parser.add_argument("--limit", default="50", help="at most this many runs (default 50)")
@@ -72,8 +77,8 @@ def _runs_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-@command("runs", "list runs with the dashboard's filters", _runs_arguments)
-def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+def filter_from_args(args: argparse.Namespace) -> RunFilter:
+    """The RunFilter of `filter_arguments`' flags (a bad value: one sentence)."""
     counts: dict[str, Any] = {
         key: parse_count(
             value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
@@ -81,7 +86,7 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         for key, value in vars(args).items()
         if key.endswith(("_min", "_max")) and value is not None
     }
-    filters = RunFilter(
+    return RunFilter(
         statuses=args.status,
         workflows=args.workflow,
         text=args.search,
@@ -89,6 +94,11 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         created_to=parse_time(args.until, "--until") if args.until is not None else None,
         **counts,
     )
+
+
+@command("runs", "list runs with the dashboard's filters", _runs_arguments)
+def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    filters = filter_from_args(args)
     limit, offset = parse_count(args.limit, "--limit", low=1), parse_count(args.offset, "--offset")
     orch = Orchestrator(reading(config))
     try:

@@ -9,6 +9,7 @@ The names below are the layer's public surface; import them from `orchestrator.d
 """
 
 from orchestrator.db.dialect import (
+    analyze_after_bulk_write,
     bin_index,
     db_now,
     dialect_insert,
@@ -59,6 +60,7 @@ __all__ = [
     "VERSION_TABLE",
     "JSONType",
     "UTCDateTime",
+    "analyze_after_bulk_write",
     "backend_label",
     "bin_index",
     "check_database",

@@ -1,0 +1,176 @@
+"""Moving runs between backends (orchestrator.transfer; the CLI's export, import, migrate).
+
+The runs are real: made by the executor on the source backend (succeeded, failed, answered,
+cancelled, interrupted, a fork), then exported and imported, or migrated, into the other
+backend, and compared with `verify` (rows, checkpoints per namespace, latest state through
+LangGraph). Each test gets fresh databases; the sources are made once per module and backend.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from orchestrator.checkpointer import open_sync_saver
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import make_engine
+from orchestrator.db.schema import runs
+from orchestrator.executor import Executor
+from orchestrator.history import checkpoint_history
+from orchestrator.operations import Orchestrator
+from orchestrator.transfer import export_runs, import_file, open_backend, verify
+from tests.helpers import with_workflows
+from tests.processes import wait_status
+from tests.rollup_check import assert_rollup_matches
+
+WORKFLOWS = {
+    "gated": "tests.engine_workflows:build_gated",
+    "questions": "tests.interrupt_workflows:build_two_questions",
+}
+APPROVAL_INPUT = {"goal": "Write the intro; write the body", "require_approval": True}
+
+
+def _config(mode: str, where: str) -> OrchestratorConfig:
+    place = {"sqlite_path": where} if mode == "sqlite" else {"postgres_uri": where}
+    return with_workflows(
+        OrchestratorConfig(checkpoint_mode=mode, env_file=None, **place),  # type: ignore[arg-type]
+        WORKFLOWS,
+        heartbeat_seconds=0.2,
+        stale_after_seconds=30,
+        concurrency=4,
+    )
+
+
+@pytest.fixture(scope="module")
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A factory of empty databases of either backend, dropped at the module's end."""
+    made: list[str] = []
+
+    def new(mode: str) -> OrchestratorConfig:
+        if mode == "sqlite":
+            return _config("sqlite", str(tmp_path_factory.mktemp("db") / "orchestrator.db"))
+        admin = request.getfixturevalue("postgres_admin")
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return _config("postgres", make_url(admin).set(database=name).render_as_string(hide_password=False))
+
+    yield new
+    if made:
+        admin = request.getfixturevalue("postgres_admin")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def execute(config: OrchestratorConfig, *run_ids: str) -> None:
+    """Run an executor until every given run rests."""
+    orch = Orchestrator(config)
+    executor = Executor(config, engine=orch.engine, concurrency=4, poll_seconds=0.05)
+    executor.start()
+    try:
+        for run_id in run_ids:
+            wait_status(orch, run_id)
+    finally:
+        executor.stop(grace=1)
+        orch.engine.dispose()
+
+
+def make_runs(config: OrchestratorConfig, tmp_path: Path) -> dict[str, str]:
+    """Runs of every resting status, made by the executor; their ids by what they are."""
+    orch = Orchestrator(config)
+    try:
+        ids = {
+            "succeeded": orch.launch("simulate", {"tasks": 3, "delay_ms": 0}, ["moved"]),
+            "failed": orch.launch("simulate", {"tasks": 2, "delay_ms": 0, "fail_rate": 1.0}),
+            "approved": orch.launch("plan_execute", APPROVAL_INPUT),
+            "questions": orch.launch("questions", {"topic": "move"}),
+            "cancelled": orch.launch("simulate", {"tasks": 1}),
+        }
+        orch.cancel(ids["cancelled"])
+        execute(config, *(ids[k] for k in ("succeeded", "failed", "approved", "questions")))
+        orch.approve(ids["approved"], ["alpha task"], answered_by="ana")
+        pending = orch.pending_interrupts(ids["questions"])
+        orch.reject(ids["questions"], "not now", interrupt_id=pending[0]["id"], answered_by="bo")
+        history = checkpoint_history(config, ids["succeeded"])
+        ids["fork"] = orch.fork(ids["succeeded"], history[len(history) // 2]["checkpoint_id"])
+        execute(config, ids["approved"], ids["fork"])
+    finally:
+        orch.engine.dispose()
+    return ids
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def source(request: pytest.FixtureRequest, databases: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A backend holding runs the executor made (made once per module), and their ids."""
+    config = databases(request.param)
+    ids = make_runs(config, tmp_path_factory.mktemp("runs"))
+    return config, ids
+
+
+def other(mode: str) -> str:
+    return "postgres" if mode == "sqlite" else "sqlite"
+
+
+def verified(source_config: OrchestratorConfig, target_config: OrchestratorConfig) -> Any:
+    with (
+        open_backend(source_config, writable=False) as left,
+        open_backend(target_config, writable=False) as right,
+    ):
+        return verify(left, right)
+
+
+def counts(config: OrchestratorConfig) -> tuple[int, int]:
+    """Runs, and checkpoints of all threads (through the saver)."""
+    engine = make_engine(config)
+    try:
+        with engine.connect() as conn:
+            n_runs = conn.scalar(select(func.count()).select_from(runs)) or 0
+    finally:
+        engine.dispose()
+    with open_sync_saver(config) as saver:
+        n_checkpoints = sum(1 for _ in saver.list(None))
+    return n_runs, n_checkpoints
+
+
+# -- export / import --------------------------------------------------------------------------
+
+
+def test_export_import_round_trip_to_the_other_backend(source: Any, databases: Any, tmp_path: Path) -> None:
+    config, ids = source
+    statuses = {Orchestrator(config).get_run(r)["status"] for r in ids.values()}
+    assert statuses == {"succeeded", "failed", "cancelled"}, statuses
+    target = databases(other(config.checkpoint_mode))
+    path = tmp_path / "runs.jsonl.gz"
+    exported = export_runs(config, path, None)
+    assert exported.runs == len(ids) and exported.checkpoints > 20
+    with gzip.open(path, "rt") as f:
+        kinds = [json.loads(line)["kind"] for line in f]
+    assert kinds[0] == "header" and kinds[-1] == "end" and kinds.count("run") == len(ids)
+
+    loaded = import_file(target, path)
+    assert sorted(loaded.imported) == sorted(ids.values())
+    assert loaded.checkpoints == exported.checkpoints and loaded.writes == exported.writes
+    check = verified(config, target)
+    assert check.ok, check.differences
+    assert check.runs == len(ids) and check.checkpoints == exported.checkpoints
+    before = counts(target)
+
+    again = import_file(target, path)  # a no-op
+    assert again.imported == [] and sorted(again.unchanged) == sorted(ids.values())
+    assert counts(target) == before
+    engine = make_engine(target)
+    try:
+        assert_rollup_matches(engine)
+    finally:
+        engine.dispose()
