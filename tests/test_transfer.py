@@ -17,18 +17,19 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine
+from orchestrator.db import make_engine, schema_version
 from orchestrator.db.schema import runs
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from orchestrator.transfer import export_runs, import_file, open_backend, verify
 from tests.helpers import with_workflows
+from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.processes import wait_status
 from tests.rollup_check import assert_rollup_matches
 
@@ -134,6 +135,8 @@ def counts(config: OrchestratorConfig) -> tuple[int, int]:
     """Runs, and checkpoints of all threads (through the saver)."""
     engine = make_engine(config)
     try:
+        if schema_version(engine) is None:
+            return 0, 0  # nothing was ever written here
         with engine.connect() as conn:
             n_runs = conn.scalar(select(func.count()).select_from(runs)) or 0
     finally:
@@ -174,3 +177,131 @@ def test_export_import_round_trip_to_the_other_backend(source: Any, databases: A
         assert_rollup_matches(engine)
     finally:
         engine.dispose()
+
+
+def _cut(path: Path, keep: float) -> Path:
+    """A copy of a plain-text export with only the first `keep` share of its lines."""
+    lines = path.read_text().splitlines(keepends=True)
+    cut = path.with_name("cut.jsonl")
+    cut.write_text("".join(lines[: int(len(lines) * keep)]))
+    return cut
+
+
+def test_a_cut_short_corrupt_or_newer_file_is_refused_with_its_line_and_nothing_imported(
+    source: Any, databases: Any, tmp_path: Path
+) -> None:
+    config, _ids = source
+    target = databases(other(config.checkpoint_mode))
+    path = tmp_path / "runs.jsonl"
+    export_runs(config, path)
+    lines = path.read_text().splitlines(keepends=True)
+
+    cut = _cut(path, 0.6)
+    outcome = call_cli("import", str(cut), *database_args(target))
+    assert_one_error_line(outcome, f"line {int(len(lines) * 0.6) + 1}", "cut short")
+    assert counts(target) == (0, 0)
+
+    # gzip cut in the middle of its bytes
+    gz = tmp_path / "runs.jsonl.gz"
+    export_runs(config, gz)
+    data = gz.read_bytes()
+    (tmp_path / "half.jsonl.gz").write_bytes(data[: len(data) // 2])
+    outcome = call_cli("import", str(tmp_path / "half.jsonl.gz"), *database_args(target))
+    assert_one_error_line(outcome, "line ", "cut short or corrupt")
+    assert counts(target) == (0, 0)
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("".join(lines[:5]) + '{"kind": "checkpoint", "run_id"\n' + "".join(lines[6:]))
+    assert_one_error_line(call_cli("import", str(broken), *database_args(target)), "line 6", "not valid JSON")
+    newer = tmp_path / "newer.jsonl"
+    head = json.loads(lines[0]) | {"version": 99}
+    newer.write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
+    assert_one_error_line(call_cli("import", str(newer), *database_args(target)), "line 1", "version 99")
+    assert counts(target) == (0, 0)
+
+
+def test_a_run_there_with_other_content_is_reported_then_skipped_or_replaced(
+    source: Any, databases: Any, tmp_path: Path
+) -> None:
+    config, ids = source
+    target = databases(other(config.checkpoint_mode))
+    path = tmp_path / "runs.jsonl"
+    export_runs(config, path)
+    assert import_file(target, path).runs == len(ids)
+    engine = make_engine(target)
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.run_id == ids["failed"]).values(tags=["changed here"]))
+        outcome = call_cli("import", str(path), *database_args(target))
+        assert_one_error_line(outcome, "1 run(s)", ids["failed"], "--on-conflict")
+        skipped = call_cli("import", str(path), "--on-conflict", "skip", *database_args(target))
+        assert skipped.code == 0 and f"skipped {ids['failed']}" in skipped.out
+        assert Orchestrator(target).get_run(ids["failed"])["tags"] == ["changed here"]
+        replaced = call_cli("import", str(path), "--on-conflict", "replace", *database_args(target))
+        assert replaced.code == 0 and "replaced 1" in replaced.out, replaced
+    finally:
+        engine.dispose()
+    check = verified(config, target)
+    assert check.ok, check.differences
+
+
+# -- migrate ------------------------------------------------------------------------------------
+
+
+def test_migrate_copies_verifies_and_a_second_run_changes_nothing(source: Any, databases: Any) -> None:
+    config, ids = source
+    target = databases(other(config.checkpoint_mode))
+    where = ["--postgres-uri", target.postgres_uri] if target.checkpoint_mode == "postgres" else []
+    where = where or ["--sqlite-path", str(target.sqlite_path)]
+    # The source is the configured backend; the flag names where the other one is.
+    own = ["--mode", config.checkpoint_mode]
+    own += ["--sqlite-path", str(config.sqlite_path)] if config.checkpoint_mode == "sqlite" else []
+    own += ["--postgres-uri", str(config.postgres_uri)] if config.checkpoint_mode == "postgres" else []
+    dry = call_cli("migrate", "--to", target.checkpoint_mode, "--dry-run", *own, *where)
+    assert dry.code == 0 and f"would copy {len(ids)} runs" in dry.out, dry
+    assert counts(target) == (0, 0)
+
+    first = call_cli("migrate", "--to", target.checkpoint_mode, "--batch", "2", *own, *where)
+    assert first.code == 0, first
+    assert f"copied {len(ids)} runs" in first.out and "0 differences" in first.out
+    before = counts(target)
+    second = call_cli("migrate", "--to", target.checkpoint_mode, *own, *where)
+    assert (
+        second.code == 0 and "copied 0 runs" in second.out and f"{len(ids)} were already there" in second.out
+    )
+    assert counts(target) == before == counts(config)
+
+
+def test_migrate_names_a_run_that_differs_and_never_prints_the_password(
+    source: Any, databases: Any, password_role: str
+) -> None:
+    config, ids = source
+    password = make_url(password_role).password
+    assert password
+    if config.checkpoint_mode == "sqlite":
+        # A target that refuses the password: one sentence, without it.
+        wrong = make_url(password_role).set(password="hunter2-wrong", database="postgres")
+        uri = wrong.render_as_string(hide_password=False)
+        outcome = call_cli(
+            "migrate", "--to", "postgres", "--postgres-uri", uri, "--sqlite-path", str(config.sqlite_path)
+        )
+        assert outcome.code == 1 and "hunter2-wrong" not in outcome.out + outcome.err, outcome
+        dry = call_cli(
+            "migrate", "--to", "postgres", "--dry-run", "--postgres-uri", password_role,
+            "--sqlite-path", str(config.sqlite_path),
+        )  # fmt: skip
+        assert dry.code == 0 and ":***@" in dry.out and password not in dry.out + dry.err, dry
+        return
+    target = databases("sqlite")
+    first = call_cli("migrate", "--to", "sqlite", "--sqlite-path", str(target.sqlite_path),
+                     "--mode", "postgres", "--postgres-uri", str(config.postgres_uri))  # fmt: skip
+    assert first.code == 0, first
+    engine = make_engine(target)
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.run_id == ids["succeeded"]).values(tasks_failed=7))
+    finally:
+        engine.dispose()
+    check = verified(config, target)
+    assert [d.split(":")[0] for d in check.differences] == [ids["succeeded"]]
+    assert "tasks_failed" in check.differences[0]
