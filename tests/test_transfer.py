@@ -8,6 +8,7 @@ LangGraph). Each test gets fresh databases; the sources are made once per module
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 import uuid
@@ -21,14 +22,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from orchestrator.checkpointer import open_sync_saver
+from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, schema_version
 from orchestrator.db.schema import runs
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
-from orchestrator.transfer import export_runs, import_file, open_backend, verify
-from tests.helpers import with_workflows
+from orchestrator.status import RunStatus
+from orchestrator.transfer import export_runs, import_file, migrate, open_backend, verify
+from tests.helpers import wait_for, with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.processes import wait_status
 from tests.rollup_check import assert_rollup_matches
@@ -305,3 +308,85 @@ def test_migrate_names_a_run_that_differs_and_never_prints_the_password(
     check = verified(config, target)
     assert [d.split(":")[0] for d in check.differences] == [ids["succeeded"]]
     assert "tasks_failed" in check.differences[0]
+
+
+def test_a_migration_stopped_half_way_ends_verified_when_run_again(source: Any, databases: Any) -> None:
+    config, ids = source
+    target = databases(other(config.checkpoint_mode))
+    moved = 0
+
+    def stop_at_the_third_run(n: int) -> None:
+        nonlocal moved
+        moved += n
+        if moved == 3:
+            raise KeyboardInterrupt  # as a person's Ctrl-C between two runs
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate(config, target, progress=stop_at_the_third_run)
+    assert counts(target)[0] == 3
+    again = migrate(config, target)
+    assert len(again.load.unchanged) == 3 and len(again.load.imported) == len(ids) - 3
+    assert again.verification is not None and again.verification.ok, again.verification
+    assert counts(target) == counts(config)
+
+
+# -- a moved run goes on ----------------------------------------------------------------------
+
+
+def test_an_interrupted_and_a_waiting_run_moved_to_postgres_finish_there(
+    databases: Any, tmp_path: Path
+) -> None:
+    sqlite, postgres = databases("sqlite"), databases("postgres")
+    sqlite.postgres_uri = postgres.postgres_uri
+    orch = Orchestrator(sqlite)
+    gated = orch.launch("gated", {"dir": str(tmp_path), "tasks": 4, "allow": 2, "delay_ms": 0, "fan_out": 4})
+    waiting = orch.launch("plan_execute", APPROVAL_INPUT)
+    executor = Executor(sqlite, engine=orch.engine, concurrency=4, poll_seconds=0.05)
+    executor.start()
+    wait_status(orch, waiting)
+    wait_for(lambda: orch.get_run(gated)["tasks_completed"] == 3, what="plan and two steps of the gated run")
+    executor.stop(grace=0)  # the gated run goes back to the queue, its steps checkpointed
+    claims = ClaimStore(orch.engine)
+    assert claims.claim_queued("gone-worker", 1, run_id=gated)  # a worker takes it, then dies
+    with orch.engine.begin() as conn:
+        old = orch.get_run(gated)["heartbeat_at"] - dt.timedelta(hours=1)
+        conn.execute(update(runs).where(runs.c.run_id == gated).values(heartbeat_at=old))
+    assert claims.mark_stale_interrupted(30) == [gated]
+    assert orch.get_run(gated)["status"] == RunStatus.INTERRUPTED
+    assert orch.get_run(waiting)["status"] == RunStatus.AWAITING_INPUT
+    before = {r: [h["checkpoint_id"] for h in checkpoint_history(sqlite, r)] for r in (gated, waiting)}
+
+    refused = call_cli(
+        "migrate", "--to", "postgres", *database_args(sqlite), "--postgres-uri", str(postgres.postgres_uri)
+    )
+    assert_one_error_line(refused, "1 run(s) are still queued, running or waiting", "--include-active")
+    moved = call_cli("migrate", "--to", "postgres", "--include-active", *database_args(sqlite),
+                     "--postgres-uri", str(postgres.postgres_uri))  # fmt: skip
+    assert moved.code == 0 and "0 differences" in moved.out, moved
+    # The source copy of the waiting run is fenced and marked: no executor there takes it again.
+    left = orch.get_run(waiting)
+    assert left["status"] == RunStatus.CANCELLED and left["error"].startswith("Moved to ")
+    orch.engine.dispose()
+
+    there = Orchestrator(postgres)
+    try:
+        for run_id in (gated, waiting):
+            history = [h["checkpoint_id"] for h in checkpoint_history(postgres, run_id)]
+            assert history == before[run_id]
+        assert there.get_run(waiting)["status"] == RunStatus.AWAITING_INPUT
+        assert there.approve(waiting, ["alpha task"], answered_by="ana") == "queued"
+        there.resume(gated)
+        (tmp_path / "open").write_text("go")
+        execute(postgres, gated, waiting)
+        for run_id in (gated, waiting):
+            run = there.get_run(run_id)
+            assert run["status"] == RunStatus.SUCCEEDED, run["error"]
+            history = [h["checkpoint_id"] for h in checkpoint_history(postgres, run_id)]
+            assert history[: len(before[run_id])] == before[run_id] and len(history) > len(before[run_id])
+        assert there.get_run(waiting)["state_snapshot"]["plan"] == ["alpha task"]
+        # A fork of a moved run, from a checkpoint made before the move, runs there too.
+        fork = there.fork(gated, before[gated][-1])
+        execute(postgres, fork)
+        assert there.get_run(fork)["status"] == RunStatus.SUCCEEDED
+    finally:
+        there.engine.dispose()

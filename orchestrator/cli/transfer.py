@@ -10,7 +10,7 @@ from collections.abc import Callable
 from orchestrator.cli.base import command, reading
 from orchestrator.cli.runs import filter_arguments, filter_from_args
 from orchestrator.config import OrchestratorConfig
-from orchestrator.transfer import export_runs, import_file, migrate
+from orchestrator.transfer import export_runs, import_file, migrate, target_config
 
 
 def _progress(label: str, total: int | None = None) -> Callable[[int], None] | None:
@@ -98,7 +98,7 @@ def cmd_migrate(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     started = time.perf_counter()
     outcome = migrate(
         config,
-        args.to,
+        target_config(config, args.to),
         dry_run=args.dry_run,
         include_active=args.include_active,
         on_conflict=args.on_conflict,

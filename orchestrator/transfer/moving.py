@@ -192,7 +192,7 @@ def count_runs(source: Backend) -> tuple[int, int]:
 
 def migrate(
     config: OrchestratorConfig,
-    to: str,
+    target_cfg: OrchestratorConfig,
     *,
     dry_run: bool = False,
     include_active: bool = False,
@@ -200,14 +200,16 @@ def migrate(
     batch: int = BATCH,
     progress: Progress | None = None,
 ) -> MigrationOutcome:
-    """Copy every run from the configured backend to the other one, then verify both sides.
+    """Copy every run from the `config`'s backend to `target_cfg`'s (the other backend, see
+    `target_config`), then verify both sides.
 
     Idempotent by run id and checkpoint id: a migration stopped half-way, run again, ends in
     the same state. Active runs are refused unless `include_active`; then each source copy is
     fenced and marked cancelled ("Moved to ...") before its copy is written, so only the
     target's executors go on with it.
     """
-    target_cfg = target_config(config, to)
+    if target_cfg.checkpoint_mode == config.checkpoint_mode:
+        raise InputError("migrate copies between SQLite and PostgreSQL: the target must be the other backend.")
     with open_backend(config, writable=include_active and not dry_run) as source:
         total, active = count_runs(source)
         outcome = MigrationOutcome(source.name, target_cfg.display_name, runs=total, active=active)
