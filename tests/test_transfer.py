@@ -29,6 +29,8 @@ from orchestrator.db.schema import runs
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
+from orchestrator.run_queries import RunFilter
+from orchestrator.runs import RunStore
 from orchestrator.status import RunStatus
 from orchestrator.transfer import export_runs, import_file, migrate, open_backend, verify
 from tests.helpers import wait_for, with_workflows
@@ -178,6 +180,12 @@ def test_export_import_round_trip_to_the_other_backend(source: Any, databases: A
     engine = make_engine(target)
     try:
         assert_rollup_matches(engine)
+        # The search index (SQLite's FTS table, kept by triggers) finds the imported runs.
+        found = RunStore(engine).count_matching(RunFilter(text="moved"), cap=None).value
+        assert (
+            found >= 1
+            and found == Orchestrator(config).store.count_matching(RunFilter(text="moved"), cap=None).value
+        )
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ The names below are the layer's public surface; import them from `orchestrator.d
 from orchestrator.db.dialect import (
     analyze_after_bulk_write,
     bin_index,
+    commit_without_waiting,
     db_now,
     dialect_insert,
     grouped_percentiles,
@@ -65,6 +66,7 @@ __all__ = [
     "bin_index",
     "check_database",
     "check_schema",
+    "commit_without_waiting",
     "database_label",
     "db_now",
     "describe_connection_error",

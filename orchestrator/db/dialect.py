@@ -306,3 +306,11 @@ def analyze_after_bulk_write(engine: Engine) -> None:
             conn.execute(text("ANALYZE"))
             conn.execute(text("PRAGMA optimize"))
             conn.commit()
+
+
+def commit_without_waiting(conn: Connection) -> None:
+    """This transaction commits without waiting for the disk (a bulk load that can be repeated):
+    PostgreSQL's synchronous_commit off for it alone; SQLite's engine connections already commit
+    so (synchronous=NORMAL in WAL mode, orchestrator.db.engines)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL synchronous_commit = off"))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import WRITES_IDX_MAP, BaseCheckpointSaver
 from sqlalchemy import Engine, delete, insert, select
 
-from orchestrator.db import dialect_insert
+from orchestrator.db import commit_without_waiting, dialect_insert
 from orchestrator.db.schema import presets, run_answers, run_tasks, runs
 from orchestrator.transfer.records import decode_row, encode_row, untyped
 
@@ -199,6 +199,7 @@ class Loader:
         assert self._run is not None
         run = self._run
         with self.engine.begin() as conn:
+            commit_without_waiting(conn)
             conn.execute(insert(runs).values(run["row"]))
             if run["tasks"]:
                 conn.execute(insert(run_tasks), run["tasks"])

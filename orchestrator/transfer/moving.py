@@ -44,7 +44,7 @@ def open_backend(config: OrchestratorConfig, *, writable: bool) -> Iterator[Back
             setup_saver_tables(config, engine)
         else:
             check_schema(engine)
-        with open_sync_saver(config if writable else config.with_read_only()) as saver:
+        with open_sync_saver(config if writable else config.with_read_only(), bulk=writable) as saver:
             yield Backend(engine, saver, config.display_name)
     finally:
         engine.dispose()
