@@ -14,6 +14,7 @@ process of its own so each peak is its own (VmHWM, the peak resident memory):
 
     python -m bench.transfer                 # 200 runs
     python -m bench.transfer --runs 10000    # the README's figure
+    python -m bench.transfer --runs 10000 --only import,export
 """
 
 from __future__ import annotations
@@ -149,9 +150,12 @@ def _in_process(step: str, source: str, target: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.splitlines()[-1]))
 
 
-def run(n: int) -> list[dict[str, Any]]:
+def run(n: int, only: tuple[str, ...] = ("import", "export", "migrate")) -> list[dict[str, Any]]:
     name = f"bench_transfer_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin,
+    ):
         directory = Path(tmp)
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
@@ -164,7 +168,7 @@ def run(n: int) -> list[dict[str, Any]]:
                 ("migrate-postgres-sqlite", f"{PG_SERVER}/{name}", str(directory / "back.db")),
             ]
             figures = []
-            for step in steps:
+            for step in [s for s in steps if s[0].split("-")[0] in only]:
                 got = _in_process(*step)
                 figures.append(got)
                 print(
@@ -180,12 +184,15 @@ def run(n: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="how many runs to move (default 200)")
+    parser.add_argument(
+        "--only", default="import,export,migrate", help="the steps to measure (default: all three)"
+    )
     parser.add_argument("--measure", nargs=3, metavar=("STEP", "SOURCE", "TARGET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(*args.measure)))
         return
-    run(args.runs)
+    run(args.runs, tuple(args.only.split(",")))
 
 
 if __name__ == "__main__":

@@ -224,6 +224,13 @@ def test_a_cut_short_corrupt_or_newer_file_is_refused_with_its_line_and_nothing_
     broken = tmp_path / "broken.jsonl"
     broken.write_text("".join(lines[:5]) + '{"kind": "checkpoint", "run_id"\n' + "".join(lines[6:]))
     assert_one_error_line(call_cli("import", str(broken), *database_args(target)), "line 6", "not valid JSON")
+    at = next(i for i, line in enumerate(lines) if json.loads(line)["kind"] == "checkpoint")
+    damaged = json.loads(lines[at])
+    damaged["checkpoint"][1] = "not base64!"
+    bad_payload = tmp_path / "bad_payload.jsonl"
+    bad_payload.write_text("".join(lines[:at]) + json.dumps(damaged) + "\n" + "".join(lines[at + 1 :]))
+    outcome = call_cli("import", str(bad_payload), *database_args(target))
+    assert_one_error_line(outcome, f"line {at + 1}", "not valid base64")
     newer = tmp_path / "newer.jsonl"
     head = json.loads(lines[0]) | {"version": 99}
     newer.write_text(json.dumps(head) + "\n" + "".join(lines[1:]))

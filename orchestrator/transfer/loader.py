@@ -56,21 +56,23 @@ def canonical(record: dict[str, Any]) -> dict[str, Any]:
 
 def stored_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
     """The run's rows in the target, in `canonical` form; None when it has no row."""
+    return stored_runs(engine, [run_id]).get(run_id)
+
+
+def stored_runs(engine: Engine, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """`stored_run` of each of these runs that has a row, in three queries."""
+    found: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
-        row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
-        if row is None:
-            return None
-        tasks = conn.execute(select(run_tasks).where(run_tasks.c.run_id == run_id)).all()
-        answers = conn.execute(select(run_answers).where(run_answers.c.run_id == run_id)).all()
-    return {
-        "row": encode_row(runs, row._mapping),
-        "tasks": sorted(
-            (encode_row(run_tasks, t._mapping) for t in tasks), key=lambda t: (t["task_id"], t["attempt"])
-        ),
-        "answers": sorted(
-            (encode_row(run_answers, a._mapping) for a in answers), key=lambda a: a["interrupt_id"]
-        ),
-    }
+        for row in conn.execute(select(runs).where(runs.c.run_id.in_(run_ids))):
+            found[row.run_id] = {"row": encode_row(runs, row._mapping), "tasks": [], "answers": []}
+        for table, key in ((run_tasks, "tasks"), (run_answers, "answers")):
+            for row in conn.execute(select(table).where(table.c.run_id.in_(run_ids))):
+                if row.run_id in found:
+                    found[row.run_id][key].append(encode_row(table, row._mapping))
+    for stored in found.values():
+        stored["tasks"].sort(key=lambda t: (t["task_id"], t["attempt"]))
+        stored["answers"].sort(key=lambda a: a["interrupt_id"])
+    return found
 
 
 def compare(engine: Engine, record: dict[str, Any]) -> Literal["new", "same", "other"]:

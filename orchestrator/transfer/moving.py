@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
@@ -22,12 +25,12 @@ from orchestrator.db import (
     upgrade_schema,
 )
 from orchestrator.db.schema import runs
-from orchestrator.errors import InputError
+from orchestrator.errors import InputError, OrchestratorError
 from orchestrator.rollup import compact
 from orchestrator.run_queries import RunFilter
 from orchestrator.status import ACTIVE, RunStatus
 from orchestrator.transfer.loader import Loader, LoadOutcome, OnConflict, compare
-from orchestrator.transfer.records import header, open_writer, read_records
+from orchestrator.transfer.records import TransferFileError, header, open_writer, read_records
 from orchestrator.transfer.source import BATCH, backend_records, matching_ids
 from orchestrator.transfer.verify import Backend, Verification, verify
 
@@ -141,16 +144,24 @@ def import_file(
                 "nothing was imported: choose --on-conflict skip or --on-conflict replace."
             )
         loader = Loader(target.engine, target.saver, on_conflict)
-        outcome = loader.load(_counted(_body(path), progress))
+        try:
+            for number, record in read_records(path):
+                try:
+                    loader.feed(record)
+                except (OrchestratorError, DBAPIError, sqlite3.Error, psycopg.Error):
+                    raise
+                except Exception as exc:  # a payload this LangGraph's serde cannot read, say
+                    raise TransferFileError(
+                        f"{path} line {number}: cannot be loaded ({type(exc).__name__}); the runs "
+                        "before it were imported whole, this one not at all."
+                    ) from None
+                if progress and record["kind"] == "run_end":
+                    progress(1)
+        except BaseException:
+            loader.abandon()
+            raise
         _settle(target)
-    return outcome
-
-
-def _counted(records: Iterator[dict[str, Any]], progress: Progress | None) -> Iterator[dict[str, Any]]:
-    for record in records:
-        yield record
-        if progress and record["kind"] == "run_end":
-            progress(1)
+    return loader.outcome
 
 
 def _settle(target: Backend) -> None:
@@ -209,7 +220,9 @@ def migrate(
     target's executors go on with it.
     """
     if target_cfg.checkpoint_mode == config.checkpoint_mode:
-        raise InputError("migrate copies between SQLite and PostgreSQL: the target must be the other backend.")
+        raise InputError(
+            "migrate copies between SQLite and PostgreSQL: the target must be the other backend."
+        )
     with open_backend(config, writable=include_active and not dry_run) as source:
         total, active = count_runs(source)
         outcome = MigrationOutcome(source.name, target_cfg.display_name, runs=total, active=active)

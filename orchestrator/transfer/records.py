@@ -29,7 +29,7 @@ from typing import IO, Any, cast
 
 from sqlalchemy import Table
 
-from orchestrator.db.schema import UTCDateTime
+from orchestrator.db.schema import UTCDateTime, presets, run_answers, run_tasks, runs
 from orchestrator.errors import OrchestratorError
 
 FORMAT = "orchestrator-runs"
@@ -205,6 +205,10 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                         runs += 1
                 elif kind in ("run", "preset", "end") and current is not None:
                     raise TransferFileError(f"{source} line {number}: run {current} is not finished.")
+                try:
+                    check_content(record)
+                except ValueError as exc:
+                    raise TransferFileError(f"{source} line {number}: {exc}; the file is corrupt.") from None
                 if kind == "run":
                     run_id = record["row"].get("run_id") if isinstance(record["row"], dict) else None
                     if not isinstance(run_id, str) or not run_id:
@@ -228,6 +232,40 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise TransferFileError(
             f"{source} line {number + 1}: the end record is missing; the file is cut short."
         )
+
+
+def check_content(record: dict[str, Any]) -> None:
+    """ValueError (saying what) unless the record's rows fit the tables and its payloads are
+    [type, base64] pairs."""
+    kind = record["kind"]
+    if kind == "preset":
+        decode_row(presets, record["row"], "the preset")
+    elif kind == "run":
+        decode_row(runs, record["row"], "the run")
+        if not isinstance(record["tasks"], list) or not isinstance(record["answers"], list):
+            raise ValueError("the run's tasks and answers are not lists")
+        for task in record["tasks"]:
+            decode_row(run_tasks, task, "a task")
+        for answer in record["answers"]:
+            decode_row(run_answers, answer, "an answer")
+    elif kind == "checkpoint":
+        untyped(record["checkpoint"], "the checkpoint")
+        if not isinstance(record["metadata"], dict):
+            raise ValueError("the checkpoint's metadata is not an object")
+        for key in ("run_id", "ns", "id"):
+            if not isinstance(record[key], str):
+                raise ValueError(f"the checkpoint's {key} is not text")
+    elif kind == "writes":
+        if not isinstance(record["writes"], list) or not isinstance(record["task_id"], str):
+            raise ValueError("the writes are not a list")
+        for write in record["writes"]:
+            if not (isinstance(write, list) and len(write) == 3 and isinstance(write[0], str)):
+                raise ValueError("a write is not [channel, type, base64]")
+            untyped(write[1:], "a write")
+    elif kind in ("run_end", "end"):
+        count = record["records" if kind == "run_end" else "runs"]
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise ValueError(f"the {kind} record's count is not a number")
 
 
 def _parse(line: str, number: int, source: Path) -> dict[str, Any]:

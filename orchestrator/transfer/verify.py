@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from orchestrator.db.schema import runs
 from orchestrator.run_queries import RunFilter
-from orchestrator.transfer.loader import stored_run
+from orchestrator.transfer.loader import stored_run, stored_runs
 from orchestrator.transfer.source import BATCH, matching_ids
 
 
@@ -62,9 +62,15 @@ def _latest(saver: BaseCheckpointSaver, run_id: str, ns: str) -> Any:
     )
 
 
-def compare_run(source: Backend, target: Backend, run_id: str) -> tuple[int, list[str]]:
-    """How many checkpoints the run has, and what differs about it (empty: nothing)."""
-    left, right = stored_run(source.engine, run_id), stored_run(target.engine, run_id)
+def compare_run(
+    source: Backend,
+    target: Backend,
+    run_id: str,
+    rows: tuple[dict[str, Any] | None, dict[str, Any] | None] | None = None,
+) -> tuple[int, list[str]]:
+    """How many checkpoints the run has, and what differs about it (empty: nothing). `rows`:
+    its rows on both sides when the caller read them already (`stored_runs`)."""
+    left, right = rows or (stored_run(source.engine, run_id), stored_run(target.engine, run_id))
     if right is None:
         return 0, [f"{run_id}: missing on {target.name}"]
     problems = [
@@ -99,8 +105,9 @@ def verify(
     """Compare every run matching `filters` on the source with its copy on the target."""
     result = Verification()
     for ids in matching_ids(source.engine, filters, batch=batch):
+        lefts, rights = stored_runs(source.engine, ids), stored_runs(target.engine, ids)
         for run_id in ids:
-            count, problems = compare_run(source, target, run_id)
+            count, problems = compare_run(source, target, run_id, (lefts.get(run_id), rights.get(run_id)))
             result.runs += 1
             result.checkpoints += count
             result.differences.extend(problems)
