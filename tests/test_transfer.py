@@ -26,6 +26,7 @@ from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, schema_version
 from orchestrator.db.schema import runs
+from orchestrator.errors import ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
@@ -235,6 +236,8 @@ def test_a_cut_short_corrupt_or_newer_file_is_refused_with_its_line_and_nothing_
     head = json.loads(lines[0]) | {"version": 99}
     newer.write_text(json.dumps(head) + "\n" + "".join(lines[1:]))
     assert_one_error_line(call_cli("import", str(newer), *database_args(target)), "line 1", "version 99")
+    with pytest.raises(ReadOnlyError):
+        import_file(target.with_read_only(), path)
     assert counts(target) == (0, 0)
 
 

@@ -25,7 +25,7 @@ from orchestrator.db import (
     upgrade_schema,
 )
 from orchestrator.db.schema import runs
-from orchestrator.errors import InputError, OrchestratorError
+from orchestrator.errors import InputError, OrchestratorError, ReadOnlyError
 from orchestrator.rollup import compact
 from orchestrator.run_queries import RunFilter
 from orchestrator.status import ACTIVE, RunStatus
@@ -51,6 +51,14 @@ def open_backend(config: OrchestratorConfig, *, writable: bool) -> Iterator[Back
             yield Backend(engine, saver, config.display_name)
     finally:
         engine.dispose()
+
+
+def _writable(config: OrchestratorConfig) -> None:
+    if config.read_only:
+        raise ReadOnlyError(
+            "This orchestrator is read-only (ORCHESTRATOR_READ_ONLY is set) and imports or moves "
+            "no run; use a writable configuration."
+        )
 
 
 def target_config(config: OrchestratorConfig, to: str) -> OrchestratorConfig:
@@ -130,6 +138,7 @@ def import_file(
     rows stops the import before anything is written unless `on_conflict` says skip or replace.
     """
     config.validate()
+    _writable(config)
     with open_backend(config, writable=True) as target:
         conflicts = []
         for record in _body(path):
@@ -219,6 +228,7 @@ def migrate(
     fenced and marked cancelled ("Moved to ...") before its copy is written, so only the
     target's executors go on with it.
     """
+    _writable(config)
     if target_cfg.checkpoint_mode == config.checkpoint_mode:
         raise InputError(
             "migrate copies between SQLite and PostgreSQL: the target must be the other backend."
