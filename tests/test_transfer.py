@@ -40,6 +40,7 @@ from tests.processes import wait_status
 from tests.rollup_check import assert_rollup_matches
 
 WORKFLOWS = {
+    "nested": "tests.transfer_workflows:build_nested",
     "gated": "tests.engine_workflows:build_gated",
     "questions": "tests.interrupt_workflows:build_two_questions",
 }
@@ -103,15 +104,17 @@ def make_runs(config: OrchestratorConfig, tmp_path: Path) -> dict[str, str]:
             "approved": orch.launch("plan_execute", APPROVAL_INPUT),
             "questions": orch.launch("questions", {"topic": "move"}),
             "cancelled": orch.launch("simulate", {"tasks": 1}),
+            "nested": orch.launch("nested", {"topic": "move"}),
         }
         orch.cancel(ids["cancelled"])
-        execute(config, *(ids[k] for k in ("succeeded", "failed", "approved", "questions")))
+        execute(config, *(ids[k] for k in ("succeeded", "failed", "approved", "questions", "nested")))
         orch.approve(ids["approved"], ["alpha task"], answered_by="ana")
+        orch.approve(ids["nested"], answered_by="ana")
         pending = orch.pending_interrupts(ids["questions"])
         orch.reject(ids["questions"], "not now", interrupt_id=pending[0]["id"], answered_by="bo")
         history = checkpoint_history(config, ids["succeeded"])
         ids["fork"] = orch.fork(ids["succeeded"], history[len(history) // 2]["checkpoint_id"])
-        execute(config, ids["approved"], ids["fork"])
+        execute(config, ids["approved"], ids["fork"], ids["nested"])
     finally:
         orch.engine.dispose()
     return ids
@@ -166,6 +169,11 @@ def test_export_import_round_trip_to_the_other_backend(source: Any, databases: A
     with gzip.open(path, "rt") as f:
         kinds = [json.loads(line)["kind"] for line in f]
     assert kinds[0] == "header" and kinds[-1] == "end" and kinds.count("run") == len(ids)
+    with gzip.open(path, "rt") as f:
+        namespaces = {
+            r["ns"] for r in map(json.loads, f) if r["kind"] == "checkpoint" and r["run_id"] == ids["nested"]
+        }
+    assert "" in namespaces and any(ns.startswith("inner:") for ns in namespaces), namespaces
 
     loaded = import_file(target, path)
     assert sorted(loaded.imported) == sorted(ids.values())
