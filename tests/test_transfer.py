@@ -34,6 +34,8 @@ from orchestrator.run_queries import RunFilter
 from orchestrator.runs import RunStore
 from orchestrator.status import RunStatus
 from orchestrator.transfer import export_runs, import_file, migrate, open_backend, verify
+from orchestrator.transfer.loader import Loader, stored_run
+from orchestrator.transfer.source import backend_records
 from tests.helpers import wait_for, with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.processes import wait_status
@@ -350,6 +352,20 @@ def test_a_migration_stopped_half_way_ends_verified_when_run_again(source: Any, 
     with pytest.raises(KeyboardInterrupt):
         migrate(config, target, progress=stop_at_the_third_run)
     assert counts(target)[0] == 3
+    # A kill in the middle of the next run leaves some of its checkpoints and no row: what a
+    # loader fed its first records and never finished leaves (a kill runs no clean-up).
+    with open_backend(config, writable=False) as left, open_backend(target, writable=True) as right:
+        records = backend_records(left.engine, left.saver)
+        loader = Loader(right.engine, right.saver)
+        for record in records:
+            loader.feed(record)  # (the runs copied already are "unchanged": skipped)
+            if loader.outcome.checkpoints == 2:
+                break
+        records.close()
+        half = loader._run
+        assert half is not None and len(loader.outcome.unchanged) == 3
+        assert stored_run(right.engine, half["row"]["run_id"]) is None
+    assert counts(target)[1] > 0 and counts(target)[0] == 3
     again = migrate(config, target)
     assert len(again.load.unchanged) == 3 and len(again.load.imported) == len(ids) - 3
     assert again.verification is not None and again.verification.ok, again.verification

@@ -7,7 +7,7 @@ checkpoint at a time, whatever the number of runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -115,7 +115,7 @@ def checkpoint_records(
 
 def backend_records(
     engine: Engine, saver: BaseCheckpointSaver, filters: RunFilter | None = None, *, batch: int = BATCH
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Every matching run's records (presets first where a run names one), run by run."""
     sent_presets: set[tuple[str, str]] = set()
     for ids in matching_ids(engine, filters, batch=batch):
