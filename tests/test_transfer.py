@@ -177,6 +177,18 @@ def test_export_import_round_trip_to_the_other_backend(source: Any, databases: A
         }
     assert "" in namespaces and any(ns.startswith("inner:") for ns in namespaces), namespaces
 
+    # The CLI takes the runs command's filters.
+    only_failed = call_cli(
+        "export", "--out", str(tmp_path / "failed.jsonl"), "--status", "failed", *database_args(config)
+    )
+    assert only_failed.code == 0 and "exported 1 runs" in only_failed.out, only_failed
+    assert ids["failed"] in (tmp_path / "failed.jsonl").read_text()
+    bad_filter = call_cli(
+        "export", "--out", str(tmp_path / "x.jsonl"), "--min-tasks", "-1", *database_args(config)
+    )
+    assert_one_error_line(bad_filter, "--min-tasks")
+    assert not (tmp_path / "x.jsonl").exists()
+
     loaded = import_file(target, path)
     assert sorted(loaded.imported) == sorted(ids.values())
     assert loaded.checkpoints == exported.checkpoints and loaded.writes == exported.writes
