@@ -115,6 +115,7 @@ def make_runs(config: OrchestratorConfig, tmp_path: Path) -> dict[str, str]:
         pending = orch.pending_interrupts(ids["questions"])
         orch.reject(ids["questions"], "not now", interrupt_id=pending[0]["id"], answered_by="bo")
         history = checkpoint_history(config, ids["succeeded"])
+        orch.save_preset("simulate", "small", {"tasks": 1}, description="a preset no run names")
         ids["fork"] = orch.fork(ids["succeeded"], history[len(history) // 2]["checkpoint_id"])
         execute(config, ids["approved"], ids["fork"], ids["nested"])
     finally:
@@ -306,6 +307,10 @@ def test_migrate_copies_verifies_and_a_second_run_changes_nothing(source: Any, d
 
     first = call_cli("migrate", "--to", target.checkpoint_mode, "--batch", "2", *own, *where)
     assert first.code == 0, first
+    # Every preset moves, those no run names too.
+    there = Orchestrator(target)
+    assert [(p["workflow"], p["name"]) for p in there.presets.list()] == [("simulate", "small")]
+    there.engine.dispose()
     assert f"copied {len(ids)} runs" in first.out and "0 differences" in first.out
     before = counts(target)
     second = call_cli("migrate", "--to", target.checkpoint_mode, *own, *where)

@@ -31,7 +31,7 @@ from orchestrator.run_queries import RunFilter
 from orchestrator.status import ACTIVE, RunStatus
 from orchestrator.transfer.loader import Loader, LoadOutcome, OnConflict, compare
 from orchestrator.transfer.records import TransferFileError, header, open_writer, read_records
-from orchestrator.transfer.source import BATCH, backend_records, matching_ids
+from orchestrator.transfer.source import BATCH, all_presets, backend_records, matching_ids
 from orchestrator.transfer.verify import Backend, Verification, verify
 
 Progress = Callable[[int], None]
@@ -257,6 +257,7 @@ def migrate(
 def _migrated(
     source: Backend, target_name: str, include_active: bool, batch: int, progress: Progress | None
 ) -> Iterator[dict[str, Any]]:
+    yield from all_presets(source.engine)
     for record in backend_records(source.engine, source.saver, batch=batch):
         if record["kind"] == "run":
             row = record["row"]

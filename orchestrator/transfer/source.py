@@ -76,6 +76,13 @@ def preset_record(engine: Engine, workflow: str, name: str) -> dict[str, Any] | 
     return None if row is None else {"kind": "preset", "row": encode_row(presets, row._mapping)}
 
 
+def all_presets(engine: Engine) -> list[dict[str, Any]]:
+    """Every preset's record (a migration moves those no run names too)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(presets).order_by(presets.c.workflow, presets.c.name)).all()
+    return [{"kind": "preset", "row": encode_row(presets, row._mapping)} for row in rows]
+
+
 def thread_records(saver: BaseCheckpointSaver, run_id: str) -> Iterator[dict[str, Any]]:
     """Every checkpoint of the run's thread, in every namespace, and each one's pending writes."""
     for item in saver.list({"configurable": {"thread_id": run_id}}):
