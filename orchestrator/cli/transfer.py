@@ -121,6 +121,11 @@ def cmd_migrate(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         f"verified {check.runs} runs and {check.checkpoints} checkpoints: "
         f"{len(check.differences)} differences, in {seconds:.1f} s"
     )
+    for run_id in load.conflicts:
+        print(
+            f"skipped {run_id}: on the target with other content (--on-conflict skip|replace)",
+            file=sys.stderr,
+        )
     if check.only_on_target:
         print(f"note: the target has {check.only_on_target} more runs of its own")
     for problem in check.differences:
