@@ -134,8 +134,13 @@ async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> E
 
 
 @contextmanager
-def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]:
-    """A sync saver for reading checkpoints from a thread without an event loop."""
+def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterator[BaseCheckpointSaver]:
+    """A sync saver for reading checkpoints from a thread without an event loop.
+
+    `bulk` (an import, a migration: many small puts, each its own commit, which can all be put
+    again) commits without waiting for the disk: SQLite's synchronous=NORMAL, as the engine's
+    connections have it (in WAL mode a crash loses at most the last commits, never the file's
+    consistency), and PostgreSQL's synchronous_commit=off for this session (the same promise)."""
     config.validate()
     if config.checkpoint_mode == "sqlite" and config.read_only:
         # Read-only: never create the file, and never run setup() (it creates tables).
@@ -150,6 +155,8 @@ def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]
     if config.checkpoint_mode == "sqlite":
         with SqliteSaver.from_conn_string(config.sqlite_path) as saver:
             saver.conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            if bulk:
+                saver.conn.execute("PRAGMA synchronous=NORMAL")
             yield saver
         return
     url = config.postgres_url()
@@ -160,6 +167,8 @@ def open_sync_saver(config: OrchestratorConfig) -> Iterator[BaseCheckpointSaver]
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
     with conn:
+        if bulk:
+            conn.execute("SET synchronous_commit = off")
         yield PostgresSaver(conn)
 
 

@@ -22,6 +22,7 @@ from orchestrator.cli import bulk as _bulk  # noqa: F401  (registers its command
 from orchestrator.cli import logs as _logs  # noqa: F401  (registers its commands)
 from orchestrator.cli import runs as _runs  # noqa: F401  (registers its commands)
 from orchestrator.cli import setup as _setup  # noqa: F401  (registers its commands)
+from orchestrator.cli import transfer as _transfer  # noqa: F401  (registers its commands)
 from orchestrator.cli.base import COMMANDS, config_from_args
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import describe_connection_error

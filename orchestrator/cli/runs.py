@@ -60,7 +60,7 @@ COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_fa
 
 
 def filter_arguments(parser: argparse.ArgumentParser) -> None:
-    """The runs page's filters as flags (`runs` and the bulk actions take the same)."""
+    """The runs page's filters as flags (`runs`, the bulk actions and `export` take the same)."""
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
     for name, flag in COUNT_FLAGS.items():

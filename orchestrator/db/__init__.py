@@ -9,7 +9,9 @@ The names below are the layer's public surface; import them from `orchestrator.d
 """
 
 from orchestrator.db.dialect import (
+    analyze_after_bulk_write,
     bin_index,
+    commit_without_waiting,
     db_now,
     dialect_insert,
     grouped_percentiles,
@@ -64,10 +66,12 @@ __all__ = [
     "VERSION_TABLE",
     "JSONType",
     "UTCDateTime",
+    "analyze_after_bulk_write",
     "backend_label",
     "bin_index",
     "check_database",
     "check_schema",
+    "commit_without_waiting",
     "database_label",
     "db_now",
     "describe_connection_error",

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Engine,
     Float,
     Integer,
     String,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -286,3 +288,29 @@ def _db_seconds_ago_pg(element: db_seconds_ago, compiler: Any, **kw: Any) -> str
 def _db_seconds_ago_sqlite(element: db_seconds_ago, compiler: Any, **kw: Any) -> str:
     (seconds,) = (compiler.process(c, **kw) for c in element.clauses)
     return _SQLITE_NOW.format(modifier=f", '-' || {seconds} || ' seconds'")
+
+
+# -- after a bulk write ---------------------------------------------------------------------------
+
+
+def analyze_after_bulk_write(engine: Engine) -> None:
+    """Give the planner fresh statistics after many rows were written at once (an import, a
+    migration), so the first pages are as fast as on a settled database: PostgreSQL's
+    VACUUM ANALYZE (outside a transaction, before autovacuum would), SQLite's ANALYZE and
+    PRAGMA optimize."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(text("VACUUM ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+            conn.execute(text("PRAGMA optimize"))
+            conn.commit()
+
+
+def commit_without_waiting(conn: Connection) -> None:
+    """This transaction commits without waiting for the disk (a bulk load that can be repeated):
+    PostgreSQL's synchronous_commit off for it alone; SQLite's engine connections already commit
+    so (synchronous=NORMAL in WAL mode, orchestrator.db.engines)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL synchronous_commit = off"))
