@@ -3,7 +3,7 @@
 
 A run lands whole or not at all: its checkpoints go first, its rows last in one transaction,
 and a run that fails half-way has the checkpoints it had put deleted again. A run that is
-already there with the same rows is left alone (so loading twice changes nothing); one there
+already there with the same rows (autoincrement ids aside) is left alone (so loading twice changes nothing); one there
 with other rows is a conflict, skipped or replaced as asked.
 """
 
@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.checkpoint.base import WRITES_IDX_MAP, BaseCheckpointSaver
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, Table, delete, insert, select
 
 from orchestrator.db import commit_without_waiting, dialect_insert
-from orchestrator.db.schema import presets, run_answers, run_tasks, runs
-from orchestrator.transfer.records import decode_row, encode_row, untyped
+from orchestrator.db.schema import presets, runs
+from orchestrator.transfer.records import ROW_TABLES, decode_row, encode_row, numbered, run_part, untyped
 
 OnConflict = Literal["skip", "replace"]
 
@@ -39,19 +39,26 @@ class LoadOutcome:
         return len(self.imported) + len(self.replaced)
 
 
+def _loadable(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The row as loaded: without its autoincrement `id` (the target numbers its rows)."""
+    return {k: v for k, v in row.items() if k != "id"} if numbered(table) else row
+
+
+def _comparable(table: Table, order: tuple[str, ...], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as compared: without `id`; a numbered table's in the order given (its ids' order),
+    the others' sorted by `order`."""
+    if numbered(table):
+        return [_loadable(table, row) for row in rows]
+    return sorted(rows, key=lambda row: tuple(row[name] for name in order))
+
+
 def canonical(record: dict[str, Any]) -> dict[str, Any]:
     """A run record's rows as the target would give them back (for comparing)."""
-    return {
-        "row": encode_row(runs, decode_row(runs, record["row"], "run")),
-        "tasks": sorted(
-            (encode_row(run_tasks, decode_row(run_tasks, t, "task")) for t in record["tasks"]),
-            key=lambda t: (t["task_id"], t["attempt"]),
-        ),
-        "answers": sorted(
-            (encode_row(run_answers, decode_row(run_answers, a, "answer")) for a in record["answers"]),
-            key=lambda a: a["interrupt_id"],
-        ),
-    }
+    found: dict[str, Any] = {"row": encode_row(runs, decode_row(runs, record["row"], "run"))}
+    for table, key, order in ROW_TABLES:
+        rows = [encode_row(table, decode_row(table, row, key)) for row in run_part(record, key)]
+        found[key] = _comparable(table, order, rows)
+    return found
 
 
 def stored_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
@@ -60,18 +67,23 @@ def stored_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
 
 
 def stored_runs(engine: Engine, run_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """`stored_run` of each of these runs that has a row, in three queries."""
+    """`stored_run` of each of these runs that has a row, in a query per table."""
     found: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
         for row in conn.execute(select(runs).where(runs.c.run_id.in_(run_ids))):
-            found[row.run_id] = {"row": encode_row(runs, row._mapping), "tasks": [], "answers": []}
-        for table, key in ((run_tasks, "tasks"), (run_answers, "answers")):
-            for row in conn.execute(select(table).where(table.c.run_id.in_(run_ids))):
+            found[row.run_id] = {"row": encode_row(runs, row._mapping)} | {key: [] for _, key, _ in ROW_TABLES}
+        for table, key, order in ROW_TABLES:
+            stmt = (
+                select(table)
+                .where(table.c.run_id.in_(run_ids))
+                .order_by(table.c.run_id, *(table.c[name] for name in order))
+            )
+            for row in conn.execute(stmt):
                 if row.run_id in found:
                     found[row.run_id][key].append(encode_row(table, row._mapping))
     for stored in found.values():
-        stored["tasks"].sort(key=lambda t: (t["task_id"], t["attempt"]))
-        stored["answers"].sort(key=lambda a: a["interrupt_id"])
+        for table, key, order in ROW_TABLES:
+            stored[key] = _comparable(table, order, stored[key])
     return found
 
 
@@ -145,6 +157,9 @@ class Loader:
                 self._run = None
                 return
             with self.engine.begin() as conn:
+                # Not every per-run table cascades from runs: each one's rows go explicitly.
+                for table, _, _ in ROW_TABLES:
+                    conn.execute(delete(table).where(table.c.run_id == run_id))
                 conn.execute(delete(runs).where(runs.c.run_id == run_id))
             self.saver.delete_thread(run_id)
             self._replacing = True
@@ -153,8 +168,8 @@ class Loader:
             pass
         self._run = canonical(record)
         self._run["row"] = decode_row(runs, record["row"], "run")
-        self._run["tasks"] = [decode_row(run_tasks, t, "task") for t in record["tasks"]]
-        self._run["answers"] = [decode_row(run_answers, a, "answer") for a in record["answers"]]
+        for table, key, _ in ROW_TABLES:
+            self._run[key] = [_loadable(table, decode_row(table, row, key)) for row in run_part(record, key)]
         self._put_any = False
 
     def _checkpoint(self, record: dict[str, Any]) -> None:
@@ -202,11 +217,14 @@ class Loader:
         run = self._run
         with self.engine.begin() as conn:
             commit_without_waiting(conn)
+            run_id = run["row"]["run_id"]
+            # Rows left by a run no longer there (tables without a cascade) would collide.
+            for table, _, _ in ROW_TABLES:
+                conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(insert(runs).values(run["row"]))
-            if run["tasks"]:
-                conn.execute(insert(run_tasks), run["tasks"])
-            if run["answers"]:
-                conn.execute(insert(run_answers), run["answers"])
-        run_id = run["row"]["run_id"]
+            for table, key, _ in ROW_TABLES:
+                # Inserted in the file's order: a numbered table's new ids keep the old ids' order.
+                if run[key]:
+                    conn.execute(insert(table), run[key])
         (self.outcome.replaced if self._replacing else self.outcome.imported).append(run_id)
         self._run = None

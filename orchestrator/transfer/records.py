@@ -2,7 +2,9 @@
 
     header      format, version, the source's versions (first line)
     preset      a `presets` row that a run below names (before the first such run)
-    run         a `runs` row with its `run_tasks` and `run_answers` rows
+    run         a `runs` row with its rows of the per-run tables (ROW_TABLES): `run_tasks`,
+                `run_answers` and (optional keys: a version-1 file has none) `run_edits`,
+                `run_metrics`, `run_logs`, `run_model_calls`, `run_task_io`
     checkpoint  one checkpoint of the run's thread, any namespace: the saver's serde type and
                 bytes (base64) of the checkpoint, its metadata (JSON), its parent's id
     writes      one task's pending writes on one checkpoint: [channel, serde type, base64]
@@ -10,8 +12,12 @@
     end         how many runs the file holds (last line: a file cut short has none)
 
 A run's records are contiguous: run, its checkpoints and writes, run_end. Rows are the tables'
-columns, times as ISO 8601 UTC text, JSON columns as JSON. A reader refuses a line it cannot
-read with the line's number (`TransferFileError`).
+columns, times as ISO 8601 UTC text, JSON columns as JSON. A table's autoincrement `id` is in
+the file (the rows come in its order) but never loaded: the target numbers the rows itself.
+A reader refuses a line it cannot read with the line's number (`TransferFileError`).
+
+Version 2 added the optional run keys (an older reader would import such a file without them);
+a version-1 file reads as runs without those rows.
 """
 
 from __future__ import annotations
@@ -29,17 +35,41 @@ from typing import IO, Any, cast
 
 from sqlalchemy import Table
 
-from orchestrator.db.schema import UTCDateTime, presets, run_answers, run_tasks, runs
+from orchestrator.db.schema import (
+    UTCDateTime,
+    presets,
+    run_answers,
+    run_edits,
+    run_logs,
+    run_metrics,
+    run_model_calls,
+    run_task_io,
+    run_tasks,
+    runs,
+)
 from orchestrator.errors import OrchestratorError
 
 FORMAT = "orchestrator-runs"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# A run's rows in the per-run tables: (table, the run record's key, the order of its rows). A
+# table ordered by an autoincrement `id` keeps that order, never the ids (`numbered`).
+ROW_TABLES: tuple[tuple[Table, str, tuple[str, ...]], ...] = (
+    (run_tasks, "tasks", ("task_id", "attempt")),
+    (run_answers, "answers", ("interrupt_id",)),
+    (run_edits, "edits", ("id",)),
+    (run_metrics, "metrics", ("name", "step")),
+    (run_logs, "logs", ("id",)),
+    (run_model_calls, "model_calls", ("id",)),
+    (run_task_io, "task_io", ("task_id", "attempt")),
+)
+# The run keys a file may leave out (written before those tables travelled): read as no rows.
+OPTIONAL_RUN_KEYS = ("edits", "metrics", "logs", "model_calls", "task_io")
 KINDS = ("header", "preset", "run", "checkpoint", "writes", "run_end", "end")
 # What each record must hold (besides `kind`).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "header": ("format", "version"),
     "preset": ("row",),
-    "run": ("row", "tasks", "answers"),
+    "run": ("row", *(key for _, key, _ in ROW_TABLES if key not in OPTIONAL_RUN_KEYS)),
     "checkpoint": ("run_id", "ns", "id", "parent_id", "checkpoint", "metadata"),
     "writes": ("run_id", "ns", "checkpoint_id", "task_id", "writes"),
     "run_end": ("run_id", "records"),
@@ -102,6 +132,16 @@ def decode_row(table: Table, data: Any, what: str) -> dict[str, Any]:
             raise ValueError(f"{what}.{column.name} is missing")
         row[column.name] = value
     return row
+
+
+def numbered(table: Table) -> bool:
+    """Whether the table's rows have an autoincrement `id` (left out when loading, comparing)."""
+    return "id" in table.c and table.c.id.primary_key
+
+
+def run_part(record: Mapping[str, Any], key: str) -> Any:
+    """The run record's rows under `key` (an optional key left out: no rows)."""
+    return record.get(key, []) if key in OPTIONAL_RUN_KEYS else record[key]
 
 
 def typed(pair: tuple[str, bytes]) -> list[str]:
@@ -242,12 +282,12 @@ def check_content(record: dict[str, Any]) -> None:
         decode_row(presets, record["row"], "the preset")
     elif kind == "run":
         decode_row(runs, record["row"], "the run")
-        if not isinstance(record["tasks"], list) or not isinstance(record["answers"], list):
-            raise ValueError("the run's tasks and answers are not lists")
-        for task in record["tasks"]:
-            decode_row(run_tasks, task, "a task")
-        for answer in record["answers"]:
-            decode_row(run_answers, answer, "an answer")
+        for table, key, _ in ROW_TABLES:
+            rows = run_part(record, key)
+            if not isinstance(rows, list):
+                raise ValueError(f"the run's {key} is not a list")
+            for row in rows:
+                decode_row(table, row, f"a row of the run's {key}")
     elif kind == "checkpoint":
         untyped(record["checkpoint"], "the checkpoint")
         if not isinstance(record["metadata"], dict):

@@ -13,10 +13,10 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from sqlalchemy import Engine, select
 
-from orchestrator.db.schema import presets, run_answers, run_tasks, runs
+from orchestrator.db.schema import presets, runs
 from orchestrator.run_queries import RunFilter, checked_filter
 from orchestrator.run_queries.statements import conditions
-from orchestrator.transfer.records import encode_row, typed
+from orchestrator.transfer.records import ROW_TABLES, encode_row, typed
 
 BATCH = 200
 
@@ -38,31 +38,25 @@ def matching_ids(engine: Engine, filters: RunFilter | None, *, batch: int = BATC
 
 
 def run_rows(engine: Engine, run_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """Each run's record (`run` kind) for these ids: its row, tasks and answers, encoded."""
+    """Each run's record (`run` kind) for these ids: its row and its rows of every per-run
+    table (records.ROW_TABLES), encoded, in each table's order."""
     ids = list(run_ids)
+    parts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with engine.connect() as conn:
         rows = {r.run_id: dict(r._mapping) for r in conn.execute(select(runs).where(runs.c.run_id.in_(ids)))}
-        tasks: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in ids}
-        for r in conn.execute(
-            select(run_tasks)
-            .where(run_tasks.c.run_id.in_(ids))
-            .order_by(run_tasks.c.run_id, run_tasks.c.task_id, run_tasks.c.attempt)
-        ):
-            tasks[r.run_id].append(encode_row(run_tasks, r._mapping))
-        answers: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in ids}
-        for r in conn.execute(
-            select(run_answers)
-            .where(run_answers.c.run_id.in_(ids))
-            .order_by(run_answers.c.run_id, run_answers.c.interrupt_id)
-        ):
-            answers[r.run_id].append(encode_row(run_answers, r._mapping))
+        for table, key, order in ROW_TABLES:
+            found: dict[str, list[dict[str, Any]]] = {run_id: [] for run_id in ids}
+            stmt = (
+                select(table)
+                .where(table.c.run_id.in_(ids))
+                .order_by(table.c.run_id, *(table.c[name] for name in order))
+            )
+            for r in conn.execute(stmt):
+                found[r.run_id].append(encode_row(table, r._mapping))
+            parts[key] = found
     return [
-        {
-            "kind": "run",
-            "row": encode_row(runs, rows[run_id]),
-            "tasks": tasks[run_id],
-            "answers": answers[run_id],
-        }
+        {"kind": "run", "row": encode_row(runs, rows[run_id])}
+        | {key: parts[key][run_id] for _, key, _ in ROW_TABLES}
         for run_id in ids
         if run_id in rows
     ]

@@ -1,5 +1,5 @@
-"""Whether two backends hold the same runs: the same run ids, equal `runs`, `run_tasks` and
-`run_answers` rows, the same checkpoints (id, parent, metadata) per thread and namespace, and
+"""Whether two backends hold the same runs: the same run ids, equal `runs` rows and rows of
+every per-run table (records.ROW_TABLES; autoincrement ids aside), the same checkpoints (id, parent, metadata) per thread and namespace, and
 each thread's latest state read back through LangGraph's saver equal on both sides."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from orchestrator.db.schema import runs
 from orchestrator.run_queries import RunFilter
 from orchestrator.transfer.loader import stored_run, stored_runs
+from orchestrator.transfer.records import ROW_TABLES
 from orchestrator.transfer.source import BATCH, matching_ids
 
 
@@ -75,7 +76,7 @@ def compare_run(
         return 0, [f"{run_id}: missing on {target.name}"]
     problems = [
         f"{run_id}: its {part} differ"
-        for part in ("row", "tasks", "answers")
+        for part in ("row", *(key for _, key, _ in ROW_TABLES))
         if left and left[part] != right[part]
     ]
     if left and left["row"] != right["row"]:
