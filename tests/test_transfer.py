@@ -25,16 +25,18 @@ from orchestrator.checkpointer import open_sync_saver
 from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, schema_version
-from orchestrator.db.schema import runs
+from orchestrator.db.schema import run_edits, run_logs, run_metrics, run_model_calls, run_task_io, runs
 from orchestrator.errors import ReadOnlyError
 from orchestrator.executor import Executor
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
+from orchestrator.run_notes import set_note
 from orchestrator.run_queries import RunFilter
 from orchestrator.runs import RunStore
 from orchestrator.status import RunStatus
 from orchestrator.transfer import export_runs, import_file, migrate, open_backend, verify
 from orchestrator.transfer.loader import Loader, stored_run
+from orchestrator.transfer.records import OPTIONAL_RUN_KEYS
 from orchestrator.transfer.source import backend_records
 from tests.helpers import wait_for, with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
@@ -45,6 +47,8 @@ WORKFLOWS = {
     "nested": "tests.transfer_workflows:build_nested",
     "gated": "tests.engine_workflows:build_gated",
     "questions": "tests.interrupt_workflows:build_two_questions",
+    "chatty": "tests.observe_workflows:build_chatty",
+    "scored": "tests.metric_workflows:build_scored",
 }
 APPROVAL_INPUT = {"goal": "Write the intro; write the body", "require_approval": True}
 
@@ -449,3 +453,92 @@ def test_an_interrupted_and_a_waiting_run_moved_to_postgres_finish_there(
         assert there.get_run(fork)["status"] == RunStatus.SUCCEEDED
     finally:
         there.engine.dispose()
+
+
+# -- the per-run tables beyond tasks and answers -----------------------------------------------
+
+EXTRA_TABLES = (run_edits, run_metrics, run_logs, run_model_calls, run_task_io)
+
+
+def extra_rows(config: OrchestratorConfig, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each extra table's rows of these runs, without autoincrement ids, in a fixed order."""
+    engine = make_engine(config)
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        with engine.connect() as conn:
+            for table in EXTRA_TABLES:
+                order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
+                rows = conn.execute(
+                    select(table).where(table.c.run_id.in_(run_ids)).order_by(table.c.run_id, *order)
+                )
+                found[table.name] = [{k: v for k, v in r._mapping.items() if k != "id"} for r in rows]
+    finally:
+        engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize("mode", ["sqlite", "postgres"])
+def test_edits_metrics_logs_model_calls_and_task_io_travel_and_an_older_file_still_imports(
+    mode: str, databases: Any, tmp_path: Path
+) -> None:
+    config = databases(mode)
+    orch = Orchestrator(config)
+    try:
+        chatty = orch.launch("chatty", {"tasks": 2, "lines": 2, "calls": 1})
+        scored = orch.launch("scored", {"points": 3})
+        execute(config, chatty, scored)
+        set_note(orch, chatty, "checked by hand", by="ana")
+    finally:
+        orch.engine.dispose()
+    ids = [chatty, scored]
+    before = extra_rows(config, ids)
+    assert all(before[t.name] for t in EXTRA_TABLES), {k: len(v) for k, v in before.items()}
+    target = databases(other(mode))
+    # The target numbers its own rows: a log already there takes the ids the source's would have.
+    there = Orchestrator(target)  # its schema
+    try:
+        with there.engine.begin() as conn:
+            conn.execute(
+                run_logs.insert().values(
+                    run_id="elsewhere",
+                    task_id="t",
+                    node="n",
+                    attempt=1,
+                    at=dt.datetime.now(dt.UTC),
+                    level=20,
+                    logger="x",
+                    message="first",
+                )
+            )
+    finally:
+        there.engine.dispose()
+
+    path = tmp_path / "runs.jsonl"
+    export_runs(config, path, None)
+    loaded = import_file(target, path)
+    assert sorted(loaded.imported) == sorted(ids)
+    assert extra_rows(target, ids) == before
+    check = verified(config, target)
+    assert check.ok and check.runs == 2, check.differences
+    again = import_file(target, path)
+    assert again.imported == [] and sorted(again.unchanged) == sorted(ids)
+    assert extra_rows(target, ids) == before
+
+    # Migrating to a fresh database of the other backend: the same rows, verified.
+    fresh = databases(other(mode))
+    moved = migrate(config, fresh)
+    assert moved.verification is not None and moved.verification.ok, moved.verification
+    assert sorted(moved.load.imported) == sorted(ids) and extra_rows(fresh, ids) == before
+
+    # A file written before these rows travelled (version 1, without their keys) imports.
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0]["version"] = 1
+    for record in lines:
+        if record["kind"] == "run":
+            for key in OPTIONAL_RUN_KEYS:
+                del record[key]
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    older = databases("sqlite")
+    assert sorted(import_file(older, old).imported) == sorted(ids)
+    assert extra_rows(older, ids) == {t.name: [] for t in EXTRA_TABLES}
