@@ -524,6 +524,16 @@ def test_edits_metrics_logs_model_calls_and_task_io_travel_and_an_older_file_sti
     assert again.imported == [] and sorted(again.unchanged) == sorted(ids)
     assert extra_rows(target, ids) == before
 
+    # A log line changed on the target is a difference verify names (its id is not).
+    engine = make_engine(target)
+    try:
+        with engine.begin() as conn:
+            first = conn.scalar(select(func.min(run_logs.c.id)).where(run_logs.c.run_id == chatty))
+            conn.execute(update(run_logs).where(run_logs.c.id == first).values(message="edited"))
+    finally:
+        engine.dispose()
+    assert verified(config, target).differences == [f"{chatty}: its logs differ"]
+
     # Migrating to a fresh database of the other backend: the same rows, verified.
     fresh = databases(other(mode))
     moved = migrate(config, fresh)
