@@ -49,24 +49,24 @@ if unread := load_from_url(PARAMS, URL_MARKER):
     st.error(unread_sentence(unread), icon=icon("link_off"))
 
 with st.container(border=True):
-    top = st.columns([3, 2, 3, 3, 2])
+    top = st.columns([3, 2, 3, 3])
     top[0].multiselect("Status", list(ALL_STATUSES), key="runs_status", format_func=status_word)
     workflows = sorted(set(orch.store.workflow_names()) | set(orch.registry.names()))
     top[1].multiselect("Workflow", workflows, key="runs_workflow")
     top[2].date_input("Created between (UTC)", key="runs_created", format="YYYY-MM-DD")
     top[3].text_input("Search run id, tags, input", key="runs_search", placeholder="e.g. nightly or a run id")
-    top[4].text_input(
+    bounds = st.columns([1, 1, 1, 1, 1, 1, 2])
+    for i, count in enumerate(TASK_COUNTS):
+        label = COUNT_LABELS[count]
+        bounds[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
+        bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
+    bounds[6].text_input(
         "Launched by",
         key="runs_launched_by",
         placeholder="e.g. ann@example.com",
         help="Exactly who launched the run: a login's email, cli:user@host, or a browser's launcher id. "
         f"You are {current_launcher()}.",
     )
-    bounds = st.columns(6)
-    for i, count in enumerate(TASK_COUNTS):
-        label = COUNT_LABELS[count]
-        bounds[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
-        bounds[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
     fields = st.columns([3, 2, 1, 2, 1], vertical_alignment="bottom")
     fields[0].text_input(
         "Field", key="runs_where_path", placeholder="input.tasks, state.summary.total, metrics.accuracy"

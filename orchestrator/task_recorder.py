@@ -122,6 +122,8 @@ class TaskRecorder:
                 # Keep the lock until this batch is written: a later batch (the task ends, the
                 # run's final status) must never overtake it.
                 await asyncio.wait([write])
+                if not write.cancelled():
+                    write.exception()  # seen: a lost claim's refusal is the run's to say, not asyncio's
                 raise
             except Exception:
                 self.pending[:0] = events

@@ -247,19 +247,36 @@ def test_the_cli_prints_a_runs_logs_and_model_usage(make_orch) -> None:
 
 
 def test_catching_lowers_the_root_level_without_changing_the_console() -> None:
+    """The console shows exactly what it showed before: a team's INFO (under a WARNING root)
+    stays hidden, and the INFO of a logger with its own level (the CLI sets `orchestrator` to
+    INFO: a worker's "Waiting up to 10 s ..." line) still shows."""
     root = logging.getLogger()
     saved_level, saved_handlers = root.level, list(root.handlers)
-    console = logging.StreamHandler()
+    own = logging.getLogger("orchestrator.test_console")
+    shown: list[str] = []
+
+    class Console(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            shown.append(record.getMessage())
+
+    console = Console()
     try:
         root.setLevel(logging.WARNING)
         root.addHandler(console)
+        own.setLevel(logging.INFO)
         capture.install(logging.INFO)
         assert root.level == logging.INFO
-        assert console.level == logging.WARNING  # it shows what it showed before
+        logging.getLogger("team.node").info("team info")
+        logging.getLogger("team.node").warning("team warning")
+        logging.getLogger("orchestrator.test_console.child").info("own info")
+        own.debug("own debug")
+        assert shown == ["team warning", "own info"]
         assert sum(isinstance(h, capture.TaskLogHandler) for h in root.handlers) == 1
-        capture.install(logging.INFO)  # again: one handler still
+        capture.install(logging.INFO)  # again: one handler, one filter
         assert sum(isinstance(h, capture.TaskLogHandler) for h in root.handlers) == 1
+        assert len(console.filters) == 1
     finally:
+        own.setLevel(logging.NOTSET)
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
 

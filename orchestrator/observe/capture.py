@@ -211,12 +211,31 @@ class TaskLogHandler(logging.Handler):
             self.handleError(record)
 
 
+class ShownBefore(logging.Filter):
+    """On a console handler of the root logger, once `install` lowered the root's level: pass a
+    record only if the console showed it before, when the root's level was `old_root_level`.
+    (A logger with a level of its own, as `orchestrator` at INFO under a WARNING root, keeps
+    its own; a logger without one had the old root level.)"""
+
+    def __init__(self, old_root_level: int) -> None:
+        super().__init__()
+        self.old_root_level = old_root_level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger: logging.Logger | None = logging.getLogger(record.name)
+        while logger is not None and logger.parent is not None:  # up to, not including, the root
+            if logger.level != logging.NOTSET:
+                return record.levelno >= logger.level
+            logger = logger.parent if logger.propagate else None
+        return record.levelno >= self.old_root_level
+
+
 def install(level: int) -> None:
     """Attach the handler to the root logger (once; again if a `basicConfig(force=True)` removed
     it) and let records from `level` up reach it.
 
-    When the root logger's level is above `level`, it is lowered to `level`, and each root
-    handler without a level of its own gets the old one: what the console shows is unchanged."""
+    When the root logger's level is above `level`, it is lowered to `level`, and each other root
+    handler gets a filter (ShownBefore) passing what it passed before: the console is unchanged."""
     global _handler
     root = logging.getLogger()
     with _install_lock:
@@ -226,8 +245,8 @@ def install(level: int) -> None:
             root.addHandler(_handler)
         if root.level > level:
             for handler in root.handlers:
-                if handler is not _handler and handler.level == logging.NOTSET:
-                    handler.setLevel(root.level)
+                if handler is not _handler and not any(isinstance(f, ShownBefore) for f in handler.filters):
+                    handler.addFilter(ShownBefore(root.level))
             root.setLevel(level)
 
 
