@@ -33,7 +33,7 @@ from orchestrator.db import utcnow
 from orchestrator.errors import AlreadyAnswered, InputError, InvalidOperation
 from orchestrator.interrupts import APPROVED, approve_answer, human_answer, reject_answer
 from orchestrator.rows import RunRow
-from orchestrator.runs import finished_values
+from orchestrator.run_times import finished_values
 from orchestrator.status import FINAL, Action, RunStatus, standing, statuses_allowing
 from orchestrator.validation import check_json_value, check_name, check_text, shown
 

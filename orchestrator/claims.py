@@ -31,7 +31,8 @@ from orchestrator.fenced_run import (  # the claim's parts too: the executor tak
 )
 from orchestrator.observe.redact import Redactor
 from orchestrator.rows import RunRow
-from orchestrator.runs import RUN_COLUMNS, RunStore, finished_values
+from orchestrator.run_times import finished_values
+from orchestrator.runs import RUN_COLUMNS, RunStore
 from orchestrator.status import RunStatus
 
 

@@ -34,7 +34,8 @@ from orchestrator.db.dialect import db_now
 from orchestrator.errors import OrchestratorError
 from orchestrator.observe.capture import Pending, log_rows
 from orchestrator.observe.redact import Redactor
-from orchestrator.runs import RunStore, attempt_work, finished_values
+from orchestrator.run_times import attempt_work, finished_values
+from orchestrator.runs import RunStore
 from orchestrator.status import FINAL, RunStatus, TaskStatus
 
 # Automatic resumes after database outages, per run, before it is left failed for a person.

@@ -7,6 +7,7 @@ run time (a `TypedDict` costs nothing), so `json.dumps(row, default=str)` and pa
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 
@@ -72,3 +73,11 @@ class TaskRow(TypedDict):
     work_seconds: float | None
     # work_started_at - started_at: its wait for a slot.
     wait_seconds: float | None
+
+
+@dataclass
+class RunPage:
+    """One page of runs and the number of runs that match the filter."""
+
+    rows: list[RunSummary]
+    total: int

@@ -17,26 +17,22 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     CursorResult,
     Engine,
-    case,
     delete,
     func,
     insert,
     literal,
-    null,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.db import (
-    db_now,
     run_answers,
     run_logs,
     run_metrics,
@@ -44,14 +40,14 @@ from orchestrator.db import (
     run_task_io,
     run_tasks,
     runs,
-    seconds_between,
     utcnow,
 )
 from orchestrator.errors import ReadOnlyError
-from orchestrator.rows import RunRow, RunSummary, TaskRow
+from orchestrator.rows import RunPage, RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
 from orchestrator.run_queries.columns import checked_columns, field_choices, field_values, page_json
 from orchestrator.run_queries.statements import ids_select, live_wall_seconds, live_work_seconds
+from orchestrator.run_times import finished_values, row_with_times, task_seconds, task_wait_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import check_count, check_page, is_run_id
 
@@ -72,61 +68,8 @@ class _NotRecorded(Exception):
     """Rolls back an answer whose run had moved on (RunStore.record_answers)."""
 
 
-@dataclass
-class RunPage:
-    """One page of runs and the number of runs that match the filter."""
-
-    rows: list[RunSummary]
-    total: int
-
-
-# A task's work time: from when its work began (it got its concurrency slot; else when it started)
-# to its end; none for a task cancelled before its work began. The node rollup's triggers
-# (migration 0014) time tasks the same way.
-task_seconds = case(
-    (run_tasks.c.status == TaskStatus.CANCELLED, null()),
-    else_=seconds_between(
-        func.coalesce(run_tasks.c.work_started_at, run_tasks.c.started_at), run_tasks.c.finished_at
-    ),
-)
-# Its wait for a slot: from its start to its work's start (cancelled before that: to its end;
-# still waiting: none yet).
-task_wait_seconds = seconds_between(
-    run_tasks.c.started_at,
-    func.coalesce(
-        run_tasks.c.work_started_at,
-        case((run_tasks.c.status == TaskStatus.CANCELLED, run_tasks.c.finished_at), else_=null()),
-    ),
-)
-
-
 def new_run_id() -> str:
     return uuid.uuid4().hex
-
-
-def finished_values() -> dict[str, Any]:
-    """`finished_at` now and `wall_seconds` from the row's own `started_at` (None if it never
-    started), both by the database's clock, as `started_at` is."""
-    return {"finished_at": db_now(), "wall_seconds": seconds_between(runs.c.started_at, db_now())}
-
-
-def attempt_work() -> Any:
-    """The run's work with its current attempt's running time added (by the database's clock):
-    for the statement that ends the attempt."""
-    return func.coalesce(runs.c.work_seconds, 0.0) + func.coalesce(
-        seconds_between(runs.c.attempt_started_at, db_now()), 0.0
-    )
-
-
-def _with_duration(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with `wall_seconds` and `work_seconds` set (every row of an executemany needs the
-    same keys): wall from its start and finish; a row that gives no work time worked its wall
-    time, as migration 0014 takes it for a run that recorded no task."""
-    wall = row.get("wall_seconds")
-    if "wall_seconds" not in row:
-        started, finished = row.get("started_at"), row.get("finished_at")
-        wall = (finished - started).total_seconds() if started and finished else None
-    return {**row, "wall_seconds": wall, "work_seconds": row.get("work_seconds", wall)}
 
 
 class RunStore:
@@ -200,7 +143,7 @@ class RunStore:
         """
         if not rows:
             return
-        rows = [_with_duration(row) for row in rows]
+        rows = [row_with_times(row) for row in rows]
         keys = list(dict.fromkeys(key for row in rows for key in row))
         defaults = {c.name: getattr(c.default, "arg", None) for c in runs.c}
         complete = [{key: row.get(key, defaults.get(key)) for key in keys} for row in rows]

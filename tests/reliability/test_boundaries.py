@@ -24,8 +24,9 @@ from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError, RunNotFound
 from orchestrator.operations import Orchestrator
+from orchestrator.rows import RunPage
 from orchestrator.run_queries import SORT_COLUMNS, RunFilter
-from orchestrator.runs import RunPage, RunStore
+from orchestrator.runs import RunStore
 from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import MAX_COUNT, MAX_JSON_DEPTH, MAX_SEARCH_CHARS, parse_json
 from tests.apptest_helpers import main_texts, open_page, reset_streamlit

@@ -16,10 +16,11 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy.engine import make_url
 
-from orchestrator.config import OrchestratorConfig, parse_postgres_uri
+from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database, describe_connection_error, make_engine
 from orchestrator.errors import ConfigError, OrchestratorError
 from orchestrator.operations import Orchestrator
+from orchestrator.postgres_uri import parse_postgres_uri
 from tests.apptest_helpers import open_page
 from tests.conftest import RIGHT_PASSWORD, WRONG_PASSWORD
 from tests.helpers import cli_env, closed_port
