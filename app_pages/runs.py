@@ -87,6 +87,11 @@ with st.container(border=True):
         placeholder="input.tasks >= 100\nmetrics.accuracy > 0.9\nstate.summary.label contains done\ninput.goal is set",
         help="Typed by the value: a number compares numbers, true/false booleans, anything else (or quoted) text.",
     )
+    st.caption(
+        f"Indexed, fast at any size: {', '.join(orch.store.indexed_fields())}. Other fields are read "
+        "row by row: quick beside another filter, slower alone on many runs "
+        "(`orchestrator index add FIELD` indexes one)."
+    )
     if mistake := st.session_state.get("runs_where_error"):
         st.error(mistake, icon=icon("warning"))
 

@@ -19,6 +19,7 @@ import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.cli import bulk as _bulk  # noqa: F401  (registers its commands)
+from orchestrator.cli import fields as _fields  # noqa: F401  (registers its commands)
 from orchestrator.cli import logs as _logs  # noqa: F401  (registers its commands)
 from orchestrator.cli import runs as _runs  # noqa: F401  (registers its commands)
 from orchestrator.cli import setup as _setup  # noqa: F401  (registers its commands)

@@ -22,6 +22,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 VERSION_TABLE = "orchestrator_alembic_version"
 
 # pg_advisory_lock keys: one for our migrations, one for LangGraph's saver set-up.
+FIELD_INDEX_PREFIXES = ("ix_runs_f_", "ix_runs_pg_f_")
 MIGRATION_LOCK_KEY = 0x6F726368
 SAVER_SETUP_LOCK_KEY = 0x6F726369
 
@@ -29,9 +30,11 @@ SAVER_SETUP_LOCK_KEY = 0x6F726369
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's comparison (autogenerate, the schema test) skips what the metadata cannot
     declare: the search objects of 0008, PostgreSQL's sort indexes of 0010 and the expression
-    indexes of 0012 (see schema)."""
+    indexes of 0012 (see schema), and the fields' indexes made at run time."""
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
+    if type_ == "index" and name is not None and name.startswith(FIELD_INDEX_PREFIXES):
+        return False  # a field's index made at run time (db.field_indexes)
     return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES, *EXPRESSION_INDEXES))
 
 
