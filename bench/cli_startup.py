@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     for backend in args.backends:
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as tmp:
-                measure(backend, ["--mode", "sqlite", "--sqlite-path", str(Path(tmp) / "bench.db")], args.repeats)
+                measure(
+                    backend, ["--mode", "sqlite", "--sqlite-path", str(Path(tmp) / "bench.db")], args.repeats
+                )
             continue
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")

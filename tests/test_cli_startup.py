@@ -79,7 +79,9 @@ def test_runs_imports_nothing_of_execution(config: OrchestratorConfig, tmp_path:
 
 
 def test_show_reads_checkpoints_without_graphs_or_migrations(config: OrchestratorConfig, tmp_path: Path):
-    ran = call_cli(*database_args(config), "run", "simulate", "--input", '{"tasks": 3, "delay_ms": 1}', "--wait")
+    ran = call_cli(
+        *database_args(config), "run", "simulate", "--input", '{"tasks": 3, "delay_ms": 1}', "--wait"
+    )
     assert ran.code == 0, ran
     run_id = ran.out.split("run_id: ", 1)[1].split()[0]
 

@@ -108,7 +108,9 @@ def test_bulk_cancel_every_matching_run_then_tag_two_selected(page: Any, dashboa
         pick(page, "stSelectbox", "Action", "Tag")
         fill_kept(page, page.get_by_role("textbox", name="Add tags"), "checked, week-49")
         page.get_by_role("button", name="Review…").click()
-        main(page).get_by_test_id("stAlert").filter(has_text="Would tag 2 runs (1 succeeded, 1 failed).").wait_for()
+        main(page).get_by_test_id("stAlert").filter(
+            has_text="Would tag 2 runs (1 succeeded, 1 failed)."
+        ).wait_for()
         page.get_by_role("button", name="Yes, tag 2 runs").click()
         main(page).get_by_text("Tagged 2 runs (1 succeeded, 1 failed).").wait_for()
         assert [orch.get_run(r)["tags"] for r in ids] == [
