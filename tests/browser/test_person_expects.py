@@ -1,9 +1,10 @@
-"""Journeys (issue 23): bulk actions on the runs page, and a run's tags and note changed after
-launch, in Chromium on both backends.
+"""Journeys of issue 23 ("what a person expects"), in Chromium on both backends: bulk actions on
+the runs page; a run's tags and note changed after launch; human words on every page.
 
-The runs are written into the dashboard's database by the journey (at rest: waiting, succeeded,
-failed, so the embedded executor leaves them alone), all carrying a tag of their own that the
-journey filters on; what happened is read back from the run store.
+The bulk and note journeys write their runs into the dashboard's database (at rest: waiting,
+succeeded, failed, so the embedded executor leaves them alone), all carrying a tag of their own
+that the journey filters on; what happened is read back from the run store. The words journey
+reads the demo data set.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from orchestrator.run_queries import RunFilter
 from orchestrator.runs import new_run_id
 from orchestrator.status import RunStatus
 from scripts.browser import wait_until_drawn
+from scripts.demo_data import DemoData
 from tests.browser.conftest import Dashboard
 from tests.browser.test_journeys import caption_with, fill_kept, main, open_page, pick
 from tests.helpers import wait_for
@@ -159,3 +161,51 @@ def test_tags_and_a_note_changed_on_run_detail_are_kept_and_found(page: Any, das
         assert run_id in main(page).get_by_test_id("stDataFrame").first.locator("table").inner_text()
     finally:
         orch.engine.dispose()
+
+
+# Stored names a page must never show a person: the words for them are "awaiting input",
+# "Completed", "Delay (ms)"...
+RAW_NAMES = (
+    "awaiting_input",
+    "tasks_total",
+    "tasks_completed",
+    "tasks_failed",
+    "success_rate",
+    "work_seconds",
+    "wall_seconds",
+    "Delay S",
+    "Delay Ms",
+    "Fan Out",
+    "Fail Rate",
+)
+
+
+def shown_text(page: Any) -> str:
+    """What the page shows: its text, and its tables' column headers (a table is drawn on a
+    canvas; the grid keeps an accessible copy of its headers and cells. The cells are the stored
+    values, not the words drawn for them, so only the headers are read there)."""
+    wait_until_drawn(page)
+    headers = main(page).get_by_test_id("stDataFrame").locator("table th")
+    return "\n".join([page.locator("body").inner_text(), *headers.all_inner_texts()])
+
+
+def test_every_page_speaks_in_words_not_stored_names(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    visits = {
+        "/": "Runs",
+        f"/run_detail?run_id={demo.real['waiting']}": "Run detail",
+        f"/run_detail?run_id={demo.real['failed']}": "Run detail",
+        "/compare?run_ids=" + ",".join(demo.real[n] for n in ("small", "wide", "failed")): "Compare runs",
+        "/overview": "Overview",
+        "/workers": "Workers",
+        "/launch": "Launch a run",
+    }
+    for path, heading in visits.items():
+        open_page(page, dashboard, path, heading)
+        text = shown_text(page)
+        found = [text[max(0, i - 80) : i + 40] for name in RAW_NAMES for i in [text.find(name)] if i >= 0]
+        assert not found, (path, found)
+        if path == "/":  # the headers were read: the runs table's are words
+            headers = main(page).get_by_test_id("stDataFrame").locator("table th").all_inner_texts()
+            assert {"Status", "Completed", "Failed"} <= set(headers), headers
+    # The launch form's simulate fields, in words.
+    assert page.get_by_role("spinbutton", name="Delay (ms)").count() == 1
