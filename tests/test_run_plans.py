@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from orchestrator.db import runs
+from orchestrator.db.field_indexes import indexed_fields
 from orchestrator.run_queries import (
     Field,
     MatchCount,
@@ -21,7 +22,6 @@ from orchestrator.run_queries import (
     sqlite_planner,
     statements,
 )
-from orchestrator.db.field_indexes import indexed_fields
 from orchestrator.run_queries.planner import COMPANIONS, probed_parts
 from orchestrator.run_queries.sqlite_planner import Plan, SqlitePlanner
 from orchestrator.runs import RunStore
