@@ -21,6 +21,7 @@ from dashboard.run_filters import (
 )
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
+from orchestrator.compare_fields import MAX_COMPARED
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import COUNT_CAP, OPERATORS, SORT_COLUMNS, TASK_COUNTS, empty_ranges
@@ -188,7 +189,7 @@ def runs_table() -> None:
         st.switch_page("app_pages/run_detail.py", query_params={"run_id": chosen[0]})
     if row.button(
         "Compare selected",
-        disabled=not 2 <= len(chosen) <= 10,
+        disabled=not 2 <= len(chosen) <= MAX_COMPARED,
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
