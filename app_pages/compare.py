@@ -76,8 +76,11 @@ right = pick[1].selectbox(
 )
 if left == right:
     st.info("Choose two different runs to diff.")
-for label, field in (("Input", "input"), ("State snapshot", "state_snapshot")):
-    changes = diff_json(runs[left][field] or {}, runs[right][field] or {})
+for label, field, first, second in (
+    ("Input", "input", runs[left]["input"], runs[right]["input"]),
+    ("State snapshot", "state_snapshot", runs[left]["state_snapshot"], runs[right]["state_snapshot"]),
+):
+    changes = diff_json(first or {}, second or {})
     st.markdown(f"**{label}**: {len(changes)} difference{'s' * (len(changes) != 1)}")
     if changes:
         st.dataframe(
