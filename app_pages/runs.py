@@ -19,6 +19,7 @@ from dashboard.run_filters import (
     chosen_sort,
     to_run_filter,
 )
+from dashboard.run_plots import render_plots
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.compare_fields import MAX_COMPARED
@@ -233,3 +234,5 @@ runs_csv_buttons(
     counted_all=st.session_state.get("runs_count_exact", True),
     columns=columns,
 )
+if st.toggle("Plot the filtered runs", key="runs_plot", help="A scatter and parallel coordinates of these runs"):
+    render_plots(orch, filters, sort, not st.session_state["runs_ascending"], offered)
