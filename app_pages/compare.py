@@ -11,6 +11,7 @@ from orchestrator.compare import diff_json, divergence
 from orchestrator.compare_fields import MAX_COMPARED, CompareRow, overlaid_series, side_by_side
 
 MARK = "background-color: #fff3b0"
+ROWS_SHOWN = 24
 
 orch = require_orchestrator()
 st.title("Compare runs")
@@ -55,7 +56,9 @@ marks = pd.DataFrame(
     index=frame.index,
     columns=names,
 )
-st.dataframe(frame.style.apply(lambda _: marks, axis=None), key="compare_table")
+# Tall enough for every row up to ROWS_SHOWN of them (a row is 35 px, the header too), then it scrolls.
+height = 35 * (min(len(shown), ROWS_SHOWN) + 1) + 3
+st.dataframe(frame.style.apply(lambda _: marks, axis=None), key="compare_table", height=height)
 differing = sum(row["differs"] for row in table["rows"])
 st.caption(
     f"{differing} of {len(table['rows'])} rows differ. Highlighted: a value most of the runs do not "

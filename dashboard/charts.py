@@ -372,7 +372,7 @@ def metric_series(series: Mapping[str, Sequence[Mapping[str, Any]]]) -> alt.Char
         .facet(row=alt.Row("metric:N", title=None))
         .resolve_scale(y="independent")
     )
-    return chart
+    return chart.properties(usermeta=SVG)
 
 
 def metric_series_by_run(points: Sequence[Mapping[str, Any]], runs: Sequence[str]) -> alt.Chart:
