@@ -89,6 +89,7 @@ def test_pick_a_field_column_filter_on_it_and_reload(page: Any, dashboard: Dashb
 
 
 def test_a_teams_metrics_recorded_by_its_graph(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
+    open_page(page, dashboard, "/", "Runs")  # the dashboard's embedded executor starts with its first page
     orch = Orchestrator(dashboard.config, migrate=False)
     try:
         ids = [orch.launch("scored", {"points": points}, ["metrics"]) for points in (3, 5)]
@@ -134,6 +135,9 @@ def test_a_teams_metrics_recorded_by_its_graph(page: Any, dashboard: Dashboard, 
     assert (
         svg.locator("g.mark-symbol.role-mark path").count() == 3 + 2 + 5 + 2
     )  # loss 3 and 5 points, accuracy 2 each
+    page.get_by_test_id("stVegaLiteChart").first.screenshot(
+        path=dashboard.server.folder / "compare-metrics.png"
+    )
 
 
 def test_compare_three_runs_n_ways(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
@@ -179,7 +183,13 @@ def test_plot_the_filtered_runs_and_click_through_to_a_run(
     expected = [r for r in failed if isinstance((r["input"] or {}).get("delay_ms"), int)]
     assert 3 <= len(expected) < 1000
     query = urllib.parse.urlencode(
-        {"status": "failed", "plot": "true", "plot_x": "input.delay_ms", "plot_y": "tasks_total"}
+        {
+            "status": "failed",
+            "plot": "true",
+            "plot_x": "input.delay_ms",
+            "plot_y": "tasks_total",
+            "plot_fields": "input.delay_ms,tasks_total,tasks_failed",
+        }
     )
     open_page(page, dashboard, f"/?{query}", "Runs")
     svg = chart_svg(page)
@@ -194,6 +204,21 @@ def test_plot_the_filtered_runs_and_click_through_to_a_run(
     assert caption_with(page, "Showing").startswith(f"Showing {len(failed)} of {len(failed)} matching runs")
     assert len(points) == len(expected)
     page.get_by_test_id("stVegaLiteChart").first.screenshot(path=dashboard.server.folder / "plot-scatter.png")
+    # Parallel coordinates of three fields: a line per run that has all three.
+    parallel = chart_svg(page, 1)
+    parallel.scroll_into_view_if_needed()
+    assert parallel.locator("g.mark-line.role-mark path").count() == len(expected)
+    page.get_by_test_id("stVegaLiteChart").nth(1).screenshot(
+        path=dashboard.server.folder / "plot-parallel.png"
+    )
+    svg.scroll_into_view_if_needed()
+    wait_until_drawn(page)
+    points = svg.evaluate(
+        """svg => [...svg.querySelectorAll('g.mark-symbol.role-mark path')].map(p => {
+            const b = p.getBoundingClientRect();
+            return {x: b.x + b.width / 2, y: b.y + b.height / 2, label: p.getAttribute('aria-label') || ''};
+        })"""
+    )
     # A point alone at its place (no other drawn within 6 px), so the click lands on it.
     alone = [
         p
