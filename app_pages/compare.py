@@ -17,7 +17,7 @@ orch = require_orchestrator()
 st.title("Compare runs")
 if "compare_runs" not in st.session_state or st.query_params.get("run_ids"):
     linked = [r for r in st.query_params.get("run_ids", "").split(",") if r]
-    st.session_state["compare_runs"] = list(dict.fromkeys(linked))[:MAX_COMPARED]
+    st.session_state["compare_runs"] = linked[:MAX_COMPARED]
 recent = [r["run_id"] for r in orch.store.query_runs(limit=200).rows]
 chosen = st.multiselect(
     f"Runs (2 to {MAX_COMPARED}; type or paste an id)",
