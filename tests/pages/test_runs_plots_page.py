@@ -14,6 +14,7 @@ import pytest
 from orchestrator import run_plots
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import main_texts, open_page
+from tests.pages.test_crafted_urls import CRAFTED, assert_no_exception
 
 
 def seed(orch: Orchestrator) -> None:
@@ -128,3 +129,11 @@ def test_a_bad_axis_from_a_link_is_one_sentence(page_orch: Orchestrator) -> None
     assert not at.exception, [e.value for e in at.exception]
     (error,) = main_texts(at, "error")
     assert error.startswith("Field 'input.1bad' is not a path of keys")
+
+
+def test_crafted_plot_settings_never_break_the_page(page_orch: Orchestrator) -> None:
+    seed(page_orch)
+    for label, value in CRAFTED.items():
+        names = ("plot_x", "plot_y", "plot_color", "plot_fields")
+        at = open_page("runs", plot="true", **dict.fromkeys(names, value))
+        assert_no_exception(at, f"plot settings = {label}")
