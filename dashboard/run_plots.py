@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.charts import finish, status_color
-from dashboard.looks import icon
+from dashboard.looks import RUN_COLORS, icon
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.run_plots import (
@@ -52,7 +52,9 @@ def _color(points: Sequence[dict[str, Any]], color: str) -> alt.Color:
     if color == "status":
         return status_color([p["status"] for p in points])
     if color == "workflow":
-        return alt.Color("workflow:N", legend=alt.Legend(orient="top", title=None))
+        # Colours of their own, never a status's (a red workflow would read as failed).
+        scale = alt.Scale(range=list(RUN_COLORS))
+        return alt.Color("workflow:N", scale=scale, legend=alt.Legend(orient="top", title=None))
     numeric = all(isinstance(p["color"], int | float) or p["color"] is None for p in points)
     return alt.Color(f"color:{'Q' if numeric else 'N'}", title=color, legend=alt.Legend(orient="top"))
 
