@@ -19,8 +19,10 @@ from dashboard.run_filters import (
     chosen_sort,
     to_run_filter,
 )
+from dashboard.run_plots import render_plots
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
+from orchestrator.compare_fields import MAX_COMPARED
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import COUNT_CAP, OPERATORS, SORT_COLUMNS, TASK_COUNTS, empty_ranges
@@ -193,7 +195,7 @@ def runs_table() -> None:
         st.switch_page("app_pages/run_detail.py", query_params={"run_id": chosen[0]})
     if row.button(
         "Compare selected",
-        disabled=not 2 <= len(chosen) <= 10,
+        disabled=not 2 <= len(chosen) <= MAX_COMPARED,
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
@@ -237,3 +239,5 @@ runs_csv_buttons(
     counted_all=st.session_state.get("runs_count_exact", True),
     columns=columns,
 )
+if st.toggle("Plot the filtered runs", key="runs_plot", help="A scatter and parallel coordinates of these runs"):
+    render_plots(orch, filters, sort, not st.session_state["runs_ascending"], offered)
