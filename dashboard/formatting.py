@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.looks import look, status_colors, status_word
+from orchestrator.observe.figures import COST_FORMAT
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE
 
@@ -143,6 +144,12 @@ def runs_frame(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ()) ->
             "tasks_failed": [r["tasks_failed"] for r in rows],
             # None while a going run's number of tasks is not known (orchestrator.progress).
             "progress": pd.Series([_percent(run_progress(r).fraction) for r in rows], dtype="float64"),
+            # What its model calls and logs add up to (tokens: input + output).
+            "cost_usd": pd.Series([r["cost_usd"] for r in rows], dtype="float64"),
+            "tokens": [r["tokens"] for r in rows],
+            "model_calls": [r["model_calls"] for r in rows],
+            "warnings": [r["warnings"] for r in rows],
+            "errors": [r["errors"] for r in rows],
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
@@ -179,6 +186,15 @@ def runs_columns() -> dict[str, Any]:
         "progress": st.column_config.ProgressColumn(
             "Progress", min_value=0, max_value=100, format="%d%%", color=look("succeeded").color, width=84
         ),
+        "cost_usd": st.column_config.NumberColumn(
+            "Cost", format=COST_FORMAT, width=84, help="Its model calls' cost, from the configured prices"
+        ),
+        "tokens": st.column_config.NumberColumn(
+            "Tokens", format="%d", width=66, help="Its model calls' input + output tokens"
+        ),
+        "model_calls": st.column_config.NumberColumn("Calls", format="%d", width=50, help="Model calls"),
+        "warnings": st.column_config.NumberColumn("Warn", format="%d", width=50, help="Log warnings"),
+        "errors": st.column_config.NumberColumn("Err", format="%d", width=50, help="Log errors"),
         "tags": st.column_config.TextColumn("Tags"),
     }
 
