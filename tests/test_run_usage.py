@@ -6,6 +6,7 @@ detail's row, the runs list, the CSV, `runs --json` and the CLI's table)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from typing import Any
@@ -15,14 +16,15 @@ import pytest
 from dashboard.observe import usage_line
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
+from orchestrator.metrics import Period, overview
 from orchestrator.observe.figures import cost_text
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
 from orchestrator.run_queries.filter import parse_cost
 from orchestrator.runs_csv import csv_bytes
+from tests.helpers import with_workflows
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.test_run_logs import PRICES, WORKFLOWS, run_here
-from tests.helpers import with_workflows
 
 # (model calls, failing work task): 0, 1 and 2 calls of $0.00575 and 1,500 tokens each.
 RUNS = {"none": (0, False), "one": (1, True), "two": (2, False)}
@@ -55,7 +57,7 @@ def test_filters_and_sorts_on_cost_tokens_calls_warnings_and_errors(usage_runs) 
         assert order == [ids["two"], ids["one"], ids["none"]], sort
     ascending = [r["run_id"] for r in orch.store.page_runs(sort="tokens", descending=False)]
     assert ascending == [ids["none"], ids["one"], ids["two"]]
-    assert [r["run_id"] for r in orch.store.page_runs(sort="errors")][0] == ids["one"]
+    assert orch.store.page_runs(sort="errors")[0]["run_id"] == ids["one"]
 
 
 def test_one_figure_in_run_detail_the_list_the_csv_and_the_cli(usage_runs) -> None:
@@ -123,3 +125,23 @@ def test_a_cost_is_checked_once_everywhere() -> None:
         with pytest.raises(InputError, match="cost_usd_min must be a number of US dollars"):
             RunFilter(cost_usd_min=bad)
     assert RunFilter(cost_usd_min=1).cost_usd_min == 1.0
+
+
+def test_the_overview_adds_up_the_same_figures(usage_runs) -> None:
+    orch, ids = usage_runs
+    now = dt.datetime.now(dt.UTC)
+    data = overview(orch.engine, Period(now - dt.timedelta(days=7), now + dt.timedelta(minutes=1)))
+    usage = data["usage"]
+    details = [orch.get_run(run_id) for run_id in ids.values()]
+    assert usage["totals"]["model_calls"] == sum(d["model_calls"] for d in details) == 3
+    assert usage["totals"]["tokens"] == sum(d["tokens"] for d in details) == 4500
+    assert usage["totals"]["cost_usd"] == pytest.approx(sum(d["cost_usd"] for d in details), abs=1e-12)
+    (day,) = usage["over_time"]  # one day, one workflow; the run without calls is not in it
+    assert (day["workflow"], day["runs"], day["bucket"][:10]) == ("chatty", 2, str(details[0]["created_at"].date()))
+    assert [r["run_id"] for r in usage["runs"]] == [ids["two"], ids["one"]]
+    assert [r["cost_usd"] for r in usage["runs"]] == [orch.get_run(ids["two"])["cost_usd"], orch.get_run(ids["one"])["cost_usd"]]
+    (node,) = usage["nodes"]
+    assert (node["workflow"], node["node"], node["model_calls"], node["tokens"]) == ("chatty", "ask", 3, 4500)
+    assert node["cost_usd"] == pytest.approx(usage["totals"]["cost_usd"], abs=1e-12) and not usage["nodes_cut"]
+    other = overview(orch.engine, Period(now - dt.timedelta(days=7), now + dt.timedelta(minutes=1)), ["nothing"])
+    assert other["usage"]["over_time"] == [] and other["usage"]["nodes"] == []
