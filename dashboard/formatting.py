@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.looks import look, status_colors, status_word
-from orchestrator.observe.figures import COST_FORMAT
+from orchestrator.observe.figures import COST_FORMAT, cost_text
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE
 
@@ -48,6 +48,8 @@ def metric_text(key: str, value: Any) -> str:
         return percent_text(value)
     if key == "status" and value is not None:
         return status_word(value)
+    if key == "cost_usd":
+        return cost_text(value)
     return cell_text(value)
 
 
