@@ -40,6 +40,7 @@ from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine
 from orchestrator.errors import ReadOnlyError
+from orchestrator.observe.traces import RunTracer, run_tracer
 from orchestrator.outage import Outage, WriteGate, is_transient
 from orchestrator.rows import RunRow
 from orchestrator.run_attempt import RunAttempt, StopReason
@@ -215,11 +216,30 @@ class Executor:
             model_prices=self.config.model_prices,
             redact_keys=self.config.redact_keys,
         )
-        task = asyncio.create_task(attempt.execute(), name=f"run-{attempt.run_id}")
+        task = asyncio.create_task(self._execute(attempt), name=f"run-{attempt.run_id}")
         attempt.task = task
         self._runs[attempt.run_id] = attempt
         task.add_done_callback(partial(self._forget, attempt.run_id))
         return task
+
+    async def _execute(self, attempt: RunAttempt) -> None:
+        """The attempt; then, when OpenTelemetry's variables ask for it, its spans, sent from a
+        thread once it ended, never on its tasks' way (orchestrator.observe.traces; asyncio.run
+        waits for that thread before it returns, so `run --wait` sends them too)."""
+        try:
+            await attempt.execute()
+        finally:
+            tracer = run_tracer()
+            if tracer is not None:
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._send_traces, tracer, attempt.run_id, attempt.claim.attempt
+                )
+
+    def _send_traces(self, tracer: RunTracer, run_id: str, attempt: int) -> None:
+        try:
+            tracer.export_attempt(self.engine, run_id, attempt)
+        except Exception:  # a tracing backend away never fails a run
+            logger.warning("Could not send the traces of run %s", run_id, exc_info=True)
 
     def _forget(self, run_id: str, _task: asyncio.Task[None]) -> None:
         self._runs.pop(run_id, None)
