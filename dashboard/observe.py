@@ -43,7 +43,8 @@ def render_log_filters(orch: Orchestrator, run_id: str, tasks: Sequence[TaskRow]
     """The task, the lowest level and the text to show the logs of (the choices persist)."""
     counts = orch.observations.log_counts(run_id)
     by_id = {t["task_id"]: t for t in tasks}
-    options = [ALL_TASKS, *by_id, *sorted(t for t in counts if t not in by_id)]
+    # A line of no task (retention's mark, task id "") shows among all tasks' lines only.
+    options = [ALL_TASKS, *by_id, *sorted(t for t in counts if t not in by_id and t != ALL_TASKS)]
     left, middle, right = st.columns([3, 1, 2])
     task_id = left.selectbox(
         "Task",

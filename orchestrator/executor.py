@@ -40,6 +40,7 @@ from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine
 from orchestrator.errors import ReadOnlyError
+from orchestrator.observe.retention import prune_observations
 from orchestrator.observe.traces import RunTracer, run_tracer
 from orchestrator.outage import Outage, WriteGate, is_transient
 from orchestrator.rows import RunRow
@@ -50,6 +51,9 @@ from orchestrator.workflows import WorkflowRegistry, load_registry
 logger = logging.getLogger("orchestrator.executor")
 # How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
 ROLLUP_FOLD_SECONDS = 10.0
+# Retention (ORCHESTRATOR_LOG_RETENTION_DAYS): a first cut a minute after start, then hourly.
+PRUNE_FIRST_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
 # When the process ends (Ctrl-C on the dashboard), runs still going get this long to finish.
 EXIT_GRACE_SECONDS = 2.0
 
@@ -171,6 +175,7 @@ class Executor:
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
             folding = asyncio.create_task(self._fold_rollup())
+            pruning = asyncio.create_task(self._prune_observations())
             outage = Outage("claim loop")
             try:
                 while not self._stop.is_set():
@@ -185,6 +190,7 @@ class Executor:
             finally:
                 upkeep.cancel()
                 folding.cancel()
+                pruning.cancel()
                 await self._drain(self._grace)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.workers.stopped, self.worker)
@@ -310,6 +316,22 @@ class Executor:
             await asyncio.sleep(ROLLUP_FOLD_SECONDS)
             with contextlib.suppress(Exception):  # compact logs why; the next fold tries again
                 await asyncio.to_thread(rollup.compact, self.store.engine)
+
+    async def _prune_observations(self) -> None:
+        """Retention (ORCHESTRATOR_LOG_RETENTION_DAYS): cut old runs' logs and model calls once
+        soon after start, then every PRUNE_SECONDS; a loop of its own, as the fold's."""
+        days = self.config.log_retention_days
+        if days is None:
+            return
+        await asyncio.sleep(PRUNE_FIRST_SECONDS)
+        while True:
+            try:
+                pruned = await asyncio.to_thread(prune_observations, self.store.engine, days)
+                if pruned.runs:
+                    logger.info("Retention cut the logs and model calls of %d runs (%s)", pruned.runs, pruned)
+            except Exception:  # the next round tries again
+                logger.warning("Retention could not cut old logs this time", exc_info=True)
+            await asyncio.sleep(PRUNE_SECONDS)
 
     async def _heartbeat(self) -> None:
         attempts = list(self._runs.values())
