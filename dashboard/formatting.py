@@ -146,15 +146,21 @@ def runs_frame(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ()) ->
             "tasks_failed": [r["tasks_failed"] for r in rows],
             # None while a going run's number of tasks is not known (orchestrator.progress).
             "progress": pd.Series([_percent(run_progress(r).fraction) for r in rows], dtype="float64"),
-            # What its model calls and logs add up to (tokens: input + output).
-            "cost_usd": pd.Series([r["cost_usd"] for r in rows], dtype="float64"),
-            "tokens": [r["tokens"] for r in rows],
-            "model_calls": [r["model_calls"] for r in rows],
-            "warnings": [r["warnings"] for r in rows],
-            "errors": [r["errors"] for r in rows],
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
+    # What the runs' model calls and logs add up to (tokens: input + output), before the tags;
+    # only on a page where some run has them, so a team without models sees the table as it was.
+    usage: dict[str, Any] = {}
+    if any(r.get("model_calls") for r in rows):
+        usage["cost_usd"] = pd.Series([r["cost_usd"] for r in rows], dtype="float64")
+        usage["tokens"] = [r["tokens"] for r in rows]
+        usage["model_calls"] = [r["model_calls"] for r in rows]
+    if any(r.get("warnings") or r.get("errors") for r in rows):
+        usage["warnings"] = [r["warnings"] for r in rows]
+        usage["errors"] = [r["errors"] for r in rows]
+    for position, (name, values) in enumerate(usage.items(), start=list(frame.columns).index("tags")):
+        frame.insert(position, name, values)
     for name in fields:
         values = [r.get(name) for r in rows]
         numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
