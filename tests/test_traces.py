@@ -4,12 +4,16 @@ in this test, which decodes them; without OpenTelemetry's variables nothing is s
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import langsmith.run_trees
 import pytest
+from langchain_core.tracers.langchain import wait_for_all_tracers
+from langsmith.utils import get_env_var
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -127,6 +131,50 @@ def test_nothing_is_sent_unless_configured(orch, receiver, monkeypatch) -> None:
     forget_tracer()
     run_here(orch, tasks=1, lines=0, calls=1)  # its executor's threads are joined when it returns
     assert receiver.requests == []
+
+
+def test_langsmith_tracing_keeps_working_beside_the_recorder(orch, monkeypatch) -> None:
+    """LangChain's own tracer, turned on by LangSmith's variables and pointed at a local receiver,
+    still gets the graph, its nodes and the model call, while the run's model call is recorded."""
+    bodies: list[bytes] = []
+
+    class LangSmith(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # /info: none here, the client takes its defaults
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), LangSmith)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # LangSmith keeps what it read of its variables (an lru_cache): read them anew here, and
+    # again after, so no later test of this process traces.
+    get_env_var.cache_clear()
+    monkeypatch.setattr(langsmith.run_trees, "_CLIENT", None)  # a client of this receiver, made anew
+    try:
+        monkeypatch.setenv("LANGSMITH_TRACING", "true")
+        monkeypatch.setenv("LANGSMITH_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("LANGSMITH_API_KEY", "test-key-for-a-local-receiver")
+        run_id = run_here(orch, tasks=1, lines=0, calls=1)
+        wait_for_all_tracers()  # LangChain's own flush of its tracers
+    finally:
+        monkeypatch.undo()
+        get_env_var.cache_clear()
+        server.shutdown()
+        server.server_close()
+    names = {name for body in bodies for name in re.findall(rb'"name":"([^"]+)"', body)}
+    assert {b"LangGraph", b"plan", b"work", b"ask", b"UsageReportingTestChatModel"} <= names, names
+    assert orch.get_run(run_id)["model_calls"] == 1
 
 
 def test_which_variables_turn_tracing_on() -> None:
