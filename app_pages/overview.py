@@ -5,11 +5,21 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import charts
-from dashboard.formatting import MISSING, duration_text, percent_text, period_text, time_text
+from dashboard.formatting import (
+    MISSING,
+    detail_link,
+    duration_text,
+    percent_text,
+    period_text,
+    time_column,
+    time_text,
+)
 from dashboard.looks import icon
 from dashboard.state import cached_overview, require_orchestrator
 from dashboard.url_state import Param, load_from_url, save_to_url, unread_sentence
 from orchestrator.metrics import Period
+from orchestrator.observe.figures import COST_FORMAT, cost_text
+from orchestrator.observe.usage import MAX_CALLS
 
 # The runs' durations the figures and the histogram show: work time, or wall time one click away.
 MEASURES = {
@@ -207,3 +217,67 @@ with right:
     st.subheader("Most failing nodes")
     failing = sorted((n for n in nodes if n["failed"]), key=lambda n: (-n["failed"], n["node"]))[:10]
     st.dataframe(failing, column_config=node_columns, hide_index=True, key="overview_failing")
+
+usage = data["usage"]
+st.subheader(
+    "Model calls",
+    help="What the model calls of this period's runs add up to (by the day a run was created, as above): "
+    "tokens are input + output tokens, cost is from the configured prices (ORCHESTRATOR_MODEL_PRICES).",
+)
+if not usage["over_time"]:
+    st.caption("No run of this period made a model call.")
+else:
+    totals = st.columns(3)
+    totals[0].metric("Model calls", f"{usage['totals']['model_calls']:,}")
+    totals[1].metric("Tokens", f"{usage['totals']['tokens']:,}")
+    totals[2].metric("Cost", cost_text(usage["totals"]["cost_usd"]))
+    left, right = st.columns(2)
+    unit = "hour" if period.bucket_unit == "hour" else "day"
+    left.altair_chart(
+        charts.usage_over_time(
+            usage["over_time"], "cost_usd", f"cost per {unit} ($)", start, end, period.bucket
+        ),
+        key="overview_cost",
+    )
+    right.altair_chart(
+        charts.usage_over_time(
+            usage["over_time"], "tokens", f"tokens per {unit}", start, end, period.bucket
+        ),
+        key="overview_tokens",
+    )
+    usage_columns = {
+        "model_calls": st.column_config.NumberColumn("Calls", format="%d"),
+        "tokens": st.column_config.NumberColumn("Tokens", format="%d"),
+        "cost_usd": st.column_config.NumberColumn("Cost", format=COST_FORMAT),
+    }
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Most expensive runs")
+        st.dataframe(
+            [{**r, "run_id": detail_link(r["run_id"])} for r in usage["runs"]],
+            column_config={
+                "run_id": st.column_config.LinkColumn("Run", display_text=r"run_id=(.{12}).*$"),
+                "workflow": st.column_config.TextColumn("Workflow"),
+                "created_at": time_column("Created"),
+                **usage_columns,
+            },
+            hide_index=True,
+            key="overview_expensive_runs",
+        )
+    with right:
+        st.subheader(
+            "Most expensive nodes",
+            help=f"Of the period's latest {MAX_CALLS:,} model calls, by when each call started.",
+        )
+        st.dataframe(
+            usage["nodes"],
+            column_config={
+                "workflow": st.column_config.TextColumn("Workflow"),
+                "node": st.column_config.TextColumn("Node"),
+                **usage_columns,
+            },
+            hide_index=True,
+            key="overview_expensive_nodes",
+        )
+        if usage["nodes_cut"]:
+            st.caption(f"Of the latest {MAX_CALLS:,} model calls of this period only.")

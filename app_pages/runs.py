@@ -25,7 +25,15 @@ from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.compare_fields import MAX_COMPARED
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
-from orchestrator.run_queries import COUNT_CAP, OPERATORS, SORT_COLUMNS, TASK_COUNTS, empty_ranges
+from orchestrator.run_queries import (
+    COST,
+    COUNT_CAP,
+    OPERATORS,
+    SORT_COLUMNS,
+    TASK_COUNTS,
+    USAGE_COUNTS,
+    empty_ranges,
+)
 from orchestrator.status import ACTIVE, ALL_STATUSES
 from orchestrator.validation import last_page
 
@@ -43,6 +51,13 @@ SORT_LABELS = {
     "tasks_failed": "Failed",
     "tags": "Tags",
     "worker": "Worker",
+    "cost_usd": "Cost",
+    "tokens": "Tokens",
+    "input_tokens": "Input tokens",
+    "output_tokens": "Output tokens",
+    "model_calls": "Model calls",
+    "warnings": "Warnings",
+    "errors": "Errors",
 }
 
 orch = require_orchestrator()
@@ -69,6 +84,14 @@ with st.container(border=True):
         help="Exactly who launched the run: a login's email, cli:user@host, or a browser's launcher id. "
         f"You are {current_launcher()}.",
     )
+    # What the run's model calls and logs add up to (its row keeps them; tokens: input + output).
+    usage = st.columns(2 * (1 + len(USAGE_COUNTS)))
+    usage[0].number_input("Cost $ ≥", min_value=0.0, step=0.01, format="%.6f", key=f"runs_{COST}_min")
+    usage[1].number_input("Cost $ ≤", min_value=0.0, step=0.01, format="%.6f", key=f"runs_{COST}_max")
+    for i, count in enumerate(USAGE_COUNTS, start=1):
+        label = COUNT_LABELS[count]
+        usage[2 * i].number_input(f"{label} ≥", min_value=0, step=1, key=f"runs_{count}_min")
+        usage[2 * i + 1].number_input(f"{label} ≤", min_value=0, step=1, key=f"runs_{count}_max")
     fields = st.columns([3, 2, 1, 2, 1], vertical_alignment="bottom")
     fields[0].text_input(
         "Field", key="runs_where_path", placeholder="input.tasks, state.summary.total, metrics.accuracy"

@@ -242,6 +242,45 @@ def runs_over_time(
     return finish(chart, height=240)
 
 
+def usage_over_time(
+    rows: list[dict[str, Any]],
+    measure: str,
+    title: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    bucket: dt.timedelta,
+) -> alt.Chart:
+    """Stacked bars of a model-call figure (`cost_usd`, `tokens`) per bucket by workflow, over the
+    whole period (orchestrator.observe.usage's rows)."""
+    frame = pd.DataFrame(rows, columns=["bucket", "workflow", measure])
+    frame["from"] = pd.to_datetime(frame["bucket"], utc=True)
+    hourly = bucket < dt.timedelta(days=1)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    first = start - (start - epoch) % bucket
+    last = end - (end - epoch) % bucket + (bucket if (end - epoch) % bucket else dt.timedelta())
+    chart = (
+        alt.Chart(frame)
+        .mark_bar(clip=True)
+        .encode(
+            x=alt.X(
+                "from:T",
+                timeUnit="utcyearmonthdatehours" if hourly else "utcyearmonthdate",
+                title=None,
+                scale=alt.Scale(domain=[_utc(first), _utc(last)]),
+                axis=alt.Axis(format="%H:%M" if hourly else "%b %d", labelAngle=0, grid=False),
+            ),
+            y=alt.Y(f"{measure}:Q", title=title, stack=True),
+            color=alt.Color("workflow:N", title="workflow"),
+            tooltip=[
+                alt.Tooltip("bucket:N", title="from (UTC)"),
+                alt.Tooltip("workflow:N"),
+                alt.Tooltip(f"{measure}:Q", title=title, format=",.6f" if measure == "cost_usd" else ","),
+            ],
+        )
+    )
+    return finish(chart, height=200)
+
+
 # A duration axis's ticks (seconds) and their labels ("500 ms", "10 s", "1 min", "2 h").
 DURATION_TICKS = (
     0, 0.001, 0.01, 0.1, 1, 10, 60, 600, 3600, 36000, 86400,

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.looks import look, status_colors, status_word
+from orchestrator.observe.figures import COST_FORMAT, cost_text
 from orchestrator.progress import run_progress
 from orchestrator.status import ACTIVE
 
@@ -47,6 +48,8 @@ def metric_text(key: str, value: Any) -> str:
         return percent_text(value)
     if key == "status" and value is not None:
         return status_word(value)
+    if key == "cost_usd":
+        return cost_text(value)
     return cell_text(value)
 
 
@@ -158,6 +161,18 @@ def runs_frame(rows: Sequence[Mapping[str, Any]], fields: Sequence[str] = ()) ->
             "tags": [", ".join(r["tags"] or []) for r in rows],
         }
     )
+    # What the runs' model calls and logs add up to (tokens: input + output), before the tags;
+    # only on a page where some run has them, so a team without models sees the table as it was.
+    usage: dict[str, Any] = {}
+    if any(r.get("model_calls") for r in rows):
+        usage["cost_usd"] = pd.Series([r["cost_usd"] for r in rows], dtype="float64")
+        usage["tokens"] = [r["tokens"] for r in rows]
+        usage["model_calls"] = [r["model_calls"] for r in rows]
+    if any(r.get("warnings") or r.get("errors") for r in rows):
+        usage["warnings"] = [r["warnings"] for r in rows]
+        usage["errors"] = [r["errors"] for r in rows]
+    for position, (name, values) in enumerate(usage.items(), start=list(frame.columns).index("tags")):
+        frame.insert(position, name, values)
     for name in fields:
         values = [r.get(name) for r in rows]
         numeric = all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values)
@@ -191,6 +206,15 @@ def runs_columns() -> dict[str, Any]:
         "progress": st.column_config.ProgressColumn(
             "Progress", min_value=0, max_value=100, format="%d%%", color=look("succeeded").color, width=84
         ),
+        "cost_usd": st.column_config.NumberColumn(
+            "Cost", format=COST_FORMAT, width=84, help="Its model calls' cost, from the configured prices"
+        ),
+        "tokens": st.column_config.NumberColumn(
+            "Tokens", format="%d", width=66, help="Its model calls' input + output tokens"
+        ),
+        "model_calls": st.column_config.NumberColumn("Calls", format="%d", width=50, help="Model calls"),
+        "warnings": st.column_config.NumberColumn("Warn", format="%d", width=50, help="Log warnings"),
+        "errors": st.column_config.NumberColumn("Err", format="%d", width=50, help="Log errors"),
         "tags": st.column_config.TextColumn("Tags"),
     }
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard.formatting import MISSING, time_column
 from orchestrator.observe.conversation import Turn
+from orchestrator.observe.figures import COST_FORMAT, cost_text, run_tokens
 from orchestrator.observe.reads import LEVELS, level_name, level_number
 from orchestrator.operations import Orchestrator
 from orchestrator.rows import TaskRow
@@ -25,8 +26,8 @@ def usage_line(run: Mapping[str, Any]) -> str:
     if not calls:
         return logged + " · no model calls"
     return (
-        f"{logged} · {calls:,} model calls: {run.get('input_tokens', 0):,} input and "
-        f"{run.get('output_tokens', 0):,} output tokens, ${run.get('cost_usd', 0.0):.4f}"
+        f"{logged} · {calls:,} model calls: {run_tokens(run):,} tokens ({run.get('input_tokens', 0):,} input, "
+        f"{run.get('output_tokens', 0):,} output), {cost_text(run.get('cost_usd', 0.0))}"
     )
 
 
@@ -42,7 +43,8 @@ def render_log_filters(orch: Orchestrator, run_id: str, tasks: Sequence[TaskRow]
     """The task, the lowest level and the text to show the logs of (the choices persist)."""
     counts = orch.observations.log_counts(run_id)
     by_id = {t["task_id"]: t for t in tasks}
-    options = [ALL_TASKS, *by_id, *sorted(t for t in counts if t not in by_id)]
+    # A line of no task (retention's mark, task id "") shows among all tasks' lines only.
+    options = [ALL_TASKS, *by_id, *sorted(t for t in counts if t not in by_id and t != ALL_TASKS)]
     left, middle, right = st.columns([3, 1, 2])
     task_id = left.selectbox(
         "Task",
@@ -120,7 +122,7 @@ def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
             "output_tokens": st.column_config.NumberColumn("Output tokens"),
             "cached_tokens": st.column_config.NumberColumn("Cached tokens"),
             "cost_usd": st.column_config.NumberColumn(
-                "Cost", format="$%.4f", help="Empty: no price configured"
+                "Cost", format=COST_FORMAT, help="Empty: no price configured"
             ),
             "latency_seconds": st.column_config.NumberColumn("Time in calls", format="%.3f s"),
         },
@@ -147,7 +149,7 @@ def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
         ],
         column_config={
             "started_at": time_column("Started"),
-            "cost_usd": st.column_config.NumberColumn("Cost", format="$%.6f"),
+            "cost_usd": st.column_config.NumberColumn("Cost", format=COST_FORMAT),
             "latency_seconds": st.column_config.NumberColumn("Latency", format="%.3f s"),
         },
         hide_index=True,

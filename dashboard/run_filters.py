@@ -7,7 +7,7 @@ from typing import Any
 
 from dashboard.url_state import Param
 from orchestrator.errors import InputError
-from orchestrator.run_queries import SORT_COLUMNS, TASK_COUNTS, RunFilter, sort_field, where
+from orchestrator.run_queries import COST, RANGES, SORT_COLUMNS, RunFilter, sort_field, where
 from orchestrator.run_queries.columns import checked_columns
 from orchestrator.runs import RunStore
 from orchestrator.runs_csv import csv_bytes
@@ -15,14 +15,23 @@ from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import day_bounds
 
 PAGE_SIZES = (25, 50, 100, 200)
-COUNT_LABELS = {"tasks_total": "Tasks", "tasks_completed": "Completed", "tasks_failed": "Failed"}
+COUNT_LABELS = {
+    "tasks_total": "Tasks",
+    "tasks_completed": "Completed",
+    "tasks_failed": "Failed",
+    "tokens": "Tokens",
+    "model_calls": "Model calls",
+    "warnings": "Warnings",
+    "errors": "Errors",
+    COST: "Cost $",
+}
 
 PARAMS: list[Param] = [
     Param("runs_status", "status", "list", [], tuple(ALL_STATUSES)),
     Param("runs_workflow", "workflow", "list", []),
     *(
-        Param(f"runs_{count}_{bound}", f"{count}_{bound}", "int", None)
-        for count in TASK_COUNTS
+        Param(f"runs_{count}_{bound}", f"{count}_{bound}", "float" if count == COST else "int", None)
+        for count in RANGES
         for bound in ("min", "max")
     ),
     Param("runs_created", "created", "date_range", ()),
@@ -51,10 +60,11 @@ URL_MARKER = "runs_url"
 def to_run_filter(state: Mapping[str, Any]) -> RunFilter:
     """The RunFilter for the widgets' current values; InputError (one sentence) for a value out of range."""
     counts: dict[str, Any] = {}
-    for count in TASK_COUNTS:
+    for count in RANGES:
+        number = float if count == COST else int
         for bound in ("min", "max"):
             value = state.get(f"runs_{count}_{bound}")
-            counts[f"{count}_{bound}"] = int(value) if value is not None else None
+            counts[f"{count}_{bound}"] = number(value) if value is not None else None
     dates = tuple(state.get("runs_created") or ())
     created_from = created_to = None
     if dates:

@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from orchestrator.errors import InputError
+from orchestrator.run_queries.filter import parse_cost
 from orchestrator.validation import MAX_COUNT
 
 
@@ -23,7 +25,7 @@ class Param:
 
     key: str
     name: str
-    kind: str = "str"  # str, int, list, date_range, bool
+    kind: str = "str"  # str, int, float (a cost), list, date_range, bool
     default: Any = None
     choices: tuple[str, ...] = field(default=())
 
@@ -69,6 +71,14 @@ def _parse_int(param: Param, raw: str) -> int:
     return int(raw)
 
 
+def _parse_float(_param: Param, raw: str) -> float:
+    # A cost's number as the package reads one typed anywhere (run_queries.filter.parse_cost).
+    try:
+        return parse_cost(raw, "cost")
+    except InputError as exc:
+        raise ValueError(raw) from exc
+
+
 def _parse_choice(param: Param, raw: str) -> str:
     if param.choices and raw not in param.choices:
         raise ValueError(raw)
@@ -78,6 +88,7 @@ def _parse_choice(param: Param, raw: str) -> str:
 _PARSERS: dict[str, Callable[[Param, str], Any]] = {
     "str": _parse_choice,
     "int": _parse_int,
+    "float": _parse_float,
     "list": _parse_list,
     "date_range": _parse_date_range,
     "bool": _parse_bool,
@@ -85,6 +96,7 @@ _PARSERS: dict[str, Callable[[Param, str], Any]] = {
 _DUMPERS: dict[str, Callable[[Any], str]] = {
     "str": str,
     "int": str,
+    "float": lambda value: f"{value:.12f}".rstrip("0").rstrip("."),
     "list": ",".join,
     "date_range": lambda dates: "..".join(d.isoformat() for d in dates),
     "bool": lambda value: "true" if value else "false",

@@ -84,6 +84,10 @@ METRICS: list[tuple[str, str]] = [
     ("tasks_completed", "Tasks completed"),
     ("tasks_failed", "Tasks failed"),
     ("success_rate", "Success rate"),
+    # What its model calls add up to (the run's row, as every page shows it; tokens: input + output).
+    ("model_calls", "Model calls"),
+    ("tokens", "Tokens"),
+    ("cost_usd", "Cost"),
     ("tags", "Tags"),
 ]
 
@@ -132,6 +136,7 @@ _NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "work_seconds": _rounded(1),
     "wall_seconds": _rounded(1),
     "success_rate": _rounded(4),
+    "cost_usd": _rounded(6),  # as shown (orchestrator.observe.figures.COST_DECIMALS)
     "tags": _sorted_tags,
     "created_at": _to_the_second,  # shown to the second
 }

@@ -155,6 +155,16 @@ def _log_lines(value: Any) -> int:
     return value
 
 
+def _retention_days(value: Any) -> int | None:
+    """Days to keep a finished run's logs and model calls; 0 (the default) keeps them."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+        raise ConfigError(
+            "log_retention_days must be a whole number of days from 0 (keep everything) to 100000; "
+            "set ORCHESTRATOR_LOG_RETENTION_DAYS=30, say."
+        )
+    return value or None
+
+
 def _prices(value: Any, name: str) -> dict[str, dict[str, float]]:
     """{model: {"input": $, "output": $, "cached_input": $}} per million tokens, checked."""
     example = '{"gpt-4o-mini": {"input": 0.15, "output": 0.6, "cached_input": 0.075}}'
@@ -212,6 +222,9 @@ class OrchestratorConfig:
     model_prices: dict[str, dict[str, float]]
     # Keys whose values are redacted in a task's stored input and output (words, as `api_key`).
     redact_keys: tuple[str, ...]
+    # Workers cut a finished run's logs, task inputs/outputs and model calls this many days after
+    # it finished (orchestrator.observe.retention); None keeps them.
+    log_retention_days: int | None
     env_file: str | None
 
     def __init__(
@@ -232,6 +245,7 @@ class OrchestratorConfig:
         log_count_level: str | None = None,
         model_prices: Mapping[str, Mapping[str, float]] | None = None,
         redact_keys: Sequence[str] | None = None,
+        log_retention_days: int | None = None,
         env_file: str | None = ".env",
     ):
         self.env_file = env_file
@@ -318,6 +332,11 @@ class OrchestratorConfig:
             else env.get("ORCHESTRATOR_REDACT_KEYS", ",".join(DEFAULT_REDACT_KEYS)).split(",")
         )
         self.redact_keys = tuple(k.strip() for k in raw_keys if isinstance(k, str) and k.strip())
+        self.log_retention_days = _retention_days(
+            log_retention_days
+            if log_retention_days is not None
+            else _parse_int(env.get("ORCHESTRATOR_LOG_RETENTION_DAYS") or "0", "ORCHESTRATOR_LOG_RETENTION_DAYS")
+        )
         self._check_engine_settings()
 
     @property

@@ -40,6 +40,8 @@ from orchestrator.claims import ClaimStore
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine
 from orchestrator.errors import ReadOnlyError
+from orchestrator.observe.retention import prune_observations
+from orchestrator.observe.traces import RunTracer, run_tracer
 from orchestrator.outage import Outage, WriteGate, is_transient
 from orchestrator.rows import RunRow
 from orchestrator.run_attempt import RunAttempt, StopReason
@@ -49,6 +51,9 @@ from orchestrator.workflows import WorkflowRegistry, load_registry
 logger = logging.getLogger("orchestrator.executor")
 # How often a serving executor folds the overview's rollup deltas (orchestrator.rollup).
 ROLLUP_FOLD_SECONDS = 10.0
+# Retention (ORCHESTRATOR_LOG_RETENTION_DAYS): a first cut a minute after start, then hourly.
+PRUNE_FIRST_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
 # When the process ends (Ctrl-C on the dashboard), runs still going get this long to finish.
 EXIT_GRACE_SECONDS = 2.0
 
@@ -170,6 +175,7 @@ class Executor:
             logger.info("Executor %s serving (concurrency %d)", self.worker, self.concurrency)
             upkeep = asyncio.create_task(self._upkeep())
             folding = asyncio.create_task(self._fold_rollup())
+            pruning = asyncio.create_task(self._prune_observations())
             outage = Outage("claim loop")
             try:
                 while not self._stop.is_set():
@@ -184,6 +190,7 @@ class Executor:
             finally:
                 upkeep.cancel()
                 folding.cancel()
+                pruning.cancel()
                 await self._drain(self._grace)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.workers.stopped, self.worker)
@@ -215,11 +222,30 @@ class Executor:
             model_prices=self.config.model_prices,
             redact_keys=self.config.redact_keys,
         )
-        task = asyncio.create_task(attempt.execute(), name=f"run-{attempt.run_id}")
+        task = asyncio.create_task(self._execute(attempt), name=f"run-{attempt.run_id}")
         attempt.task = task
         self._runs[attempt.run_id] = attempt
         task.add_done_callback(partial(self._forget, attempt.run_id))
         return task
+
+    async def _execute(self, attempt: RunAttempt) -> None:
+        """The attempt; then, when OpenTelemetry's variables ask for it, its spans, sent from a
+        thread once it ended, never on its tasks' way (orchestrator.observe.traces; asyncio.run
+        waits for that thread before it returns, so `run --wait` sends them too)."""
+        try:
+            await attempt.execute()
+        finally:
+            tracer = run_tracer()
+            if tracer is not None:
+                asyncio.get_running_loop().run_in_executor(
+                    None, self._send_traces, tracer, attempt.run_id, attempt.claim.attempt
+                )
+
+    def _send_traces(self, tracer: RunTracer, run_id: str, attempt: int) -> None:
+        try:
+            tracer.export_attempt(self.engine, run_id, attempt)
+        except Exception:  # a tracing backend away never fails a run
+            logger.warning("Could not send the traces of run %s", run_id, exc_info=True)
 
     def _forget(self, run_id: str, _task: asyncio.Task[None]) -> None:
         self._runs.pop(run_id, None)
@@ -290,6 +316,22 @@ class Executor:
             await asyncio.sleep(ROLLUP_FOLD_SECONDS)
             with contextlib.suppress(Exception):  # compact logs why; the next fold tries again
                 await asyncio.to_thread(rollup.compact, self.store.engine)
+
+    async def _prune_observations(self) -> None:
+        """Retention (ORCHESTRATOR_LOG_RETENTION_DAYS): cut old runs' logs and model calls once
+        soon after start, then every PRUNE_SECONDS; a loop of its own, as the fold's."""
+        days = self.config.log_retention_days
+        if days is None:
+            return
+        await asyncio.sleep(PRUNE_FIRST_SECONDS)
+        while True:
+            try:
+                pruned = await asyncio.to_thread(prune_observations, self.store.engine, days)
+                if pruned.runs:
+                    logger.info("Retention cut the logs and model calls of %d runs (%s)", pruned.runs, pruned)
+            except Exception:  # the next round tries again
+                logger.warning("Retention could not cut old logs this time", exc_info=True)
+            await asyncio.sleep(PRUNE_SECONDS)
 
     async def _heartbeat(self) -> None:
         attempts = list(self._runs.values())

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from orchestrator import rollup
 from orchestrator.db import utcnow
 from orchestrator.db.schema import DURATION_MEASURES
+from orchestrator.observe.usage import usage_overview
 from orchestrator.status import FINAL, RunStatus
 
 
@@ -194,4 +195,6 @@ def overview(engine: Engine, period: Period, workflows: Sequence[str] = ()) -> d
         "task_counts": _histogram_of(current, "tasks", 20),
         "per_workflow": _per_workflow_of(current, period),
         "nodes": node_stats(engine, period, workflows, limit=50),
+        # Model calls: not from the rollups but bounded indexed reads (orchestrator.observe.usage).
+        "usage": usage_overview(engine, period.start, period.end, workflows, unit=period.bucket_unit),
     }

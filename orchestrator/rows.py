@@ -32,6 +32,15 @@ class RunSummary(TypedDict):
     worker: str | None
     heartbeat_at: dt.datetime | None
     launched_by: str | None
+    # What its model calls and logs add up to (orchestrator.observe; migration 0018): `tokens` is
+    # input + output tokens, `cost_usd` US dollars from the configured prices.
+    model_calls: int
+    input_tokens: int
+    output_tokens: int
+    tokens: int
+    cost_usd: float
+    warnings: int
+    errors: int
 
 
 class RunRow(RunSummary):

@@ -47,15 +47,18 @@ from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunPage, RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
 from orchestrator.run_queries.columns import checked_columns, field_choices, field_values, page_json
-from orchestrator.run_queries.statements import ids_select, live_wall_seconds, live_work_seconds
+from orchestrator.run_queries.statements import TOKENS, ids_select, live_wall_seconds, live_work_seconds
 from orchestrator.run_times import finished_values, row_with_times, task_seconds, task_wait_seconds
 from orchestrator.status import ALL_STATUSES, FINAL, RunStatus, TaskStatus
 from orchestrator.validation import check_count, check_page, is_run_id
 
-# Every column of a run, its times as above.
-RUN_COLUMNS = tuple(
-    live_wall_seconds if c.name == "wall_seconds" else live_work_seconds if c.name == "work_seconds" else c
-    for c in runs.c
+# Every column of a run, its times as above, and its tokens as the runs list has them.
+RUN_COLUMNS = (
+    *(
+        live_wall_seconds if c.name == "wall_seconds" else live_work_seconds if c.name == "work_seconds" else c
+        for c in runs.c
+    ),
+    TOKENS.label("tokens"),
 )
 
 

@@ -36,6 +36,9 @@ def _run(**fields: Any) -> dict[str, Any]:
         "tasks_total": 4,
         "tasks_completed": 3,
         "tasks_failed": 1,
+        "model_calls": 2,
+        "tokens": 3000,
+        "cost_usd": 0.0115,
         "tags": ["b", "a"],
     }
     return base | fields
@@ -56,6 +59,9 @@ def test_metrics_are_the_table_rows_in_order() -> None:
         "tasks_completed",
         "tasks_failed",
         "success_rate",
+        "model_calls",
+        "tokens",
+        "cost_usd",
         "tags",
     ]
     rows = compare_table([_run()])
@@ -66,7 +72,14 @@ def test_metrics_are_the_table_rows_in_order() -> None:
 def test_compare_table_marks_exactly_the_differing_cells() -> None:
     a = _run(run_id="a")
     # Same as a except created_at; work time 1.24 rounds to a's 1.2; tags in another order.
-    b = _run(run_id="b", created_at="2024-05-01T10:00:01+00:00", work_seconds=1.24, tags=["a", "b"])
+    # A cost that differs below the millionth of a dollar shows, and compares, the same.
+    b = _run(
+        run_id="b",
+        created_at="2024-05-01T10:00:01+00:00",
+        work_seconds=1.24,
+        tags=["a", "b"],
+        cost_usd=0.01150000001,
+    )
     # Differs from a everywhere except created_at.
     c = _run(
         run_id="c",
@@ -77,6 +90,9 @@ def test_compare_table_marks_exactly_the_differing_cells() -> None:
         tasks_total=0,
         tasks_completed=0,
         tasks_failed=0,
+        model_calls=0,
+        tokens=0,
+        cost_usd=0.0,
         tags=None,
     )
     rows = _rows([a, b, c])
@@ -90,6 +106,9 @@ def test_compare_table_marks_exactly_the_differing_cells() -> None:
         "tasks_completed": [2],
         "tasks_failed": [2],
         "success_rate": [2],
+        "model_calls": [2],
+        "tokens": [2],
+        "cost_usd": [2],
         "tags": [2],
     }
     assert {key: row["differing_runs"] for key, row in rows.items()} == expected

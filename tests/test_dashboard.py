@@ -890,6 +890,9 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Tasks completed",
         "Tasks failed",
         "Success rate",
+        "Model calls",
+        "Tokens",
+        "Cost",
         "Tags",
     ]
     # then the input and state fields (a set: JSONB keeps keys in its own order)
@@ -906,6 +909,7 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
     assert list(table.loc["input.opts.retry"]) == ["–", "true"]  # run 1 has no such field
     assert list(table.loc["state.results"]) == ["[1, 2]", "[1, 2, 3]"]
     assert list(table.loc["Status"]) == ["succeeded", "failed"]
+    assert list(table.loc["Cost"]) == ["$0.000000", "$0.000000"]  # as run detail shows a cost
     # One format for each: a percentage, and durations as on every page.
     assert list(table.loc["Success rate"]) == ["80.0%", "80.0%"]
     assert list(table.loc["Wall time"]) == ["3.0 s", "3.0 s"]

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from orchestrator.db import run_tasks, runs, utcnow
 from orchestrator.errors import InputError
-from orchestrator.run_queries import LIST_COLUMNS, SORT_COLUMNS, Field, RunFilter
+from orchestrator.run_queries import COST, LIST_COLUMNS, SORT_COLUMNS, USAGE_COUNTS, Field, RunFilter
 from orchestrator.run_queries.statements import portable_count, portable_page
 from orchestrator.status import ALL_STATUSES
 from tests.field_reference import MISSING, py_where, value_at
@@ -255,6 +255,9 @@ NOTES = (
 
 def seed_rows(n: int = 60) -> list[dict[str, Any]]:
     rng = random.Random(20240301)
+    # The runs' model calls and log counts from a generator of their own: the other columns stay
+    # as the query tests knew them.
+    usage_rng = random.Random(26)
     minutes = list(range(n))
     rng.shuffle(minutes)  # created_at order differs from run_id order
     rows = []
@@ -297,9 +300,25 @@ def seed_rows(n: int = 60) -> list[dict[str, Any]]:
                 tags=rng.sample(TAG_POOL, k=rng.randint(0, 3)),
                 heartbeat_at=heartbeat,
                 worker=worker,
+                **usage_figures(usage_rng, i),
             )
         )
     return rows
+
+
+def usage_figures(rng: random.Random, i: int) -> dict[str, Any]:
+    """A run's model calls, tokens, cost and log counts (none for every fourth run)."""
+    calls = 0 if i % 4 == 0 else rng.randint(1, 5)
+    input_tokens = calls * rng.randint(100, 900)
+    output_tokens = calls * rng.randint(10, 300)
+    return {
+        "model_calls": calls,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost_usd": (input_tokens * 2.5 + output_tokens * 10.0) / 1_000_000,
+        "warnings": rng.randint(0, 3),
+        "errors": rng.choice((0, 0, 1, 2)),
+    }
 
 
 SEED = seed_rows()
@@ -318,11 +337,11 @@ def py_matches(row: dict[str, Any], f: RunFilter) -> bool:
         return False
     if f.workflows and row["workflow"] not in f.workflows:
         return False
-    for name in ("tasks_total", "tasks_completed", "tasks_failed"):
+    for name in ("tasks_total", "tasks_completed", "tasks_failed", *USAGE_COUNTS, COST):
         low, high = getattr(f, f"{name}_min"), getattr(f, f"{name}_max")
-        if low is not None and row[name] < low:
+        if low is not None and sort_value(row, name) < low:
             return False
-        if high is not None and row[name] > high:
+        if high is not None and sort_value(row, name) > high:
             return False
     if f.created_from is not None and row["created_at"] < f.created_from:
         return False
@@ -350,6 +369,8 @@ def sort_value(row: dict[str, Any], key: str) -> Any:
         return (row["finished_at"] - row["started_at"]).total_seconds()
     if key == "tags":
         return None if row["tags"] is None else json.dumps(row["tags"], ensure_ascii=False)
+    if key == "tokens":  # input + output tokens, as every view has it
+        return row["input_tokens"] + row["output_tokens"]
     return row[key]
 
 
@@ -399,6 +420,13 @@ FILTER_CASES: list[tuple[str, RunFilter, bool]] = [
         ),
         True,
     ),
+    ("cost min", RunFilter(cost_usd_min=0.005), True),
+    ("cost range", RunFilter(cost_usd_min=0.001, cost_usd_max=0.004), True),
+    ("no cost", RunFilter(cost_usd_max=0.0), True),
+    ("tokens range", RunFilter(tokens_min=500, tokens_max=2000), True),
+    ("model calls", RunFilter(model_calls_min=2, model_calls_max=3), True),
+    ("warnings and errors", RunFilter(warnings_min=1, errors_max=0), True),
+    ("failed runs that cost", RunFilter(statuses=["failed"], cost_usd_min=0.0001), True),
     ("text in run_id", RunFilter(text="run-01"), True),
     ("text in run_id, other case", RunFilter(text="RUN-02"), True),
     ("text in tags", RunFilter(text="alpha"), True),

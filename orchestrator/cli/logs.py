@@ -10,6 +10,7 @@ from orchestrator.cli.base import command, reading
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
 from orchestrator.observe.reads import LogRow, level_name, level_number
+from orchestrator.observe.retention import parse_age, prune_observations
 from orchestrator.operations import Orchestrator
 from orchestrator.status import RunStatus
 from orchestrator.validation import check_search
@@ -86,4 +87,31 @@ def cmd_logs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
             run = orch.get_run(args.run_id)
     finally:
         orch.engine.dispose()
+    return 0
+
+
+def _prune_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--logs-older-than",
+        required=True,
+        help="cut the logs, task inputs/outputs and model calls of runs that finished this long ago: 30d",
+    )
+
+
+@command(
+    "prune",
+    "cut old runs' logs, task inputs/outputs and model calls (their counts stay on the run)",
+    _prune_arguments,
+)
+def cmd_prune(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    days = parse_age(args.logs_older_than, "--logs-older-than")
+    orch = Orchestrator(config)
+    try:
+        pruned = prune_observations(orch.engine, days)
+    finally:
+        orch.engine.dispose()
+    print(
+        f"cut {pruned.log_lines:,} log lines, {pruned.model_calls:,} model calls and "
+        f"{pruned.task_io:,} task inputs/outputs of {pruned.runs:,} runs finished over {days} days ago"
+    )
     return 0

@@ -15,9 +15,11 @@ from orchestrator.cli.base import add_wait, command, execute_here, json_arg, pri
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
 from orchestrator.interrupts import HUMAN_ACTIONS, human_request
+from orchestrator.observe.figures import cost_text
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter, empty_ranges, sort_field
 from orchestrator.run_queries.columns import checked_columns
+from orchestrator.run_queries.filter import COST, parse_cost
 from orchestrator.status import RunStatus
 from orchestrator.validation import parse_count, parse_time
 
@@ -55,7 +57,17 @@ def cmd_run(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     return execute_here(orch, run_id)
 
 
-COUNT_FLAGS = {"tasks_total": "tasks", "tasks_completed": "completed", "tasks_failed": "failed"}
+COUNT_FLAGS = {
+    "tasks_total": "tasks",
+    "tasks_completed": "completed",
+    "tasks_failed": "failed",
+    "tokens": "tokens",
+    "model_calls": "calls",
+    "warnings": "warnings",
+    "errors": "errors",
+    "cost_usd": "cost",
+}
+COUNT_HELP = {"tokens": "input + output tokens", "model_calls": "model calls", "cost_usd": "US dollars of model calls"}
 
 
 def filter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +75,9 @@ def filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", action="append", default=[], help="a status (repeatable)")
     parser.add_argument("--workflow", action="append", default=[], help="a workflow (repeatable)")
     for name, flag in COUNT_FLAGS.items():
-        parser.add_argument(f"--min-{flag}", dest=f"{name}_min", help=f"at least this many {name}")
-        parser.add_argument(f"--max-{flag}", dest=f"{name}_max", help=f"at most this many {name}")
+        what = COUNT_HELP.get(name, name)
+        parser.add_argument(f"--min-{flag}", dest=f"{name}_min", help=f"at least this many {what}")
+        parser.add_argument(f"--max-{flag}", dest=f"{name}_max", help=f"at most this many {what}")
     parser.add_argument("--since", help="created at or after (ISO date/time, UTC)")
     parser.add_argument("--until", help="created before (ISO date/time, UTC)")
     parser.add_argument("--search", default="", help="text in the run id, tags or input")
@@ -81,11 +94,11 @@ def filter_arguments(parser: argparse.ArgumentParser) -> None:
 def filter_from_args(args: argparse.Namespace) -> RunFilter:
     """The RunFilter of the filter flags (InputError, one sentence, for a bad value)."""
     counts: dict[str, Any] = {
-        key: parse_count(
+        key: (parse_cost if key.startswith(COST) else parse_count)(
             value, "--" + ("min" if key.endswith("_min") else "max") + "-" + COUNT_FLAGS[key[:-4]]
         )
         for key, value in vars(args).items()
-        if key.endswith(("_min", "_max")) and value is not None
+        if key.endswith(("_min", "_max")) and key[:-4] in COUNT_FLAGS and value is not None
     }
     filters = RunFilter(
         statuses=args.status,
@@ -144,13 +157,16 @@ def cmd_runs(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         return 0
     print(
         f"{'run_id':32}  {'workflow':14} {'status':14} {'created (UTC)':19} {'total':>6} {'done':>6} {'failed':>6}"
-        f" {'work s':>9} {'wall s':>9}" + "".join(f"  {name}" for name in fields)
+        f" {'work s':>9} {'wall s':>9} {'calls':>6} {'tokens':>10} {'cost':>12} {'warn':>5} {'err':>5}"
+        + "".join(f"  {name}" for name in fields)
     )
     for run in page.rows:
         print(
             f"{run['run_id']:32}  {run['workflow'][:14]:14} {run['status']:14} "
             f"{run['created_at']:%Y-%m-%d %H:%M:%S} {run['tasks_total']:6} {run['tasks_completed']:6} {run['tasks_failed']:6}"
             f" {_seconds(run['work_seconds']):>9} {_seconds(run['wall_seconds']):>9}"
+            f" {run['model_calls']:6} {run['tokens']:10} {cost_text(run['cost_usd']):>12}"
+            f" {run['warnings']:5} {run['errors']:5}"
             + "".join(f"  {_cell(run.get(name)):>{len(name)}}" for name in fields)
         )
     print(f"{len(page.rows)} of {page.total} matching runs")

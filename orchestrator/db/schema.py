@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -170,6 +171,20 @@ runs = Table(
         "tasks_completed",
         "tasks_failed",
     ),
+    # Migration 0019: the runs that made a model call, by creation time, with their usage: a
+    # period's tokens and cost from this index alone (orchestrator.observe.usage).
+    Index(
+        "ix_runs_usage",
+        "created_at",
+        "workflow",
+        "model_calls",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "run_id",
+        sqlite_where=text("model_calls > 0"),
+        postgresql_where=text("model_calls > 0"),
+    ),
 )
 
 # Migration 0008: text search, outside the metadata (it cannot declare a virtual table or a
@@ -298,6 +313,8 @@ run_model_calls = Table(
     Column("cost_usd", Float),
     Column("error", Text),
     Index("ix_run_model_calls_run_id_id", "run_id", "id"),
+    # Migration 0019: a period's latest calls (the overview's most expensive nodes).
+    Index("ix_run_model_calls_started_at", "started_at"),
 )
 
 # Migration 0018: what each task was given and what it wrote (LangGraph's task stream), bounded

@@ -20,8 +20,11 @@ from sqlalchemy import Engine
 
 from orchestrator.run_queries.fields import OPERATORS, Field, Where, field_path, parse_where, where
 from orchestrator.run_queries.filter import (
+    COST,
     PART_NAMES,
+    RANGES,
     TASK_COUNTS,
+    USAGE_COUNTS,
     Between,
     Contains,
     Equals,
@@ -46,13 +49,16 @@ def planner_for(engine: Engine) -> Planner:
 
 
 __all__ = [
+    "COST",
     "COUNT_CAP",
     "LIST_COLUMNS",
     "OPERATORS",
     "PART_NAMES",
     "PLANNERS",
+    "RANGES",
     "SORT_COLUMNS",
     "TASK_COUNTS",
+    "USAGE_COUNTS",
     "Between",
     "Contains",
     "Equals",

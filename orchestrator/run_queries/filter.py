@@ -13,6 +13,7 @@ field filter (`Where`, `RunFilter.where`) tests.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +25,12 @@ from orchestrator.status import ALL_STATUSES
 from orchestrator.validation import check_count, check_name, check_search, check_time, shown
 
 TASK_COUNTS = ("tasks_total", "tasks_completed", "tasks_failed")
+# What a run's model calls and logs add up to (migration 0018 keeps them on the run's row):
+# whole numbers (`tokens`: input + output tokens, statements.TOKENS) and the cost in US dollars.
+USAGE_COUNTS = ("tokens", "model_calls", "warnings", "errors")
+COST = "cost_usd"
+# Every range filter (`<name>_min`, `<name>_max`), in the order its statements test them.
+RANGES = (*TASK_COUNTS, *USAGE_COUNTS, COST)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,16 @@ class RunFilter:
     tasks_completed_max: int | None = None
     tasks_failed_min: int | None = None
     tasks_failed_max: int | None = None
+    tokens_min: int | None = None
+    tokens_max: int | None = None
+    model_calls_min: int | None = None
+    model_calls_max: int | None = None
+    warnings_min: int | None = None
+    warnings_max: int | None = None
+    errors_min: int | None = None
+    errors_max: int | None = None
+    cost_usd_min: float | None = None
+    cost_usd_max: float | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     text: str = ""
@@ -104,11 +121,15 @@ class RunFilter:
         if unknown:
             raise InputError(f"Unknown status {shown(unknown[0])}; choose from {', '.join(ALL_STATUSES)}.")
         put("workflows", tuple(check_name(w, "A workflow name") for w in self.workflows))
-        for name in TASK_COUNTS:
+        for name in (*TASK_COUNTS, *USAGE_COUNTS):
             for bound in ("min", "max"):
                 value = getattr(self, f"{name}_{bound}")
                 if value is not None:
                     put(f"{name}_{bound}", check_count(value, f"{name}_{bound}"))
+        for bound in ("min", "max"):
+            value = getattr(self, f"{COST}_{bound}")
+            if value is not None:
+                put(f"{COST}_{bound}", check_cost(value, f"{COST}_{bound}"))
         if self.created_from is not None:
             put("created_from", check_time(self.created_from, "The created-from time"))
         if self.created_to is not None:
@@ -130,7 +151,7 @@ class RunFilter:
             found["status"] = OneOf("status", Field("status"), tuple(self.statuses))
         if self.workflows:
             found["workflow"] = OneOf("workflow", Field("workflow"), tuple(self.workflows))
-        for name in TASK_COUNTS:
+        for name in RANGES:
             low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
             if low is not None or high is not None:
                 found[name] = Between(name, Field(name), low, high)
@@ -161,10 +182,32 @@ PART_NAMES = (
     "tasks_total",
     "tasks_completed",
     "tasks_failed",
+    *USAGE_COUNTS,
+    COST,
     "launched_by",
     "created",
     "text",
 )  # then each field filter (`where`), named as written
+
+
+# A cost filter's bounds: dollars from 0 up to this (a typo such as 1e300 is refused, not matched).
+MAX_COST = 1e9
+
+
+def check_cost(value: Any, name: str) -> float:
+    """A cost in US dollars, from 0 to MAX_COST, or InputError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_COST:
+        raise InputError(f"{name} must be a number of US dollars from 0 to {MAX_COST:,.0f}.")
+    return float(value)
+
+
+def parse_cost(raw: str, name: str) -> float:
+    """A cost typed as text (a CLI flag, a URL parameter): a plain decimal number of dollars
+    (`0.25`, `$0.25`), in range; InputError naming `name` otherwise."""
+    text = raw.strip().removeprefix("$")
+    if not re.fullmatch(r"\d{1,10}(\.\d{0,12})?|\.\d{1,12}", text):
+        raise InputError(f"{name} must be a number of US dollars such as 0.25, not {shown(raw)}.")
+    return check_cost(float(text), name)
 
 
 def checked_filter(filters: RunFilter | None) -> RunFilter:
@@ -178,11 +221,11 @@ NO_FILTER = RunFilter()
 
 
 def empty_ranges(filters: RunFilter) -> list[str]:
-    """The task counts (`TASK_COUNTS` names) whose minimum is above their maximum: a range no run
-    can be in, which a person means to hear about rather than see nothing match."""
+    """The ranges (`RANGES` names: task counts, usage, cost) whose minimum is above their maximum:
+    a range no run can be in, which a person means to hear about rather than see nothing match."""
     return [
         name
-        for name in TASK_COUNTS
+        for name in RANGES
         if (low := getattr(filters, f"{name}_min")) is not None
         and (high := getattr(filters, f"{name}_max")) is not None
         and low > high

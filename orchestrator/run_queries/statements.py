@@ -44,6 +44,12 @@ live_work_seconds = case(
     else_=runs.c.work_seconds,
 ).label("work_seconds")
 
+# A run's tokens, the one figure every view shows and filters or sorts on: its model calls' input
+# tokens (cached ones included) plus their output tokens (both kept on the run's row, 0018).
+TOKENS = runs.c.input_tokens + runs.c.output_tokens
+# Filter parts on figures that are not a column of their own, by their name.
+DERIVED: dict[str, ColumnElement[Any]] = {"tokens": TOKENS}
+
 # What the runs list shows (state_snapshot and input stay out: they can be large).
 LIST_COLUMNS = (
     runs.c.run_id,
@@ -62,6 +68,13 @@ LIST_COLUMNS = (
     runs.c.worker,
     runs.c.heartbeat_at,
     runs.c.launched_by,
+    runs.c.model_calls,
+    runs.c.input_tokens,
+    runs.c.output_tokens,
+    TOKENS.label("tokens"),
+    runs.c.cost_usd,
+    runs.c.warnings,
+    runs.c.errors,
 )
 
 # What a page can be sorted by, and the SQL it sorts on.
@@ -79,10 +92,18 @@ SORT_COLUMNS: dict[str, Any] = {
     "tasks_failed": runs.c.tasks_failed,
     "tags": json_text(runs.c.tags),
     "worker": runs.c.worker,
+    "cost_usd": runs.c.cost_usd,
+    "tokens": TOKENS,
+    "input_tokens": runs.c.input_tokens,
+    "output_tokens": runs.c.output_tokens,
+    "model_calls": runs.c.model_calls,
+    "warnings": runs.c.warnings,
+    "errors": runs.c.errors,
 }
 NULLABLE_SORTS = {"started_at", "finished_at", "wall_seconds", "work_seconds", "tags", "worker"}
 # Sorts by names of earlier versions (a bookmarked link): the run's one duration was its wall time.
-SORT_ALIASES = {"duration_seconds": "wall_seconds"}
+# Short names the CLI takes too (`--sort -cost`).
+SORT_ALIASES = {"duration_seconds": "wall_seconds", "cost": "cost_usd", "calls": "model_calls"}
 # From this offset on, a page finds its run ids first and then reads their rows (page_select).
 DEFER_OFFSET = 1_000
 # The runs page counts matches exactly up to this many ("10,000+" beyond, exact on demand).
@@ -108,6 +129,8 @@ def field_column(field: Field) -> ColumnElement[Any]:
     in its JSON column (orchestrator.db.json_paths: the path a literal, for expression indexes)."""
     if field.dotted:
         return json_at(runs.c[field.column], field.keys)
+    if field.name in DERIVED:
+        return DERIVED[field.name]
     return runs.c[field.name]
 
 

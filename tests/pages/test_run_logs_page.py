@@ -64,7 +64,7 @@ def test_a_tasks_logs_and_the_model_calls_on_run_detail(chatty_orch: Orchestrato
     assert json.loads(given.value)["api_key"] == "***" and json.loads(wrote.value)["done"] in ([0], [1])
 
     models = tab(at, "Model calls")
-    usage = "2 model calls: 2,400 input and 600 output tokens, $0.0115"
+    usage = "2 model calls: 3,000 tokens (2,400 input, 600 output), $0.011500"
     assert any(usage in str(c.value) for c in models.caption), [c.value for c in models.caption]
     per_node, calls = models.dataframe
     assert list(per_node.value["node"]) == ["ask"] and list(per_node.value["calls"]) == [2]
