@@ -171,7 +171,7 @@ runs = Table(
         "tasks_completed",
         "tasks_failed",
     ),
-    # Migration 0019: the runs that made a model call, by creation time, with their usage: a
+    # Migration 0020: the runs that made a model call, by creation time, with their usage: a
     # period's tokens and cost from this index alone (orchestrator.observe.usage).
     Index(
         "ix_runs_usage",
@@ -313,7 +313,7 @@ run_model_calls = Table(
     Column("cost_usd", Float),
     Column("error", Text),
     Index("ix_run_model_calls_run_id_id", "run_id", "id"),
-    # Migration 0019: a period's latest calls (the overview's most expensive nodes).
+    # Migration 0020: a period's latest calls (the overview's most expensive nodes).
     Index("ix_run_model_calls_started_at", "started_at"),
 )
 

@@ -3,7 +3,7 @@ the most expensive runs and nodes.
 
 Read, not rolled up: the run rollups (orchestrator.rollup) hold no usage, and adding a sum to
 their triggers means rewriting them on both databases. Instead each read is bounded by an index
-of migration 0019:
+of migration 0020:
 - per day and the most expensive runs: `ix_runs_usage`, the runs that made a call (partial on
   `model_calls > 0`, spelled as a literal so SQLite's planner can use it), read from the index
   alone: one entry per run with calls in the period, none for the rest. The figures are the

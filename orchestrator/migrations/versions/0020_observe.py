@@ -9,15 +9,15 @@ serve bounded reads instead (orchestrator.observe.usage):
   with calls, none for the rest;
 - `ix_run_model_calls_started_at`: a period's latest calls, for the most expensive nodes.
 
-Revision ID: 0019_observe
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_observe"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
