@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
+from dashboard.archive import compare_choices, compared_runs, tasks_of
 from dashboard.formatting import json_text, metric_text
 from dashboard.state import cached_history, require_orchestrator
 from orchestrator.compare import compare_table, diff_json, divergence
@@ -12,7 +13,7 @@ orch = require_orchestrator()
 st.title("Compare runs")
 if "compare_runs" not in st.session_state or st.query_params.get("run_ids"):
     st.session_state["compare_runs"] = [r for r in st.query_params.get("run_ids", "").split(",") if r][:10]
-recent = [r["run_id"] for r in orch.store.query_runs(limit=200).rows]
+recent = compare_choices()  # with an archive open, its runs too (archive:<id>)
 chosen = st.multiselect(
     "Runs (2 to 10; type or paste an id)",
     list(dict.fromkeys(st.session_state["compare_runs"] + recent)),
@@ -21,14 +22,16 @@ chosen = st.multiselect(
     accept_new_options=True,
 )
 st.query_params["run_ids"] = ",".join(chosen)
-runs = orch.store.get_runs(chosen)
-missing = [r for r in chosen if r not in {run["run_id"] for run in runs}]
+runs, archived, missing = compared_runs(chosen)
 if missing:
     st.warning(f"No run has the id {', '.join(f'`{m}`' for m in missing)}; it is left out.")
 if len(runs) < 2:
     st.info("Choose at least two runs, here or with **Compare selected** on the Runs page.")
     st.stop()
-names = [f"{i + 1}: {run['run_id'][:8]}" for i, run in enumerate(runs)]
+names = [
+    f"{i + 1}: {run['run_id'][:8]}{' (archive)' * a}"
+    for i, (run, a) in enumerate(zip(runs, archived, strict=True))
+]
 
 st.subheader("Side by side")
 table = compare_table(runs)
@@ -68,8 +71,8 @@ for label, field, first, second in (
 
 tasks = [
     {**task, "run": name}
-    for run, name in zip(runs, names, strict=True)
-    for task in orch.store.get_tasks(run["run_id"])
+    for run, name, a in zip(runs, names, archived, strict=True)
+    for task in tasks_of(run, a)
 ]
 if tasks:
     left, right = st.columns(2)
@@ -80,7 +83,10 @@ if tasks:
 
 st.subheader("Divergence, step by step")
 pair = (0, other)
-histories = [cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"])) for i in pair]
+histories = [
+    cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"]), archived=archived[i])
+    for i in pair
+]
 result = divergence(histories[0], histories[1], runs[pair[0]]["workflow"], runs[pair[1]]["workflow"])
 st.caption(f"{names[pair[0]]} against {names[pair[1]]}")
 for child, parent, child_name, parent_name in (

@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from dashboard.actions import current_launcher
+from dashboard.archive import compare_refs
 from dashboard.bulk_actions import render_bulk_actions
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
@@ -192,7 +193,7 @@ def runs_table() -> None:
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
-        st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(chosen)})
+        st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(compare_refs(chosen))})
     render_bulk_actions(orch, chosen, filters)
 
 
