@@ -21,6 +21,7 @@ from dashboard.run_filters import (
     to_run_filter,
 )
 from dashboard.state import cached_status_counts, require_orchestrator
+from dashboard.transfer import render_move_runs
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
@@ -233,3 +234,4 @@ runs_csv_buttons(
     counted_all=st.session_state.get("runs_count_exact", True),
     columns=columns,
 )
+render_move_runs(orch, filters)

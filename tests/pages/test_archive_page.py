@@ -42,7 +42,9 @@ def seed(orch: Orchestrator, prefix: str, statuses: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def archive(page_orch: Orchestrator, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Orchestrator]]:
+def archive(
+    page_orch: Orchestrator, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Orchestrator]]:
     """The other backend, set up and holding runs `old0..old2`: (its location as typed, its orchestrator).
     A PostgreSQL archive's URI holds a password (the test server trusts it) that must never show."""
     if page_orch.config.checkpoint_mode == "sqlite":
@@ -99,6 +101,11 @@ def test_an_archive_opens_read_only_marked_on_every_page_and_compares_with_a_liv
     at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert not [w.key for w in [*at.button, *at.selectbox] if w.key and w.key.startswith("runs_bulk")]
+    # Nor can anything be imported into it, or exported from this view.
+    assert not at.get("file_uploader")
+    assert "Off: this view is read-only (an archive, or a read-only dashboard)." in [
+        str(c.value) for c in at.caption
+    ]
 
     # The archive stays open on another page: its run's detail, with no action.
     at.switch_page("app_pages/run_detail.py")
