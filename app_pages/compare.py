@@ -11,7 +11,12 @@ from orchestrator.compare import compare_table, diff_json, divergence
 
 orch = require_orchestrator()
 st.title("Compare runs")
-if "compare_runs" not in st.session_state or st.query_params.get("run_ids"):
+# The URL leads when it changed from outside (a link, Compare selected), else the widget does: a
+# second run picked here is not undone by the URL this page wrote for the first.
+if "compare_runs" not in st.session_state or st.query_params.get("run_ids") not in (
+    None,
+    st.session_state.get("compare_url"),
+):
     st.session_state["compare_runs"] = [r for r in st.query_params.get("run_ids", "").split(",") if r][:10]
 recent = compare_choices()  # with an archive open, its runs too (archive:<id>)
 chosen = st.multiselect(
@@ -21,7 +26,7 @@ chosen = st.multiselect(
     max_selections=10,
     accept_new_options=True,
 )
-st.query_params["run_ids"] = ",".join(chosen)
+st.query_params["run_ids"] = st.session_state["compare_url"] = ",".join(chosen)
 runs, archived, missing = compared_runs(chosen)
 if missing:
     st.warning(f"No run has the id {', '.join(f'`{m}`' for m in missing)}; it is left out.")

@@ -8,6 +8,7 @@ text typed to open it is cleared once it is taken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -39,15 +40,20 @@ def _close() -> None:
     st.session_state.pop(ARCHIVE_KEY, None)
 
 
-def render_archive_chooser() -> None:
-    """The sidebar's Archive section: open one (a SQLite path or a PostgreSQL URI), or close it."""
+def render_archive_chooser(uri_html: Callable[[str], str]) -> None:
+    """The sidebar's Archive section: open one (a SQLite path or a PostgreSQL URI), or close it.
+    `uri_html` shows a masked URI as the sidebar does (wrapped between its parts, never inside)."""
     st.subheader("Archive")
     archive = viewed_archive()
     if error := st.session_state.pop(ERROR_KEY, None):
         st.error(error, icon=icon("error"))
     if archive is not None:
         st.markdown(f"Viewing **{archive.config.checkpoint_mode}** archive, read-only:")
-        st.caption(f"`{archive.config.display_name}`")
+        label = archive.config.display_name
+        if archive.config.checkpoint_mode == "postgres":
+            st.caption(uri_html(label), unsafe_allow_html=True)
+        else:
+            st.caption(f"`{label}`")
         st.button("Close archive", key="sidebar_archive_close", on_click=_close, icon=icon("close"))
         return
     st.text_input(

@@ -63,7 +63,7 @@ def render_sidebar() -> None:
             st.error(str(exc))
             return
         st.markdown(f"**Database:** {OK} answers")
-        render_archive_chooser()
+        render_archive_chooser(uri_html)
         st.subheader("Runs in the archive" if archive_text() else "Runs")
         render_run_counts()
         if config.read_only or archive_text():
