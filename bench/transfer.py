@@ -13,7 +13,8 @@ process of its own so each peak is its own (VmHWM, the peak resident memory):
     migrate  PostgreSQL -> an empty SQLite file (copy, ANALYZE, verify)
 
     pages    the runs page right after an import (its first page and the count it shows, no
-             filter), on each backend: as the load leaves it unsettled, then after the VACUUM
+             filter), on each backend: as the load leaves it unsettled (PostgreSQL: autovacuum
+             off for the target's tables, as before it gets to them), then after the VACUUM
              (ANALYZE) / ANALYZE that import and migrate now end with. The file holds the runs'
              rows only (the page reads no checkpoint), so N can be large.
 
@@ -151,6 +152,26 @@ def page_ms(store: Any, repeats: int = 5) -> tuple[float, float]:
     return times[0], sorted(times[1:])[repeats // 2]
 
 
+def _without_autovacuum(config: Any) -> None:
+    """The target's tables made, with autovacuum off for them: the import's own VACUUM is what is
+    measured, not one autovacuum happened to run during a long load (as after a bulk write on a
+    busy server, before autovacuum gets to it)."""
+    from sqlalchemy import text
+
+    import orchestrator.transfer.moving as moving
+    from orchestrator.db.dialect import POSTGRES_SAVER_TABLES
+    from orchestrator.operations import Orchestrator
+
+    orch = Orchestrator(config)
+    try:
+        with orch.engine.begin() as conn:
+            for name in [t.name for t in moving.WRITTEN_TABLES] + list(POSTGRES_SAVER_TABLES):
+                quoted = conn.dialect.identifier_preparer.quote(name)
+                conn.execute(text(f"ALTER TABLE {quoted} SET (autovacuum_enabled = false)"))
+    finally:
+        orch.engine.dispose()
+
+
 def measure_pages(mode: str, source: str, target: str) -> dict[str, Any]:
     """Import `source` into `target` as the load alone leaves it (no VACUUM / ANALYZE), time the
     runs page, then settle it as import now does and time it again."""
@@ -160,6 +181,8 @@ def measure_pages(mode: str, source: str, target: str) -> dict[str, Any]:
 
     settle = moving.analyze_after_bulk_write
     moving.analyze_after_bulk_write = lambda engine, tables: None  # type: ignore[assignment]
+    if mode == "postgres":
+        _without_autovacuum(_config(mode, target))
     start = time.perf_counter()
     outcome = moving.import_file(_config(mode, target), source)
     loaded = time.perf_counter() - start
