@@ -107,6 +107,14 @@ def test_an_archive_opens_read_only_marked_on_every_page_and_compares_with_a_liv
         str(c.value) for c in at.caption
     ]
 
+    # Compare selected names the archive's runs as such.
+    at.session_state["runs_table"] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="runs_compare").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params == {"run_ids": "archive:old2,archive:old1"}
+    assert any("2: old1 (archive)" in df.value.columns for df in at.dataframe)
+
     # The archive stays open on another page: its run's detail, with no action.
     at.switch_page("app_pages/run_detail.py")
     at.query_params["run_id"] = "old0"
