@@ -20,9 +20,11 @@ from dashboard.run_filters import (
     chosen_sort,
     to_run_filter,
 )
+from dashboard.run_plots import render_plots
 from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.transfer import render_move_runs
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
+from orchestrator.compare_fields import MAX_COMPARED
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import COUNT_CAP, OPERATORS, SORT_COLUMNS, TASK_COUNTS, empty_ranges
@@ -88,6 +90,11 @@ with st.container(border=True):
         height=68,
         placeholder="input.tasks >= 100\nmetrics.accuracy > 0.9\nstate.summary.label contains done\ninput.goal is set",
         help="Typed by the value: a number compares numbers, true/false booleans, anything else (or quoted) text.",
+    )
+    st.caption(
+        f"Indexed, fast at any size: {', '.join(orch.store.indexed_fields())}. Other fields are read "
+        "row by row: quick beside another filter, slower alone on many runs "
+        "(`orchestrator index add FIELD` indexes one)."
     )
     if mistake := st.session_state.get("runs_where_error"):
         st.error(mistake, icon=icon("warning"))
@@ -190,7 +197,7 @@ def runs_table() -> None:
         st.switch_page("app_pages/run_detail.py", query_params={"run_id": chosen[0]})
     if row.button(
         "Compare selected",
-        disabled=not 2 <= len(chosen) <= 10,
+        disabled=not 2 <= len(chosen) <= MAX_COMPARED,
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
@@ -234,4 +241,6 @@ runs_csv_buttons(
     counted_all=st.session_state.get("runs_count_exact", True),
     columns=columns,
 )
+if st.toggle("Plot the filtered runs", key="runs_plot", help="A scatter and parallel coordinates of these runs"):
+    render_plots(orch, filters, sort, not st.session_state["runs_ascending"], offered)
 render_move_runs(orch, filters)

@@ -19,6 +19,7 @@ from orchestrator.archive import archive_location, parse_run_ref, run_ref
 from orchestrator.errors import OrchestratorError
 from orchestrator.operations import Orchestrator
 from orchestrator.rows import RunRow
+from orchestrator.runs import RunStore
 
 INPUT_KEY = "sidebar_archive_input"
 ERROR_KEY = "archive_error"
@@ -108,8 +109,12 @@ def compare_choices(limit: int = 200) -> list[str]:
     return refs
 
 
+def store_of(archived: bool) -> RunStore:
+    """The run store a compared run came from: the archive's, or the configured backend's."""
+    archive = viewed_archive() if archived else None
+    return (archive if archive is not None else get_orchestrator()).store
+
+
 def tasks_of(run: RunRow, archived: bool) -> list[dict[str, Any]]:
     """A compared run's tasks, from the backend it came from."""
-    archive = viewed_archive() if archived else None
-    source = archive if archive is not None else get_orchestrator()
-    return [dict(task) for task in source.store.get_tasks(run["run_id"])]
+    return [dict(task) for task in store_of(archived).get_tasks(run["run_id"])]

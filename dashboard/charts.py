@@ -372,4 +372,23 @@ def metric_series(series: Mapping[str, Sequence[Mapping[str, Any]]]) -> alt.Char
         .facet(row=alt.Row("metric:N", title=None))
         .resolve_scale(y="independent")
     )
-    return chart
+    return chart.properties(usermeta=SVG)
+
+
+def metric_series_by_run(points: Sequence[Mapping[str, Any]], runs: Sequence[str]) -> alt.Chart:
+    """Several runs' metrics over their steps, overlaid: a panel per metric (their scales differ),
+    a line per run in its colour (`run_color`), a point per value with run, step and value on hover."""
+    chart = (
+        alt.Chart(pd.DataFrame(list(points)))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("step:Q", title="Step", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=None),
+            color=run_color(runs),
+            tooltip=["run", "metric", "step", alt.Tooltip("value:Q", format=".6g")],
+        )
+        .properties(height=160)
+        .facet(row=alt.Row("metric:N", title=None))
+        .resolve_scale(y="independent")
+    )
+    return chart.properties(usermeta=SVG)

@@ -105,6 +105,18 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
+FIELD_CELL_CHARS = 120
+
+
+def compared_field_text(value: Any, present: bool = True) -> str:
+    """A field's cell (compare): a text as written, anything else as JSON (0.125, true, null,
+    [1, 2]), cut at FIELD_CELL_CHARS; – where the run has no such field."""
+    if not present:
+        return MISSING
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= FIELD_CELL_CHARS else text[: FIELD_CELL_CHARS - 1] + "…"
+
+
 def json_text(value: Any) -> str:
     """A JSON value as written (10 stays 10, strings quoted), or – for nothing."""
     return MISSING if value is None else json.dumps(value, ensure_ascii=False, default=str)

@@ -38,6 +38,12 @@ PARAMS: list[Param] = [
     Param("runs_ascending", "asc", "bool", False),
     Param("runs_page_size", "size", "int", 50, tuple(str(size) for size in PAGE_SIZES)),
     Param("runs_page", "page", "int", 1),
+    # The plots of the filtered runs (dashboard/run_plots.py): shown or not, and what they draw.
+    Param("runs_plot", "plot", "bool", False),
+    Param("runs_plot_x", "plot_x", "str", "created_at"),
+    Param("runs_plot_y", "plot_y", "str", "work_seconds"),
+    Param("runs_plot_color", "plot_color", "str", "status"),
+    Param("runs_plot_fields", "plot_fields", "list", []),
 ]
 URL_MARKER = "runs_url"
 

@@ -14,17 +14,8 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-import psycopg
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.postgres import PostgresSaver
-from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine
 
 from orchestrator.config import OrchestratorConfig
@@ -39,10 +30,20 @@ from orchestrator.db import (
     upgrade_schema,
 )
 
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+# Each saver, and its driver, is imported where that backend is opened: reading a SQLite
+# database's checkpoints (the CLI's `show`) does not import psycopg or the async savers.
+
 logger = logging.getLogger("orchestrator")
 
-# The settings LangGraph's PostgreSQL savers need on every connection.
-PG_CONNECTION_KWARGS: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
+
+def pg_connection_kwargs() -> dict[str, Any]:
+    """The settings LangGraph's PostgreSQL savers need on every connection."""
+    from psycopg.rows import dict_row
+
+    return {"autocommit": True, "row_factory": dict_row, "prepare_threshold": 0}
 
 
 @asynccontextmanager
@@ -56,6 +57,9 @@ async def open_checkpointer(
     config.validate()
     logger.info("Initializing checkpointer (mode: %s)", config.checkpoint_mode)
     if config.checkpoint_mode == "sqlite":
+        import aiosqlite
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
         conn = None
         try:
             conn = await aiosqlite.connect(config.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
@@ -71,6 +75,10 @@ async def open_checkpointer(
         finally:
             await conn.close()
         return
+    import psycopg
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
     url = config.postgres_url()
     conninfo = config.postgres_conninfo()
     # The pool logs every failed reconnection while the server is away; the executor says
@@ -87,7 +95,7 @@ async def open_checkpointer(
         conninfo,
         min_size=1,
         max_size=max_connections,
-        kwargs=PG_CONNECTION_KWARGS,
+        kwargs=pg_connection_kwargs(),
         check=AsyncConnectionPool.check_connection,
         # How long a checkpoint write waits for a connection while the server is away; after
         # that the executor queues the run again, to continue when the database answers.
@@ -102,7 +110,7 @@ async def open_checkpointer(
     lock_engine = engine or make_engine(config)
     try:
         # No pipeline: the saver shares the pool between concurrent runs. (The pool's rows are
-        # dicts: PG_CONNECTION_KWARGS sets row_factory=dict_row.)
+        # dicts: pg_connection_kwargs() sets row_factory=dict_row.)
         pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         lock = saver_setup_lock(lock_engine)
         await asyncio.to_thread(lock.acquire)
@@ -142,6 +150,8 @@ def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterat
     connections have it (in WAL mode a crash loses at most the last commits, never the file's
     consistency), and PostgreSQL's synchronous_commit=off for this session (the same promise)."""
     config.validate()
+    if config.checkpoint_mode == "sqlite":
+        from langgraph.checkpoint.sqlite import SqliteSaver
     if config.checkpoint_mode == "sqlite" and config.read_only:
         # Read-only: never create the file, and never run setup() (it creates tables).
         read_conn = sqlite_read_only_connection(config.sqlite_path)
@@ -159,10 +169,13 @@ def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterat
                 saver.conn.execute("PRAGMA synchronous=NORMAL")
             yield saver
         return
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+
     url = config.postgres_url()
     try:
         conn = psycopg.connect(
-            config.postgres_conninfo(), connect_timeout=CONNECT_TIMEOUT_SECONDS, **PG_CONNECTION_KWARGS
+            config.postgres_conninfo(), connect_timeout=CONNECT_TIMEOUT_SECONDS, **pg_connection_kwargs()
         )
     except psycopg.OperationalError as exc:
         raise describe_connection_error(exc, url) from None
@@ -176,5 +189,4 @@ def setup_saver_tables(config: OrchestratorConfig, engine: Engine) -> None:
     """Create LangGraph's tables with the sync saver (without the start-up log lines), so that
     reading checkpoints works on a database no executor has served yet."""
     with saver_setup_lock(engine), open_sync_saver(config) as saver:
-        assert isinstance(saver, SqliteSaver | PostgresSaver)
-        saver.setup()
+        saver.setup()  # type: ignore[attr-defined]  # SqliteSaver and PostgresSaver have it

@@ -11,6 +11,7 @@ page renders what they return.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ __all__ = [
     "JsonChange",
     "MetricRow",
     "compare_table",
+    "compared_value",
     "diff_json",
     "divergence",
     "json_equal",
@@ -121,13 +123,23 @@ def _sorted_tags(value: Any) -> Any:
     return value
 
 
+def _to_the_second(value: Any) -> Any:
+    return value.replace(microsecond=0) if isinstance(value, dt.datetime) else value
+
+
 # How two cells are compared: real durations always differ a little, so only 0.1 s counts.
 _NORMALISERS: dict[str, Callable[[Any], Any]] = {
     "work_seconds": _rounded(1),
     "wall_seconds": _rounded(1),
     "success_rate": _rounded(4),
     "tags": _sorted_tags,
+    "created_at": _to_the_second,  # shown to the second
 }
+
+
+def compared_value(key: str, value: Any) -> Any:
+    """A run figure's value as two cells are compared (`_NORMALISERS`: what a person sees differ)."""
+    return _NORMALISERS.get(key, lambda v: v)(value)
 
 
 def compare_table(runs: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
@@ -144,8 +156,7 @@ def compare_table(runs: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
     rows: list[MetricRow] = []
     for key, label in METRICS:
         values = [_metric_value(run, key) for run in runs]
-        normalise = _NORMALISERS.get(key, lambda value: value)
-        keys = [normalise(value) for value in values]
+        keys = [compared_value(key, value) for value in values]
         differing = [i for i, k in enumerate(keys) if i > 0 and not json_equal(k, keys[0])]
         rows.append(
             {

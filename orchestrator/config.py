@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from orchestrator.errors import ConfigError
@@ -410,6 +409,8 @@ class OrchestratorConfig:
 
     def postgres_conninfo(self) -> str:
         """The libpq connection string for psycopg (LangGraph's savers use it)."""
+        from psycopg.conninfo import make_conninfo  # psycopg: only where PostgreSQL is used
+
         return make_conninfo("", **self.postgres_params())
 
     def postgres_url(self) -> URL:

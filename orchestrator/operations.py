@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Engine
 
-from orchestrator import answers
-from orchestrator.checkpointer import open_sync_saver, setup_saver_tables
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_schema, describe_connection_error, make_engine, upgrade_schema, utcnow
 from orchestrator.errors import InputError, InvalidOperation, ReadOnlyError, RunNotFound
-from orchestrator.forks import copy_until, state_update, writer_of
 from orchestrator.observe.reads import ObservationReader
 from orchestrator.presets import PresetStore
 from orchestrator.rows import RunRow
@@ -33,7 +29,12 @@ from orchestrator.runs import RunStore, new_run_id
 from orchestrator.status import CANCELLED_ON_REQUEST, Action, RunStatus, refusal, statuses_allowing
 from orchestrator.validation import check_json_value, check_name, check_text, clean_tags, is_run_id, shown
 from orchestrator.workers import WorkerRow, WorkerStore
-from orchestrator.workflows import WorkflowRegistry, load_registry
+
+if TYPE_CHECKING:
+    from orchestrator.workflows import WorkflowRegistry
+
+# LangGraph, the workflows, the savers and the answers' checks are imported where an operation
+# needs them: a read (the CLI's `runs`, `show`, a page) opens an Orchestrator without them.
 
 MAX_COPIES = 100
 MAX_DESCRIPTION_CHARS = 2_000
@@ -57,6 +58,10 @@ class Orchestrator:
         if migrate and read_only:
             check_schema(self.engine)
         elif migrate:
+            import psycopg
+
+            from orchestrator.checkpointer import setup_saver_tables
+
             upgrade_schema(self.engine)
             try:
                 setup_saver_tables(self.config, self.engine)
@@ -70,6 +75,8 @@ class Orchestrator:
     @property
     def registry(self) -> WorkflowRegistry:
         if self._registry is None:
+            from orchestrator.workflows import load_registry
+
             self._registry = load_registry(self.config.workflows, self.config.model)
         return self._registry
 
@@ -228,6 +235,9 @@ class Orchestrator:
         check_json_value(values, "The state")
         spec = self.registry.get(parent["workflow"])
         new_id = new_run_id()
+        from orchestrator.checkpointer import open_sync_saver
+        from orchestrator.forks import copy_until, state_update, writer_of
+
         with open_sync_saver(self.config) as saver:
             try:
                 point = copy_until(saver, run_id, new_id, checkpoint_id, {"run_id": new_id})
@@ -381,6 +391,8 @@ class Orchestrator:
         refused with AlreadyAnswered, saying who answered (`answered_by`), when and what.
         """
         self._writable()
+        from orchestrator import answers
+
         return answers.approve(self, run_id, value, interrupt_id=interrupt_id, answered_by=answered_by)
 
     def respond(
@@ -396,6 +408,8 @@ class Orchestrator:
         accept, edit (args: the action's new arguments), response (args: text) or ignore.
         The first answer wins, as for `approve`."""
         self._writable()
+        from orchestrator import answers
+
         return answers.respond(self, run_id, kind, args, interrupt_id=interrupt_id, answered_by=answered_by)
 
     def reject(
@@ -411,6 +425,8 @@ class Orchestrator:
         and goes on; otherwise the run ends `cancelled` with the reason stored. The first answer
         wins, as for `approve`."""
         self._writable()
+        from orchestrator import answers
+
         return answers.reject(self, run_id, reason, interrupt_id=interrupt_id, answered_by=answered_by)
 
     def delete(self, run_id: str) -> bool:
@@ -425,6 +441,8 @@ class Orchestrator:
         deleted = self.store.delete_run(run_id, expected=statuses_allowing(Action.DELETE))
         if not deleted and (run := self.store.get_run(run_id)) is not None:
             raise InvalidOperation(refusal(run_id, run["status"], Action.DELETE) + " Cancel it first.")
+        from orchestrator.checkpointer import open_sync_saver
+
         with open_sync_saver(self.config) as saver:
             saver.delete_thread(run_id)
         return deleted

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from psycopg.conninfo import conninfo_to_dict
-
 from orchestrator.errors import ConfigError
 
 URI_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -47,6 +45,8 @@ def parse_postgres_uri(uri: str) -> dict[str, str]:
             "POSTGRES_URI is ambiguous: it has an '@' that is not the one before the host; "
             "percent-encode '@' as %40 and '/' as %2F in the user name and password."
         )
+    from psycopg.conninfo import conninfo_to_dict  # psycopg: only where a URI is given
+
     try:
         params = conninfo_to_dict(text)
     except Exception:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,14 @@ class DashboardServer:
             self._proc.kill()
             self._proc.wait(timeout=10)
         self._proc = None
+
+    def interrupt(self, timeout: float = 60.0) -> int:
+        """Stop it as a person does, with Ctrl-C (SIGINT), and return its exit code."""
+        assert self._proc is not None, "not started"
+        self._proc.send_signal(signal.SIGINT)
+        code = self._proc.wait(timeout=timeout)
+        self._proc = None
+        return code
 
     def log(self, since: int = 0) -> str:
         """The server's output from byte `since` on."""

@@ -4,6 +4,8 @@ an empty task-count range, and `respond` to a plain question naming the command 
 
 from __future__ import annotations
 
+import json
+
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
@@ -35,3 +37,20 @@ def test_respond_to_a_plain_question_names_approve(config: OrchestratorConfig, e
     outcome = call_cli("respond", run_id, "--action", "accept", *database_args(config))
     assert_one_error_line(outcome, "asks a plain question", f"`approve {run_id} --value '<JSON>'`")
     assert orch.get_run(run_id)["status"] == "awaiting_input"  # nothing sent
+
+
+def test_runs_launched_by_finds_who_launched_them(config: OrchestratorConfig, engine) -> None:
+    """`runs --launched-by`: the runs page's "Launched by" filter; `run` records `cli:user@host`."""
+    orch = Orchestrator(config, engine=engine)
+    (ann,) = orch.launch_copies("simulate", {"tasks": 1}, launched_by="ann@example.com")
+    orch.launch_copies("simulate", {"tasks": 1}, launched_by="browser:someone-else")
+    ran = call_cli("run", "simulate", "--input", '{"tasks": 1}', *database_args(config))
+    assert ran.code == 0, ran
+    mine = ran.out.split("run_id: ", 1)[1].split()[0]
+    launcher = orch.get_run(mine)["launched_by"]
+    assert launcher.startswith("cli:") and "@" in launcher
+
+    for who, expected in (("ann@example.com", [ann]), (launcher, [mine]), ("nobody", [])):
+        found = call_cli("runs", "--launched-by", who, "--json", *database_args(config))
+        assert found.code == 0, found
+        assert [r["run_id"] for r in json.loads(found.out)["runs"]] == expected, who

@@ -149,9 +149,10 @@ def test_tags_compare_as_sorted_lists_and_none_is_no_tags() -> None:
     assert rows["tags"]["differing_runs"] == []
 
 
-def test_created_at_is_compared_exactly() -> None:
+def test_created_at_is_compared_to_the_second_as_it_is_shown() -> None:
     t = dt.datetime(2024, 5, 1, 10, 0, tzinfo=dt.UTC)
-    rows = _rows([_run(created_at=t), _run(created_at=t), _run(created_at=t + dt.timedelta(microseconds=1))])
+    later = [t + dt.timedelta(microseconds=1), t + dt.timedelta(seconds=1)]
+    rows = _rows([_run(created_at=t), _run(created_at=later[0]), _run(created_at=later[1])])
     assert rows["created_at"]["differing_runs"] == [2]
 
 

@@ -880,7 +880,7 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
     assert not at.exception, [e.value for e in at.exception]
     (table,) = [df.value for df in at.dataframe if "Status" in list(df.value.index)]
     assert list(table.columns) == ["1: aaaa0001", "2: bbbb0002"]
-    assert list(table.index) == [
+    assert list(table.index)[:10] == [
         "Workflow",
         "Status",
         "Created at",
@@ -892,17 +892,32 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "Success rate",
         "Tags",
     ]
+    # then the input and state fields (a set: JSONB keeps keys in its own order)
+    fields = {
+        "input.tasks",
+        "input.seed",
+        "input.opts.mode",
+        "input.opts.retry",
+        "state.summary.count",
+        "state.summary.total",
+        "state.results",
+    }
+    assert set(list(table.index)[10:]) == fields and len(table.index) == 17
+    assert list(table.loc["input.opts.retry"]) == ["–", "true"]  # run 1 has no such field
+    assert list(table.loc["state.results"]) == ["[1, 2]", "[1, 2, 3]"]
     assert list(table.loc["Status"]) == ["succeeded", "failed"]
     # One format for each: a percentage, and durations as on every page.
     assert list(table.loc["Success rate"]) == ["80.0%", "80.0%"]
     assert list(table.loc["Wall time"]) == ["3.0 s", "3.0 s"]
-    assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)}
+    differing = {"input.seed", "input.opts.retry", "state.summary.count", "state.results"}
+    # Two runs that differ: run 2's cell is marked (on a tie, run 1's value is the usual one).
+    assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)} | {(f, 1) for f in differing}
 
     at.toggle(key="compare_only_diff").set_value(True).run()
     (table,) = [df.value for df in at.dataframe if "Status" in list(df.value.index)]
-    assert list(table.index) == ["Status", "Tasks failed"]
-    assert [list(table.loc[m]) for m in table.index] == [["succeeded", "failed"], ["0", "2"]]
-    assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)}
+    assert list(table.index)[:2] == ["Status", "Tasks failed"] and set(list(table.index)[2:]) == differing
+    assert [list(table.loc[m]) for m in ("Status", "Tasks failed")] == [["succeeded", "failed"], ["0", "2"]]
+    assert highlighted_cells(at) == {("Status", 1), ("Tasks failed", 1)} | {(f, 1) for f in differing}
 
     # Input and state, key by key: exactly the changed paths.
     markdown = main_texts(at, "markdown")

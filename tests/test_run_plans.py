@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from orchestrator.db import runs
+from orchestrator.db.field_indexes import indexed_fields
 from orchestrator.run_queries import (
     Field,
     MatchCount,
@@ -99,7 +100,7 @@ def test_every_plan_reads_the_runs_the_filter_means(
                 capped = conn.execute(sqlite_planner.count_statement(f, 2, plan)).scalar_one()
                 if (exact, capped) != (len(want), min(len(want), 3)):
                     failures.append(f"{name}, {plan}: counted {exact} and {capped}, want {len(want)}")
-            for lead in probed_parts(f):
+            for lead in probed_parts(f, indexed_fields(conn)):
                 # A count within a budget of 4 of the lead's runs: at most 4, never more than
                 # match, and all that match when the lead has no more than 4 runs.
                 alone = conn.execute(
@@ -122,7 +123,7 @@ T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 
 
 # 40 runs, one a minute: 0-29 succeeded, 30-39 failed; 10-39 in workflow "a"; tasks_total = i;
-# input.tasks = i (a field with an expression index, planner.INDEXED_FIELDS).
+# input.tasks = i (a field with an expression index: field_indexes, migration 0017).
 FORTY = [
     full_row(
         f"r{i:02d}",
@@ -216,6 +217,7 @@ def test_a_plan_is_probed_once_for_a_page_and_its_count_and_again_when_old(
     event.listen(forty.engine, "before_cursor_execute", seen)
     try:
         page, count = (lambda: forty.page_runs(f)), (lambda: forty.count_matching(f))
+        reads(page, count)  # the indexed fields are read once, kept planner.FIELDS_SECONDS
         probed = reads(forty.forget_plans, page, count) - reads(page, count)  # the lead's probes
         assert probed >= 1, statements  # SQLite: one probe; PostgreSQL: an estimate per filter
         clock[0] += planner.PLAN_SECONDS - 0.1  # still fresh: no probe

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.cli import bulk as _bulk  # noqa: F401  (registers its commands)
+from orchestrator.cli import fields as _fields  # noqa: F401  (registers its commands)
 from orchestrator.cli import logs as _logs  # noqa: F401  (registers its commands)
 from orchestrator.cli import runs as _runs  # noqa: F401  (registers its commands)
 from orchestrator.cli import setup as _setup  # noqa: F401  (registers its commands)
@@ -76,6 +76,13 @@ def _values_after_options(argv: list[str]) -> list[str]:
     return out
 
 
+def _psycopg_error() -> tuple[type[Exception], ...]:
+    """psycopg's error class once psycopg is imported (only then can it be raised): a SQLite
+    read does not import psycopg just to name its error."""
+    psycopg = sys.modules.get("psycopg")
+    return (psycopg.Error,) if psycopg is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user's error prints one sentence on stderr and exits 1."""
     args = build_parser().parse_args(_values_after_options(list(sys.argv[1:] if argv is None else argv)))
@@ -86,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "worker":
         logging.getLogger("orchestrator.executor").setLevel(logging.WARNING)
     config: OrchestratorConfig | None = None
+    database_errors: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error)
     try:
         config = config_from_args(args)
         config.validate()
@@ -93,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrchestratorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (DBAPIError, sqlite3.Error, psycopg.Error) as exc:
+    except database_errors + _psycopg_error() as exc:
         # A database failure no check above foresaw: still one sentence, without the password.
         assert config is not None
         print(f"error: {describe_connection_error(exc, config.database_url())}", file=sys.stderr)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.config import OrchestratorConfig
-from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.rows import RunSummary
 from orchestrator.status import RunStatus
@@ -75,6 +74,8 @@ def add_wait(parser: argparse.ArgumentParser) -> None:
 def execute_here(orch: Orchestrator, run_id: str) -> int:
     """Execute a queued run in this process (or wait while another executor has it), then print
     its summary; 0 if it succeeded, 1 otherwise (a run waiting for an answer says so)."""
+    from orchestrator.executor import Executor  # LangGraph and the workflows: only to execute
+
     executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, concurrency=1)
     claimed = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
     if claimed:

@@ -14,7 +14,6 @@ from orchestrator import run_notes
 from orchestrator.cli.base import add_wait, command, execute_here, json_arg, print_json, reading
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError
-from orchestrator.history import checkpoint_history
 from orchestrator.interrupts import HUMAN_ACTIONS, human_request
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter, empty_ranges, sort_field
@@ -183,6 +182,8 @@ def _run_id_argument(parser: argparse.ArgumentParser) -> None:
 
 @command("show", "print one run as JSON, with its tasks and checkpoints", _run_id_argument)
 def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    from orchestrator.history import checkpoint_history  # the saver: only where checkpoints are read
+
     orch = Orchestrator(reading(config))
     try:
         run = orch.get_run(args.run_id)

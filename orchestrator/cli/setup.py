@@ -8,16 +8,16 @@ import math
 import signal
 from pathlib import Path
 
-from orchestrator.checkpointer import init_runs_tables, startup
 from orchestrator.cli.base import command, print_json, reading
 from orchestrator.config import MAX_CONCURRENCY, OrchestratorConfig
 from orchestrator.db import check_database, head_version, make_engine, schema_version
 from orchestrator.errors import InputError, OrchestratorError, ReadOnlyError
-from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunStore
 from orchestrator.validation import parse_count
-from orchestrator.workflows import load_registry
+
+# The savers, the executor and the workflows (LangGraph) are imported by the commands that use
+# them, not by the command table: `runs` and `--help` start without them.
 
 
 @command("init", "create or upgrade the checkpoint and runs tables, then exit")
@@ -27,6 +27,8 @@ def cmd_init(args: argparse.Namespace, config: OrchestratorConfig) -> int:
             "init creates and upgrades tables, which a read-only configuration may not; "
             "unset ORCHESTRATOR_READ_ONLY for this command, or run it where the database may be written."
         )
+    from orchestrator.checkpointer import startup
+
     engine = make_engine(config)
     try:
         check_database(engine)  # a clear sentence for a file that is no database, a folder, a server down
@@ -65,6 +67,8 @@ def cmd_doctor(args: argparse.Namespace, config: OrchestratorConfig) -> int:
 
 def _print_workflows(config: OrchestratorConfig) -> None:
     """The workflows this machine can run, and the configured entries it cannot load."""
+    from orchestrator.workflows import load_registry
+
     try:
         registry = load_registry(config.workflows, config.model)
     except OrchestratorError as exc:  # a model that does not load
@@ -106,6 +110,9 @@ def cmd_worker(args: argparse.Namespace, config: OrchestratorConfig) -> int:
         if concurrency > MAX_CONCURRENCY:
             raise InputError(sentence)
     grace = _seconds_arg(args.grace, "--grace")
+    from orchestrator.checkpointer import init_runs_tables
+    from orchestrator.executor import Executor
+
     executor = Executor(config, concurrency=concurrency)  # refuses a read-only config first
     # As `init` does: a new database (a new SQLite file, an empty PostgreSQL database) gets our
     # tables and migrations here, LangGraph's when the executor opens its saver.

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from orchestrator.cli.base import command, reading
 from orchestrator.cli.runs import filter_arguments, filter_from_args
 from orchestrator.config import OrchestratorConfig
-from orchestrator.transfer import export_runs, import_file, migrate, target_config
+
+# orchestrator.transfer (the savers, LangGraph) is imported by the command that runs, not by the
+# command table: `runs` and `--help` start without it.
 
 
 def _progress(label: str, total: int | None = None) -> Callable[[int], None] | None:
@@ -38,6 +40,8 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     "export", "write runs with their tasks and checkpoints to a file (the runs filters)", _export_arguments
 )
 def cmd_export(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    from orchestrator.transfer import export_runs
+
     filters = filter_from_args(args)
     started = time.perf_counter()
     outcome = export_runs(reading(config), args.out, filters, progress=_progress("exported"))
@@ -61,6 +65,8 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
 @command("import", "load runs from an export file into the configured backend", _import_arguments)
 def cmd_import(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     started = time.perf_counter()
+    from orchestrator.transfer import import_file
+
     outcome = import_file(config, args.file, on_conflict=args.on_conflict, progress=_progress("imported"))
     seconds = time.perf_counter() - started
     print(
@@ -95,6 +101,8 @@ def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
     _migrate_arguments,
 )
 def cmd_migrate(args: argparse.Namespace, config: OrchestratorConfig) -> int:
+    from orchestrator.transfer import migrate, target_config
+
     started = time.perf_counter()
     outcome = migrate(
         config,

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, String, column, func, inspect, select, table
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db.engines import check_database, describe_connection_error, sqlite_file
 from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SEARCH_INDEXES, SEARCH_TABLE
 from orchestrator.errors import DatabaseError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic is imported only where a migration is applied or described: a read of a current
+# database (the CLI's `runs`, `show`) checks its version with one SELECT (see schema_version).
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 # Our own version table, so a team's Alembic history in the same database is left alone.
 VERSION_TABLE = "orchestrator_alembic_version"
 
 # pg_advisory_lock keys: one for our migrations, one for LangGraph's saver set-up.
+FIELD_INDEX_PREFIXES = ("ix_runs_f_", "ix_runs_pg_f_")
 MIGRATION_LOCK_KEY = 0x6F726368
 SAVER_SETUP_LOCK_KEY = 0x6F726369
 
@@ -29,13 +33,17 @@ SAVER_SETUP_LOCK_KEY = 0x6F726369
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     """Alembic's comparison (autogenerate, the schema test) skips what the metadata cannot
     declare: the search objects of 0008, PostgreSQL's sort indexes of 0010 and the expression
-    indexes of 0012 (see schema)."""
+    indexes of 0012 (see schema), and the fields' indexes made at run time."""
     if type_ == "table" and name is not None and name.startswith(SEARCH_TABLE):
         return False
+    if type_ == "index" and name is not None and name.startswith(FIELD_INDEX_PREFIXES):
+        return False  # a field's index made at run time (db.field_indexes)
     return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES, *EXPRESSION_INDEXES))
 
 
 def alembic_config(engine_or_conn: Any) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = engine_or_conn
@@ -99,6 +107,8 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     DatabaseError in one sentence; the migration's transaction is rolled back.
     """
     check_database(engine)
+    if revision == "head" and schema_version(engine) == head_version():
+        return  # nothing to apply: Alembic is not even imported
     try:
         _upgrade(engine, revision)
     except DBAPIError as exc:
@@ -106,6 +116,8 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     with engine.connect() as conn:
         conn.execution_options(sqlite_write=True)
         sqlite = conn.dialect.name == "sqlite"
@@ -122,14 +134,23 @@ def _upgrade(engine: Engine, revision: str) -> None:
             conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
+_VERSION_ROWS = table(VERSION_TABLE, column("version_num", String))
+
+
 def schema_version(engine: Engine) -> str | None:
-    """The applied migration, or None for a database the orchestrator has not set up."""
+    """The applied migration, or None for a database the orchestrator has not set up.
+
+    Read as Alembic reads it (the one row of its version table), without importing Alembic."""
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return context.get_current_revision()
+            if not inspect(conn).has_table(VERSION_TABLE):
+                return None
+            versions = conn.execute(select(_VERSION_ROWS.c.version_num)).scalars().all()
     except DBAPIError as exc:
         raise describe_connection_error(exc, engine.url) from None
+    if len(versions) > 1:  # a branched history; this package's is one line
+        raise DatabaseError(f"{database_label(engine)} has more than one orchestrator schema version: {versions}.")
+    return versions[0] if versions else None
 
 
 def database_label(engine: Engine) -> str:
@@ -155,6 +176,8 @@ def check_schema(engine: Engine) -> None:
             f"{label} has no orchestrator tables yet; create them with `python -m orchestrator init` "
             "from a configuration that may write (not read-only), then open it read-only."
         )
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(None))
     if version in {rev.revision for rev in script.walk_revisions()}:
         raise DatabaseError(
@@ -167,7 +190,22 @@ def check_schema(engine: Engine) -> None:
     )
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+
+
 def head_version() -> str:
-    """The newest migration this package ships."""
-    script = ScriptDirectory.from_config(alembic_config(None))
-    return str(script.get_current_head())
+    """The newest migration this package ships: the revision no other names as its down_revision.
+
+    Read from the migration files' text (Alembic would import every one of them); a history that
+    is not one line with one head is left to Alembic to describe."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if name == "revision" else downs).add(value)
+    heads = revisions - downs
+    if len(heads) == 1:
+        return heads.pop()
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config(None)).get_current_head())

@@ -325,6 +325,17 @@ presets = Table(
     Column("created_by", String(200)),
 )
 
+# Migration 0019: the fields with an expression index the package made (db.field_indexes), and
+# the names of those indexes (space-separated; PostgreSQL also has a newest-first one).
+field_indexes = Table(
+    "field_indexes",
+    metadata,
+    Column("field", String(400), primary_key=True),
+    Column("index_names", String(400), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(200)),
+)
+
 # Migration 0007: the executors, their heartbeat, and the workflows each can build.
 workers = Table(
     "workers",

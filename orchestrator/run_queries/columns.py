@@ -12,14 +12,16 @@ in its own statement (statements.portable_page's `fields`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pydantic
 from sqlalchemy import ColumnElement, Connection, select
 
 from orchestrator.db import runs
 from orchestrator.errors import InputError
 from orchestrator.run_queries.fields import KEY, ROOTS, Field, field_path
+
+if TYPE_CHECKING:
+    import pydantic
 
 MAX_COLUMNS = 20
 # Fields found in a page's runs: keys this deep at most (a column shows one value, not a tree).

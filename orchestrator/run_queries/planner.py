@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult
 
 from orchestrator.db import searchable
+from orchestrator.db.field_indexes import indexed_fields
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Field, RunFilter
@@ -40,21 +41,35 @@ COMPANIONS: Mapping[str, frozenset[str]] = {
     "created": frozenset({"status", "workflow", "launched_by"}),
     "text": frozenset(),
 }
-# Fields with an expression index (migration 0017, alike on both databases), whose numeric
-# comparisons may lead like a column's filter. A team's own index serves PostgreSQL's planner
-# as it is; SQLite's leads only with the fields named here.
-INDEXED_FIELDS = frozenset({"input.tasks"})
+# A field's numeric comparisons may lead like a column's filter where the field has an expression
+# index the package made (db.field_indexes: `input.tasks` by migration 0017, a team's own by
+# `orchestrator index add`); the planners read which from the database (IndexedFields).
 LEADING_OPERATORS = ("=", "<", "<=", ">", ">=")
+# The fields indexed are read again after this long: an index another process adds serves then.
+FIELDS_SECONDS = 30.0
 
 
-def leads_on_index(part: object) -> bool:
+def leads_on_index(part: object, indexed_fields: frozenset[str]) -> bool:
     """Whether a part is a field filter its field's expression index serves (fields.Where)."""
     return (
         isinstance(part, Where)
-        and part.field.name in INDEXED_FIELDS
+        and part.field.name in indexed_fields
         and part.op in LEADING_OPERATORS
         and part.kind == "number"
     )
+
+
+class IndexedFields:
+    """The fields with an expression index, read from the database at most every FIELDS_SECONDS."""
+
+    def __init__(self) -> None:
+        self._read_at: float | None = None
+        self._fields: frozenset[str] = frozenset()
+
+    def get(self, conn: Connection) -> frozenset[str]:
+        if self._read_at is None or monotonic() - self._read_at >= FIELDS_SECONDS:
+            self._fields, self._read_at = indexed_fields(conn), monotonic()
+        return self._fields
 
 
 # A lead is kept this long for the same filter, so the page and its count (asked apart, by two
@@ -92,14 +107,15 @@ class Lead:
 NO_LEAD = Lead(None, {}, frozenset())
 
 
-def probed_parts(filters: RunFilter) -> list[str]:
+def probed_parts(filters: RunFilter, indexed_fields: frozenset[str]) -> list[str]:
     """The filters with an index to count their matches on alone (text: three characters or more;
-    a field: a numeric comparison on an INDEXED_FIELDS field)."""
+    a field: a numeric comparison on a field of `indexed_fields`)."""
     parts = filters.parts()
     return [
         name
         for name, part in parts.items()
-        if (name in COMPANIONS and (name != "text" or searchable(filters.text))) or leads_on_index(part)
+        if (name in COMPANIONS and (name != "text" or searchable(filters.text)))
+        or leads_on_index(part, indexed_fields)
     ]
 
 

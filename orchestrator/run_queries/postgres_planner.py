@@ -22,6 +22,7 @@ from orchestrator.run_queries import planner as interface
 from orchestrator.run_queries.filter import Field, RunFilter
 from orchestrator.run_queries.planner import (
     NO_LEAD,
+    IndexedFields,
     Lead,
     LeadCache,
     MatchCount,
@@ -78,11 +79,12 @@ class PostgresPlanner(Planner):
 
     def __init__(self) -> None:
         self._leads = LeadCache()
+        self._fields = IndexedFields()
 
     def choose_lead(self, conn: Connection, filters: RunFilter) -> Lead:
         """The filter its planner expects the fewest matches of (its statistics; only the count's
         budget needs it, and only with two filters or more)."""
-        names = probed_parts(filters)
+        names = probed_parts(filters, self._fields.get(conn))
         if len(names) < 2:
             return NO_LEAD
         estimates = {name: estimated_rows(conn, matching_alone(filters, name)) for name in names}

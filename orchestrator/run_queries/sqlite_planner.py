@@ -50,6 +50,7 @@ from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Contains, Field, RunFilter
 from orchestrator.run_queries.planner import (
     NO_LEAD,
+    IndexedFields,
     Lead,
     LeadCache,
     MatchCount,
@@ -258,10 +259,11 @@ class SqlitePlanner(Planner):
 
     def __init__(self) -> None:
         self._leads = LeadCache()
+        self._fields = IndexedFields()
 
     def choose_lead(self, conn: Connection, filters: RunFilter) -> Lead:
         """Probe each filter that has an index and take the one with the fewest matches."""
-        names = probed_parts(filters)
+        names = probed_parts(filters, self._fields.get(conn))
         if not names:
             return NO_LEAD
         probes = _probe(conn, filters, names, NARROW)

@@ -1,7 +1,7 @@
 """Fixtures of the browser journeys: one dashboard per backend, Debian's Chromium, a page per test.
 
 The dashboard is started as people start it (`streamlit run streamlit_app.py`, its embedded
-executor on, a team's own graph registered through ORCHESTRATOR_WORKFLOWS) on a throwaway SQLite
+executor on, a team's own graphs registered through ORCHESTRATOR_WORKFLOWS) on a throwaway SQLite
 file or PostgreSQL database, and stopped (its database
 dropped) when the module's journeys on that backend are over. It opens empty; the first test
 that asks for `demo` fills it with the demo data set (scripts/demo_data.py), once. Every test
@@ -14,6 +14,7 @@ ORCHESTRATOR_REQUIRE_BROWSER=1 (set by .ci/run), which makes that a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -28,9 +29,12 @@ from orchestrator.config import OrchestratorConfig
 from scripts.browser import VIEWPORT, launch_chromium, missing_browser, wait_until_drawn
 from scripts.dashboard_server import DashboardServer
 from scripts.demo_data import DemoData, seed_demo
-from scripts.team_demo import TEAM_ENV, TEAM_WORKFLOWS
+from scripts.team_demo import TEAM_WORKFLOWS
 from tests.conftest import BACKENDS, _admin_connect
 
+# A team's own graphs beside the built-ins: scripts/team_demo.py's, and one that records its own
+# metrics (tests/metric_workflows.py).
+WORKFLOWS = {**TEAM_WORKFLOWS, "scored": "tests.metric_workflows:build_scored"}
 STEP_MS = 60_000  # every wait in a journey: generous, the machine is shared and has two cores
 
 
@@ -86,12 +90,12 @@ def dashboard(
     """A dashboard on an empty database of the backend, for every journey of that backend."""
     folder = tmp_path_factory.mktemp(f"dashboard-{request.param}")
     env, database = _database(request.param, folder, request)
-    env.update(TEAM_ENV)  # a team's own graph beside the built-ins (scripts/team_demo.py)
+    env["ORCHESTRATOR_WORKFLOWS"] = json.dumps(WORKFLOWS)
     config = OrchestratorConfig(
         checkpoint_mode=env["CHECKPOINT_MODE"],
         sqlite_path=env.get("SQLITE_PATH", "orchestrator.db"),
         postgres_uri=env.get("POSTGRES_URI"),
-        workflows=TEAM_WORKFLOWS,
+        workflows=WORKFLOWS,
         env_file=None,
     )
     try:

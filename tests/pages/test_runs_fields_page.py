@@ -121,3 +121,17 @@ def test_run_detail_shows_the_runs_metrics_and_charts_a_series(page_orch: Orches
     assert series["spec"]["encoding"]["x"]["field"] == "step"
     empty = open_page("run_detail", run_id="r04")
     assert any("No metrics recorded" in c.value for c in empty.caption)
+
+
+def test_the_page_says_which_fields_are_indexed(page_orch: Orchestrator) -> None:
+    from orchestrator.db.field_indexes import add_field_index
+
+    def indexed_caption(at) -> str:  # type: ignore[no-untyped-def]
+        (caption,) = [c.value for c in at.caption if c.value.startswith("Indexed")]
+        return caption
+
+    at = open_page("runs")
+    assert indexed_caption(at).startswith("Indexed, fast at any size: input.tasks. Other fields")
+    add_field_index(page_orch.engine, "metrics.accuracy", "metrics", ("accuracy",), by="test")
+    at = open_page("runs")
+    assert indexed_caption(at).startswith("Indexed, fast at any size: input.tasks, metrics.accuracy. Other")
