@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
+from dashboard.archive import compare_choices, compared_runs, store_of, tasks_of
 from dashboard.formatting import compared_field_text, json_text, metric_text
 from dashboard.state import cached_history, require_orchestrator
 from orchestrator.compare import diff_json, divergence
@@ -15,10 +16,15 @@ ROWS_SHOWN = 24
 
 orch = require_orchestrator()
 st.title("Compare runs")
-if "compare_runs" not in st.session_state or st.query_params.get("run_ids"):
+# The URL leads when it changed from outside (a link, Compare selected), else the widget does: a
+# second run picked here is not undone by the URL this page wrote for the first.
+if "compare_runs" not in st.session_state or st.query_params.get("run_ids") not in (
+    None,
+    st.session_state.get("compare_url"),
+):
     linked = [r for r in st.query_params.get("run_ids", "").split(",") if r]
     st.session_state["compare_runs"] = linked[:MAX_COMPARED]
-recent = [r["run_id"] for r in orch.store.query_runs(limit=200).rows]
+recent = compare_choices()  # with an archive open, its runs too (archive:<id>)
 chosen = st.multiselect(
     f"Runs (2 to {MAX_COMPARED}; type or paste an id)",
     list(dict.fromkeys(st.session_state["compare_runs"] + recent)),
@@ -26,15 +32,17 @@ chosen = st.multiselect(
     max_selections=MAX_COMPARED,
     accept_new_options=True,
 )
-st.query_params["run_ids"] = ",".join(chosen)
-runs = orch.store.get_runs(chosen)
-missing = [r for r in chosen if r not in {run["run_id"] for run in runs}]
+st.query_params["run_ids"] = st.session_state["compare_url"] = ",".join(chosen)
+runs, archived, missing = compared_runs(chosen)
 if missing:
     st.warning(f"No run has the id {', '.join(f'`{m}`' for m in missing)}; it is left out.")
 if len(runs) < 2:
     st.info("Choose at least two runs, here or with **Compare selected** on the Runs page.")
     st.stop()
-names = [f"{i + 1}: {run['run_id'][:8]}" for i, run in enumerate(runs)]
+names = [
+    f"{i + 1}: {run['run_id'][:8]}{' (archive)' * a}"
+    for i, (run, a) in enumerate(zip(runs, archived, strict=True))
+]
 
 
 def cell_texts(row: CompareRow) -> list[str]:
@@ -66,7 +74,9 @@ st.caption(
     + (f" {table['fields_left_out']} more field rows are not shown." if table["fields_left_out"] else "")
 )
 
-series = overlaid_series(names, [orch.store.metric_series(run["run_id"]) for run in runs])
+series = overlaid_series(
+    names, [store_of(a).metric_series(run["run_id"]) for run, a in zip(runs, archived, strict=True)]
+)
 if series:
     st.subheader("Metrics over their steps")
     st.altair_chart(charts.metric_series_by_run(series, names), key="compare_metric_series")
@@ -96,8 +106,8 @@ for label, field, first, second in (
 
 tasks = [
     {**task, "run": name}
-    for run, name in zip(runs, names, strict=True)
-    for task in orch.store.get_tasks(run["run_id"])
+    for run, name, a in zip(runs, names, archived, strict=True)
+    for task in tasks_of(run, a)
 ]
 if tasks:
     columns = st.columns(2)
@@ -108,7 +118,10 @@ if tasks:
 
 st.subheader("Divergence, step by step")
 pair = (left, right)
-histories = [cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"])) for i in pair]
+histories = [
+    cached_history(runs[i]["run_id"], (runs[i]["status"], runs[i]["tasks_total"]), archived=archived[i])
+    for i in pair
+]
 result = divergence(histories[0], histories[1], runs[left]["workflow"], runs[right]["workflow"])
 st.caption(f"{names[left]} against {names[right]}")
 for child, parent, child_name, parent_name in (

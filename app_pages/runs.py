@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from dashboard.actions import current_launcher
+from dashboard.archive import compare_refs
 from dashboard.bulk_actions import render_bulk_actions
 from dashboard.downloads import runs_csv_buttons
 from dashboard.formatting import MISSING, runs_columns, runs_frame
@@ -21,6 +22,7 @@ from dashboard.run_filters import (
 )
 from dashboard.run_plots import render_plots
 from dashboard.state import cached_status_counts, require_orchestrator
+from dashboard.transfer import render_move_runs
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.compare_fields import MAX_COMPARED
 from orchestrator.errors import InputError
@@ -222,7 +224,7 @@ def runs_table() -> None:
         key="runs_compare",
         icon=icon("compare_arrows"),
     ):
-        st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(chosen)})
+        st.switch_page("app_pages/compare.py", query_params={"run_ids": ",".join(compare_refs(chosen))})
     render_bulk_actions(orch, chosen, filters)
 
 
@@ -264,3 +266,4 @@ runs_csv_buttons(
 )
 if st.toggle("Plot the filtered runs", key="runs_plot", help="A scatter and parallel coordinates of these runs"):
     render_plots(orch, filters, sort, not st.session_state["runs_ascending"], offered)
+render_move_runs(orch, filters)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard.archive import render_archive_banner
 from dashboard.login import TITLE, login_gate
 from dashboard.looks import icon
 from dashboard.sidebar import render_sidebar
@@ -35,6 +36,7 @@ def route(pages: list[st.Page]) -> None:
     login_gate()
     navigation = st.navigation(pages)
     render_sidebar()
+    render_archive_banner()
     try:
         navigation.run()
     except OrchestratorError as exc:

@@ -7,11 +7,12 @@ import re
 
 import streamlit as st
 
+from dashboard.archive import render_archive_chooser
 from dashboard.exposure import render_exposure_warning
 from dashboard.formatting import count_text
 from dashboard.login import auth_configured
 from dashboard.looks import icon
-from dashboard.state import cached_status_counts, open_orchestrator
+from dashboard.state import archive_text, cached_status_counts, open_orchestrator
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import check_database
 from orchestrator.errors import OrchestratorError
@@ -62,9 +63,10 @@ def render_sidebar() -> None:
             st.error(str(exc))
             return
         st.markdown(f"**Database:** {OK} answers")
-        st.subheader("Runs")
+        render_archive_chooser(uri_html)
+        st.subheader("Runs in the archive" if archive_text() else "Runs")
         render_run_counts()
-        if config.read_only:
+        if config.read_only or archive_text():
             st.info("Read-only: launching and run actions are off.", icon=icon("lock"))
 
 

@@ -8,6 +8,7 @@ attribute would be cached away: the first statement compiled would fix it for th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    inspect,
     literal,
     literal_column,
     or_,
@@ -293,15 +295,30 @@ def _db_seconds_ago_sqlite(element: db_seconds_ago, compiler: Any, **kw: Any) ->
 # -- after a bulk write ---------------------------------------------------------------------------
 
 
-def analyze_after_bulk_write(engine: Engine) -> None:
+# LangGraph's PostgreSQL saver's tables (langgraph-checkpoint-postgres 2.x), which a load writes
+# through `put` / `put_writes` (its `checkpoint_migrations` table is left alone).
+POSTGRES_SAVER_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+
+
+def analyze_after_bulk_write(engine: Engine, tables: Iterable[Table]) -> None:
     """Give the planner fresh statistics after many rows were written at once (an import, a
-    migration), so the first pages are as fast as on a settled database: PostgreSQL's
-    VACUUM ANALYZE (outside a transaction, before autovacuum would), SQLite's ANALYZE and
-    PRAGMA optimize."""
+    migration), so the first pages are as fast as on a settled database.
+
+    PostgreSQL: VACUUM (ANALYZE) of `tables` and the saver's, before autovacuum would: the
+    visibility map it sets is what lets the page and its count read the indexes alone (a freshly
+    loaded table sends every index-only scan back to the heap). VACUUM cannot run inside a
+    transaction, hence an AUTOCOMMIT connection. SQLite: ANALYZE and PRAGMA optimize of the file
+    (it holds only the orchestrator's tables)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.execute(text("VACUUM ANALYZE"))
+            present = set(inspect(conn).get_table_names())
+            names = [t.name for t in tables] + list(POSTGRES_SAVER_TABLES)
+            # Identifiers cannot be bound parameters: the names are the schema's and the saver's
+            # own constants (never user text), quoted by the dialect.
+            quoted = [conn.dialect.identifier_preparer.quote(n) for n in dict.fromkeys(names) if n in present]
+            if quoted:
+                conn.execute(text(f"VACUUM (ANALYZE) {', '.join(quoted)}"))
         else:
             conn.execute(text("ANALYZE"))
             conn.execute(text("PRAGMA optimize"))
