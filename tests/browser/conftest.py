@@ -35,6 +35,7 @@ STEP_MS = 60_000  # every wait in a journey: generous, the machine is shared and
 HERE = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The journeys on one backend go to one pytest-xdist worker (`--dist loadgroup` in
     pyproject.toml), so each module's dashboard, demo data and Chromium start once per backend,
