@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.components.v2 import manifest_scanner
 from streamlit.testing.v1 import AppTest
 
 from orchestrator.checkpointer import startup
@@ -17,6 +19,11 @@ from orchestrator.operations import Orchestrator
 from tests.helpers import AT_REST, wait_for
 
 APP = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+
+# Every new AppTest scans the metadata of every installed package for Streamlit components (about
+# half a second, most of a page test's time); the installed packages do not change while the
+# suite runs, so each test process scans once, as a real server does once at start-up.
+manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
 
 
 def reset_streamlit() -> None:

@@ -1,7 +1,10 @@
-"""The CLI's flags the README lists, as real `python -m orchestrator` processes on both backends:
+"""The CLI's flags the README lists, on both backends:
 `runs --since/--until/--search/--workflow/--sort/--offset`, `run` without `--wait`, `resume`,
 `approve --value / --interrupt-id`, `reject --reason`, answering one of several interrupts by
 id, and the sentences for a bad `--since`, "no pending interrupt" and two pending interrupts.
+`resume --wait` runs as a real `python -m orchestrator` process (`cli_process`); the other
+commands are called in this process (`cli`: the same answers, without an interpreter start-up
+per call).
 
 Runs are brought to the state a command needs by a standalone executor in this process
 (tests/apptest_helpers.execute), which waits on the runs' statuses, never on time.
@@ -49,7 +52,20 @@ def orch(wf_config: OrchestratorConfig, engine) -> Orchestrator:
 
 
 @pytest.fixture
-def cli(wf_config: OrchestratorConfig, tmp_path: Path) -> Cli:
+def cli(wf_config: OrchestratorConfig, clean_env: pytest.MonkeyPatch) -> Cli:
+    """`cli.main(ARGS --mode … (the test's database))` in this process, in tmp_path with no other
+    setting (conftest's `clean_env`), the test workflows registered through ORCHESTRATOR_WORKFLOWS."""
+    clean_env.setenv("ORCHESTRATOR_WORKFLOWS", json.dumps(WORKFLOWS))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        outcome = call_cli(*args, *database_args(wf_config))
+        return subprocess.CompletedProcess(["orchestrator", *args], outcome.code, outcome.out, outcome.err)
+
+    return run
+
+
+@pytest.fixture
+def cli_process(wf_config: OrchestratorConfig, tmp_path: Path) -> Cli:
     """`python -m orchestrator ARGS --mode … (the test's database)` in tmp_path, the test workflows
     registered through ORCHESTRATOR_WORKFLOWS."""
     if wf_config.checkpoint_mode == "sqlite":
@@ -149,7 +165,8 @@ def test_run_without_wait_queues_the_run_and_prints_its_id(cli: Cli, orch: Orche
 # -- resume -----------------------------------------------------------------------------------------
 
 
-def test_resume_a_failed_run_with_wait(cli: Cli, orch: Orchestrator, tmp_path: Path) -> None:
+def test_resume_a_failed_run_with_wait(cli_process: Cli, orch: Orchestrator, tmp_path: Path) -> None:
+    cli = cli_process
     # `flaky` (tests/engine_workflows.py): step 1 fails on its first execution only.
     marker, log_dir = tmp_path / "marker", tmp_path / "log"
     log_dir.mkdir()

@@ -1,4 +1,6 @@
-"""`python -m orchestrator run | runs | show | cancel | rerun | delete` as real processes, on both backends."""
+"""`python -m orchestrator run | runs | show | cancel | rerun | delete` on both backends: `run --wait`
+as a real process; the other commands called in this process (`cli_here`), which answers as the
+process does without an interpreter start-up per call (about a second each)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunStore
 from tests.helpers import cli_env
+from tests.in_process_cli import call_cli, database_args
 
 SUMMARY = re.compile(
     r"^(?P<run_id>\w+) (?P<workflow>\w+) (?P<status>\w+) "
@@ -57,6 +60,22 @@ def cli(config: OrchestratorConfig, tmp_path: Path):
     def many(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
         """Independent commands at the same time (each process spends most of a second importing)."""
         return [finish(proc) for proc in [start(args) for args in commands]]
+
+    run.many = many  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture
+def cli_here(config: OrchestratorConfig, clean_env: pytest.MonkeyPatch):
+    """As `cli`, with `cli.main` called in this process (tests/in_process_cli.py), in tmp_path
+    with no ORCHESTRATOR_* variable (conftest's `clean_env`); `many` calls one after the other."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        outcome = call_cli(*args, *database_args(config))
+        return subprocess.CompletedProcess(["orchestrator", *args], outcome.code, outcome.out, outcome.err)
+
+    def many(*commands: tuple[str, ...]) -> list[subprocess.CompletedProcess]:
+        return [run(*args) for args in commands]
 
     run.many = many  # type: ignore[attr-defined]
     return run
@@ -121,7 +140,8 @@ def test_run_wait_executes_and_reports(cli, store: RunStore) -> None:
     assert "Traceback (most recent call last)" in run["error"]
 
 
-def test_runs_lists_what_the_filters_select(cli, store: RunStore) -> None:
+def test_runs_lists_what_the_filters_select(cli_here, store: RunStore) -> None:
+    cli = cli_here
     base = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
     made: dict[str, str] = {}
     for minute, (name, status, total) in enumerate(
@@ -169,7 +189,8 @@ def finished_run(config: OrchestratorConfig, store: RunStore) -> str:
     return run_id
 
 
-def test_show_cancel_rerun_delete(cli, config: OrchestratorConfig, store: RunStore) -> None:
+def test_show_cancel_rerun_delete(cli_here, config: OrchestratorConfig, store: RunStore) -> None:
+    cli = cli_here
     done = finished_run(config, store)
 
     shown, rerun_result, refused = cli.many(("show", done), ("rerun", done), ("cancel", done))
@@ -203,7 +224,8 @@ def test_show_cancel_rerun_delete(cli, config: OrchestratorConfig, store: RunSto
     assert store.get_run(again)["status"] == "cancelled"
 
 
-def test_bad_input_prints_one_error_line(cli, store: RunStore) -> None:
+def test_bad_input_prints_one_error_line(cli_here, store: RunStore) -> None:
+    cli = cli_here
     bad_json, invalid, unknown = cli.many(
         ("run", "simulate", "--input", "{tasks: 5}"),
         ("run", "simulate", "--input", '{"tasks": 0}', "--wait"),

@@ -36,6 +36,20 @@ from tests.conftest import BACKENDS, _admin_connect
 # metrics (tests/metric_workflows.py).
 WORKFLOWS = {**TEAM_WORKFLOWS, "scored": "tests.metric_workflows:build_scored"}
 STEP_MS = 60_000  # every wait in a journey: generous, the machine is shared and has two cores
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The journeys on one backend go to one pytest-xdist worker (`--dist loadgroup` in
+    pyproject.toml), so each module's dashboard, demo data and Chromium start once per backend,
+    not once on every worker that happens to get one of its tests. Collected first, the two
+    groups start first, one on each worker. A test on a server of its own is no group's."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("dashboard") if params else None
+        if backend and Path(item.path).resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group(f"browser-{backend}"))
 
 
 @dataclass

@@ -1,11 +1,17 @@
 """Journey: "Your runs" stay. The launch page keeps this browser's launcher id in a cookie, so
-/launch without `?by=` — a bookmark, a new tab — finds the same runs; another browser does not."""
+/launch without `?by=` — a bookmark, a new tab — finds the same runs; another browser does not.
+
+The cookie is the browser's and the server's, whatever the database: this runs on SQLite. The runs
+a launcher id finds, on both backends: test_launch.py::
+test_live_view_follows_a_launched_run_to_the_end_and_finds_it_again_by_url."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+import pytest
 
 from dashboard.actions import LAUNCHER_COOKIE
 from tests.browser.conftest import STEP_MS, Dashboard
@@ -32,6 +38,7 @@ def cookie(tab: Any) -> str | None:
     return None
 
 
+@pytest.mark.parametrize("dashboard", ["sqlite"], indirect=True)
 def test_your_runs_survive_a_new_tab_without_the_by_link(page: Any, dashboard: Dashboard, browser: Any) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     mine = launcher_in_url(page)
