@@ -880,7 +880,7 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
     assert not at.exception, [e.value for e in at.exception]
     (table,) = [df.value for df in at.dataframe if "Status" in list(df.value.index)]
     assert list(table.columns) == ["1: aaaa0001", "2: bbbb0002"]
-    assert list(table.index)[:10] == [
+    assert list(table.index)[:13] == [
         "Workflow",
         "Status",
         "Created at",
@@ -905,7 +905,7 @@ def test_compare_two_hand_made_runs(orch: Orchestrator):
         "state.summary.total",
         "state.results",
     }
-    assert set(list(table.index)[10:]) == fields and len(table.index) == 17
+    assert set(list(table.index)[13:]) == fields and len(table.index) == 20
     assert list(table.loc["input.opts.retry"]) == ["–", "true"]  # run 1 has no such field
     assert list(table.loc["state.results"]) == ["[1, 2]", "[1, 2, 3]"]
     assert list(table.loc["Status"]) == ["succeeded", "failed"]
