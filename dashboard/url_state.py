@@ -80,7 +80,9 @@ def _parse_float(_param: Param, raw: str) -> float:
 
 
 def _parse_choice(param: Param, raw: str) -> str:
-    if param.choices and raw not in param.choices:
+    # No widget's text holds a NUL: such a value is one more the link's sentence lists (never a
+    # second banner from the filter that would refuse it).
+    if "\x00" in raw or (param.choices and raw not in param.choices):
         raise ValueError(raw)
     return raw
 

@@ -652,3 +652,12 @@ def test_fuzz_url_parameters(app_orch: Orchestrator):
 
     check()
     assert checksum(app_orch.engine) == before
+
+
+def test_a_link_with_a_bad_count_and_a_nul_search_is_one_banner_naming_both(app_orch: Orchestrator):
+    """Hypothesis found it: the count's sentence and the search's refusal were two banners."""
+    reset_streamlit()
+    at = open_page("runs", status="0", tasks_total_min="-1", q="\x00")
+    assert_page_is_calm(at)
+    (banner,) = [e.value for e in at.error]
+    assert "`tasks_total_min` and `q` are not values this page takes" in banner
