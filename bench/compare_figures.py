@@ -21,6 +21,10 @@ def _cases(figures: dict[str, Any], backend: str) -> dict[str, dict[str, Any]]:
     return {c["case"]["name"]: c for c in figures.get(backend, {}).get("cases", [])}
 
 
+def _geometric_mean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else math.nan
+
+
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for backend in [b for b in before if b in after]:
@@ -32,23 +36,26 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             "| case | before median | before p95 | after median | after p95 | after / before p95 |",
             "|---|---:|---:|---:|---:|---:|",
         ]
-        ratios = []
+        ratios, median_ratios = [], []
         for name in names:
             a, b = old[name]["waited"], new[name]["waited"]
             ratio = b["p95"] / a["p95"] if a["p95"] > 0 else math.nan
             ratios.append(ratio)
+            median_ratios.append(b["median"] / a["median"] if a["median"] > 0 else math.nan)
             lines.append(
                 f"| {name} | {a['median']:.2f} | {a['p95']:.2f} | {b['median']:.2f} | {b['p95']:.2f} | {ratio:.2f} |"
             )
         finite = [r for r in ratios if math.isfinite(r) and r > 0]
-        geo = math.exp(sum(math.log(r) for r in finite) / len(finite)) if finite else math.nan
+        geo = _geometric_mean(finite)
+        geo_median = _geometric_mean([r for r in median_ratios if math.isfinite(r) and r > 0])
         worst_before = max(old[n]["waited"]["p95"] for n in names) if names else math.nan
         worst_after = max(new[n]["waited"]["p95"] for n in names) if names else math.nan
         slower = sum(1 for r in finite if r > 1.2)
         faster = sum(1 for r in finite if r < 1 / 1.2)
         lines += [
             "",
-            f"**{backend}:** geometric mean of after / before p95 {geo:.2f}; {slower} cases slower by "
+            f"**{backend}:** geometric mean of after / before: medians {geo_median:.2f}, p95 {geo:.2f}; "
+            f"{slower} cases' p95 slower by "
             f"more than 20 %, {faster} faster by more than 20 %; worst p95 {worst_before:.1f} ms before, "
             f"{worst_after:.1f} ms after.",
             "",
