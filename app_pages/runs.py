@@ -64,8 +64,11 @@ SORT_LABELS = {
 
 orch = require_orchestrator()
 st.title("Runs")
+# One banner for what is wrong with the filters: the link's unreadable values, and (below) a value
+# past the package's limits, said together where both are wrong.
+banner = st.empty()
 if unread := load_from_url(PARAMS, URL_MARKER):
-    st.error(unread_sentence(unread), icon=icon("link_off"))
+    banner.error(unread_sentence(unread), icon=icon("link_off"))
 
 with st.container(border=True):
     top = st.columns([3, 2, 3, 3])
@@ -127,7 +130,8 @@ try:
     sort = chosen_sort(st.session_state.to_dict())
     columns = chosen_columns(st.session_state.to_dict())
 except InputError as exc:  # a value past the package's limits (typed, or from a link)
-    st.error(str(exc), icon=icon("warning"))
+    said = f"{unread_sentence(unread)} {exc}" if unread else str(exc)
+    banner.error(said, icon=icon("warning"))
     st.stop()
 for name in empty_ranges(filters):
     low, high = getattr(filters, f"{name}_min"), getattr(filters, f"{name}_max")

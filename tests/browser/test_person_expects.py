@@ -205,7 +205,10 @@ def test_every_page_speaks_in_words_not_stored_names(page: Any, dashboard: Dashb
         found = [text[max(0, i - 80) : i + 40] for name in RAW_NAMES for i in [text.find(name)] if i >= 0]
         assert not found, (path, found)
         if path == "/":  # the headers were read: the runs table's are words
-            headers = main(page).get_by_test_id("stDataFrame").locator("table th").all_inner_texts()
+            grid = main(page).get_by_test_id("stDataFrame")
+            # the grid writes its accessible table after it draws: wait for a header to be there
+            grid.locator("table th", has_text="Completed").first.wait_for(state="attached", timeout=30_000)
+            headers = grid.locator("table th").all_inner_texts()
             assert {"Status", "Completed", "Failed"} <= set(headers), headers
     # The launch form's simulate fields, in words.
     assert page.get_by_role("spinbutton", name="Delay (ms)").count() == 1

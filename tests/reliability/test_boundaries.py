@@ -661,3 +661,9 @@ def test_a_link_with_a_bad_count_and_a_nul_search_is_one_banner_naming_both(app_
     assert_page_is_calm(at)
     (banner,) = [e.value for e in at.error]
     assert "`tasks_total_min` and `q` are not values this page takes" in banner
+    # and a value the link holds but the package refuses is said in the same banner
+    reset_streamlit()
+    at = open_page("runs", status="0", workflow="0", tasks_total_min="-1", created="1969-01-01")
+    assert_page_is_calm(at)
+    (banner,) = [e.value for e in at.error]
+    assert "`tasks_total_min` is not a value" in banner and "between 1970-01-01 and 9999-12-31" in banner
