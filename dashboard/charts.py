@@ -205,6 +205,21 @@ def _utc(moment: dt.datetime) -> alt.DateTime:
     )
 
 
+def bucket_axis(start: dt.datetime, end: dt.datetime, bucket: dt.timedelta) -> alt.X:
+    """The time axis of bars per bucket (an hour or a day): every bucket the period touches, whole."""
+    hourly = bucket < dt.timedelta(days=1)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    first = start - (start - epoch) % bucket
+    last = end - (end - epoch) % bucket + (bucket if (end - epoch) % bucket else dt.timedelta())
+    return alt.X(
+        "from:T",
+        timeUnit="utcyearmonthdatehours" if hourly else "utcyearmonthdate",
+        title=None,
+        scale=alt.Scale(domain=[_utc(first), _utc(last)]),
+        axis=alt.Axis(format="%H:%M" if hourly else "%b %d", labelAngle=0, grid=False),
+    )
+
+
 def runs_over_time(
     rows: list[dict[str, Any]], start: dt.datetime, end: dt.datetime, bucket: dt.timedelta
 ) -> alt.Chart:
@@ -212,22 +227,12 @@ def runs_over_time(
     empty buckets included; a click selects a bar (its bucket and status)."""
     frame = pd.DataFrame(rows, columns=["bucket", "status", "runs"])
     frame["from"] = pd.to_datetime(frame["bucket"], utc=True)
-    hourly = bucket < dt.timedelta(days=1)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    first = start - (start - epoch) % bucket  # the buckets the period touches, whole
-    last = end - (end - epoch) % bucket + (bucket if (end - epoch) % bucket else dt.timedelta())
     pick = alt.selection_point(name="pick", fields=["bucket", "status"], on="click")
     chart = (
         alt.Chart(frame)
         .mark_bar(clip=True)
         .encode(
-            x=alt.X(
-                "from:T",
-                timeUnit="utcyearmonthdatehours" if hourly else "utcyearmonthdate",
-                title=None,
-                scale=alt.Scale(domain=[_utc(first), _utc(last)]),
-                axis=alt.Axis(format="%H:%M" if hourly else "%b %d", labelAngle=0, grid=False),
-            ),
+            x=bucket_axis(start, end, bucket),
             y=alt.Y("runs:Q", title="runs", stack=True),
             color=status_color(frame["status"].unique()),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
@@ -254,21 +259,11 @@ def usage_over_time(
     whole period (orchestrator.observe.usage's rows)."""
     frame = pd.DataFrame(rows, columns=["bucket", "workflow", measure])
     frame["from"] = pd.to_datetime(frame["bucket"], utc=True)
-    hourly = bucket < dt.timedelta(days=1)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    first = start - (start - epoch) % bucket
-    last = end - (end - epoch) % bucket + (bucket if (end - epoch) % bucket else dt.timedelta())
     chart = (
         alt.Chart(frame)
         .mark_bar(clip=True)
         .encode(
-            x=alt.X(
-                "from:T",
-                timeUnit="utcyearmonthdatehours" if hourly else "utcyearmonthdate",
-                title=None,
-                scale=alt.Scale(domain=[_utc(first), _utc(last)]),
-                axis=alt.Axis(format="%H:%M" if hourly else "%b %d", labelAngle=0, grid=False),
-            ),
+            x=bucket_axis(start, end, bucket),
             y=alt.Y(f"{measure}:Q", title=title, stack=True),
             color=alt.Color("workflow:N", title="workflow"),
             tooltip=[
