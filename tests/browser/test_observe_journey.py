@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.observe.figures import cost_text
@@ -61,6 +62,9 @@ def launch_chatty(page: Any, dashboard: Dashboard, calls: int) -> str:
     open_page(page, dashboard, "/launch", "Launch a run")
     pick(page, "stSelectbox", "Workflow", "chatty")
     wait_until_drawn(page)
+    # chatty's form replaces the first workflow's (which also has Tasks): wait until it alone is there
+    page.get_by_role("spinbutton", name="Lines", exact=True).wait_for()
+    expect(page.get_by_role("spinbutton", name="Tasks", exact=True)).to_have_count(1, timeout=30_000)
     number(page, "Tasks", 2)
     number(page, "Lines", 3)
     number(page, "Calls", calls)

@@ -60,7 +60,11 @@ for trial, run_id in enumerate(run_ids):
     out, err = (open(os.path.join(folder, f"{kind}-{name}-{trial}"), "w") for kind in ("out", "err"))
     with out, err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([argv[0], run_id, *argv[1:]])
-    open(os.path.join(folder, f"code-{name}-{trial}"), "w").write(str(code))
+    # the code file appears whole (a rename), never empty while its write is still buffered
+    done = os.path.join(folder, f"code-{name}-{trial}")
+    with open(done + ".part", "w") as f:
+        f.write(str(code))
+    os.replace(done + ".part", done)
     gc.collect()  # the command's engine and its connections
 """
 
