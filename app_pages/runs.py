@@ -25,6 +25,7 @@ from dashboard.state import cached_status_counts, require_orchestrator
 from dashboard.transfer import render_move_runs
 from dashboard.url_state import load_from_url, save_to_url, unread_sentence
 from orchestrator.compare_fields import MAX_COMPARED
+from orchestrator.db.field_indexes import indexed_field_names
 from orchestrator.errors import InputError
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import (
@@ -118,7 +119,7 @@ with st.container(border=True):
         help="Typed by the value: a number compares numbers, true/false booleans, anything else (or quoted) text.",
     )
     st.caption(
-        f"Indexed, fast at any size: {', '.join(orch.store.indexed_fields())}. Other fields are read "
+        f"Indexed, fast at any size: {', '.join(indexed_field_names(orch.engine))}. Other fields are read "
         "row by row: quick beside another filter, slower alone on many runs "
         "(`orchestrator index add FIELD` indexes one)."
     )

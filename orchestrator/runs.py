@@ -42,7 +42,6 @@ from orchestrator.db import (
     runs,
     utcnow,
 )
-from orchestrator.db.field_indexes import indexed_fields
 from orchestrator.errors import ReadOnlyError
 from orchestrator.rows import RunPage, RunRow, RunSummary, TaskRow
 from orchestrator.run_queries import COUNT_CAP, MatchCount, RunFilter, checked_filter, planner_for, sort_field
@@ -465,11 +464,6 @@ class RunStore:
             cap = check_count(cap, "cap", low=1)
         with self.engine.connect() as conn:
             return self.planner.count(conn, checked, cap)
-
-    def indexed_fields(self) -> list[str]:
-        """The fields with an expression index (filters and sorts on them read it), sorted."""
-        with self.engine.connect() as conn:
-            return sorted(indexed_fields(conn))
 
     def forget_plans(self) -> None:
         """Choose every lead anew on the next read (the benchmark times each read with its probes)."""

@@ -7,7 +7,7 @@ import argparse
 from orchestrator.cli.base import command, print_json, reading
 from orchestrator.cli.runs import launcher
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db.field_indexes import add_field_index, drop_field_index
+from orchestrator.db.field_indexes import add_field_index, drop_field_index, indexed_field_names
 from orchestrator.errors import InputError
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries.fields import field_path
@@ -24,7 +24,9 @@ def _index_arguments(parser: argparse.ArgumentParser) -> None:
 @command("index", "index a field for fast filters and sorts (add, drop, list)", _index_arguments)
 def cmd_index(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     if args.action == "list":
-        fields = Orchestrator(reading(config)).store.indexed_fields()
+        orch = Orchestrator(reading(config))
+        fields = indexed_field_names(orch.engine)
+        orch.engine.dispose()
         if args.json:
             print_json(fields)
         else:

@@ -49,6 +49,12 @@ def indexed_fields(conn: Connection) -> frozenset[str]:
     return frozenset(conn.scalars(select(field_indexes.c.field)))
 
 
+def indexed_field_names(engine: Engine) -> list[str]:
+    """The fields with an expression index (filters and sorts on them read it), sorted."""
+    with engine.connect() as conn:
+        return sorted(indexed_fields(conn))
+
+
 def add_field_index(engine: Engine, field: str, column: str, keys: Sequence[str], by: str | None) -> bool:
     """Index `field` (the value at `keys` in the runs' `column`); False where it already was."""
     with engine.connect() as conn:
