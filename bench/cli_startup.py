@@ -1,5 +1,5 @@
-"""python -m bench.cli_startup: how long the CLI takes to start and answer a read (`runs`, `show`)
-and `--help`, on both backends. Figures only: nothing here fails on a slow start.
+"""python -m bench.cli_startup: how long the CLI takes to start and answer a read (`runs`, `show`,
+`show --checkpoints`) and `--help`, on both backends. Figures only: nothing here fails on a slow start.
 
 Each command is run N times as a fresh `python -m orchestrator …` process; the median wall time
 and the median CPU time (user + system, from resource.getrusage of the finished child) are
@@ -82,6 +82,7 @@ def measure(backend: str, database: list[str], repeats: int) -> None:
     print(f"{backend}:")
     _report("runs", _cli(database, "runs", "--limit", "20"), repeats)
     _report("show RUN", _cli(database, "show", run_id), repeats)
+    _report("show --ckpts", _cli(database, "show", run_id, "--checkpoints"), repeats)
     _report("--help", _cli([], "--help"), repeats)
 
 

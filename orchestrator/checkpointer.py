@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
@@ -32,6 +32,7 @@ from orchestrator.db import (
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.base import BaseCheckpointSaver
+    from langgraph.checkpoint.serde.base import SerializerProtocol
 
 # Each saver, and its driver, is imported where that backend is opened: reading a SQLite
 # database's checkpoints (the CLI's `show`) does not import psycopg or the async savers.
@@ -142,8 +143,13 @@ async def startup(config: OrchestratorConfig, engine: Engine | None = None) -> E
 
 
 @contextmanager
-def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterator[BaseCheckpointSaver]:
+def open_sync_saver(
+    config: OrchestratorConfig, *, bulk: bool = False, serde: SerializerProtocol | None = None
+) -> Iterator[BaseCheckpointSaver]:
     """A sync saver for reading checkpoints from a thread without an event loop.
+
+    `serde` replaces the saver's serializer (None: LangGraph's own), for a reader that decodes
+    less (history's shape-only reading).
 
     `bulk` (an import, a migration: many small puts, each its own commit, which can all be put
     again) commits without waiting for the disk: SQLite's synchronous=NORMAL, as the engine's
@@ -156,14 +162,16 @@ def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterat
         # Read-only: never create the file, and never run setup() (it creates tables).
         read_conn = sqlite_read_only_connection(config.sqlite_path)
         try:
-            reader = SqliteSaver(read_conn)
+            reader = SqliteSaver(read_conn, serde=serde)
             reader.is_setup = True
             yield reader
         finally:
             read_conn.close()
         return
     if config.checkpoint_mode == "sqlite":
-        with SqliteSaver.from_conn_string(config.sqlite_path) as saver:
+        # The saver's own from_conn_string, less its serde argument (it takes none).
+        with closing(sqlite3.connect(config.sqlite_path, check_same_thread=False)) as sqlite_conn:
+            saver = SqliteSaver(sqlite_conn, serde=serde)
             saver.conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
             if bulk:
                 saver.conn.execute("PRAGMA synchronous=NORMAL")
@@ -182,7 +190,7 @@ def open_sync_saver(config: OrchestratorConfig, *, bulk: bool = False) -> Iterat
     with conn:
         if bulk:
             conn.execute("SET synchronous_commit = off")
-        yield PostgresSaver(conn)
+        yield PostgresSaver(conn, serde=serde)
 
 
 def setup_saver_tables(config: OrchestratorConfig, engine: Engine) -> None:

@@ -7,12 +7,14 @@ the pending writes stored on its parent, N-1; their task ids name nodes through 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
+import ormsgpack
+
 from orchestrator.checkpointer import open_sync_saver
 from orchestrator.config import OrchestratorConfig
-from orchestrator.snapshots import to_jsonable
 
 # LangGraph's bookkeeping channels, not part of the user's state.
 INTERNAL_PREFIXES = ("branch:", "__", "start:")
@@ -28,15 +30,43 @@ def is_state_channel(channel: str) -> bool:
     return not channel.startswith(INTERNAL_PREFIXES)
 
 
+class ShapeOnlySerde:
+    """A serializer for reading a history's shape (ids, steps, sources, writers, next) and no
+    values: the checkpoint's own dict is decoded, every stored object in it (a Send, a message, a
+    team's class) becomes None. Decoding those objects imports their modules: LangGraph's Send
+    imports langgraph.types, which loads langchain-core and langsmith, most of the CLI `show`'s
+    start-up. It never writes."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        raise TypeError("a shape-only reader writes nothing")
+
+    def loads_typed(self, data: tuple[str, bytes]) -> Any:
+        kind, payload = data
+        if kind == "msgpack":
+            return ormsgpack.unpackb(
+                payload, ext_hook=lambda _code, _data: None, option=ormsgpack.OPT_NON_STR_KEYS
+            )
+        if kind == "json":
+            return json.loads(payload)
+        return None
+
+
 def checkpoint_history(
-    config: OrchestratorConfig, run_id: str, task_nodes: dict[str, str] | None = None
+    config: OrchestratorConfig,
+    run_id: str,
+    task_nodes: dict[str, str] | None = None,
+    *,
+    values: bool = True,
 ) -> list[dict[str, Any]]:
     """The run's checkpoints, oldest first, each with `values` (its JSON-safe state).
 
     `task_nodes` maps task ids to node names (from RunStore.get_tasks) to name the writers.
+    `values=False` reads the shape only (no `values`, nothing stored decoded): the CLI's `show`.
     """
     task_nodes = task_nodes or {}
-    with open_sync_saver(config) as saver:
+    if values:
+        from orchestrator.snapshots import to_jsonable  # langchain-core: only where values are read
+    with open_sync_saver(config, serde=None if values else ShapeOnlySerde()) as saver:
         try:
             tuples = list(saver.list({"configurable": {"thread_id": run_id}}))
         except sqlite3.OperationalError as exc:
@@ -62,19 +92,19 @@ def checkpoint_history(
         )
         if metadata.get("source") == "update":
             writers = [EDIT_WRITER]
-        values = t.checkpoint.get("channel_values", {})
-        history.append(
-            {
-                "checkpoint_id": t.config["configurable"]["checkpoint_id"],
-                "step": metadata.get("step"),
-                "source": metadata.get("source"),
-                "created_at": t.checkpoint.get("ts"),
-                "writers": writers,
-                "changed": sorted({ch for _, ch, _ in parent_writes if is_state_channel(ch)}),
-                "next": sorted({task_nodes.get(w[0], "") for w in t.pending_writes or []} - {""}),
-                "values": to_jsonable({k: v for k, v in values.items() if is_state_channel(k)}),
-            }
-        )
+        entry: dict[str, Any] = {
+            "checkpoint_id": t.config["configurable"]["checkpoint_id"],
+            "step": metadata.get("step"),
+            "source": metadata.get("source"),
+            "created_at": t.checkpoint.get("ts"),
+            "writers": writers,
+            "changed": sorted({ch for _, ch, _ in parent_writes if is_state_channel(ch)}),
+            "next": sorted({task_nodes.get(w[0], "") for w in t.pending_writes or []} - {""}),
+        }
+        if values:
+            state = t.checkpoint.get("channel_values", {})
+            entry["values"] = to_jsonable({k: v for k, v in state.items() if is_state_channel(k)})
+        history.append(entry)
         parent_writes = list(t.pending_writes or [])
         parent_source = metadata.get("source")
     return history

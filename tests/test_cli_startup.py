@@ -78,24 +78,55 @@ def test_runs_imports_nothing_of_execution(config: OrchestratorConfig, tmp_path:
         assert found(modules, ("psycopg",)) == []  # PostgreSQL's driver: only for PostgreSQL
 
 
-def test_show_reads_checkpoints_without_graphs_or_migrations(config: OrchestratorConfig, tmp_path: Path):
+def test_show_reads_the_run_without_langgraph_and_its_checkpoints_without_graphs(
+    config: OrchestratorConfig, tmp_path: Path
+):
     ran = call_cli(
         *database_args(config), "run", "simulate", "--input", '{"tasks": 3, "delay_ms": 1}', "--wait"
     )
     assert ran.code == 0, ran
     run_id = ran.out.split("run_id: ", 1)[1].split()[0]
 
+    # `show` reads the run's rows only: nothing of execution, no saver.
     modules = imported_by(tmp_path, *database_args(config), "show", run_id)
-    # The checkpoints are read through LangGraph's saver (its serde may import langgraph.types to
-    # revive a Send), but no graph is built, no workflow loaded and no migration looked at.
+    assert found(modules, EXECUTION_ONLY + NEVER_FOR_A_READ + OURS_FOR_EXECUTION + ("orchestrator.history",)) == []
+    assert "sqlalchemy" in modules
+
+    # --checkpoints reads them through LangGraph's saver, shape only: its serde revives no stored
+    # object (a Send would import langgraph.types, and with it langsmith); no graph is built, no
+    # workflow loaded and no migration looked at.
+    modules = imported_by(tmp_path, *database_args(config), "show", run_id, "--checkpoints")
     assert "orchestrator.history" in modules
-    assert found(modules, ("langgraph.graph", "langgraph.pregel", "jsonschema", "aiosqlite")) == []
-    assert found(modules, ("alembic", "pandas", "streamlit", "altair")) == []
+    assert found(modules, ("langgraph.types", "langsmith", "langgraph.graph", "langgraph.pregel")) == []
+    assert found(modules, ("jsonschema", "aiosqlite", "alembic", "pandas", "streamlit", "altair")) == []
     assert found(modules, ("orchestrator.workflows", "orchestrator.executor", "orchestrator.transfer")) == []
     if config.checkpoint_mode == "sqlite":
         assert found(modules, ("psycopg", "psycopg_pool", "langgraph.checkpoint.postgres")) == []
     else:  # (LangGraph's PostgreSQL saver package imports psycopg_pool itself)
         assert found(modules, ("langgraph.checkpoint.sqlite",)) == []
+
+
+def test_show_checkpoints_lists_the_same_history_as_the_pages(config: OrchestratorConfig):
+    """The shape-only reading `show --checkpoints` uses names the same checkpoints, writers and
+    next nodes as the full reading the pages use (a fan-out run: its checkpoints hold Sends)."""
+    from orchestrator.history import checkpoint_history
+
+    ran = call_cli(
+        *database_args(config), "run", "simulate", "--input", '{"tasks": 4, "delay_ms": 1}', "--wait"
+    )
+    assert ran.code == 0, ran
+    run_id = ran.out.split("run_id: ", 1)[1].split()[0]
+    shown = call_cli(*database_args(config), "show", run_id, "--checkpoints")
+    assert shown.code == 0, shown
+    listed = json.loads(shown.out)["checkpoints"]
+
+    store_tasks = call_cli(*database_args(config), "show", run_id)
+    nodes = {t["task_id"]: t["node"] for t in json.loads(store_tasks.out)["tasks"]}
+    full = checkpoint_history(config, run_id, nodes)
+    keys = ("checkpoint_id", "step", "source", "writers", "next")
+    assert listed == [{k: h[k] for k in keys} for h in full]
+    assert any("work" in h["next"] for h in listed)  # the fan-out's Sends were there to skip
+    assert "checkpoints" not in json.loads(store_tasks.out)
 
 
 @pytest.mark.empty_database

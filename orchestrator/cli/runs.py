@@ -196,22 +196,35 @@ def _run_id_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_id")
 
 
-@command("show", "print one run as JSON, with its tasks and checkpoints", _run_id_argument)
-def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
-    from orchestrator.history import checkpoint_history  # the saver: only where checkpoints are read
+def _show_arguments(parser: argparse.ArgumentParser) -> None:
+    _run_id_argument(parser)
+    parser.add_argument(
+        "--checkpoints",
+        action="store_true",
+        help="also list the run's checkpoints (ids for `fork`, step, source, writers, next); "
+        "read through LangGraph's saver, which takes longer to load",
+    )
 
+
+@command("show", "print one run as JSON, with its tasks, edits and model usage", _show_arguments)
+def cmd_show(args: argparse.Namespace, config: OrchestratorConfig) -> int:
     orch = Orchestrator(reading(config))
     try:
         run = orch.get_run(args.run_id)
         tasks = orch.store.get_tasks(args.run_id)
-        history = checkpoint_history(orch.config, args.run_id, {t["task_id"]: t["node"] for t in tasks})
-        checkpoints = [
-            {k: h[k] for k in ("checkpoint_id", "step", "source", "writers", "next")} for h in history
-        ]
-        edits = run_notes.edits(orch, args.run_id)
+        shown = {**run, "tasks": tasks}
+        if args.checkpoints:
+            # LangGraph's saver (and the langchain-core it imports): only when checkpoints are asked for.
+            from orchestrator.history import checkpoint_history
+
+            nodes = {t["task_id"]: t["node"] for t in tasks}
+            history = checkpoint_history(orch.config, args.run_id, nodes, values=False)
+            keys = ("checkpoint_id", "step", "source", "writers", "next")
+            shown["checkpoints"] = [{k: h[k] for k in keys} for h in history]
+        shown["edits"] = run_notes.edits(orch, args.run_id)
         # The run's row holds its model calls' totals; per node and model here.
-        model_usage = orch.observations.model_calls_by_node(args.run_id)
-        print_json({**run, "tasks": tasks, "checkpoints": checkpoints, "edits": edits, "model_usage": model_usage})
+        shown["model_usage"] = orch.observations.model_calls_by_node(args.run_id)
+        print_json(shown)
     finally:
         orch.engine.dispose()
     return 0
@@ -273,7 +286,7 @@ def _reject_arguments(parser: argparse.ArgumentParser) -> None:
 def _fork_arguments(parser: argparse.ArgumentParser) -> None:
     _run_id_argument(parser)
     parser.add_argument(
-        "--checkpoint", required=True, help="the checkpoint id to continue from (`show` lists them)"
+        "--checkpoint", required=True, help="the checkpoint id to continue from (`show RUN --checkpoints` lists them)"
     )
     parser.add_argument("--state", help="state keys to change there, as a JSON object")
 
