@@ -100,6 +100,7 @@ def test_browse_an_archive_compare_with_a_live_run_then_export_and_preview_an_im
     body = page.locator("body").inner_text()
     assert SECRET not in body and SECRET not in page.url
     assert page.get_by_role("button", name="Review…").count() == 0  # no bulk action
+    assert sidebar.get_by_role("link", name="Launch").count() == 0  # nothing to launch into
     shot(page, dashboard, "archive-runs")
 
     # Compare (reached by the navigation, the same session): an archived run beside a live one.
@@ -116,6 +117,7 @@ def test_browse_an_archive_compare_with_a_live_run_then_export_and_preview_an_im
     # Close it: the live runs again, and Move runs on.
     sidebar.get_by_role("button", name="Close archive").click()
     sidebar.get_by_role("button", name="Open archive").wait_for()
+    sidebar.get_by_role("link", name="Launch").wait_for()
     sidebar.get_by_role("link", name="Runs").click()
     page.get_by_role("heading", level=1, name="Runs", exact=True).wait_for()
     wait_for(
