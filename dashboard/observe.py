@@ -104,6 +104,17 @@ def render_task_io(orch: Orchestrator, run_id: str, task_id: str) -> None:
         right.json(io["output"] if io["output"] is not None else {}, expanded=1)
 
 
+def _call_columns() -> dict[str, Any]:
+    """The labels both model-call tables share (the stored names stay in the data)."""
+    return {
+        "node": st.column_config.TextColumn("Node"),
+        "model": st.column_config.TextColumn("Model"),
+        "input_tokens": st.column_config.NumberColumn("Input tokens"),
+        "output_tokens": st.column_config.NumberColumn("Output tokens"),
+        "cached_tokens": st.column_config.NumberColumn("Cached tokens"),
+    }
+
+
 def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
     run_id = run["run_id"]
     st.caption(usage_line(run))
@@ -115,12 +126,8 @@ def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
     st.dataframe(
         by_node,
         column_config={
-            "node": st.column_config.TextColumn("Node"),
-            "model": st.column_config.TextColumn("Model"),
+            **_call_columns(),
             "calls": st.column_config.NumberColumn("Calls"),
-            "input_tokens": st.column_config.NumberColumn("Input tokens"),
-            "output_tokens": st.column_config.NumberColumn("Output tokens"),
-            "cached_tokens": st.column_config.NumberColumn("Cached tokens"),
             "cost_usd": st.column_config.NumberColumn(
                 "Cost", format=COST_FORMAT, help="Empty: no price configured"
             ),
@@ -148,7 +155,10 @@ def render_model_calls(orch: Orchestrator, run: Mapping[str, Any]) -> None:
             for c in orch.observations.model_calls(run_id)
         ],
         column_config={
+            **_call_columns(),
             "started_at": time_column("Started"),
+            "task": st.column_config.TextColumn("Task"),
+            "error": st.column_config.TextColumn("Error"),
             "cost_usd": st.column_config.NumberColumn("Cost", format=COST_FORMAT),
             "latency_seconds": st.column_config.NumberColumn("Latency", format="%.3f s"),
         },

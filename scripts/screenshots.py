@@ -4,7 +4,8 @@
     python -m scripts.screenshots --out /tmp/shots
 
 Seeds a fresh SQLite file in a temporary folder with the demo data set (scripts/demo_data.py)
-and a team's graph at its questions (scripts/team_demo.py),
+and a team's graph at its questions and runs that log, call a test chat model and record metrics
+(scripts/team_demo.py),
 starts the dashboard on it with `streamlit run`, and photographs each page in Debian's
 Chromium (Playwright, never a downloaded browser) once it is drawn. Takes about a minute.
 """
@@ -24,7 +25,7 @@ from scripts.dashboard_server import DashboardServer
 
 ROOT = Path(__file__).resolve().parents[1]
 from scripts.demo_data import DEMO_LAUNCHER, DemoData, seed_demo  # noqa: E402
-from scripts.team_demo import TEAM_ENV, seed_team  # noqa: E402
+from scripts.team_demo import OBSERVED_ENV, seed_observed, seed_team  # noqa: E402
 
 
 def _top(page: Any, element: Any, margin: int = 16) -> None:
@@ -79,7 +80,37 @@ def _your_runs(page: Any) -> None:
     _top(page, page.get_by_role("heading", name="Your runs"))
 
 
-def shots(demo: DemoData, team: dict[str, str]) -> list[tuple[str, str, Callable[[Any], None] | None]]:
+def _tab(name: str, drawn: str) -> Callable[[Any], None]:
+    """Open run detail's tab `name`, wait for `drawn` in it, and show it from the tabs down."""
+
+    def open_tab(page: Any) -> None:
+        page.get_by_role("tab", name=name, exact=True).click()
+        page.get_by_text(drawn, exact=False).first.wait_for(state="attached")  # a grid cell: hidden
+        wait_until_drawn(page)
+        _top(page, page.get_by_role("tab", name=name, exact=True))
+
+    return open_tab
+
+
+def _heading(name: str) -> Callable[[Any], None]:
+    def scroll(page: Any) -> None:
+        page.get_by_role("heading", name=name).first.wait_for()
+        wait_until_drawn(page)
+        _top(page, page.get_by_role("heading", name=name))
+
+    return scroll
+
+
+def _plots(page: Any) -> None:
+    """The runs page's plots of the filtered runs, from the table's last rows down."""
+    page.get_by_text("Showing", exact=False).first.wait_for()  # the plot's "Showing N of M"
+    wait_until_drawn(page)
+    _top(page, page.get_by_text("Plot the filtered runs"), margin=200)
+
+
+def shots(
+    demo: DemoData, team: dict[str, str], observed: dict[str, str]
+) -> list[tuple[str, str, Callable[[Any], None] | None]]:
     """(file name, path, what to do on the page before the picture)."""
     real = demo.real
     return [
@@ -100,10 +131,39 @@ def shots(demo: DemoData, team: dict[str, str]) -> list[tuple[str, str, Callable
         ("run-detail-inbox.png", f"/run_detail?run_id={team['inbox']}", _answer),
         ("run-detail-fork.png", f"/run_detail?run_id={team['question']}", _fork),
         ("workers.png", "/workers", None),
+        (
+            "runs-fields-plot.png",
+            "/?workflow=simulate&tasks_total_max=200&columns=input.tasks%2Cinput.delay_ms"
+            "&plot=true&plot_x=input.tasks&plot_y=work_seconds",
+            _plots,
+        ),
+        (
+            "run-detail-logs.png",
+            f"/run_detail?run_id={observed['chatty_failing']}",
+            _tab("Logs", "went wrong"),
+        ),
+        (
+            "run-detail-model-calls.png",
+            f"/run_detail?run_id={observed['chatty']}",
+            _tab("Model calls", "test-usage-model"),
+        ),
+        (
+            "run-detail-conversation.png",
+            f"/run_detail?run_id={observed['chatty']}",
+            _tab("Conversation", "How did the work go"),
+        ),
+        (
+            "compare-metrics.png",
+            f"/compare?run_ids={observed['scored_3']},{observed['scored_6']},{observed['scored_9']}",
+            _heading("Side by side"),
+        ),
+        ("overview-model-calls.png", "/overview", _heading("Model calls")),
     ]
 
 
-def take(server: DashboardServer, demo: DemoData, team: dict[str, str], out: Path) -> list[Path]:
+def take(
+    server: DashboardServer, demo: DemoData, team: dict[str, str], observed: dict[str, str], out: Path
+) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     written = []
@@ -111,7 +171,7 @@ def take(server: DashboardServer, demo: DemoData, team: dict[str, str], out: Pat
         browser = launch_chromium(playwright)
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(90_000)
-        for name, path, before in shots(demo, team):
+        for name, path, before in shots(demo, team, observed):
             page.goto(server.url + path)
             page.get_by_role("heading", level=1).wait_for()
             wait_until_drawn(page)
@@ -138,12 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         folder = Path(tmp)
-        env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(folder / "demo.db"), **TEAM_ENV}
+        env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(folder / "demo.db"), **OBSERVED_ENV}
         config = OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=env["SQLITE_PATH"], env_file=None)
         demo = seed_demo(config)
         team = seed_team(config, folder)
+        observed = seed_observed(config)
         with DashboardServer(folder, env) as server:
-            for path in take(server, demo, team, args.out):
+            for path in take(server, demo, team, observed, args.out):
                 print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

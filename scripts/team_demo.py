@@ -23,6 +23,19 @@ from scripts.demo_data import DEMO_LAUNCHER, _execute
 
 TEAM_WORKFLOWS = {"invoices": "tests.team_workflows:build_invoices"}
 TEAM_ENV = {"ORCHESTRATOR_WORKFLOWS": json.dumps(TEAM_WORKFLOWS)}
+# For the screenshots of what a run shows from inside: a graph that logs and calls langchain-core's
+# test chat model (tests/observe_workflows.py), one that records its own metrics, and the price of
+# the test model (US dollars per million tokens).
+OBSERVED_WORKFLOWS = {
+    **TEAM_WORKFLOWS,
+    "chatty": "tests.observe_workflows:build_chatty",
+    "scored": "tests.metric_workflows:build_scored",
+}
+OBSERVED_PRICES = {"test-usage-model": {"input": 2.5, "output": 10.0, "cached_input": 1.25}}
+OBSERVED_ENV = {
+    "ORCHESTRATOR_WORKFLOWS": json.dumps(OBSERVED_WORKFLOWS),
+    "ORCHESTRATOR_MODEL_PRICES": json.dumps(OBSERVED_PRICES),
+}
 LEDGER = {"ledger_url": "https://ledger.example/api"}
 
 
@@ -59,6 +72,41 @@ def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
             "gpu-box:4242", host="gpu-box", pid=4242, concurrency=2, workflows=["simulate"], broken={}
         )
         WorkerStore(orch.engine).stopped("gpu-box:4242")
+        return runs
+    finally:
+        orch.engine.dispose()
+
+
+def seed_observed(config: OrchestratorConfig) -> dict[str, str]:
+    """Runs that log, call the test chat model and record metrics: `chatty` (one failing task's
+    error among its logs) and three `scored` runs; returns their ids by name."""
+    orch = Orchestrator(
+        OrchestratorConfig(
+            checkpoint_mode=config.checkpoint_mode,
+            sqlite_path=config.sqlite_path,
+            postgres_uri=config.postgres_uri,
+            workflows=OBSERVED_WORKFLOWS,
+            model_prices=OBSERVED_PRICES,
+            env_file=None,
+        )
+    )
+    try:
+        runs = {
+            "chatty": orch.launch(
+                "chatty", {"tasks": 4, "lines": 6, "calls": 3}, ["demo"], launched_by=DEMO_LAUNCHER
+            ),
+            "chatty_failing": orch.launch(
+                "chatty",
+                {"tasks": 2, "lines": 2, "fail": True, "calls": 1},
+                ["demo"],
+                launched_by=DEMO_LAUNCHER,
+            ),
+        }
+        for points in (3, 6, 9):
+            runs[f"scored_{points}"] = orch.launch(
+                "scored", {"points": points}, ["demo"], launched_by=DEMO_LAUNCHER
+            )
+        _execute(orch, list(runs.values()))
         return runs
     finally:
         orch.engine.dispose()

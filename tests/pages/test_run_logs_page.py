@@ -70,6 +70,10 @@ def test_a_tasks_logs_and_the_model_calls_on_run_detail(chatty_orch: Orchestrato
     assert list(per_node.value["node"]) == ["ask"] and list(per_node.value["calls"]) == [2]
     assert list(calls.value["input_tokens"]) == [1200, 1200]
     assert list(calls.value["cost_usd"]) == pytest.approx([0.00575, 0.00575], abs=1e-12)
+    for frame in (per_node, calls):  # every header in words, never a stored name (input_tokens)
+        labels = json.loads(frame.proto.columns or "{}")
+        headers = [labels.get(c, {}).get("label") or c for c in frame.value.columns]
+        assert all("_" not in h and h[0].isupper() for h in headers), headers
     assert "Logged 2 warnings and 2 errors" in " ".join(str(c.value) for c in at.main.caption)
 
     chat = tab(at, "Conversation")
