@@ -1,0 +1,206 @@
+"""Retention under faults (`orchestrator prune --logs-older-than 30d`, a worker's hourly cut).
+
+- A prune SIGKILLed midway (PostgreSQL: held in its second batch by a row lock, so the kill is
+  mid-transaction; SQLite: killed once its first batch shows): every run is cut whole (no line
+  left, one "cut" line) or untouched (its lines, no "cut" line), its counts on the row as they
+  were; the prune run again cuts the rest, each run once.
+- Two prunes and a `resume` of the old failed runs released together, while a worker runs
+  runs that log: each old run cut exactly once with one line, the counts of the two prunes
+  adding up to the runs cut; no line of a run that has not ended is cut.
+- A worker whose clock is 40 days ahead (libfaketime, its clock also running 100 times faster
+  so its first cut comes in a second) cuts only what the database's clock says is old: not a
+  fresh run, nor one a worker whose clock is behind stamped as finished 45 days ago.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, func, insert, select, text
+
+from orchestrator.config import OrchestratorConfig
+from orchestrator.db import run_logs, runs
+from orchestrator.observe.retention import BATCH, RETENTION_LOGGER
+from orchestrator.operations import Orchestrator
+from orchestrator.runs import RunStore
+from tests.conftest import missing_tool
+from tests.helpers import cli_env, wait_for, with_workflows
+from tests.in_process_cli import call_cli, database_args
+from tests.processes import CliRace
+from tests.reliability.test_pause_and_clock import LIBFAKETIME
+from tests.test_run_logs import WORKFLOWS
+from tests.test_store import full_row
+
+OLD = BATCH + 60  # two batches
+LINES = 2  # each old run's lines
+NOW = dt.datetime.now(dt.UTC)
+
+
+def seed(
+    store: RunStore, n: int, *, days_ago: float, status: str = "succeeded", prefix: str = "old"
+) -> list[str]:
+    """`n` runs that finished `days_ago` days ago (and were last heard of then), LINES lines each."""
+    at = NOW - dt.timedelta(days=days_ago)
+    ids = [f"{prefix}{i:04d}" for i in range(n)]
+    store.insert_many(
+        [
+            full_row(run_id, status=status, created_at=at, finished_at=at, heartbeat_at=at, warnings=1)
+            for run_id in ids
+        ]
+    )
+    line = {"task_id": "t", "node": "work", "attempt": 1, "at": at, "level": 30, "logger": "team"}
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(run_logs), [{**line, "run_id": r, "message": f"{j}"} for r in ids for j in range(LINES)]
+        )
+    return ids
+
+
+def lines_and_marks(engine: Engine) -> dict[str, tuple[int, int]]:
+    """Each run with lines: (its lines other than the cut's, its "cut" lines)."""
+    is_mark = run_logs.c.logger == RETENTION_LOGGER
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                run_logs.c.run_id,
+                func.count().filter(~is_mark),
+                func.count().filter(is_mark),
+            ).group_by(run_logs.c.run_id)
+        )
+        return {run_id: (kept, marks) for run_id, kept, marks in rows}
+
+
+def assert_whole_or_untouched(engine: Engine, ids: list[str]) -> int:
+    """Every run cut whole or untouched, its counts on the row as they were; how many were cut."""
+    found = lines_and_marks(engine)
+    states = {run_id: found.get(run_id) for run_id in ids}
+    assert set(states.values()) <= {(0, 1), (LINES, 0)}, {
+        k: v for k, v in states.items() if v not in {(0, 1), (LINES, 0)}
+    }
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(runs.c.warnings).where(runs.c.run_id.in_(ids)))) == {1}
+    return sum(state == (0, 1) for state in states.values())
+
+
+@contextmanager
+def lock_lines_of(engine: Engine, run_id: str) -> Iterator[Connection]:
+    """PostgreSQL: a transaction holding `run_id`'s log lines (a prune deleting them waits)."""
+    with engine.connect() as conn, conn.begin():
+        conn.execute(select(run_logs.c.id).where(run_logs.c.run_id == run_id).with_for_update())
+        yield conn
+
+
+def cut_so_far(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).where(run_logs.c.logger == RETENTION_LOGGER)) or 0
+
+
+def test_a_prune_killed_midway_leaves_each_run_whole_or_untouched(store: RunStore, config) -> None:
+    ids = seed(store, OLD, days_ago=40)
+    engine, postgres = store.engine, store.engine.dialect.name == "postgresql"
+    prune = [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "prune",
+        "--logs-older-than",
+        "30d",
+        *database_args(config),
+    ]
+    with lock_lines_of(engine, ids[-1]) if postgres else nullcontext():
+        cli = subprocess.Popen(prune, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(
+            lambda: cut_so_far(engine) > 0 or cli.poll() is not None, 60, interval=0.01, what="a first batch"
+        )
+        if postgres:  # its second batch waits for the lock: killed mid-transaction
+            wait_for(lambda: waiting_delete(engine), 30, what="the second batch to wait")
+        cli.send_signal(signal.SIGKILL)
+        cli.communicate(timeout=10)
+    if postgres:
+        wait_for(lambda: not waiting_delete(engine, any_state=True), 30, what="its session to end")
+        assert assert_whole_or_untouched(engine, ids) == BATCH  # the first batch, whole
+    else:
+        assert assert_whole_or_untouched(engine, ids) >= BATCH
+    again = call_cli("prune", "--logs-older-than", "30d", *database_args(config))
+    assert again.code == 0 and again.err == "", again
+    assert assert_whole_or_untouched(engine, ids) == OLD
+
+
+def waiting_delete(engine: Engine, any_state: bool = False) -> bool:
+    with engine.connect() as conn:
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'DELETE FROM run_logs%' AND (:any OR wait_event_type = 'Lock')"
+                ).bindparams(any=any_state)
+            )
+        )
+
+
+def test_two_prunes_and_a_resume_racing_a_worker_cut_each_old_run_once(
+    store: RunStore, config: OrchestratorConfig, tmp_path: Path, workers
+) -> None:
+    ids = seed(store, OLD, days_ago=40, status="failed")
+    chatty = with_workflows(config, WORKFLOWS)
+    orch = Orchestrator(chatty)
+    worker = workers("w", chatty, "--concurrency", "2")
+    going = orch.launch_copies("chatty", {"tasks": 10, "lines": 100, "calls": 0}, copies=2)
+    orch.engine.dispose()
+    db = database_args(config)
+    prune = ["prune", "--logs-older-than", "30d", *db]
+    race = CliRace(
+        tmp_path / "race",
+        {"prune1": prune, "prune2": prune, "resume": ["resume", "--status", "failed", "--yes", *db]},
+    )
+    worker.wait_serving()
+    wait_for(lambda: worker.claimed(), 60, what="the worker to run a run")
+    outcomes = race.go()
+    cut = 0
+    for name, (code, out, err) in outcomes.items():
+        assert code == 0 and err == "" and len(out.splitlines()) == 1, (name, out, err)
+        if name.startswith("prune"):
+            cut += int(out.split(" of ")[1].split(" runs")[0].replace(",", ""))
+    assert assert_whole_or_untouched(store.engine, ids) == cut
+    resumed = int(outcomes["resume"][1].split()[1].replace(",", ""))
+    assert resumed == OLD  # every old failed run was queued again, cut or not
+    found = lines_and_marks(store.engine)
+    for run_id in going:  # written while the prunes went: never cut
+        assert found[run_id][1] == 0 and found[run_id][0] >= 10 * 100, found.get(run_id)
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # SQLite's clock is the writing process's own
+def test_a_worker_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_databases_clock(
+    store: RunStore, config: OrchestratorConfig, workers, backend: str
+) -> None:
+    if not LIBFAKETIME.exists():
+        missing_tool("libfaketime is not installed (apt-get install faketime)")
+    old = seed(store, 1, days_ago=45, prefix="old")
+    fresh = seed(store, 1, days_ago=0.01, prefix="fresh")
+    # finished by a worker whose clock was 45 days behind: the database's heartbeat says now
+    behind = seed(store, 1, days_ago=45, prefix="behind")
+    with store.engine.begin() as conn:
+        conn.execute(runs.update().where(runs.c.run_id == behind[0]).values(heartbeat_at=NOW))
+    ahead = workers(
+        "ahead",
+        config,
+        "--concurrency",
+        "1",
+        ORCHESTRATOR_LOG_RETENTION_DAYS="30",
+        ORCHESTRATOR_HEARTBEAT_SECONDS="60",
+        ORCHESTRATOR_STALE_AFTER_SECONDS="600",
+        LD_PRELOAD=str(LIBFAKETIME),
+        FAKETIME="+40d x100",
+        FAKETIME_DONT_RESET="1",
+    )
+    wait_for(lambda: "Retention cut" in ahead.stdout or ahead.proc.poll() is not None, 60, what="the cut")
+    assert "of 1 runs" in ahead.stdout, ahead.describe()
+    found = lines_and_marks(store.engine)
+    assert (found[old[0]], found[fresh[0]], found[behind[0]]) == ((0, 1), (LINES, 0), (LINES, 0))
