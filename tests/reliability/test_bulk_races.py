@@ -1,18 +1,22 @@
-"""Bulk commands racing each other and a worker (`orchestrator cancel|resume|rerun|delete --status
-... --yes`), each a process of its own, released together, on both backends.
+"""Bulk commands and prunes racing each other and a worker, each a process of its own, released
+together, on both backends.
 
-Thirty failed runs of a workflow no worker serves (so what the race leaves is what the commands
-did) and thirty queued `simulate` runs a worker is taking: at once, `delete --status failed`,
-`resume --status failed`, `rerun --status failed`, `cancel --status queued --status running` and
-`delete --status failed --dry-run`. Each exits 0 with its one summary sentence; every failed
-run ends deleted or queued again, never both: the deletes and the resumes add up to thirty (each
-command's plan is the runs failed when it read them; what one skipped or did not find, the other
-took); the re-runs said are the new rows; the cancels said are the runs cancelled (or asked to
-stop as they ended); the queued runs all come to rest.
+Twenty failed runs of a workflow no worker serves (so what the race leaves is what the commands
+did) and 400 succeeded ones, all finished 40 days ago with their logs, and six `chatty` runs a worker is running (they
+log). At once: `delete --status failed`, `resume --status failed`, `rerun --status failed`,
+`cancel --workflow chatty --status queued --status running` and two `prune --logs-older-than 30d`
+(a dry run writes nothing: tests/test_bulk.py). Each exits 0 with its one summary sentence.
+Every failed run ends deleted or queued again, never both: the deletes and the resumes add up to
+twenty (each command's plan is the runs failed when it read them; what one skipped or did not
+find, the other took). Each old run left is cut whole with one line, or untouched (each succeeded
+one cut); the prunes' counts add up to the runs cut (a run cut, then deleted, counted too). The re-runs said are the
+new rows; the cancels said are the runs cancelled (or asked to stop as they ended); the chatty
+runs all come to rest with no line cut.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -25,39 +29,39 @@ from orchestrator.runs import RunStore
 from orchestrator.status import CANCELLED_ON_REQUEST
 from tests.helpers import AT_REST, wait_for, with_workflows
 from tests.in_process_cli import database_args
-from tests.processes import CliRace, wait_status, worker_env
-from tests.reliability.conftest import WORKFLOWS
-from tests.test_store import full_row
+from tests.processes import CliRace, wait_status
+from tests.reliability.conftest import WORKFLOWS as GATED
+from tests.reliability.test_prune_faults import assert_whole_or_untouched, lines_and_marks, seed
+from tests.test_run_logs import WORKFLOWS as CHATTY
 
-N = 30
-SENTENCE = re.compile(r"^(Would delete|Deleted|Resumed|Re-ran|Cancelled) (\d+) runs?\b[^\n]*\.$")
+N = 20
+DONE = 400
+SENTENCE = re.compile(
+    r"^(Deleted|Resumed|Re-ran|Cancelled|cut [\d,]+ log lines[^\n]* of) (\d+) runs?\b[^\n]*$"
+)
 
 
-def counted(sentence: str, what: str) -> int:
+def counted(sentence: str, what: str = "") -> int:
     """The number a summary gives for `what` ('skipped', 'not found'; '' for the runs acted on)."""
-    if not what:
-        found = SENTENCE.match(sentence)
-        assert found, sentence
-        return int(found.group(2))
-    found = re.search(rf"(\d+) {what}", sentence)
-    return int(found.group(1)) if found else 0
+    found = SENTENCE.match(sentence) if not what else re.search(rf"(\d+) {what}", sentence)
+    assert found or what, sentence
+    return int(found.group(found.lastindex or 1)) if found else 0
 
 
-def test_bulk_commands_racing_a_worker_never_both_delete_and_requeue_a_run(
+def test_bulk_commands_and_prunes_racing_a_worker_never_both_delete_and_requeue_a_run(
     store: RunStore, config: OrchestratorConfig, tmp_path: Path, workers
 ) -> None:
-    failed = [f"failed{i:02d}" for i in range(N)]
-    store.insert_many(
-        [
-            full_row(r, workflow="gated", status="failed", input={"dir": str(tmp_path), "tasks": 1})
-            for r in failed
-        ]
+    failed = seed(
+        store, N, days_ago=40, prefix="failed", status="failed", workflow="gated", input={"tasks": 1}
     )
-    orch = Orchestrator(config)
-    queued = orch.launch_copies("simulate", {"tasks": 2, "fail_rate": 0, "delay_ms": 50}, copies=N)
-    worker = workers("w", config, "--concurrency", "4")  # serves the built-ins, not `gated`
+    done = seed(store, DONE, days_ago=40, prefix="done")  # only the prunes act on these
+    chatty = with_workflows(config, CHATTY)
+    orch = Orchestrator(chatty)
+    going = orch.launch_copies("chatty", {"tasks": 3, "lines": 50, "calls": 0}, copies=6)
+    worker = workers("w", chatty, "--concurrency", "2")  # serves chatty, not `gated`
     db = database_args(config)
     each = ["--status", "failed", "--yes", *db]
+    prune = ["prune", "--logs-older-than", "30d", *db]
     race = CliRace(
         tmp_path / "race",
         {
@@ -67,7 +71,7 @@ def test_bulk_commands_racing_a_worker_never_both_delete_and_requeue_a_run(
             "cancel": [
                 "cancel",
                 "--workflow",
-                "simulate",
+                "chatty",
                 "--status",
                 "queued",
                 "--status",
@@ -75,9 +79,10 @@ def test_bulk_commands_racing_a_worker_never_both_delete_and_requeue_a_run(
                 "--yes",
                 *db,
             ],
-            "dry-run": ["delete", "--status", "failed", "--dry-run", *db],
+            "prune1": prune,
+            "prune2": prune,
         },
-        ORCHESTRATOR_WORKFLOWS=worker_env(with_workflows(config, WORKFLOWS))["ORCHESTRATOR_WORKFLOWS"],
+        ORCHESTRATOR_WORKFLOWS=json.dumps(GATED | CHATTY),
     )
     worker.wait_serving()
     wait_for(lambda: worker.claimed(), 60, what="the worker to take a run")
@@ -85,8 +90,11 @@ def test_bulk_commands_racing_a_worker_never_both_delete_and_requeue_a_run(
     for name, (code, out, err) in race.go().items():
         lines = out.splitlines()
         assert code == 0 and err == "" and lines and SENTENCE.match(lines[0]), (name, out, err)
+        assert all(line.startswith("rerun: ") for line in lines[1:]) and (
+            name == "rerun" or len(lines) == 1
+        ), out
         said[name] = lines[0]
-    deleted, resumed = counted(said["delete"], ""), counted(said["resume"], "")
+    deleted, resumed = counted(said["delete"]), counted(said["resume"])
     with store.engine.connect() as conn:
         statuses = dict(
             conn.execute(select(runs.c.run_id, runs.c.status).where(runs.c.run_id.in_(failed))).all()
@@ -96,15 +104,19 @@ def test_bulk_commands_racing_a_worker_never_both_delete_and_requeue_a_run(
     assert (deleted, resumed) == (N - len(statuses), len(statuses)), said
     # each plan is the runs failed when it was read: what one did not find, or skipped, the other took
     assert counted(said["resume"], "not found") <= deleted and counted(said["delete"], "skipped") <= resumed
-    assert counted(said["rerun"], "") == reran and reran + counted(said["rerun"], "not found") <= N
-    assert counted(said["dry-run"], "") <= N
-    for run_id in queued:
+    assert counted(said["rerun"]) == reran and reran + counted(said["rerun"], "not found") <= N
+    assert assert_whole_or_untouched(store.engine, done) == DONE  # every one cut, once
+    cut_left = assert_whole_or_untouched(store.engine, list(statuses)) + DONE
+    assert cut_left <= counted(said["prune1"]) + counted(said["prune2"]) <= cut_left + deleted, said
+    for run_id in going:
         wait_status(orch, run_id, AT_REST, 60)
     with store.engine.connect() as conn:
         ended = conn.execute(
-            select(runs.c.status, runs.c.error, runs.c.cancel_requested).where(runs.c.run_id.in_(queued))
+            select(runs.c.status, runs.c.error, runs.c.cancel_requested).where(runs.c.run_id.in_(going))
         ).all()
     cancelled = sum(status == "cancelled" and error == CANCELLED_ON_REQUEST for status, error, _ in ended)
     asked_too_late = sum(status == "succeeded" and asked for status, _, asked in ended)  # it ended first
-    assert counted(said["cancel"], "") == cancelled + asked_too_late, (said["cancel"], ended)
+    assert counted(said["cancel"]) == cancelled + asked_too_late, (said["cancel"], ended)
+    found = lines_and_marks(store.engine)
+    assert all(found.get(run_id, (0, 0))[1] == 0 for run_id in going), found  # nothing of theirs cut
     orch.engine.dispose()

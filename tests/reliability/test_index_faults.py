@@ -203,8 +203,8 @@ def test_adds_and_a_drop_racing_while_a_worker_writes_agree_with_the_catalog(
     store.insert_many(FORTY)
     engine, db = store.engine, database_args(config)
     orch = Orchestrator(config)
-    worker = workers("w", config, "--concurrency", "4")
-    orch.launch_copies("simulate", {"tasks": 30, "fail_rate": 0, "delay_ms": 10}, copies=8)
+    worker = workers("w", config, "--concurrency", "2")
+    orch.launch_copies("simulate", {"tasks": 10, "fail_rate": 0, "delay_ms": 20}, copies=3)
     orch.engine.dispose()
     add = ["index", "add", FIELD, *db]
     race = CliRace(tmp_path / "adds", {"add1": add, "add2": add})

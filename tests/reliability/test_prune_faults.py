@@ -4,9 +4,7 @@
   mid-transaction; SQLite: killed once its first batch shows): every run is cut whole (no line
   left, one "cut" line) or untouched (its lines, no "cut" line), its counts on the row as they
   were; the prune run again cuts the rest, each run once.
-- Two prunes and a `resume` of the old failed runs released together, while a worker runs
-  runs that log: each old run cut exactly once with one line, the counts of the two prunes
-  adding up to the runs cut; no line of a run that has not ended is cut.
+- Two prunes racing bulk commands and a worker: tests/reliability/test_bulk_races.py.
 - A worker whose clock is 40 days ahead (libfaketime, its clock also running 100 times faster
   so its first cut comes in a second) cuts only what the database's clock says is old: not a
   fresh run, nor one a worker whose clock is behind stamped as finished 45 days ago.
@@ -20,7 +18,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select, text
@@ -28,30 +25,31 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import run_logs, runs
 from orchestrator.observe.retention import BATCH, RETENTION_LOGGER
-from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunStore
 from tests.conftest import missing_tool
-from tests.helpers import cli_env, wait_for, with_workflows
+from tests.helpers import cli_env, wait_for
 from tests.in_process_cli import call_cli, database_args
-from tests.processes import CliRace
 from tests.reliability.test_pause_and_clock import LIBFAKETIME
-from tests.test_run_logs import WORKFLOWS
 from tests.test_store import full_row
 
 OLD = BATCH + 60  # two batches
 LINES = 2  # each old run's lines
-NOW = dt.datetime.now(dt.UTC)
 
 
-def seed(
-    store: RunStore, n: int, *, days_ago: float, status: str = "succeeded", prefix: str = "old"
-) -> list[str]:
+def seed(store: RunStore, n: int, *, days_ago: float, prefix: str = "old", **row: object) -> list[str]:
     """`n` runs that finished `days_ago` days ago (and were last heard of then), LINES lines each."""
-    at = NOW - dt.timedelta(days=days_ago)
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)
     ids = [f"{prefix}{i:04d}" for i in range(n)]
     store.insert_many(
         [
-            full_row(run_id, status=status, created_at=at, finished_at=at, heartbeat_at=at, warnings=1)
+            full_row(
+                run_id,
+                **({"status": "succeeded"} | row),
+                created_at=at,
+                finished_at=at,
+                heartbeat_at=at,
+                warnings=1,
+            )
             for run_id in ids
         ]
     )
@@ -85,7 +83,7 @@ def assert_whole_or_untouched(engine: Engine, ids: list[str]) -> int:
         k: v for k, v in states.items() if v not in {(0, 1), (LINES, 0)}
     }
     with engine.connect() as conn:
-        assert set(conn.scalars(select(runs.c.warnings).where(runs.c.run_id.in_(ids)))) == {1}
+        assert set(conn.scalars(select(runs.c.warnings).where(runs.c.run_id.in_(ids)))) <= {1}
     return sum(state == (0, 1) for state in states.values())
 
 
@@ -145,37 +143,6 @@ def waiting_delete(engine: Engine, any_state: bool = False) -> bool:
         )
 
 
-def test_two_prunes_and_a_resume_racing_a_worker_cut_each_old_run_once(
-    store: RunStore, config: OrchestratorConfig, tmp_path: Path, workers
-) -> None:
-    ids = seed(store, OLD, days_ago=40, status="failed")
-    chatty = with_workflows(config, WORKFLOWS)
-    orch = Orchestrator(chatty)
-    worker = workers("w", chatty, "--concurrency", "2")
-    going = orch.launch_copies("chatty", {"tasks": 10, "lines": 100, "calls": 0}, copies=2)
-    orch.engine.dispose()
-    db = database_args(config)
-    prune = ["prune", "--logs-older-than", "30d", *db]
-    race = CliRace(
-        tmp_path / "race",
-        {"prune1": prune, "prune2": prune, "resume": ["resume", "--status", "failed", "--yes", *db]},
-    )
-    worker.wait_serving()
-    wait_for(lambda: worker.claimed(), 60, what="the worker to run a run")
-    outcomes = race.go()
-    cut = 0
-    for name, (code, out, err) in outcomes.items():
-        assert code == 0 and err == "" and len(out.splitlines()) == 1, (name, out, err)
-        if name.startswith("prune"):
-            cut += int(out.split(" of ")[1].split(" runs")[0].replace(",", ""))
-    assert assert_whole_or_untouched(store.engine, ids) == cut
-    resumed = int(outcomes["resume"][1].split()[1].replace(",", ""))
-    assert resumed == OLD  # every old failed run was queued again, cut or not
-    found = lines_and_marks(store.engine)
-    for run_id in going:  # written while the prunes went: never cut
-        assert found[run_id][1] == 0 and found[run_id][0] >= 10 * 100, found.get(run_id)
-
-
 @pytest.mark.parametrize("backend", ["postgres"])  # SQLite's clock is the writing process's own
 def test_a_worker_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_databases_clock(
     store: RunStore, config: OrchestratorConfig, workers, backend: str
@@ -187,7 +154,9 @@ def test_a_worker_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_data
     # finished by a worker whose clock was 45 days behind: the database's heartbeat says now
     behind = seed(store, 1, days_ago=45, prefix="behind")
     with store.engine.begin() as conn:
-        conn.execute(runs.update().where(runs.c.run_id == behind[0]).values(heartbeat_at=NOW))
+        conn.execute(
+            runs.update().where(runs.c.run_id == behind[0]).values(heartbeat_at=dt.datetime.now(dt.UTC))
+        )
     ahead = workers(
         "ahead",
         config,
