@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from sqlalchemy.schema import DropIndex
 from orchestrator.db.json_paths import json_at
 from orchestrator.db.schema import field_indexes, runs, utcnow
 
+logger = logging.getLogger("orchestrator.field_indexes")
 # An Index made on a table's columns joins that table's metadata: these are made on a copy, so
 # the package's metadata (create_all, Alembic's comparison) never holds a team's field index.
 _RUNS = runs.to_metadata(MetaData())
@@ -82,8 +84,12 @@ def _field_session(engine: Engine, field: str, poll_seconds: float = 0.1) -> Ite
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         key = _lock_key(field)
-        while not conn.scalar(select(func.pg_try_advisory_lock(key))):
-            time.sleep(poll_seconds)
+        if not conn.scalar(select(func.pg_try_advisory_lock(key))):
+            logger.info(
+                "%s: another index command (or one stopped midway) is at work on it; waiting for it", field
+            )
+            while not conn.scalar(select(func.pg_try_advisory_lock(key))):
+                time.sleep(poll_seconds)
         try:
             yield conn
         finally:
