@@ -5,9 +5,9 @@
   left, one "cut" line) or untouched (its lines, no "cut" line), its counts on the row as they
   were; the prune run again cuts the rest, each run once.
 - Two prunes racing bulk commands and a worker: tests/reliability/test_bulk_races.py.
-- A worker whose clock is 40 days ahead (libfaketime, its clock also running 100 times faster
-  so its first cut comes in a second) cuts only what the database's clock says is old: not a
-  fresh run, nor one a worker whose clock is behind stamped as finished 45 days ago.
+- A prune whose clock is 40 days ahead (libfaketime; a worker's hourly cut calls the same
+  `prune_observations`) cuts only what the database's clock says is old: not a fresh run, nor one
+  a worker whose clock was behind stamped as finished 45 days ago; its line gives the database's day.
 """
 
 from __future__ import annotations
@@ -144,8 +144,8 @@ def waiting_delete(engine: Engine, any_state: bool = False) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["postgres"])  # SQLite's clock is the writing process's own
-def test_a_worker_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_databases_clock(
-    store: RunStore, config: OrchestratorConfig, workers, backend: str
+def test_a_prune_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_databases_clock(
+    store: RunStore, config: OrchestratorConfig, backend: str
 ) -> None:
     if not LIBFAKETIME.exists():
         missing_tool("libfaketime is not installed (apt-get install faketime)")
@@ -157,19 +157,25 @@ def test_a_worker_whose_clock_is_40_days_ahead_cuts_only_what_is_old_by_the_data
         conn.execute(
             runs.update().where(runs.c.run_id == behind[0]).values(heartbeat_at=dt.datetime.now(dt.UTC))
         )
-    ahead = workers(
-        "ahead",
-        config,
-        "--concurrency",
-        "1",
-        ORCHESTRATOR_LOG_RETENTION_DAYS="30",
-        ORCHESTRATOR_HEARTBEAT_SECONDS="60",
-        ORCHESTRATOR_STALE_AFTER_SECONDS="600",
-        LD_PRELOAD=str(LIBFAKETIME),
-        FAKETIME="+40d x100",
-        FAKETIME_DONT_RESET="1",
+    ahead = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "prune", "--logs-older-than", "30d", *database_args(config)],
+        env=cli_env(LD_PRELOAD=str(LIBFAKETIME), FAKETIME="+40d", FAKETIME_DONT_RESET="1"),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    wait_for(lambda: "Retention cut" in ahead.stdout or ahead.proc.poll() is not None, 60, what="the cut")
-    assert "of 1 runs" in ahead.stdout, ahead.describe()
+    assert ahead.returncode == 0 and "of 1 runs finished over 30 days ago" in ahead.stdout, ahead
     found = lines_and_marks(store.engine)
     assert (found[old[0]], found[fresh[0]], found[behind[0]]) == ((0, 1), (LINES, 0), (LINES, 0))
+    assert f"cut on {dt.datetime.now(dt.UTC):%Y-%m-%d}" in mark_of(store.engine, old[0])  # the database's day
+
+
+def mark_of(engine: Engine, run_id: str) -> str:
+    with engine.connect() as conn:
+        return str(
+            conn.scalar(
+                select(run_logs.c.message).where(
+                    run_logs.c.run_id == run_id, run_logs.c.logger == RETENTION_LOGGER
+                )
+            )
+        )
