@@ -97,3 +97,82 @@ def wait_status(
         raise AssertionError(
             f"run {run_id} did not reach {statuses} within {timeout} s; it is {last.get('status')}"
         ) from None
+
+
+# -- CLI commands released together ---------------------------------------------------------------
+
+# One racer: imports the package once, says it is ready, waits for the common `go` file and runs
+# the real CLI's `main` with its argv; its output and exit code in files (the code file appears
+# whole, a rename). Anything escaping `main` is a traceback on its stderr and exit code 99.
+_RACER = """
+import contextlib, os, sys, time, traceback
+from orchestrator.cli import main
+folder, name, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+open(os.path.join(folder, f"ready-{name}"), "w").close()
+while not os.path.exists(os.path.join(folder, "go")):
+    time.sleep(0.0005)
+out, err = (open(os.path.join(folder, f"{kind}-{name}"), "w") for kind in ("out", "err"))
+with out, err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 99
+done = os.path.join(folder, f"code-{name}")
+with open(done + ".part", "w") as f:
+    f.write(str(code))
+os.replace(done + ".part", done)
+"""
+
+
+class CliRace:
+    """CLI commands in processes of their own (`name -> argv`), started at once and released
+    together by `go()` within a millisecond of each other."""
+
+    def __init__(self, folder: Path, commands: dict[str, list[str]], **env: str):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.procs = {
+            name: subprocess.Popen(
+                [sys.executable, "-c", _RACER, str(folder), name, *argv],
+                cwd=folder,
+                env=cli_env(**env),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name, argv in commands.items()
+        }
+
+    def _all(self, kind: str) -> bool:
+        for name, proc in self.procs.items():
+            assert proc.poll() is None or kind == "code", f"racer {name} died: {proc.communicate()[1]}"
+        return all((self.folder / f"{kind}-{name}").exists() for name in self.procs)
+
+    def ready(self) -> None:
+        wait_for(lambda: self._all("ready"), timeout=60, what="the racers to be ready")
+
+    def go(self, timeout: float = 60.0) -> dict[str, tuple[int, str, str]]:
+        """Release them; each one's (exit code, stdout, stderr)."""
+        self.ready()
+        (self.folder / "go").touch()
+        try:
+            wait_for(lambda: self._all("code"), timeout=timeout, what="the racers to finish")
+        finally:
+            self.close()
+        return {
+            name: (
+                int((self.folder / f"code-{name}").read_text()),
+                (self.folder / f"out-{name}").read_text(),
+                (self.folder / f"err-{name}").read_text(),
+            )
+            for name in self.procs
+        }
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.wait(30) if (self.folder / "go").exists() else proc.kill()
+            proc.communicate()

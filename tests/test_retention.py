@@ -27,12 +27,13 @@ FIGURES = ("warnings", "errors", "model_calls", "input_tokens", "output_tokens",
 
 @pytest.fixture
 def aged(config: OrchestratorConfig):
-    """Two finished runs with logs, inputs/outputs and model calls: one finished 40 days ago."""
+    """Two finished runs with logs, inputs/outputs and model calls: one finished (and last heard
+    of, the database's stamp) 40 days ago."""
     orch = Orchestrator(with_workflows(config, WORKFLOWS, model_prices=PRICES))
     old, new = (run_here(orch, tasks=2, lines=2, calls=1, fail=True) for _ in range(2))
     with orch.engine.begin() as conn:
         long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
-        conn.execute(update(runs).where(runs.c.run_id == old).values(finished_at=long_ago))
+        conn.execute(update(runs).where(runs.c.run_id == old).values(finished_at=long_ago, heartbeat_at=long_ago))
     yield orch, old, new
     orch.engine.dispose()
 

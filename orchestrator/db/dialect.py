@@ -8,6 +8,7 @@ attribute would be cached away: the first statement compiled would fix it for th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -290,6 +291,20 @@ def _db_seconds_ago_pg(element: db_seconds_ago, compiler: Any, **kw: Any) -> str
 def _db_seconds_ago_sqlite(element: db_seconds_ago, compiler: Any, **kw: Any) -> str:
     (seconds,) = (compiler.process(c, **kw) for c in element.clauses)
     return _SQLITE_NOW.format(modifier=f", '-' || {seconds} || ' seconds'")
+
+
+# -- one at a time ---------------------------------------------------------------------------------
+
+
+def one_transaction_at_a_time(conn: Connection, job: str) -> None:
+    """Transactions that call this with the same `job` run one after another: the next waits
+    until this one commits or rolls back, then reads what it left.
+
+    PostgreSQL: a transaction-level advisory lock keyed by the job's name. SQLite: nothing to
+    do, a write transaction (BEGIN IMMEDIATE) already holds the database's one write lock."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha1(job.encode()).digest()[:8], "big", signed=True)
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 # -- after a bulk write ---------------------------------------------------------------------------

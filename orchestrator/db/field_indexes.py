@@ -10,15 +10,21 @@ which the planners read to know which fields may lead a page.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, Index, MetaData, delete, insert, select
+from sqlalchemy import Connection, Engine, Index, MetaData, column, delete, func, insert, select, table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.schema import DropIndex
 
 from orchestrator.db.json_paths import json_at
 from orchestrator.db.schema import field_indexes, runs, utcnow
 
+logger = logging.getLogger("orchestrator.field_indexes")
 # An Index made on a table's columns joins that table's metadata: these are made on a copy, so
 # the package's metadata (create_all, Alembic's comparison) never holds a team's field index.
 _RUNS = runs.to_metadata(MetaData())
@@ -55,53 +61,120 @@ def indexed_field_names(engine: Engine) -> list[str]:
         return sorted(indexed_fields(conn))
 
 
+def _lock_key(field: str) -> int:
+    """A PostgreSQL advisory lock key of its own for each field (a signed 64-bit number)."""
+    return int.from_bytes(hashlib.sha1(f"field index {field}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def _field_session(engine: Engine, field: str, poll_seconds: float = 0.1) -> Iterator[Connection]:
+    """A connection that alone may change `field`'s indexes until it is closed.
+
+    PostgreSQL: an AUTOCOMMIT session holding the field's advisory lock, polled outside any
+    transaction (CREATE INDEX CONCURRENTLY waits for every older transaction, a session blocked
+    on the lock included: as migrate.SaverSetupLock). The build runs in this very session, so
+    a CLI killed mid-build leaves the lock held by its server session until that session ends:
+    the next `index add` waits for it, then finds what it left. SQLite: one write transaction
+    (BEGIN IMMEDIATE) holds the database's write lock; its DDL commits or rolls back whole."""
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(sqlite_write=True)
+            with conn.begin():
+                yield conn
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        key = _lock_key(field)
+        if not conn.scalar(select(func.pg_try_advisory_lock(key))):
+            logger.info(
+                "%s: another index command (or one stopped midway) is at work on it; waiting for it", field
+            )
+            while not conn.scalar(select(func.pg_try_advisory_lock(key))):
+                time.sleep(poll_seconds)
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(SQLAlchemyError):  # a session that is gone holds no lock
+                conn.scalar(select(func.pg_advisory_unlock(key)))
+
+
+def _present(conn: Connection, names: Sequence[str]) -> dict[str, bool]:
+    """Which of `names` are indexes in the catalog, and whether each is valid (PostgreSQL: a
+    concurrent build that was stopped leaves an INVALID index, which no read uses)."""
+    if conn.dialect.name != "postgresql":
+        master = table("sqlite_master", column("name"), column("type"))
+        found = conn.scalars(select(master.c.name).where(master.c.type == "index", master.c.name.in_(names)))
+        return dict.fromkeys(found, True)
+    pg_index = table("pg_index", column("indexrelid"), column("indisvalid"))
+    present: dict[str, bool] = {}
+    for name in names:
+        valid = conn.scalar(
+            select(pg_index.c.indisvalid).where(pg_index.c.indexrelid == func.to_regclass(name))
+        )
+        if valid is not None:
+            present[name] = bool(valid)
+    return present
+
+
 def add_field_index(engine: Engine, field: str, column: str, keys: Sequence[str], by: str | None) -> bool:
-    """Index `field` (the value at `keys` in the runs' `column`); False where it already was."""
-    with engine.connect() as conn:
-        if field in indexed_fields(conn):
-            return False
+    """Index `field` (the value at `keys` in the runs' `column`); False where it already was.
+
+    One command at a time per field (`_field_session`): a second `index add` waits, then finds
+    the field listed. The field is listed only once every index is built and valid. What a
+    stopped build left (a killed CLI, a connection cut) is taken up again: a valid index kept,
+    an invalid one dropped and built anew."""
     dialect = engine.dialect.name
     made = _indexes(field, column, keys, dialect)
-    # PostgreSQL's CONCURRENTLY runs outside a transaction; SQLite's DDL commits with its block.
-    options = {"isolation_level": "AUTOCOMMIT"} if dialect == "postgresql" else {}
-    with engine.connect().execution_options(**options) as conn:
+    names = [index.name for index in made if index.name]
+    with _field_session(engine, field) as conn:
+        if field in indexed_fields(conn):
+            return False
+        present = _present(conn, names)
         try:
             for index in made:
-                index.create(conn)
-            if dialect != "postgresql":
-                conn.commit()
+                if present.get(str(index.name)) is False:
+                    _drop(conn, [str(index.name)])
+                if not present.get(str(index.name)):
+                    index.create(conn)
         except BaseException:
-            # A failed concurrent build leaves an invalid index behind: it goes, as does its twin.
-            _drop(conn, [index.name for index in made if index.name])
+            _drop_after_failure(engine, names)
             raise
-    with engine.begin() as conn:
         conn.execute(
             insert(field_indexes).values(
-                field=field,
-                index_names=" ".join(i.name for i in made if i.name),
-                created_at=utcnow(),
-                created_by=by,
+                field=field, index_names=" ".join(names), created_at=utcnow(), created_by=by
             )
         )
     return True
 
 
-def _drop(conn: Connection, names: list[str]) -> None:
+def _drop(conn: Connection, names: Sequence[str]) -> None:
+    # PostgreSQL drops CONCURRENTLY (in an AUTOCOMMIT session): readers and writers of runs go on.
+    concurrently = conn.dialect.name == "postgresql"
     for name in names:
-        conn.execute(DropIndex(Index(name, _table=_RUNS), if_exists=True))
-    if conn.dialect.name != "postgresql":
-        conn.commit()
+        conn.execute(
+            DropIndex(Index(name, _table=_RUNS, postgresql_concurrently=concurrently), if_exists=True)
+        )
+
+
+def _drop_after_failure(engine: Engine, names: Sequence[str]) -> None:
+    """A failed concurrent build leaves an invalid index: it goes, as does its twin, through a
+    connection of its own (the build's may be the one that failed). If the database does not
+    answer now, the next `index add` drops it (see `_present`). SQLite's rolled back whole."""
+    if engine.dialect.name != "postgresql":
+        return
+    with contextlib.suppress(SQLAlchemyError), engine.connect() as conn:
+        _drop(conn.execution_options(isolation_level="AUTOCOMMIT"), names)
 
 
 def drop_field_index(engine: Engine, field: str) -> bool:
-    """Drop the package's indexes on `field`; False where it had none."""
-    with engine.connect() as conn:
-        names = conn.scalar(select(field_indexes.c.index_names).where(field_indexes.c.field == field))
-    if names is None:
-        return False
-    options = {"isolation_level": "AUTOCOMMIT"} if engine.dialect.name == "postgresql" else {}
-    with engine.connect().execution_options(**options) as conn:
-        _drop(conn, names.split())
-    with engine.begin() as conn:
+    """Drop the package's indexes on `field`; False where it had none.
+
+    The field is unlisted first (the planners stop leading with it), then its indexes go: those
+    its row names, and those `index add` makes for it, so a drop run again after a stop (or
+    after a killed build) leaves none behind."""
+    with _field_session(engine, field) as conn:
+        listed = conn.scalar(select(field_indexes.c.index_names).where(field_indexes.c.field == field))
+        names = list(dict.fromkeys([*(listed or "").split(), *index_names(field, engine.dialect.name)]))
+        present = _present(conn, names)
         conn.execute(delete(field_indexes).where(field_indexes.c.field == field))
-    return True
+        _drop(conn, [name for name in names if name in present])
+    return listed is not None or bool(present)

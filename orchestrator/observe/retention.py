@@ -18,10 +18,12 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, insert, select
+from sqlalchemy import Engine, Select, delete, exists, insert, or_, select
 
-from orchestrator.db import run_logs, run_model_calls, run_task_io, runs, utcnow
+from orchestrator.db import db_now, run_logs, run_model_calls, run_task_io, runs
+from orchestrator.db.dialect import one_transaction_at_a_time
 from orchestrator.errors import InputError
 from orchestrator.status import FINAL
 
@@ -66,47 +68,65 @@ def _has_observations() -> list[object]:
     ]
 
 
-def prune_observations(engine: Engine, days: int, *, now: dt.datetime | None = None) -> Pruned:
+def prune_observations(engine: Engine, days: int) -> Pruned:
     """Cut the logs, task inputs/outputs and model calls of the final runs that finished more
-    than `days` days before `now`, leaving each run one line that says so."""
-    now = now or utcnow()
-    cutoff = now - dt.timedelta(days=days)
-    chosen = (
+    than `days` days ago, leaving each run one line that says so.
+
+    Faults (tests/reliability/test_prune_faults.py): the age is read on the database's clock
+    (a worker whose clock is ahead cuts no fresh run), and a run counts as finished then only
+    if its last heartbeat, which the database stamps, is as old (one finished by a worker whose
+    clock is behind is not cut early). Each batch is one transaction, so a prune killed midway
+    leaves each run cut whole or untouched; prunes take their batches one at a time, so two
+    at once cut each run once with one line; the chosen runs are locked until the batch ends,
+    so a run resumed meanwhile is not chosen, and one chosen is resumed only after its cut."""
+    total = Pruned()
+    while True:
+        with engine.connect() as conn:
+            conn.execution_options(sqlite_write=True)  # SQLite: BEGIN IMMEDIATE, waits its turn
+            with conn.begin():
+                one_transaction_at_a_time(conn, RETENTION_LOGGER)
+                now = conn.scalar(select(db_now()))
+                ids: list[str] = list(conn.scalars(_chosen(now - dt.timedelta(days=days))))
+                if not ids:
+                    return total
+                lines = conn.execute(
+                    delete(run_logs).where(run_logs.c.run_id.in_(ids), run_logs.c.logger != RETENTION_LOGGER)
+                ).rowcount
+                calls = conn.execute(
+                    delete(run_model_calls).where(run_model_calls.c.run_id.in_(ids))
+                ).rowcount
+                io = conn.execute(delete(run_task_io).where(run_task_io.c.run_id.in_(ids))).rowcount
+                conn.execute(insert(run_logs), [_mark(run_id, now, days) for run_id in ids])
+        total = total + Pruned(len(ids), lines, calls, io)
+
+
+def _chosen(cutoff: dt.datetime) -> Select[Any]:
+    """The next BATCH runs to cut: final, finished (and last heard of) before `cutoff`, with
+    something left to cut; locked (PostgreSQL) until the batch's transaction ends."""
+    return (
         select(runs.c.run_id)
         .where(
-            and_(runs.c.finished_at < cutoff, runs.c.status.in_([str(s) for s in FINAL])),
+            runs.c.finished_at < cutoff,
+            or_(runs.c.heartbeat_at.is_(None), runs.c.heartbeat_at < cutoff),
+            runs.c.status.in_([str(s) for s in FINAL]),
             *_has_observations(),  # type: ignore[arg-type]
         )
         .order_by(runs.c.finished_at)
         .limit(BATCH)
+        .with_for_update(of=runs)
     )
-    total = Pruned()
-    while True:
-        with engine.begin() as conn:
-            ids = list(conn.execute(chosen).scalars())
-            if not ids:
-                return total
-            lines = conn.execute(
-                delete(run_logs).where(run_logs.c.run_id.in_(ids), run_logs.c.logger != RETENTION_LOGGER)
-            ).rowcount
-            calls = conn.execute(delete(run_model_calls).where(run_model_calls.c.run_id.in_(ids))).rowcount
-            io = conn.execute(delete(run_task_io).where(run_task_io.c.run_id.in_(ids))).rowcount
-            conn.execute(
-                insert(run_logs),
-                [
-                    {
-                        "run_id": run_id,
-                        "task_id": "",
-                        "node": "",
-                        "attempt": 0,
-                        "at": now,
-                        "level": logging.INFO,
-                        "logger": RETENTION_LOGGER,
-                        "message": f"Its logs, task inputs and outputs and model calls were cut on "
-                        f"{now:%Y-%m-%d} ({days} days after it finished, retention); its counts "
-                        "of warnings, errors, model calls, tokens and cost are as they were.",
-                    }
-                    for run_id in ids
-                ],
-            )
-        total = total + Pruned(len(ids), lines, calls, io)
+
+
+def _mark(run_id: str, now: dt.datetime, days: int) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "task_id": "",
+        "node": "",
+        "attempt": 0,
+        "at": now,
+        "level": logging.INFO,
+        "logger": RETENTION_LOGGER,
+        "message": f"Its logs, task inputs and outputs and model calls were cut on "
+        f"{now:%Y-%m-%d} ({days} days after it finished, retention); its counts "
+        "of warnings, errors, model calls, tokens and cost are as they were.",
+    }
