@@ -172,6 +172,12 @@ def _describe_sqlite_error(exc: BaseException, path: str) -> DatabaseError:
             f"The SQLite database {shown_path} is read-only here ({detail}); make the file and its "
             "folder writable, or set ORCHESTRATOR_READ_ONLY=true to only read it."
         )
+    if "database is locked" in detail or "database is busy" in detail:
+        return DatabaseError(
+            f"The SQLite database {shown_path} stayed locked by another process's write for "
+            f"{SQLITE_BUSY_TIMEOUT_SECONDS} s ({detail}); try again once it finishes, or use "
+            "PostgreSQL for many writers at once."
+        )
     if "no such table" in detail:
         return DatabaseError(
             f"The SQLite database {shown_path} has no orchestrator tables ({detail}); create them "

@@ -203,3 +203,26 @@ def test_the_dashboard_shows_a_bad_setting_as_one_banner(clean_env, tmp_path, na
         assert named in banners[0] and "\n" not in banners[0]
         assert named in " ".join(e.value for e in at.sidebar.error)
     assert not (tmp_path / "dash.db").exists()
+
+
+def test_a_sqlite_file_locked_past_the_busy_timeout_is_said_as_locked(tmp_path: Path) -> None:
+    """A write that waited out the busy timeout is "locked by another process", not a folder to check."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from orchestrator.db import describe_connection_error
+
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    waiter = sqlite3.connect(path, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            waiter.execute("INSERT INTO t VALUES (1)")
+    finally:
+        waiter.close()
+        holder.close()
+    said = str(describe_connection_error(raised.value, make_url(f"sqlite:///{path}")))
+    assert "stayed locked by another process's write" in said and "folder" not in said, said
