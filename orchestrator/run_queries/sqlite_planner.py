@@ -65,6 +65,7 @@ from orchestrator.run_queries.statements import (
     count_select,
     field_column,
     kept,
+    number_clause,
     page_select,
     portable_count,
     portable_page,
@@ -90,6 +91,8 @@ class Plan:
     sort_indexed: bool
     # A capped count reads only the first N runs on this filter's index (planner.COUNT_BUDGET).
     within: tuple[str, int] | None = None
+    # The field filters read through their field's number index (Lead.numbers).
+    numbers: frozenset[str] = frozenset()
 
 
 # -- SQLite's spellings -------------------------------------------------------------------------
@@ -146,19 +149,28 @@ def text_clause(part: Contains, indexed: bool) -> ColumnElement[bool]:
     return RUNS_ROWID.in_(matches)
 
 
-def spelled(filters: RunFilter, indexed: frozenset[str]) -> dict[str, list[ColumnElement[bool]]]:
-    """Each part's clauses, on its index if it is in `indexed`, else tested row by row."""
+def spelled(
+    filters: RunFilter, indexed: frozenset[str], numbers: frozenset[str] = frozenset()
+) -> dict[str, list[ColumnElement[bool]]]:
+    """Each part's clauses, on its index if it is in `indexed` (a field filter in `numbers`: on
+    its number index, type test and all), else tested row by row."""
     found: dict[str, list[ColumnElement[bool]]] = {}
     for name, part in filters.parts().items():
         if isinstance(part, Contains):
             found[name] = [text_clause(part, name in indexed)]
+        elif isinstance(part, Where) and name in indexed and name in numbers:
+            found[name] = [number_clause(part)]
         else:
             found[name] = clauses(part, None if name in indexed else unindexed(field_column(part.field)))
     return found
 
 
 def source(
-    filters: RunFilter, indexed: frozenset[str], *, columns: bool = True
+    filters: RunFilter,
+    indexed: frozenset[str],
+    *,
+    columns: bool = True,
+    numbers: frozenset[str] = frozenset(),
 ) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
 
@@ -168,7 +180,7 @@ def source(
     (a count) and with no other filter, from the search index alone (one row per run)."""
     text = filters.text
     if "text" not in indexed or not searchable(text):
-        return runs, [cond for conds in spelled(filters, indexed).values() for cond in conds]
+        return runs, [cond for conds in spelled(filters, indexed, numbers).values() for cond in conds]
     from_: Any = search_table
     if columns or len(filters.parts()) > 1:
         from_ = search_table.join(runs, search_table.c.rowid == RUNS_ROWID)
@@ -176,14 +188,22 @@ def source(
     return from_, [_match(text), *others]
 
 
-def among_first(filters: RunFilter, name: str, size: int) -> tuple[FromClause, list[Any]]:
+def on_index(filters: RunFilter, name: str, numbers: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Filter `name`'s clauses as its own index reads them (a field in `numbers`: its number index)."""
+    part = filters.parts()[name]
+    return [number_clause(part)] if isinstance(part, Where) and name in numbers else clauses(part)
+
+
+def among_first(
+    filters: RunFilter, name: str, size: int, numbers: frozenset[str] = frozenset()
+) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs among the first `size` on filter `name`'s own index that
     match every other filter (the sample of broad leads, and a count's budget of rows)."""
     others = [c for other, conds in spelled(filters, frozenset()).items() if other != name for c in conds]
     if name == "text":
         rowids = search_rowids(filters.text, size)
     else:
-        rowids = select(literal_column("rowid")).where(*clauses(filters.parts()[name])).limit(size)
+        rowids = select(literal_column("rowid")).where(*on_index(filters, name, numbers)).limit(size)
     return runs, [RUNS_ROWID.in_(rowids), *others]
 
 
@@ -195,7 +215,7 @@ def page_statement(
     filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int, plan: Plan
 ) -> Select[Any]:
     """One page under `plan`: the sort's column off its index unless the plan reads in its order."""
-    from_, conds = source(filters, plan.indexed)
+    from_, conds = source(filters, plan.indexed, numbers=plan.numbers)
     order_on = None if plan.sort_indexed else unindexed(sort_column(sort))
     return page_select(from_, conds, sort, descending, limit, offset, order_on=order_on)
 
@@ -204,20 +224,23 @@ def page_statement(
 def count_statement(filters: RunFilter, cap: int | None, plan: Plan) -> Select[Any]:
     """The count under `plan`: through the lead's index, capped, within its budget when capped."""
     if plan.within is not None and cap is not None:
-        from_, conds = among_first(filters, *plan.within)
+        from_, conds = among_first(filters, *plan.within, numbers=plan.numbers)
     else:
-        from_, conds = source(filters, plan.indexed, columns=False)
+        from_, conds = source(filters, plan.indexed, columns=False, numbers=plan.numbers)
     return count_select(from_, conds, cap)
 
 
-def probe_statement(filters: RunFilter, name: str, cap: int) -> Select[Any]:
-    """How many runs match filter `name` alone, up to cap + 1, on its own index."""
+def probe_statement(filters: RunFilter, name: str, cap: int, number: bool = False) -> Select[Any]:
+    """How many runs match filter `name` alone, up to cap + 1, on its own index (`number`: a
+    field's number index, exact; else its value index, the comparison alone: at least as many
+    as match, which is all a lead's choice needs)."""
     if name == "text":
         return select(func.count()).select_from(search_rowids(filters.text, cap + 1).subquery())
     part = filters.parts()[name]
-    # A field: its comparison alone, on the expression index (its type is tested from the row):
-    # at most as many as match, which is all a lead's choice needs.
-    alone = where_clauses(part)[1:] if isinstance(part, Where) else clauses(part)
+    if isinstance(part, Where):
+        alone = [number_clause(part)] if number else where_clauses(part)[1:]
+    else:
+        alone = clauses(part)
     matching = select(literal(1).label("one")).where(*alone).limit(cap + 1).subquery()
     return select(func.count()).select_from(matching)
 
@@ -236,21 +259,31 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
     return lead == sort.name  # a task count's index is (count, run_id): the sort and its tie-break
 
 
-def _probe(conn: Connection, filters: RunFilter, names: list[str], cap: int) -> dict[str, int]:
+def _probe(
+    conn: Connection, filters: RunFilter, names: list[str], cap: int, numbers: frozenset[str]
+) -> dict[str, int]:
     """Each named filter's matches alone, up to cap + 1, in one statement.
 
-    A field's probe reads each match's row (its expression index holds no column SQLite can
-    answer from), so it counts at most NARROW + 1; above that it says "more than cap" (broad)."""
+    A field without a number index (not in `numbers`) counts at most NARROW + 1 (its value
+    index was read with each match's row before SQLite's planner settled for it); above that
+    it says "more than cap" (broad)."""
     parts = filters.parts()
-    caps = {name: min(cap, NARROW) if isinstance(parts[name], Where) else cap for name in names}
-    probes = [probe_statement(filters, name, caps[name]).scalar_subquery() for name in names]
+    caps = {
+        name: min(cap, NARROW) if isinstance(parts[name], Where) and name not in numbers else cap
+        for name in names
+    }
+    probes = [probe_statement(filters, name, caps[name], name in numbers).scalar_subquery() for name in names]
     found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
     return {name: cap + 1 if found[name] > caps[name] else found[name] for name in names}
 
 
-def _sample(conn: Connection, filters: RunFilter, names: list[str]) -> dict[str, int]:
+def _sample(
+    conn: Connection, filters: RunFilter, names: list[str], numbers: frozenset[str]
+) -> dict[str, int]:
     """Per named filter, how many of its first SAMPLE runs match every other filter."""
-    samples = [count_select(*among_first(filters, name, SAMPLE), None).scalar_subquery() for name in names]
+    samples = [
+        count_select(*among_first(filters, name, SAMPLE, numbers), None).scalar_subquery() for name in names
+    ]
     return dict(zip(names, conn.execute(select(*samples)).one(), strict=True))
 
 
@@ -266,37 +299,48 @@ class SqlitePlanner(Planner):
         names = probed_parts(filters, self._fields.get(conn))
         if not names:
             return NO_LEAD
-        probes = _probe(conn, filters, names, NARROW)
+        numbered = self._fields.numbers(conn)
+        parts = filters.parts()
+        numbers = frozenset(
+            n for n in names if isinstance(parts[n], Where) and parts[n].field.name in numbered
+        )
+        probes = _probe(conn, filters, names, NARROW, numbers)
         # The fewest matches leads; on a tie, an index on runs before the search index (cheaper a row).
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
         if probes[lead] > NARROW and len(names) > 1:
-            probes = _probe(conn, filters, names, RANK)
+            probes = _probe(conn, filters, names, RANK, numbers)
             lead = min(names, key=lambda n: (probes[n], rank[n]))
             tied = [name for name in names if probes[name] > RANK]
             if probes[lead] > RANK and len(tied) > 1:
                 # All broad: count through the one whose first rows match the others most often
                 # (the count then reads about cap / share rows).
-                shares = _sample(conn, filters, tied)
+                shares = _sample(conn, filters, tied, numbers)
                 lead = max(tied, key=lambda n: (shares[n], -rank[n]))
         indexed = served(lead, filters)
         covered = None
         if probes[lead] > NARROW and indexed >= set(filters.parts()):
             # e.g. a status and a task-count range, both broad, few runs with both: one index has both
             covered = conn.execute(
-                count_select(*source(filters, indexed, columns=False), NARROW)
+                count_select(*source(filters, indexed, columns=False, numbers=numbers), NARROW)
             ).scalar_one()
-        return Lead(lead, probes, indexed, covered)
+        return Lead(lead, probes, indexed, covered, numbers)
 
     @staticmethod
     def page_plan(filters: RunFilter, lead: Lead, sort: Field) -> Plan:
         """A narrow lead (or an index that serves every filter and finds few runs) is read whole
-        and sorted; else the page is read in the sort's order."""
+        and sorted; else the page is read in the sort's order: through the index of the probed
+        filter with the fewest matches that has that order (the lead's, or e.g. a status's
+        (status, created_at) beside a broad field filter), else the sort's own."""
         few = lead.covered is not None and lead.covered <= NARROW
         if lead.name is not None and (lead.probes[lead.name] <= NARROW or few):
-            return Plan(lead.indexed, sort_indexed=False)
-        if lead.name is not None and _ordered(filters, lead.name, sort):
-            return Plan(lead.indexed, sort_indexed=True)
+            return Plan(lead.indexed, sort_indexed=False, numbers=lead.numbers)
+        ordered = sorted((n for n in lead.probes if _ordered(filters, n, sort)), key=lambda n: lead.probes[n])
+        if ordered:
+            # Every filter it does not serve is tested row by row, as in the sort's own order,
+            # but on the rows of this one filter only.
+            indexed = lead.indexed if ordered[0] == lead.name else frozenset({ordered[0]})
+            return Plan(indexed, sort_indexed=True, numbers=lead.numbers)
         # Read in the sort's order; a created range stays on the index when that is the sort's.
         keep = "created" in filters.parts() and sort.name == "created_at"
         return Plan(frozenset({"created"}) if keep else frozenset(), sort_indexed=True)
@@ -309,7 +353,7 @@ class SqlitePlanner(Planner):
         budget = interface.COUNT_BUDGET
         if lead.name is not None and lead.probes[lead.name] > budget and set(filters.parts()) - lead.indexed:
             within = (lead.name, budget)
-        return Plan(lead.indexed, sort_indexed=False, within=within)
+        return Plan(lead.indexed, sort_indexed=False, within=within, numbers=lead.numbers)
 
     def lead(self, conn: Connection, filters: RunFilter) -> Lead | None:
         """The lead for `filters` (kept planner.PLAN_SECONDS); None for a filter with no parts."""

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, FromClause, Select, case, func, literal, null, or_, select
 
 from orchestrator.db import db_now, json_text, runs, seconds_between
-from orchestrator.db.json_paths import JSON_KINDS, json_at, json_text_at, json_type_at, json_value
+from orchestrator.db.json_paths import (
+    JSON_KINDS,
+    json_at,
+    json_number_at,
+    json_text_at,
+    json_type_at,
+    json_value,
+)
 from orchestrator.errors import InputError
 from orchestrator.run_queries.fields import ROOTS, Where, field_path
 from orchestrator.run_queries.filter import Contains, Equals, Field, FilterPart, OneOf, RunFilter
@@ -156,8 +163,12 @@ def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list
     if test.op == "contains":
         return [typed, json_text_at(json_column, keys).icontains(str(test.value), autoescape=True)]
     value = field_column(test.field) if column is None else column
+    return [typed, _compared(value, test)]
+
+
+def _compared(value: ColumnElement[Any], test: Where) -> ColumnElement[bool]:
     other = json_value(test.json_value)
-    compared = {
+    return {
         "=": value == other,
         "!=": value != other,
         "<": value < other,
@@ -165,7 +176,15 @@ def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list
         ">": value > other,
         ">=": value >= other,
     }[test.op]
-    return [typed, compared]
+
+
+def number_clause(test: Where) -> ColumnElement[bool]:
+    """A numeric comparison (`input.tasks >= 100`) as one clause on the field's number
+    (json_paths.json_number_at: NULL unless a number), what where_clauses means in two: SQLite's
+    number index (db.field_indexes) answers it, and its count, without reading a row."""
+    if test.kind != "number" or test.op not in ("=", "!=", "<", "<=", ">", ">="):
+        raise ValueError(f"{test} is not a numeric comparison")
+    return _compared(json_number_at(runs.c[test.field.column], test.field.keys), test)
 
 
 def text_like(text: str) -> ColumnElement[bool]:
