@@ -49,7 +49,10 @@ def number_index_name(field: str) -> str:
 
 
 def _number_index(field: str, column: str, keys: Sequence[str]) -> Index:
-    return Index(number_index_name(field), json_number_at(_RUNS.c[column], tuple(keys)))
+    # With the status, creation time and id of each run: a filter on the field with a status,
+    # its count, and its page of the newest runs are then read from the index alone.
+    number = json_number_at(_RUNS.c[column], tuple(keys))
+    return Index(number_index_name(field), number, _RUNS.c.status, _RUNS.c.created_at, _RUNS.c.run_id)
 
 
 def _indexes(field: str, column: str, keys: Sequence[str], dialect: str) -> list[Index]:

@@ -233,18 +233,21 @@ def page_select(
     *,
     order_on: ColumnElement[Any] | None = None,
     fields: tuple[Field, ...] = (),
+    ids_first: bool = False,
 ) -> Select[Any]:
     """One page of the runs in `source` that match `conds`, sorted by `sort` (nulls last), then
     by run id in the same direction, so that every order is total and pages never overlap.
     `order_on`: the sort's column as a planner spells it (else as sort_column has it); `fields`:
-    dotted fields to read as more columns, each labelled by its path (the CSV's)."""
+    dotted fields to read as more columns, each labelled by its path (the CSV's); `ids_first`:
+    find the page's run ids first at any offset (an index that holds the sort's column finds
+    them without reading a row)."""
     column = sort_column(sort) if order_on is None else order_on
     order = column.desc() if descending else column.asc()
     if nullable_sort(sort):
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
     shown = [*LIST_COLUMNS, *(runs.c[f.column][f.keys].label(f.name) for f in fields)]
-    if offset < DEFER_OFFSET:
+    if offset < DEFER_OFFSET and not ids_first:
         stmt = select(*shown).select_from(source).where(*conds)
         return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
     # A deep page finds its run ids first, on the sort's index alone where the filters allow,
