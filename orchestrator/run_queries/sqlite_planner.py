@@ -17,6 +17,11 @@ the filter with the fewest leads:
 - the count always reads through the lead's index, capped as the page shows it, and at most
   planner.COUNT_BUDGET of its runs.
 
+A field filter on a field with a number index (db.field_indexes) reads it as one clause
+(statements.number_clause) that the index answers without a row: its probe is exact, its
+count index-only, and with at most WHOLE matches (beside no filter but a status, which that
+index holds too) its newest page's ids come from the index as well.
+
 A plan changes how rows are found, never which: every plan's statement has every filter.
 """
 
