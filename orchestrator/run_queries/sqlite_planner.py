@@ -338,7 +338,10 @@ class SqlitePlanner(Planner):
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
         if probes[lead] > NARROW and len(names) > 1:
-            probes = _probe(conn, filters, names, RANK, numbers)
+            # A field's count on its number index is exact up to WHOLE: the others need counting
+            # only that far to tell whether they have fewer.
+            known = [probes[n] for n in numbers if probes[n] <= WHOLE]
+            probes = _probe(conn, filters, names, min([RANK, *known]), numbers)
             lead = min(names, key=lambda n: (probes[n], rank[n]))
             tied = [name for name in names if probes[name] > RANK]
             if probes[lead] > RANK and len(tied) > 1:
