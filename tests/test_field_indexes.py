@@ -6,15 +6,24 @@ refusals are one sentence."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, Index, select, text, update
+from sqlalchemy.schema import DropIndex
 
 from orchestrator.config import OrchestratorConfig
-from orchestrator.db import make_engine
-from orchestrator.db.field_indexes import add_field_index, drop_field_index, index_names, indexed_fields
+from orchestrator.db import make_engine, runs, upgrade_schema
+from orchestrator.db.field_indexes import (
+    add_field_index,
+    drop_field_index,
+    index_names,
+    indexed_fields,
+    number_index_name,
+    number_indexed_fields,
+)
 from orchestrator.db.schema import field_indexes
-from orchestrator.run_queries import Field, MatchCount, RunFilter, planner
+from orchestrator.run_queries import Field, MatchCount, RunFilter, planner, sqlite_planner
 from orchestrator.run_queries.sqlite_planner import SqlitePlanner
 from orchestrator.run_queries.statements import portable_page
 from orchestrator.runs import RunStore
@@ -147,7 +156,7 @@ def test_the_index_command_adds_lists_and_drops_and_refuses_in_one_sentence(
     )
     engine = make_engine(config)
     try:
-        assert not {n for n in catalog_indexes(engine) if n.startswith(("ix_runs_f_", "ix_runs_pg_f_"))}
+        assert not set(index_names("state.summary.total", engine.dialect.name)) & catalog_indexes(engine)
     finally:
         engine.dispose()
 
@@ -157,3 +166,139 @@ def test_the_fields_table_lists_input_tasks_from_its_migration(store: RunStore) 
         rows = conn.execute(select(field_indexes.c.field, field_indexes.c.index_names)).all()
     names = rows[0].index_names.split()
     assert [r.field for r in rows] == ["input.tasks"] and set(names) <= catalog_indexes(store.engine)
+
+
+# Runs whose input.x holds every kind of value: a numeric filter matches the numbers alone (a
+# boolean is stored as 1 / 0 by SQLite's json_extract, a text sorts above every number there).
+KINDS: list[Any] = [0, 1, 2.5, -3, 7, 1000, True, False, "5", "abc", None, {"a": 1}, [1], MISSING := object()]
+MIXED = [
+    full_row(
+        f"m{i:02d}",
+        status="failed" if i % 3 == 0 else "succeeded",
+        created_at=T0 + dt.timedelta(minutes=i),
+        input={} if kind is MISSING else {"x": kind},
+    )
+    for i, kind in enumerate(KINDS * 2)
+]
+NUMERIC = ["input.x >= 1", "input.x = 1", "input.x < 5", "input.x > -1", "input.x <= 0", "input.x = 2.5"]
+
+
+def expected(test: str, statuses: list[str]) -> list[str]:
+    """The runs a numeric filter matches, newest first, worked out here from the rows."""
+    _, op, raw = test.split()
+    value = float(raw)
+    compare = {
+        ">=": float.__ge__,
+        "=": float.__eq__,
+        "<": float.__lt__,
+        ">": float.__gt__,
+        "<=": float.__le__,
+    }[op]
+    found = [
+        row["run_id"]
+        for row in MIXED
+        if "x" in row["input"]
+        and type(row["input"]["x"]) in (int, float)
+        and compare(float(row["input"]["x"]), value)
+        and (not statuses or row["status"] in statuses)
+    ]
+    return sorted(found, reverse=True)
+
+
+def reads(store: RunStore, f: RunFilter) -> tuple[list[str], MatchCount, MatchCount]:
+    store.forget_plans()
+    ids = [r["run_id"] for r in store.page_runs(f, limit=50)]
+    return ids, store.count_matching(f), store.count_matching(f, cap=None)
+
+
+@pytest.mark.parametrize("statuses", [[], ["failed"]])
+def test_a_numeric_filter_reads_the_same_runs_with_the_number_index_as_without(
+    store: RunStore, statuses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbers only, whatever else the field holds, on every SQLite plan that reads the number
+    index (read whole, ids first, in the sort's order, a count's budget) and on PostgreSQL."""
+    store.insert_many(MIXED)
+    filters = [RunFilter(statuses=statuses, where=[test]) for test in NUMERIC]
+    without = {f: reads(store, f) for f in filters}
+    for f in filters:
+        ids, capped, exact = without[f]
+        assert ids == expected(str(f.where[0]), statuses)
+        assert capped == exact == MatchCount(len(ids), exact=True)
+
+    assert add_field_index(store.engine, "input.x", "input", ("x",), by="test")
+    store = RunStore(store.engine)  # a new planner reads the indexed fields now
+    sqlite = store.engine.dialect.name == "sqlite"
+    for f in filters:
+        assert reads(store, f) == without[f], f
+        if sqlite:
+            with store.engine.connect() as conn:
+                lead = store.planner.choose_lead(conn, f)
+            assert lead.numbers == {str(f.where[0])}  # probed, and read, on its number index
+    if sqlite:
+        # Each plan in turn: thresholds small enough that a handful of runs is "broad".
+        for name, value in (("WHOLE", 0), ("NARROW", 1), ("RANK", 2), ("SAMPLE", 2)):
+            monkeypatch.setattr(sqlite_planner, name, value)
+            for f in filters:
+                ids, _, exact = reads(store, f)
+                assert (ids, exact) == (without[f][0], without[f][2]), (name, f)
+        monkeypatch.setattr(planner, "COUNT_BUDGET", 1)
+        two = RunFilter(where=["input.x >= 0", "input.x < 1000"])
+        assert reads(store, two)[0] == [
+            r for r in expected("input.x >= 0", []) if r in expected("input.x < 1000", [])
+        ]
+
+
+def count_plan_text(store: RunStore, f: RunFilter) -> str:
+    with store.engine.connect() as conn:
+        lead = store.planner.choose_lead(conn, f)
+        stmt = sqlite_planner.count_statement(f, 10_000, store.planner.count_plan(f, lead))
+        compiled = stmt.compile(conn, compile_kwargs={"literal_binds": True})
+        return "\n".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+
+
+def test_sqlite_counts_a_numeric_filter_and_a_status_on_the_number_index_alone(store: RunStore) -> None:
+    """The count's one clause is the index's own expression, the status a column of that index:
+    SQLite reads the index and no row of runs for it (the plan names the number index alone)."""
+    if not isinstance(store.planner, SqlitePlanner):
+        pytest.skip("PostgreSQL has no number index: its planner reads the value index and the rows")
+    store.insert_many(MIXED)
+    add_field_index(store.engine, "input.x", "input", ("x",), by="test")
+    store = RunStore(store.engine)
+    number_index = number_index_name("input.x")
+    for f in (RunFilter(where=["input.x >= 1"]), RunFilter(statuses=["failed"], where=["input.x >= 1"])):
+        plan = count_plan_text(store, f)
+        assert f"USING INDEX {number_index} (<expr>>?)" in plan and "PRIMARY KEY" not in plan, plan
+
+
+def test_a_field_indexed_before_its_number_index_reads_the_same_runs_and_gets_it_on_upgrade(
+    store: RunStore,
+) -> None:
+    """A database indexed by an older version (the value index alone, as 0017's input.tasks):
+    the planner reads it as before, and upgrade_schema (or index add) builds the number index."""
+    store.insert_many(MIXED)
+    engine = store.engine
+    add_field_index(engine, "input.x", "input", ("x",), by="test")
+    f = RunFilter(statuses=["failed"], where=["input.x >= 1"])
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:  # as an older version left it
+            conn.execute(DropIndex(Index(number_index_name("input.x"), _table=runs)))
+            conn.execute(
+                update(field_indexes)
+                .where(field_indexes.c.field == "input.x")
+                .values(index_names=index_names("input.x", "sqlite")[0])
+            )
+    with engine.connect() as conn:
+        assert "input.x" not in number_indexed_fields(conn)
+    old = RunStore(engine)
+    assert reads(old, f)[0] == expected("input.x >= 1", ["failed"])
+
+    upgrade_schema(engine)
+    with engine.connect() as conn:
+        numbered = number_indexed_fields(conn)
+    if engine.dialect.name == "sqlite":
+        assert numbered == {"input.tasks", "input.x"}  # 0017's input.tasks too, at the fixture's upgrade
+        assert set(index_names("input.x", "sqlite")) <= catalog_indexes(engine)
+    else:
+        assert numbered == set()  # PostgreSQL's planner reads the value index and the rows
+    assert not add_field_index(engine, "input.x", "input", ("x",), by="test")  # nothing left to build
+    assert reads(RunStore(engine), f) == reads(old, f)

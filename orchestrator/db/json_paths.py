@@ -72,6 +72,27 @@ def _json_at_pg(element: json_at, compiler: Any, **kw: Any) -> str:
     return f"NULLIF({_pg_chain(compiler, element, **kw)}, 'null'::jsonb)"
 
 
+class json_number_at(_at):
+    """The value at `keys` where it is a number, else NULL: a numeric test on it needs no type
+    test of its own, so an expression index on it answers the test (and its count) alone.
+    SQLite: `CASE WHEN json_type(c, p) IN ('integer', 'real') THEN json_extract(c, p) END`."""
+
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(json_number_at, "sqlite")
+def _json_number_at_sqlite(element: json_number_at, compiler: Any, **kw: Any) -> str:
+    kind = _sqlite_call("json_type", compiler, element, **kw)
+    return f"CASE WHEN {kind} IN ('integer', 'real') THEN {_sqlite_call('json_extract', compiler, element, **kw)} END"
+
+
+@compiles(json_number_at, "postgresql")
+def _json_number_at_pg(element: json_number_at, compiler: Any, **kw: Any) -> str:
+    chain = _pg_chain(compiler, element, **kw)
+    return f"CASE WHEN jsonb_typeof{chain} = 'number' THEN {chain} END"
+
+
 class json_text_at(_at):
     """The text at `keys` (for `contains`; only where json_is_text holds)."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, String, column, func, inspect, select
 from sqlalchemy.exc import DBAPIError
 
 from orchestrator.db.engines import check_database, describe_connection_error, sqlite_file
+from orchestrator.db.field_indexes import complete_field_indexes
 from orchestrator.db.schema import EXPRESSION_INDEXES, POSTGRES_SORT_INDEXES, SEARCH_INDEXES, SEARCH_TABLE
 from orchestrator.errors import DatabaseError
 
@@ -107,10 +108,13 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     DatabaseError in one sentence; the migration's transaction is rolled back.
     """
     check_database(engine)
-    if revision == "head" and schema_version(engine) == head_version():
-        return  # nothing to apply: Alembic is not even imported
     try:
-        _upgrade(engine, revision)
+        if revision != "head" or schema_version(engine) != head_version():
+            _upgrade(engine, revision)  # else nothing to apply: Alembic is not even imported
+        if revision == "head":
+            # The fields' indexes a newer version makes (SQLite's number indexes): built at run
+            # time, as `index add` builds them, for fields known only to this database.
+            complete_field_indexes(engine)
     except DBAPIError as exc:
         raise describe_connection_error(exc, engine.url) from None
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult
 
 from orchestrator.db import searchable
-from orchestrator.db.field_indexes import indexed_fields
+from orchestrator.db.field_indexes import indexed_fields, number_indexed_fields
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Field, RunFilter
@@ -60,16 +60,24 @@ def leads_on_index(part: object, indexed_fields: frozenset[str]) -> bool:
 
 
 class IndexedFields:
-    """The fields with an expression index, read from the database at most every FIELDS_SECONDS."""
+    """The fields with an expression index, and those of them with SQLite's number index too
+    (db.field_indexes), read from the database at most every FIELDS_SECONDS."""
 
     def __init__(self) -> None:
         self._read_at: float | None = None
         self._fields: frozenset[str] = frozenset()
+        self._numbers: frozenset[str] = frozenset()
 
     def get(self, conn: Connection) -> frozenset[str]:
         if self._read_at is None or monotonic() - self._read_at >= FIELDS_SECONDS:
-            self._fields, self._read_at = indexed_fields(conn), monotonic()
+            self._fields, self._numbers = indexed_fields(conn), number_indexed_fields(conn)
+            self._read_at = monotonic()
         return self._fields
+
+    def numbers(self, conn: Connection) -> frozenset[str]:
+        """The fields with a number index (statements.number_clause reads it)."""
+        self.get(conn)
+        return self._numbers
 
 
 # A lead is kept this long for the same filter, so the page and its count (asked apart, by two
@@ -102,6 +110,8 @@ class Lead:
     # SQLite: where the lead's index serves every filter, the runs that match them all, up to
     # NARROW + 1 (counted on that index alone). None where it does not, or the lead is narrow.
     covered: int | None = None
+    # SQLite: the field filters read through their field's number index (statements.number_clause).
+    numbers: frozenset[str] = frozenset()
 
 
 NO_LEAD = Lead(None, {}, frozenset())

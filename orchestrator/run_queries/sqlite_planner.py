@@ -17,6 +17,11 @@ the filter with the fewest leads:
 - the count always reads through the lead's index, capped as the page shows it, and at most
   planner.COUNT_BUDGET of its runs.
 
+A field filter on a field with a number index (db.field_indexes) reads it as one clause
+(statements.number_clause) that the index answers without a row: its probe is exact, its
+count index-only, and with at most WHOLE matches (beside no filter but a status, which that
+index holds too) its newest page's ids come from the index as well.
+
 A plan changes how rows are found, never which: every plan's statement has every filter.
 """
 
@@ -65,6 +70,7 @@ from orchestrator.run_queries.statements import (
     count_select,
     field_column,
     kept,
+    number_clause,
     page_select,
     portable_count,
     portable_page,
@@ -80,6 +86,11 @@ RANK = 50_000
 # Filters broader than RANK are told apart by how many of their first SAMPLE runs match the
 # others (SAMPLE row reads, ~1.5 ms each).
 SAMPLE = 1_000
+# A field's number index (db.field_indexes) holds each run's status, creation time and id: a
+# lead on it with at most WHOLE matches, beside no filter but a status, finds the newest page
+# and its count in the index alone (~0.2 us an entry: <= 4 ms), then reads that page's rows.
+WHOLE = 20_000
+CARRIED = frozenset({"status"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,10 @@ class Plan:
     sort_indexed: bool
     # A capped count reads only the first N runs on this filter's index (planner.COUNT_BUDGET).
     within: tuple[str, int] | None = None
+    # The field filters read through their field's number index (Lead.numbers).
+    numbers: frozenset[str] = frozenset()
+    # Find the page's run ids first (on the lead's number index), then read their rows.
+    ids_first: bool = False
 
 
 # -- SQLite's spellings -------------------------------------------------------------------------
@@ -146,19 +161,28 @@ def text_clause(part: Contains, indexed: bool) -> ColumnElement[bool]:
     return RUNS_ROWID.in_(matches)
 
 
-def spelled(filters: RunFilter, indexed: frozenset[str]) -> dict[str, list[ColumnElement[bool]]]:
-    """Each part's clauses, on its index if it is in `indexed`, else tested row by row."""
+def spelled(
+    filters: RunFilter, indexed: frozenset[str], numbers: frozenset[str] = frozenset()
+) -> dict[str, list[ColumnElement[bool]]]:
+    """Each part's clauses, on its index if it is in `indexed` (a field filter in `numbers`: on
+    its number index, type test and all), else tested row by row."""
     found: dict[str, list[ColumnElement[bool]]] = {}
     for name, part in filters.parts().items():
         if isinstance(part, Contains):
             found[name] = [text_clause(part, name in indexed)]
+        elif isinstance(part, Where) and name in indexed and name in numbers:
+            found[name] = [number_clause(part)]
         else:
             found[name] = clauses(part, None if name in indexed else unindexed(field_column(part.field)))
     return found
 
 
 def source(
-    filters: RunFilter, indexed: frozenset[str], *, columns: bool = True
+    filters: RunFilter,
+    indexed: frozenset[str],
+    *,
+    columns: bool = True,
+    numbers: frozenset[str] = frozenset(),
 ) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs that match under a plan's `indexed` filters.
 
@@ -168,7 +192,7 @@ def source(
     (a count) and with no other filter, from the search index alone (one row per run)."""
     text = filters.text
     if "text" not in indexed or not searchable(text):
-        return runs, [cond for conds in spelled(filters, indexed).values() for cond in conds]
+        return runs, [cond for conds in spelled(filters, indexed, numbers).values() for cond in conds]
     from_: Any = search_table
     if columns or len(filters.parts()) > 1:
         from_ = search_table.join(runs, search_table.c.rowid == RUNS_ROWID)
@@ -176,14 +200,22 @@ def source(
     return from_, [_match(text), *others]
 
 
-def among_first(filters: RunFilter, name: str, size: int) -> tuple[FromClause, list[Any]]:
+def on_index(filters: RunFilter, name: str, numbers: frozenset[str]) -> list[ColumnElement[bool]]:
+    """Filter `name`'s clauses as its own index reads them (a field in `numbers`: its number index)."""
+    part = filters.parts()[name]
+    return [number_clause(part)] if isinstance(part, Where) and name in numbers else clauses(part)
+
+
+def among_first(
+    filters: RunFilter, name: str, size: int, numbers: frozenset[str] = frozenset()
+) -> tuple[FromClause, list[Any]]:
     """The FROM and WHERE of the runs among the first `size` on filter `name`'s own index that
     match every other filter (the sample of broad leads, and a count's budget of rows)."""
     others = [c for other, conds in spelled(filters, frozenset()).items() if other != name for c in conds]
     if name == "text":
         rowids = search_rowids(filters.text, size)
     else:
-        rowids = select(literal_column("rowid")).where(*clauses(filters.parts()[name])).limit(size)
+        rowids = select(literal_column("rowid")).where(*on_index(filters, name, numbers)).limit(size)
     return runs, [RUNS_ROWID.in_(rowids), *others]
 
 
@@ -195,29 +227,34 @@ def page_statement(
     filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int, plan: Plan
 ) -> Select[Any]:
     """One page under `plan`: the sort's column off its index unless the plan reads in its order."""
-    from_, conds = source(filters, plan.indexed)
+    from_, conds = source(filters, plan.indexed, numbers=plan.numbers)
     order_on = None if plan.sort_indexed else unindexed(sort_column(sort))
-    return page_select(from_, conds, sort, descending, limit, offset, order_on=order_on)
+    return page_select(
+        from_, conds, sort, descending, limit, offset, order_on=order_on, ids_first=plan.ids_first
+    )
 
 
 @kept
 def count_statement(filters: RunFilter, cap: int | None, plan: Plan) -> Select[Any]:
     """The count under `plan`: through the lead's index, capped, within its budget when capped."""
     if plan.within is not None and cap is not None:
-        from_, conds = among_first(filters, *plan.within)
+        from_, conds = among_first(filters, *plan.within, numbers=plan.numbers)
     else:
-        from_, conds = source(filters, plan.indexed, columns=False)
+        from_, conds = source(filters, plan.indexed, columns=False, numbers=plan.numbers)
     return count_select(from_, conds, cap)
 
 
-def probe_statement(filters: RunFilter, name: str, cap: int) -> Select[Any]:
-    """How many runs match filter `name` alone, up to cap + 1, on its own index."""
+def probe_statement(filters: RunFilter, name: str, cap: int, number: bool = False) -> Select[Any]:
+    """How many runs match filter `name` alone, up to cap + 1, on its own index (`number`: a
+    field's number index, exact; else its value index, the comparison alone: at least as many
+    as match, which is all a lead's choice needs)."""
     if name == "text":
         return select(func.count()).select_from(search_rowids(filters.text, cap + 1).subquery())
     part = filters.parts()[name]
-    # A field: its comparison alone, on the expression index (its type is tested from the row):
-    # at most as many as match, which is all a lead's choice needs.
-    alone = where_clauses(part)[1:] if isinstance(part, Where) else clauses(part)
+    if isinstance(part, Where):
+        alone = [number_clause(part)] if number else where_clauses(part)[1:]
+    else:
+        alone = clauses(part)
     matching = select(literal(1).label("one")).where(*alone).limit(cap + 1).subquery()
     return select(func.count()).select_from(matching)
 
@@ -236,22 +273,46 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
     return lead == sort.name  # a task count's index is (count, run_id): the sort and its tie-break
 
 
-def _probe(conn: Connection, filters: RunFilter, names: list[str], cap: int) -> dict[str, int]:
-    """Each named filter's matches alone, up to cap + 1, in one statement.
+def _probe(
+    conn: Connection, filters: RunFilter, names: list[str], cap: int, numbers: frozenset[str]
+) -> dict[str, int]:
+    """Each named filter's matches alone, up to its cap + 1, in one statement; above its cap a
+    filter says cap + 1 ("more than cap": broad).
 
-    A field's probe reads each match's row (its expression index holds no column SQLite can
-    answer from), so it counts at most NARROW + 1; above that it says "more than cap" (broad)."""
+    A field on its number index (in `numbers`) counts up to WHOLE at least (index-only); one
+    without counts at most NARROW (its value index holds no type: each match's row is read)."""
     parts = filters.parts()
-    caps = {name: min(cap, NARROW) if isinstance(parts[name], Where) else cap for name in names}
-    probes = [probe_statement(filters, name, caps[name]).scalar_subquery() for name in names]
+    caps = {
+        name: max(cap, WHOLE)
+        if name in numbers
+        else min(cap, NARROW)
+        if isinstance(parts[name], Where)
+        else cap
+        for name in names
+    }
+    probes = [probe_statement(filters, name, caps[name], name in numbers).scalar_subquery() for name in names]
     found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
-    return {name: cap + 1 if found[name] > caps[name] else found[name] for name in names}
+    return {name: max(cap, caps[name]) + 1 if found[name] > caps[name] else found[name] for name in names}
 
 
-def _sample(conn: Connection, filters: RunFilter, names: list[str]) -> dict[str, int]:
+def _sample(
+    conn: Connection, filters: RunFilter, names: list[str], numbers: frozenset[str]
+) -> dict[str, int]:
     """Per named filter, how many of its first SAMPLE runs match every other filter."""
-    samples = [count_select(*among_first(filters, name, SAMPLE), None).scalar_subquery() for name in names]
+    samples = [
+        count_select(*among_first(filters, name, SAMPLE, numbers), None).scalar_subquery() for name in names
+    ]
     return dict(zip(names, conn.execute(select(*samples)).one(), strict=True))
+
+
+def whole_on_numbers(filters: RunFilter, lead: Lead) -> bool:
+    """Whether the lead is a field on its number index with at most WHOLE matches and every
+    other filter is one that index carries (CARRIED): the page and its count need no row."""
+    return (
+        lead.name in lead.numbers
+        and lead.probes[lead.name] <= WHOLE
+        and set(filters.parts()) - {lead.name} <= CARRIED
+    )
 
 
 class SqlitePlanner(Planner):
@@ -266,37 +327,54 @@ class SqlitePlanner(Planner):
         names = probed_parts(filters, self._fields.get(conn))
         if not names:
             return NO_LEAD
-        probes = _probe(conn, filters, names, NARROW)
+        numbered = self._fields.numbers(conn)
+        numbers = frozenset(
+            name
+            for name, part in filters.parts().items()
+            if name in names and isinstance(part, Where) and part.field.name in numbered
+        )
+        probes = _probe(conn, filters, names, NARROW, numbers)
         # The fewest matches leads; on a tie, an index on runs before the search index (cheaper a row).
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
         if probes[lead] > NARROW and len(names) > 1:
-            probes = _probe(conn, filters, names, RANK)
+            # A field's count on its number index is exact up to WHOLE: the others need counting
+            # only that far to tell whether they have fewer.
+            known = [probes[n] for n in numbers if probes[n] <= WHOLE]
+            probes = _probe(conn, filters, names, min([RANK, *known]), numbers)
             lead = min(names, key=lambda n: (probes[n], rank[n]))
             tied = [name for name in names if probes[name] > RANK]
             if probes[lead] > RANK and len(tied) > 1:
                 # All broad: count through the one whose first rows match the others most often
                 # (the count then reads about cap / share rows).
-                shares = _sample(conn, filters, tied)
+                shares = _sample(conn, filters, tied, numbers)
                 lead = max(tied, key=lambda n: (shares[n], -rank[n]))
         indexed = served(lead, filters)
         covered = None
         if probes[lead] > NARROW and indexed >= set(filters.parts()):
             # e.g. a status and a task-count range, both broad, few runs with both: one index has both
             covered = conn.execute(
-                count_select(*source(filters, indexed, columns=False), NARROW)
+                count_select(*source(filters, indexed, columns=False, numbers=numbers), NARROW)
             ).scalar_one()
-        return Lead(lead, probes, indexed, covered)
+        return Lead(lead, probes, indexed, covered, numbers)
 
     @staticmethod
     def page_plan(filters: RunFilter, lead: Lead, sort: Field) -> Plan:
         """A narrow lead (or an index that serves every filter and finds few runs) is read whole
-        and sorted; else the page is read in the sort's order."""
+        and sorted; else the page is read in the sort's order: through the index of the probed
+        filter with the fewest matches that has that order (the lead's, or e.g. a status's
+        (status, created_at) beside a broad field filter), else the sort's own."""
+        if whole_on_numbers(filters, lead) and sort.name == "created_at":
+            return Plan(lead.indexed, sort_indexed=False, numbers=lead.numbers, ids_first=True)
         few = lead.covered is not None and lead.covered <= NARROW
         if lead.name is not None and (lead.probes[lead.name] <= NARROW or few):
-            return Plan(lead.indexed, sort_indexed=False)
-        if lead.name is not None and _ordered(filters, lead.name, sort):
-            return Plan(lead.indexed, sort_indexed=True)
+            return Plan(lead.indexed, sort_indexed=False, numbers=lead.numbers)
+        ordered = sorted((n for n in lead.probes if _ordered(filters, n, sort)), key=lambda n: lead.probes[n])
+        if ordered:
+            # Every filter it does not serve is tested row by row, as in the sort's own order,
+            # but on the rows of this one filter only.
+            indexed = lead.indexed if ordered[0] == lead.name else frozenset({ordered[0]})
+            return Plan(indexed, sort_indexed=True, numbers=lead.numbers)
         # Read in the sort's order; a created range stays on the index when that is the sort's.
         keep = "created" in filters.parts() and sort.name == "created_at"
         return Plan(frozenset({"created"}) if keep else frozenset(), sort_indexed=True)
@@ -307,9 +385,13 @@ class SqlitePlanner(Planner):
         and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them."""
         within = None
         budget = interface.COUNT_BUDGET
-        if lead.name is not None and lead.probes[lead.name] > budget and set(filters.parts()) - lead.indexed:
+        if whole_on_numbers(filters, lead):
+            pass  # the lead's number index has every filter: its count reads no row
+        elif (
+            lead.name is not None and lead.probes[lead.name] > budget and set(filters.parts()) - lead.indexed
+        ):
             within = (lead.name, budget)
-        return Plan(lead.indexed, sort_indexed=False, within=within)
+        return Plan(lead.indexed, sort_indexed=False, within=within, numbers=lead.numbers)
 
     def lead(self, conn: Connection, filters: RunFilter) -> Lead | None:
         """The lead for `filters` (kept planner.PLAN_SECONDS); None for a filter with no parts."""

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, FromClause, Select, case, func, literal, null, or_, select
 
 from orchestrator.db import db_now, json_text, runs, seconds_between
-from orchestrator.db.json_paths import JSON_KINDS, json_at, json_text_at, json_type_at, json_value
+from orchestrator.db.json_paths import (
+    JSON_KINDS,
+    json_at,
+    json_number_at,
+    json_text_at,
+    json_type_at,
+    json_value,
+)
 from orchestrator.errors import InputError
 from orchestrator.run_queries.fields import ROOTS, Where, field_path
 from orchestrator.run_queries.filter import Contains, Equals, Field, FilterPart, OneOf, RunFilter
@@ -156,8 +163,12 @@ def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list
     if test.op == "contains":
         return [typed, json_text_at(json_column, keys).icontains(str(test.value), autoescape=True)]
     value = field_column(test.field) if column is None else column
+    return [typed, _compared(value, test)]
+
+
+def _compared(value: ColumnElement[Any], test: Where) -> ColumnElement[bool]:
     other = json_value(test.json_value)
-    compared = {
+    return {
         "=": value == other,
         "!=": value != other,
         "<": value < other,
@@ -165,7 +176,15 @@ def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list
         ">": value > other,
         ">=": value >= other,
     }[test.op]
-    return [typed, compared]
+
+
+def number_clause(test: Where) -> ColumnElement[bool]:
+    """A numeric comparison (`input.tasks >= 100`) as one clause on the field's number
+    (json_paths.json_number_at: NULL unless a number), what where_clauses means in two: SQLite's
+    number index (db.field_indexes) answers it, and its count, without reading a row."""
+    if test.kind != "number" or test.op not in ("=", "!=", "<", "<=", ">", ">="):
+        raise ValueError(f"{test} is not a numeric comparison")
+    return _compared(json_number_at(runs.c[test.field.column], test.field.keys), test)
 
 
 def text_like(text: str) -> ColumnElement[bool]:
@@ -214,18 +233,21 @@ def page_select(
     *,
     order_on: ColumnElement[Any] | None = None,
     fields: tuple[Field, ...] = (),
+    ids_first: bool = False,
 ) -> Select[Any]:
     """One page of the runs in `source` that match `conds`, sorted by `sort` (nulls last), then
     by run id in the same direction, so that every order is total and pages never overlap.
     `order_on`: the sort's column as a planner spells it (else as sort_column has it); `fields`:
-    dotted fields to read as more columns, each labelled by its path (the CSV's)."""
+    dotted fields to read as more columns, each labelled by its path (the CSV's); `ids_first`:
+    find the page's run ids first at any offset (an index that holds the sort's column finds
+    them without reading a row)."""
     column = sort_column(sort) if order_on is None else order_on
     order = column.desc() if descending else column.asc()
     if nullable_sort(sort):
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
     shown = [*LIST_COLUMNS, *(runs.c[f.column][f.keys].label(f.name) for f in fields)]
-    if offset < DEFER_OFFSET:
+    if offset < DEFER_OFFSET and not ids_first:
         stmt = select(*shown).select_from(source).where(*conds)
         return stmt.order_by(order, tiebreak).limit(limit).offset(offset)
     # A deep page finds its run ids first, on the sort's index alone where the filters allow,
