@@ -46,7 +46,13 @@ def catalog(engine: Engine) -> dict[str, bool]:
             )
         else:
             rows = conn.execute(text("SELECT name, 1 FROM sqlite_master WHERE type = 'index'"))
-        return {name: bool(valid) for name, valid in rows if name.startswith(("ix_runs_f_", "ix_runs_pg_f_"))}
+        # input.tasks's own (0017, and SQLite's number index every upgrade builds) are not the test's.
+        builtin = set(index_names("input.tasks", engine.dialect.name))
+        return {
+            name: bool(valid)
+            for name, valid in rows
+            if name.startswith(("ix_runs_f_", "ix_runs_pg_f_")) and name not in builtin
+        }
 
 
 def listed(engine: Engine) -> list[str]:
