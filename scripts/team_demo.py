@@ -39,17 +39,25 @@ OBSERVED_ENV = {
 LEDGER = {"ledger_url": "https://ledger.example/api"}
 
 
-def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
-    """Runs of `invoices` at each kind of question, and a fork; returns their ids by name."""
-    orch = Orchestrator(
+def _orchestrator(
+    config: OrchestratorConfig, workflows: dict[str, str], prices: dict[str, dict[str, float]] | None = None
+) -> Orchestrator:
+    """An Orchestrator on `config`'s database with these workflows (and model prices)."""
+    return Orchestrator(
         OrchestratorConfig(
             checkpoint_mode=config.checkpoint_mode,
             sqlite_path=config.sqlite_path,
             postgres_uri=config.postgres_uri,
-            workflows=TEAM_WORKFLOWS,
+            workflows=workflows,
+            model_prices=prices or {},
             env_file=None,
         )
     )
+
+
+def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
+    """Runs of `invoices` at each kind of question, and a fork; returns their ids by name."""
+    orch = _orchestrator(config, TEAM_WORKFLOWS)
     try:
         input = {"count": 4, "dir": str(folder)}
         runs = {
@@ -80,16 +88,7 @@ def seed_team(config: OrchestratorConfig, folder: Path) -> dict[str, str]:
 def seed_observed(config: OrchestratorConfig) -> dict[str, str]:
     """Runs that log, call the test chat model and record metrics: `chatty` (one failing task's
     error among its logs) and three `scored` runs; returns their ids by name."""
-    orch = Orchestrator(
-        OrchestratorConfig(
-            checkpoint_mode=config.checkpoint_mode,
-            sqlite_path=config.sqlite_path,
-            postgres_uri=config.postgres_uri,
-            workflows=OBSERVED_WORKFLOWS,
-            model_prices=OBSERVED_PRICES,
-            env_file=None,
-        )
-    )
+    orch = _orchestrator(config, OBSERVED_WORKFLOWS, OBSERVED_PRICES)
     try:
         runs = {
             "chatty": orch.launch(
