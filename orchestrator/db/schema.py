@@ -296,6 +296,15 @@ run_logs = Table(
     Column("message", Text, nullable=False),
     Index("ix_run_logs_run_id_id", "run_id", "id"),
     Index("ix_run_logs_run_id_task_id_id", "run_id", "task_id", "id"),
+    # Migration 0021: a run's warnings and errors in the order written (partial: the few lines
+    # from WARNING up), so a level filter reads them, not every line of the run.
+    Index(
+        "ix_run_logs_warnings",
+        "run_id",
+        "id",
+        sqlite_where=text("level >= 30"),
+        postgresql_where=text("level >= 30"),
+    ),
 )
 
 # Migration 0018: every chat-model or LLM call made inside a run (LangChain's callbacks), with

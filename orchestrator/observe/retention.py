@@ -82,7 +82,9 @@ def prune_observations(engine: Engine, days: int, *, now: dt.datetime | None = N
     )
     total = Pruned()
     while True:
-        with engine.begin() as conn:
+        # A write transaction from its start (SQLite: BEGIN IMMEDIATE): one that read first could
+        # not take the write lock once an executor had written since, and failed at once.
+        with engine.connect() as conn, conn.execution_options(sqlite_write=True).begin():
             ids = list(conn.execute(chosen).scalars())
             if not ids:
                 return total
