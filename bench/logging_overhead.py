@@ -94,7 +94,20 @@ def measure_backend(
         for repeat in range(repeats):
             turn = repeat % len(sides)
             for name, count in sides[turn:] + sides[:turn]:
-                samples[name].append(one_run(orchs.get(name, orchs["kept"]), tasks, count))
+                sample = one_run(orchs.get(name, orchs["kept"]), tasks, count)
+                # Every line kept is stored (none dropped to go faster); OFF and silent store none.
+                want = tasks * lines if name == "kept" else 0
+                if sample[2] != want:
+                    raise RuntimeError(f"{backend} {name}: {sample[2]:,} lines stored, not {want:,}")
+                samples[name].append(sample)
+        # Each repeat's own kept / off (the two ran back to back): the spread beside the medians.
+        walls = sorted(k[0] / o[0] for k, o in zip(samples["kept"], samples["off"], strict=True))
+        cpus = sorted(k[1] / o[1] for k, o in zip(samples["kept"], samples["off"], strict=True))
+        print(
+            f"{backend}: each repeat's kept/off wall {' '.join(f'{r:.2f}' for r in walls)}; "
+            f"CPU {' '.join(f'{r:.2f}' for r in cpus)}; load average now {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
         return {
             name: (
                 statistics.median(s[0] for s in got),
@@ -133,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         for name, (wall, cpu, stored) in figures.items():
             print(
                 f"{backend:9} {name:7} {wall:8.3f} {cpu:7.3f} {stored:11,} {wall / off[0]:9.3f} "
-                f"{cpu / off[1]:8.3f} {wall / silent[0]:12.3f} {cpu / silent[1]:11.3f}"
+                f"{cpu / off[1]:8.3f} {wall / silent[0]:12.3f} {cpu / silent[1]:11.3f}",
+                flush=True,
             )
 
 

@@ -296,14 +296,21 @@ run_logs = Table(
     Column("message", Text, nullable=False),
     Index("ix_run_logs_run_id_id", "run_id", "id"),
     Index("ix_run_logs_run_id_task_id_id", "run_id", "task_id", "id"),
-    # Migration 0021: a run's warnings and errors in the order written (partial: the few lines
-    # from WARNING up), so a level filter reads them, not every line of the run.
+    # Migration 0021: a run's lines from WARNING up, and from ERROR up, in the order written
+    # (partial: the few lines at those levels), so a level filter reads them alone.
     Index(
         "ix_run_logs_warnings",
         "run_id",
         "id",
         sqlite_where=text("level >= 30"),
         postgresql_where=text("level >= 30"),
+    ),
+    Index(
+        "ix_run_logs_errors",
+        "run_id",
+        "id",
+        sqlite_where=text("level >= 40"),
+        postgresql_where=text("level >= 40"),
     ),
 )
 
