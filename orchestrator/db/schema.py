@@ -298,19 +298,9 @@ run_logs = Table(
     Index("ix_run_logs_run_id_task_id_id", "run_id", "task_id", "id"),
     # Migration 0021: a run's lines from WARNING up, and from ERROR up, in the order written
     # (partial: the few lines at those levels), so a level filter reads them alone.
-    Index(
-        "ix_run_logs_warnings",
-        "run_id",
-        "id",
-        sqlite_where=text("level >= 30"),
-        postgresql_where=text("level >= 30"),
-    ),
-    Index(
-        "ix_run_logs_errors",
-        "run_id",
-        "id",
-        sqlite_where=text("level >= 40"),
-        postgresql_where=text("level >= 40"),
+    *(
+        Index(name, "run_id", "id", sqlite_where=text(where), postgresql_where=text(where))
+        for name, where in (("ix_run_logs_warnings", "level >= 30"), ("ix_run_logs_errors", "level >= 40"))
     ),
 )
 
