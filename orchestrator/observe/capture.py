@@ -43,8 +43,9 @@ _install_lock = threading.Lock()
 LogLine = tuple[str, str, float, int, str, str]
 
 
-# The columns of a `run_logs` row, in the order `log_rows` gives them.
-LOG_COLUMNS = ("run_id", "attempt", "task_id", "node", "at", "level", "logger", "message")
+# The columns of a `run_logs` row, in the order `log_rows` gives them (the table's: a positional
+# INSERT takes the tuples as they are, fast_insert.stored_rows).
+LOG_COLUMNS = ("run_id", "task_id", "node", "attempt", "at", "level", "logger", "message")
 
 
 def log_rows(
@@ -53,7 +54,7 @@ def log_rows(
     """`run_logs` rows (LOG_COLUMNS) of caught lines, each value as the database stores it
     (`stored_time`: db.fast_insert.stored_utc), made in the writer's thread."""
     return [
-        (run_id, attempt, task_id, node, stored_time(created), level, logger[:200], message)
+        (run_id, task_id, node, attempt, stored_time(created), level, logger[:200], message)
         for task_id, node, created, level, logger, message in lines
     ]
 
