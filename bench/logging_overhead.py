@@ -24,6 +24,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import func, select
@@ -31,6 +32,7 @@ from sqlalchemy import func, select
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import run_logs
 from orchestrator.executor import Executor
+from orchestrator.fenced_run import FencedRun
 from orchestrator.operations import Orchestrator
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,6 +40,8 @@ TARGET_RATIO = 1.1
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PG_DATABASE = "orchestrator_bench_logging"
 WORKFLOWS = {"logging_bench": "bench.logging_workflow:build"}
+# Each run's writer CPU seconds (see _timed_record), in the order run.
+WRITER_CPU: list[float] = []
 
 
 def fresh_config(backend: str) -> OrchestratorConfig:
@@ -59,14 +63,33 @@ def fresh_config(backend: str) -> OrchestratorConfig:
     )
 
 
+# CPU seconds the writer's thread spent in FencedRun.record_task_events (its batches of task
+# events, log lines, inputs and outputs), summed over a run.
+_writer_cpu = [0.0]
+_record = FencedRun.record_task_events
+
+
+def _timed_record(self: FencedRun, *args: Any, **kwargs: Any) -> None:
+    began = time.thread_time()
+    try:
+        _record(self, *args, **kwargs)
+    finally:
+        _writer_cpu[0] += time.thread_time() - began
+
+
+FencedRun.record_task_events = _timed_record  # type: ignore[method-assign]
+
+
 def one_run(orch: Orchestrator, tasks: int, lines: int) -> tuple[float, float, int]:
     """(claim -> end wall seconds, CPU seconds, log lines stored) of one run executed here."""
     run_id = orch.launch("logging_bench", {"tasks": tasks, "lines": lines})
     executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, concurrency=1)
     (row,) = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
+    _writer_cpu[0] = 0.0
     began, cpu = time.perf_counter(), time.process_time()
     asyncio.run(executor.execute_claimed(row))
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    WRITER_CPU.append(_writer_cpu[0])
     run = orch.get_run(run_id)
     if run["status"] != "succeeded" or run["tasks_total"] != tasks + 1:
         raise RuntimeError(
@@ -89,12 +112,33 @@ def measure_backend(
     orchs["off"].config.log_level = "OFF"
     sides = [("kept", lines), ("off", lines), ("silent", 0)]
     samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name, _ in sides}
+    writer: dict[str, list[float]] = {name: [] for name, _ in sides}
     try:
         one_run(orchs["kept"], 10, lines)  # warm-up: imports, the saver's tables, the first connections
         for repeat in range(repeats):
             turn = repeat % len(sides)
             for name, count in sides[turn:] + sides[:turn]:
-                samples[name].append(one_run(orchs.get(name, orchs["kept"]), tasks, count))
+                sample = one_run(orchs.get(name, orchs["kept"]), tasks, count)
+                # Every line kept is stored (none dropped to go faster); OFF and silent store none.
+                want = tasks * lines if name == "kept" else 0
+                if sample[2] != want:
+                    raise RuntimeError(f"{backend} {name}: {sample[2]:,} lines stored, not {want:,}")
+                samples[name].append(sample)
+                writer[name].append(WRITER_CPU[-1])
+        # Each repeat's own kept / off (the two ran back to back): the spread beside the medians.
+        walls = sorted(k[0] / o[0] for k, o in zip(samples["kept"], samples["off"], strict=True))
+        cpus = sorted(k[1] / o[1] for k, o in zip(samples["kept"], samples["off"], strict=True))
+        print(
+            f"{backend}: each repeat's kept/off wall {' '.join(f'{r:.2f}' for r in walls)}; "
+            f"CPU {' '.join(f'{r:.2f}' for r in cpus)}; load average now {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+        extra = statistics.median(writer["kept"]) - statistics.median(writer["off"])
+        print(
+            f"{backend}: the writer's thread, CPU s (medians): kept {statistics.median(writer['kept']):.3f}, "
+            f"off {statistics.median(writer['off']):.3f}: {extra / max(1, tasks * lines) * 1e6:.1f} us a line kept",
+            flush=True,
+        )
         return {
             name: (
                 statistics.median(s[0] for s in got),
@@ -133,7 +177,8 @@ def main(argv: list[str] | None = None) -> None:
         for name, (wall, cpu, stored) in figures.items():
             print(
                 f"{backend:9} {name:7} {wall:8.3f} {cpu:7.3f} {stored:11,} {wall / off[0]:9.3f} "
-                f"{cpu / off[1]:8.3f} {wall / silent[0]:12.3f} {cpu / silent[1]:11.3f}"
+                f"{cpu / off[1]:8.3f} {wall / silent[0]:12.3f} {cpu / silent[1]:11.3f}",
+                flush=True,
             )
 
 

@@ -31,8 +31,9 @@ from orchestrator.db import (
     utcnow,
 )
 from orchestrator.db.dialect import db_now
+from orchestrator.db.fast_insert import StoredRows, stored_rows, stored_utc
 from orchestrator.errors import OrchestratorError
-from orchestrator.observe.capture import Pending, log_rows
+from orchestrator.observe.capture import LOG_COLUMNS, Pending, log_rows
 from orchestrator.observe.redact import Redactor
 from orchestrator.run_times import attempt_work, finished_values
 from orchestrator.runs import RunStore
@@ -226,7 +227,7 @@ class FencedRun:
                 counts[column] = runs.c[column] + amount
         return counts
 
-    def _observed_rows(self, observed: Pending) -> dict[Table, list[dict[str, Any]]]:
+    def _observed_rows(self, observed: Pending) -> dict[Table, Any]:
         """The rows of a batch of observations, by table (inputs and outputs made safe here, in
         the writer's thread: bounded, secret-named keys redacted)."""
         mine = {"run_id": self.claim.run_id, "attempt": self.claim.attempt}
@@ -239,18 +240,23 @@ class FencedRun:
             }
             for task_id, given, wrote in observed.io
         }
+        dialect = self._store.engine.dialect
+        lines = log_rows(self.claim.run_id, self.claim.attempt, observed.logs, stored_utc(dialect))
         return {
-            run_logs: [{**mine, **row} for row in log_rows(observed.logs)],
+            # The log lines, the many rows: ready for the driver before the transaction (fast_insert).
+            run_logs: stored_rows(dialect, run_logs, LOG_COLUMNS, lines),
             run_model_calls: [{**mine, **call} for call in observed.calls],
             run_task_io: list(io.values()),
         }
 
     @staticmethod
-    def _insert_observed(conn: Connection, rows: dict[Table, list[dict[str, Any]]]) -> None:
+    def _insert_observed(conn: Connection, rows: dict[Table, Any]) -> None:
         for table, table_rows in rows.items():
-            if not table_rows:
+            if isinstance(table_rows, StoredRows):
+                table_rows.insert(conn)
+            elif not table_rows:
                 continue
-            if table is run_task_io:
+            elif table is run_task_io:
                 upsert(conn, table, table_rows, ("run_id", "task_id", "attempt"))
             else:
                 conn.execute(table.insert(), table_rows)

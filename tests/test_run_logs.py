@@ -409,3 +409,29 @@ def test_follow_prints_the_lines_of_a_run_that_starts_later(make_orch) -> None:
         "task 1 is slow",
         "task 1 line 0",
     ]
+
+
+def test_every_line_of_a_busy_run_is_stored_with_its_time(make_orch) -> None:
+    """None dropped on the way (the writer inserts at the driver's speed: db.fast_insert): 150
+    tasks of 12 INFO lines and a WARNING, and the plan's line, each stored once, at the time its
+    record was made."""
+    orch = make_orch()
+    made: list[float] = []
+
+    class Times(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.name == "team.chatty":
+                made.append(record.created)
+
+    watcher = Times()
+    logging.getLogger("team.chatty").addHandler(watcher)
+    try:
+        run_id = run_here(orch, tasks=150, lines=12, calls=0)
+    finally:
+        logging.getLogger("team.chatty").removeHandler(watcher)
+    lines = orch.observations.logs(run_id, limit=5_000)
+    assert len(lines) == stored(orch, run_logs, run_id) == 150 * 13 + 1 == len(made)
+    assert len({line["id"] for line in lines}) == len(lines)
+    assert sorted(line["at"] for line in lines) == sorted(
+        dt.datetime.fromtimestamp(t, dt.UTC) for t in made
+    )

@@ -185,6 +185,8 @@ runs = Table(
         sqlite_where=text("model_calls > 0"),
         postgresql_where=text("model_calls > 0"),
     ),
+    # Migration 0021: the runs page's cost filter and sort, with its tie-break.
+    Index("ix_runs_cost_usd_run_id", "cost_usd", "run_id"),
 )
 
 # Migration 0008: text search, outside the metadata (it cannot declare a virtual table or a
@@ -195,12 +197,14 @@ SEARCH_TABLE = "runs_search"
 SEARCH_INDEXES = ("ix_runs_search_run_id", "ix_runs_search_tags", "ix_runs_search_input")
 # Migration 0012, also outside the metadata (expressions): the tags sort's order, on both
 # backends, and on PostgreSQL its newest-first order with empty tags last.
-# Migration 0017 adds the `input.tasks` field's (as orchestrator.db.json_paths spells it).
+# Migration 0017 adds the `input.tasks` field's (as orchestrator.db.json_paths spells it); 0021
+# the tokens' (input + output tokens, run_id): the tokens filter and sort.
 EXPRESSION_INDEXES = (
     "ix_runs_tags_sort",
     "ix_runs_pg_tags_desc",
     "ix_runs_input_tasks",
     "ix_runs_pg_input_tasks_desc",
+    "ix_runs_tokens_run_id",
 )
 # Migration 0010, PostgreSQL only, also outside the metadata: (column DESC NULLS LAST, run_id
 # DESC), the order of the runs page's newest-first sorts on nullable columns.
@@ -292,6 +296,12 @@ run_logs = Table(
     Column("message", Text, nullable=False),
     Index("ix_run_logs_run_id_id", "run_id", "id"),
     Index("ix_run_logs_run_id_task_id_id", "run_id", "task_id", "id"),
+    # Migration 0021: a run's lines from WARNING up, and from ERROR up, in the order written
+    # (partial: the few lines at those levels), so a level filter reads them alone.
+    *(
+        Index(name, "run_id", "id", sqlite_where=text(where), postgresql_where=text(where))
+        for name, where in (("ix_run_logs_warnings", "level >= 30"), ("ix_run_logs_errors", "level >= 40"))
+    ),
 )
 
 # Migration 0018: every chat-model or LLM call made inside a run (LangChain's callbacks), with

@@ -20,10 +20,10 @@ what it logs is not caught.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,18 +43,18 @@ _install_lock = threading.Lock()
 LogLine = tuple[str, str, float, int, str, str]
 
 
-def log_rows(lines: list[LogLine]) -> list[dict[str, Any]]:
-    """`run_logs` rows of caught lines (without the run's id and attempt)."""
-    utc = dt.UTC
+# The columns of a `run_logs` row, in the order `log_rows` gives them (the table's: a positional
+# INSERT takes the tuples as they are, fast_insert.stored_rows).
+LOG_COLUMNS = ("run_id", "task_id", "node", "attempt", "at", "level", "logger", "message")
+
+
+def log_rows(
+    run_id: str, attempt: int, lines: list[LogLine], stored_time: Callable[[float], Any]
+) -> list[tuple[Any, ...]]:
+    """`run_logs` rows (LOG_COLUMNS) of caught lines, each value as the database stores it
+    (`stored_time`: db.fast_insert.stored_utc), made in the writer's thread."""
     return [
-        {
-            "task_id": task_id,
-            "node": node,
-            "at": dt.datetime.fromtimestamp(created, utc),
-            "level": level,
-            "logger": logger[:200],
-            "message": message,
-        }
+        (run_id, task_id, node, attempt, stored_time(created), level, logger[:200], message)
         for task_id, node, created, level, logger, message in lines
     ]
 

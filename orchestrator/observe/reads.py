@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from typing import Any, TypedDict
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Integer, Select, func, literal_column, select
 
 from orchestrator.db import run_logs, run_model_calls, run_task_io
 from orchestrator.errors import InputError
@@ -14,6 +14,14 @@ from orchestrator.validation import check_search, is_run_id
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_LOG_PAGE = 5_000
+# The lines from WARNING up, and from ERROR up, spelled as the partial indexes on them say it
+# (migration 0021, `ix_run_logs_warnings`, `ix_run_logs_errors`): SQLite reads a partial index
+# only for a query that holds its very term, so a level filter adds the one for its level (a
+# constant of ours, not a bound value).
+LEVEL_INDEXES = (
+    (logging.ERROR, run_logs.c.level >= literal_column(str(logging.ERROR), Integer())),
+    (logging.WARNING, run_logs.c.level >= literal_column(str(logging.WARNING), Integer())),
+)
 
 
 class LogRow(TypedDict):
@@ -41,6 +49,37 @@ def level_name(number: int) -> str:
     return logging.getLevelName(number)
 
 
+def log_select(
+    run_id: str, task_id: str | None, min_level: int, text: str, after_id: int, limit: int, newest: bool
+) -> Select[Any]:
+    """The statement of `ObservationReader.logs` (its arguments checked)."""
+    stmt = select(
+        run_logs.c.id,
+        run_logs.c.task_id,
+        run_logs.c.node,
+        run_logs.c.attempt,
+        run_logs.c.at,
+        run_logs.c.level,
+        run_logs.c.logger,
+        run_logs.c.message,
+    ).where(run_logs.c.run_id == run_id)
+    if task_id:
+        stmt = stmt.where(run_logs.c.task_id == task_id)
+    if after_id:
+        stmt = stmt.where(run_logs.c.id > after_id)
+    if min_level:
+        stmt = stmt.where(run_logs.c.level >= min_level)
+        # The run's lines at that level and up alone, on their index.
+        indexed = next((term for level, term in LEVEL_INDEXES if min_level >= level), None)
+        if indexed is not None:
+            stmt = stmt.where(indexed)
+    if text:
+        stmt = stmt.where(run_logs.c.message.icontains(text, autoescape=True))
+    order = run_logs.c.id.desc() if newest else run_logs.c.id
+    stmt = stmt.order_by(order).limit(max(1, min(limit, MAX_LOG_PAGE)))
+    return stmt
+
+
 class ObservationReader:
     """Reads a run's logs and model calls."""
 
@@ -64,26 +103,7 @@ class ObservationReader:
         text = check_search(text)  # checked first: a mistake is said even for an unknown run
         if not is_run_id(run_id):
             return []
-        stmt = select(
-            run_logs.c.id,
-            run_logs.c.task_id,
-            run_logs.c.node,
-            run_logs.c.attempt,
-            run_logs.c.at,
-            run_logs.c.level,
-            run_logs.c.logger,
-            run_logs.c.message,
-        ).where(run_logs.c.run_id == run_id)
-        if task_id:
-            stmt = stmt.where(run_logs.c.task_id == task_id)
-        if after_id:
-            stmt = stmt.where(run_logs.c.id > after_id)
-        if min_level:
-            stmt = stmt.where(run_logs.c.level >= min_level)
-        if text:
-            stmt = stmt.where(run_logs.c.message.icontains(text, autoescape=True))
-        order = run_logs.c.id.desc() if newest else run_logs.c.id
-        stmt = stmt.order_by(order).limit(max(1, min(limit, MAX_LOG_PAGE)))
+        stmt = log_select(run_id, task_id, min_level, text, after_id, limit, newest)
         with self.engine.connect() as conn:
             rows: list[LogRow] = [dict(row._mapping) for row in conn.execute(stmt)]  # type: ignore[misc]
         return rows[::-1] if newest else rows

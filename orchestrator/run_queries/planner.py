@@ -30,7 +30,7 @@ from orchestrator.run_queries.filter import Field, RunFilter
 # the budget the page says how many it found, as "at least" (e.g. "2,013+"), exact on demand.
 COUNT_BUDGET = 12_000
 # Which filters an index that leads with a filter also serves (the composite indexes on runs,
-# migrations 0009, 0010 and 0012, alike on both databases), so they stay usable beside the lead.
+# migrations 0009, 0010, 0012 and 0021, alike on both databases), so they stay usable beside the lead.
 COMPANIONS: Mapping[str, frozenset[str]] = {
     "status": frozenset({"tasks_total", "tasks_completed", "tasks_failed", "created"}),
     "workflow": frozenset({"created"}),
@@ -40,6 +40,9 @@ COMPANIONS: Mapping[str, frozenset[str]] = {
     "tasks_failed": frozenset({"status"}),
     "created": frozenset({"status", "workflow", "launched_by"}),
     "text": frozenset(),
+    # (cost_usd, run_id) and (input + output tokens, run_id), migration 0021.
+    "cost_usd": frozenset(),
+    "tokens": frozenset(),
 }
 # A field's numeric comparisons may lead like a column's filter where the field has an expression
 # index the package made (db.field_indexes: `input.tasks` by migration 0017, a team's own by

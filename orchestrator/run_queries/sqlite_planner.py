@@ -45,7 +45,7 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.sql.expression import ColumnClause, FunctionElement
 
 from orchestrator.db import runs, searchable
 from orchestrator.db.schema import SEARCH_TABLE
@@ -123,7 +123,9 @@ class unindexed(FunctionElement[Any]):
 @compiles(unindexed, "sqlite")
 def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
     (column,) = list(element.clauses)
-    return f"+{compiler.process(column, **kw)}"
+    if isinstance(column, ColumnClause):
+        return f"+{compiler.process(column, **kw)}"
+    return f"+({compiler.process(column, **kw)})"  # an expression (the tokens' sum) whole
 
 
 # The FTS5 trigram table of migration 0008 (not in the metadata; see schema.SEARCH_TABLE): one
