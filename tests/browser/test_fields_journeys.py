@@ -81,9 +81,9 @@ def test_pick_a_field_column_filter_on_it_and_reload(page: Any, dashboard: Dashb
     assert (
         "input.delay_ms" in page.get_by_test_id("stMultiSelect").filter(has_text="Field columns").inner_text()
     )
-    assert (
-        page.get_by_role("textbox", name="Field filters, one a line").input_value() == "input.delay_ms >= 200"
-    )
+    # The box is drawn before the browser has put its value in it: wait for the value, not a moment.
+    box = page.get_by_role("textbox", name="Field filters, one a line")
+    wait_for(lambda: box.input_value() == "input.delay_ms >= 200", timeout=60, what="the filter box")
     wait_for(lambda: "input.delay_ms" in right_end_text(page), timeout=60, what="the column after the reload")
     assert "200" in right_end_text(page)
 
