@@ -102,19 +102,45 @@ def postgres_template(postgres_admin: str) -> Iterator[str]:
     _drop_database(name)
 
 
+class PostgresDrops:
+    """DROP DATABASE in the background, while the tests after run: each forces a checkpoint of
+    the whole server (PostgreSQL 15), from a tenth of a second to seconds of its disk (half a
+    minute when another process writes much). A drop that failed fails the session's end."""
+
+    def __init__(self) -> None:
+        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-drop")
+        self._drops: list[Future[None]] = []
+
+    def drop(self, name: str) -> None:
+        self._drops.append(self._dropping.submit(_drop_database, name))
+
+    def wait(self) -> None:
+        """Until every drop asked for so far is done (raising the first that failed)."""
+        for dropped in self._drops:
+            dropped.result()
+
+    def close(self) -> None:
+        self._dropping.shutdown(wait=True)
+        self.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_drops(postgres_admin: str) -> Iterator[PostgresDrops]:
+    drops = PostgresDrops()
+    yield drops
+    drops.close()
+
+
 class PostgresCopies:
     """Copies of this process's template database, each made while the test before runs, and
-    dropped while the tests after run: a test waits for neither. A copy is little work for the
-    server, but each DROP DATABASE forces a checkpoint of the whole server (PostgreSQL 15): from
-    a tenth of a second to seconds of its disk. Every test still gets a database of its own that
-    nobody used; a drop that failed fails the session's end."""
+    dropped while the tests after run (`PostgresDrops`): a test waits for neither. Every test
+    still gets a database of its own that nobody used."""
 
-    def __init__(self, template: str):
+    def __init__(self, template: str, drops: PostgresDrops):
         self.template = template
         self._making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-copy")
-        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-drop")
         self._next: Future[str] = self._making.submit(self._copy)
-        self._drops: list[Future[None]] = []
+        self._drops = drops
 
     def _copy(self) -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
@@ -128,21 +154,19 @@ class PostgresCopies:
         return name
 
     def drop(self, name: str) -> None:
-        self._drops.append(self._dropping.submit(_drop_database, name))
+        self._drops.drop(name)
 
     def close(self) -> None:
         """Drop the copy made ahead and wait for every drop (before the template goes)."""
         self._making.shutdown(wait=True)
         if self._next.exception() is None:
             self.drop(self._next.result())
-        self._dropping.shutdown(wait=True)
-        for dropped in self._drops:
-            dropped.result()
+        self._drops.wait()
 
 
 @pytest.fixture(scope="session")
-def postgres_copies(postgres_template: str) -> Iterator[PostgresCopies]:
-    copies = PostgresCopies(postgres_template)
+def postgres_copies(postgres_template: str, postgres_drops: PostgresDrops) -> Iterator[PostgresCopies]:
+    copies = PostgresCopies(postgres_template, postgres_drops)
     yield copies
     copies.close()
 
@@ -164,12 +188,12 @@ def _copy_sqlite(template: Path, path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_uri(postgres_admin: str) -> Iterator[str]:
-    """A fresh, empty database on the test server, dropped after the test."""
+def postgres_uri(postgres_drops: PostgresDrops) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test (in the background)."""
     name = f"test_{uuid.uuid4().hex[:12]}"
     _create_database(name)
     yield _database_uri(name)
-    _drop_database(name)
+    postgres_drops.drop(name)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -73,8 +73,10 @@ def settle(orch: Orchestrator, run_id: str, until: tuple[str, ...] = AT_REST) ->
 
 
 def cancel_while_tasks_wait(orch: Orchestrator, tmp_path: Path) -> str:
-    """A gated run whose five steps take one slot at a time: cancelled while four wait for it."""
-    run_id = orch.launch("gated", {"dir": str(tmp_path / "c"), "tasks": 5, "fan_out": 1, "delay_ms": 600})
+    """A gated run whose five steps take one slot at a time: cancelled while four wait for it.
+    The step in the slot works a minute, so it is still working when the cancel lands however
+    loaded the machine (at 600 ms it had finished first, and a fifth step had begun)."""
+    run_id = orch.launch("gated", {"dir": str(tmp_path / "c"), "tasks": 5, "fan_out": 1, "delay_ms": 60_000})
 
     def four_wait_one_works() -> bool:
         counts = orch.store.node_counts(run_id).get("work", {})

@@ -41,15 +41,19 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The journeys on one backend go to one pytest-xdist worker (`--dist loadgroup` in
+    """A module's journeys on one backend go to one pytest-xdist worker (`--dist loadgroup` in
     pyproject.toml), so each module's dashboard, demo data and Chromium start once per backend,
-    not once on every worker that happens to get one of its tests. Collected first, the two
-    groups start first, one on each worker. A test on a server of its own is no group's."""
+    not once on every worker that happens to get one of its tests. Modules share nothing (each
+    has its own dashboard and database), so each module and backend is a group of its own:
+    the groups spread over the workers, and no worker waits through every journey of a backend
+    in a row. pytest-xdist hands out the groups with the most tests first. A test on a server of
+    its own is no group's."""
     for item in items:
         params = getattr(item, "callspec", None)
         backend = params.params.get("dashboard") if params else None
-        if backend and Path(item.path).resolve().is_relative_to(HERE):
-            item.add_marker(pytest.mark.xdist_group(f"browser-{backend}"))
+        path = Path(item.path).resolve()
+        if backend and path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.xdist_group(f"browser-{path.stem}-{backend}"))
 
 
 @dataclass

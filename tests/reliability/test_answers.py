@@ -53,9 +53,12 @@ RACER = """
 import contextlib, gc, json, os, sys, time
 from orchestrator.cli import main
 folder, name, run_ids, argv = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
+parent = os.getppid()
 for trial, run_id in enumerate(run_ids):
     open(os.path.join(folder, f"ready-{name}-{trial}"), "w").close()
     while not os.path.exists(os.path.join(folder, f"go-{trial}")):
+        if os.getppid() != parent:
+            sys.exit("the test is gone")  # never spin on for a test that was killed
         time.sleep(0.0005)
     out, err = (open(os.path.join(folder, f"{kind}-{name}-{trial}"), "w") for kind in ("out", "err"))
     with out, err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
