@@ -108,8 +108,11 @@ _RACER = """
 import contextlib, os, sys, time, traceback
 from orchestrator.cli import main
 folder, name, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+parent = os.getppid()
 open(os.path.join(folder, f"ready-{name}"), "w").close()
 while not os.path.exists(os.path.join(folder, "go")):
+    if os.getppid() != parent:
+        sys.exit("the test is gone")  # never spin on for a test that was killed
     time.sleep(0.0005)
 out, err = (open(os.path.join(folder, f"{kind}-{name}"), "w") for kind in ("out", "err"))
 with out, err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
