@@ -37,6 +37,9 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         message = _SECRET_LOOKING.sub("(not shown)", message)
+        # An argument echoed back keeps the line whole: a control or line-breaking character
+        # (NUL, U+0085, U+2028) is shown escaped, as repr() shows it.
+        message = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
         self.exit(2, f"error: {message}; see {self.prog} --help.\n")
 
 

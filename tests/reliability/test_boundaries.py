@@ -280,6 +280,10 @@ def test_a_usage_mistake_names_the_help_to_read():
     assert line.endswith("; see python -m orchestrator --help.")
     line = assert_one_error_line(call_cli("runs", "--limit"), "expected one argument")
     assert line.endswith("; see python -m orchestrator runs --help.")
+    # An unknown argument echoed back with a character that breaks lines (found by hypothesis).
+    for breaking in ("\x85", "\u2028", "\x00", "\n"):
+        line = assert_one_error_line(call_cli("cancel", f"-{breaking}"), "unrecognized arguments")
+        assert repr(breaking)[1:-1] in line, line
 
 
 def test_sqlite_path_that_is_a_folder(tmp_path: Path):
