@@ -201,10 +201,13 @@ def test_overview_compare_run_detail_and_csv_agree_on_every_duration(
         assert nodes[node]["tasks"] == sum(t["node"] == node for t in tasks), node
         if worked:
             assert nodes[node]["mean_seconds"] == pytest.approx(sum(worked) / len(worked), abs=1e-6), node
-    # The slots' steps worked ~0.1 s each, however long they waited.
+    # The slots' steps worked ~0.1 s each, however long they waited. One slot: their work, one
+    # after another, fits in the run's wall time only if no wait was counted as work, and the
+    # last one waited out the others' work (no figure of the machine's speed: "under 1.1 s").
     slot_work = [t for t in orch.store.get_tasks(slots) if t["node"] == "work"]
     assert sum(t["wait_seconds"] > 0.05 for t in slot_work) >= 2
-    assert all(t["work_seconds"] < 0.1 + 1.0 for t in slot_work)
+    assert sum(t["work_seconds"] for t in slot_work) <= orch.get_run(slots)["wall_seconds"]
+    assert max(t["wait_seconds"] for t in slot_work) > min(t["work_seconds"] for t in slot_work)
 
 
 def test_a_fork_starts_from_the_state_as_edited_reducer_keys_included(
