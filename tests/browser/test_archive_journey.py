@@ -107,8 +107,13 @@ def test_browse_an_archive_compare_with_a_live_run_then_export_and_preview_an_im
     sidebar.get_by_role("link", name="Compare").click()
     page.get_by_role("heading", level=1, name="Compare runs", exact=True).wait_for()
     banner.wait_for()
-    pick(page, "stMultiSelect", "Runs (2 to ", "new0")
-    pick(page, "stMultiSelect", "Runs (2 to ", "archive:old1")
+    # Pick once the page's first run is drawn, and see each choice held (in CI under load, both
+    # picks were gone from the box a moment later).
+    wait_until_drawn(page)
+    chosen = main(page).get_by_test_id("stMultiSelect").filter(has_text="Runs (2 to ").first
+    for option in ("new0", "archive:old1"):
+        pick(page, "stMultiSelect", "Runs (2 to ", option)
+        wait_for(lambda option=option: option in chosen.inner_text(), timeout=30, what=f"{option} chosen")
     wait_for(lambda: "2: old1 (archive)" in grid_text(page), timeout=60, what="the compare table")
     assert "1: new0" in grid_text(page)
     assert SECRET not in page.locator("body").inner_text()
