@@ -89,6 +89,8 @@ def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
         ]
         env = {"ORCHESTRATOR_HEARTBEAT_SECONDS": "0.5", "ORCHESTRATOR_STALE_AFTER_SECONDS": str(STALE_AFTER)}
         pool = [workers(name, config, "--concurrency", "5", **env) for name in worker_names]
+        for worker in pool:  # every worker serving before the fault (one still starting under load
+            worker.wait_serving(60)  # met the outage at its start, and a start says so and exits)
 
         def mid_flight() -> bool:
             for worker in pool:
@@ -135,7 +137,10 @@ def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
                 assert (final["attempt"], final["auto_retries"]) == (1, 0)  # the same attempt went on
                 assert twice == 0, ran
             else:
-                assert twice <= FAN_OUT, ran  # only what was in flight when the outage began
+                # Only what was in flight when the outage began: per slot, the step working then
+                # and the one before it, if it had ended with its result not yet saved (the next
+                # one begins once any write, not only that result, was saved since). CI saw 3.
+                assert twice <= 2 * FAN_OUT, ran
         if outage >= STALE_AFTER:
             assert any(r["attempt"] > 1 for r in orch.store.get_runs(busy)), "no run was cut off"
         for worker in pool:
