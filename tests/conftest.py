@@ -31,10 +31,10 @@ from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.runs import RunStore
 from tests.apptest_helpers import reset_streamlit
 from tests.helpers import CONFIG_ENV
+from tests.postgres_drops import ADMIN_URI, PostgresDrops, admin_connect
 from tests.processes import Worker
 from tests.rollup_check import assert_rollup_matches
 
-ADMIN_URI = os.environ.get("ORCHESTRATOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
 # Set by .ci/run too: a test that needs a tool the CI machine has (libfaketime, a mount namespace)
 # fails instead of skipping when the tool is missing.
@@ -51,8 +51,7 @@ def missing_tool(reason: str) -> None:
 BACKENDS = ["sqlite", "postgres"]
 
 
-def _admin_connect() -> psycopg.Connection:
-    return psycopg.connect(ADMIN_URI, autocommit=True, connect_timeout=5)
+_admin_connect = admin_connect
 
 
 @pytest.fixture(scope="session")
@@ -78,11 +77,6 @@ def _create_database(name: str, template: str | None = None) -> None:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
 
 
-def _drop_database(name: str) -> None:
-    with _admin_connect() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _database_uri(name: str) -> str:
     return make_url(ADMIN_URI).set(database=name).render_as_string(hide_password=False)
 
@@ -93,35 +87,13 @@ def _set_up(config: OrchestratorConfig) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_admin: str) -> Iterator[str]:
+def postgres_template(postgres_admin: str, postgres_drops: PostgresDrops) -> Iterator[str]:
     """This test process's set-up PostgreSQL database, the template of the tests' databases."""
     name = f"template_{uuid.uuid4().hex[:12]}"
     _create_database(name)
     _set_up(OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=_database_uri(name), env_file=None))
     yield name
-    _drop_database(name)
-
-
-class PostgresDrops:
-    """DROP DATABASE in the background, while the tests after run: each forces a checkpoint of
-    the whole server (PostgreSQL 15), from a tenth of a second to seconds of its disk (half a
-    minute when another process writes much). A drop that failed fails the session's end."""
-
-    def __init__(self) -> None:
-        self._dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-drop")
-        self._drops: list[Future[None]] = []
-
-    def drop(self, name: str) -> None:
-        self._drops.append(self._dropping.submit(_drop_database, name))
-
-    def wait(self) -> None:
-        """Until every drop asked for so far is done (raising the first that failed)."""
-        for dropped in self._drops:
-            dropped.result()
-
-    def close(self) -> None:
-        self._dropping.shutdown(wait=True)
-        self.wait()
+    postgres_drops.drop(name)  # after its copies: the copy made ahead is dropped first
 
 
 @pytest.fixture(scope="session")
@@ -157,11 +129,10 @@ class PostgresCopies:
         self._drops.drop(name)
 
     def close(self) -> None:
-        """Drop the copy made ahead and wait for every drop (before the template goes)."""
+        """Drop the copy made ahead (before the template goes: the drops keep their order)."""
         self._making.shutdown(wait=True)
         if self._next.exception() is None:
             self.drop(self._next.result())
-        self._drops.wait()
 
 
 @pytest.fixture(scope="session")
@@ -219,7 +190,9 @@ def config(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iter
         copies: PostgresCopies = request.getfixturevalue("postgres_copies")
         name = copies.take()
         request.addfinalizer(lambda: copies.drop(name))
-        config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=_database_uri(name), env_file=None)
+        config = OrchestratorConfig(
+            checkpoint_mode="postgres", postgres_uri=_database_uri(name), env_file=None
+        )
     yield config
     if backend == "sqlite" and not Path(config.sqlite_path).exists():
         return
