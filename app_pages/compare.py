@@ -16,11 +16,19 @@ ROWS_SHOWN = 24
 
 orch = require_orchestrator()
 st.title("Compare runs")
+
+
+def _picked() -> None:
+    # A pick reruns the page with the browser's URL as it was: one still on its way from the
+    # run before (or from the page left) must not undo the pick.
+    st.session_state["compare_picked"] = True
+
+
 # The URL leads when it changed from outside (a link, Compare selected), else the widget does: a
 # second run picked here is not undone by the URL this page wrote for the first.
-if "compare_runs" not in st.session_state or st.query_params.get("run_ids") not in (
-    None,
-    st.session_state.get("compare_url"),
+picked = st.session_state.pop("compare_picked", False)
+if "compare_runs" not in st.session_state or (
+    not picked and st.query_params.get("run_ids") not in (None, st.session_state.get("compare_url"))
 ):
     linked = [r for r in st.query_params.get("run_ids", "").split(",") if r]
     st.session_state["compare_runs"] = linked[:MAX_COMPARED]
@@ -31,6 +39,7 @@ chosen = st.multiselect(
     key="compare_runs",
     max_selections=MAX_COMPARED,
     accept_new_options=True,
+    on_change=_picked,
 )
 st.query_params["run_ids"] = st.session_state["compare_url"] = ",".join(chosen)
 runs, archived, missing = compared_runs(chosen)
