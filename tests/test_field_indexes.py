@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Index, MetaData, select, text, update
+from sqlalchemy import Engine, Index, MetaData, func, select, text, update
 from sqlalchemy.schema import DropIndex
 
 from orchestrator.config import OrchestratorConfig
+from orchestrator.db import field_indexes as field_indexes_module
 from orchestrator.db import make_engine, runs, upgrade_schema
 from orchestrator.db.field_indexes import (
     add_field_index,
+    complete_field_indexes,
     drop_field_index,
     index_names,
     indexed_fields,
@@ -30,6 +33,7 @@ from orchestrator.run_queries.postgres_planner import PostgresPlanner
 from orchestrator.run_queries.sqlite_planner import SqlitePlanner
 from orchestrator.run_queries.statements import portable_page
 from orchestrator.runs import RunStore
+from tests.helpers import wait_for
 from tests.in_process_cli import assert_one_error_line, call_cli, database_args
 from tests.test_store import full_row
 
@@ -356,3 +360,50 @@ def test_a_field_indexed_before_its_number_index_reads_the_same_runs_and_gets_it
     assert set(index_names("input.x", dialect)) <= catalog_indexes(engine)
     assert not add_field_index(engine, "input.x", "input", ("x",), by="test")  # nothing left to build
     assert reads(RunStore(engine), f) == reads(old, f)
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite's writers all wait for one another
+def test_postgres_adds_a_number_column_behind_a_writer_without_holding_up_the_readers(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's open transaction holds runs: the ALTER that adds a field's number column asks
+    for its lock LOCK_WAIT_MS at a time, so a reader of runs is not queued behind it until the
+    writer ends (it would be, behind an ALTER that waits); once the writer ends, the column and
+    its index are made, and the same runs read."""
+    monkeypatch.setattr(field_indexes_module, "LOCK_WAIT_MS", 100)
+    store.insert_many(MIXED)
+    engine = store.engine
+    add_field_index(engine, "input.x", "input", ("x",), by="test")
+    f = RunFilter(where=["input.x >= 1"])
+    before = reads(store, f)
+    with engine.begin() as conn:  # as an older version left it: no number column
+        conn.execute(text(f"ALTER TABLE runs DROP COLUMN {number_column_name('input.x')}"))
+        names = " ".join(index_names("input.x", "postgresql")[:-1])
+        conn.execute(
+            update(field_indexes).where(field_indexes.c.field == "input.x").values(index_names=names)
+        )
+
+    def altering() -> bool:
+        with engine.connect() as conn:
+            return bool(
+                conn.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND query LIKE 'ALTER TABLE runs ADD COLUMN%'"
+                    )
+                )
+            )
+
+    with ThreadPoolExecutor(max_workers=1) as pool, engine.connect() as writer:
+        with writer.begin():
+            writer.execute(update(runs).where(runs.c.run_id == "m00").values(error="held"))
+            completed = pool.submit(complete_field_indexes, engine, ["input.x"])
+            wait_for(altering, 30, what="the ALTER to ask for its lock")
+            with engine.connect() as reader:
+                reader.execute(text("SET statement_timeout = '20s'"))  # queued behind the ALTER: fails
+                assert reader.scalar(select(func.count()).select_from(runs)) == len(MIXED)
+            assert not completed.done()
+        assert completed.result(timeout=120) == ["input.x"]
+    with engine.connect() as conn:
+        assert "input.x" in number_indexed_fields(conn)
+    assert reads(RunStore(engine), f) == before

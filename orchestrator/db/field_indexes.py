@@ -50,7 +50,7 @@ from sqlalchemy import (
     table,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateIndex, DropIndex, ExecutableDDLElement
 from sqlalchemy.sql.expression import ColumnClause
@@ -163,12 +163,40 @@ def _drop_column_ddl(element: _drop_column, compiler: Any, **kw: Any) -> str:
     return f"ALTER TABLE {compiler.preparer.format_table(runs)} DROP COLUMN IF EXISTS {name}"
 
 
-def _build(conn: Connection, index: Index) -> None:
+def _build(conn: Connection, index: Index, poll_seconds: float = 0.5) -> None:
     """Make `index`; PostgreSQL's number index after its column (a rewrite of runs, see README)."""
     if conn.dialect.name == "postgresql" and str(index.name).endswith("_num"):
-        number = next(iter(index.columns))
-        conn.execute(_add_column(number))
+        _add_number_column(conn, next(iter(index.columns)), poll_seconds)
     index.create(conn)
+
+
+# PostgreSQL: how long the ALTER that adds a number column waits for its lock at a time (ms).
+LOCK_WAIT_MS = 1000
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _add_number_column(conn: Connection, number: Column[Any], poll_seconds: float) -> None:
+    """ALTER TABLE waits for its ACCESS EXCLUSIVE lock in the lock's queue, and every later reader
+    of runs would wait behind it for as long as a transaction holds runs (a worker's): so it
+    asks with a lock_timeout of LOCK_WAIT_MS, again until it has the lock; a reader then waits at
+    most that long for the lock, and then the rewrite itself."""
+    conn.execute(select(func.set_config("lock_timeout", str(LOCK_WAIT_MS), False)))
+    said = False
+    try:
+        while True:
+            try:
+                conn.execute(_add_column(number))
+                return
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+            if not said:
+                logger.info("runs is held by a transaction; adding the field's number column when it ends")
+                said = True
+            time.sleep(poll_seconds)
+    finally:
+        with contextlib.suppress(SQLAlchemyError):
+            conn.execute(select(func.set_config("lock_timeout", "0", False)))
 
 
 def _settle(engine: Engine) -> None:
