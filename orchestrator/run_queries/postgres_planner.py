@@ -193,8 +193,7 @@ class PostgresPlanner(Planner):
     ) -> list[RunSummary]:
         """The page as written (number columns read where there are: page_statement):
         PostgreSQL's planner chooses the index."""
-        lead = self.lead(conn, filters)
-        numbers = frozenset() if lead is None else lead.numbers
+        numbers = on_numbers(filters, self._fields.numbers(conn))  # no lead needed (no probe)
         return summaries(conn.execute(page_statement(filters, sort, descending, limit, offset, numbers)))
 
     def count(self, conn: Connection, filters: RunFilter, cap: int | None) -> MatchCount:
