@@ -110,12 +110,16 @@ def bare_engine(config):
 
 
 def column_names(engine, table: str) -> set[str]:
-    return {c["name"] for c in sqlalchemy.inspect(engine).get_columns(table)}
+    """The table's columns, but PostgreSQL's fields' number columns (made at run time, as the
+    fields' indexes are: db.field_indexes)."""
+    found = {c["name"] for c in sqlalchemy.inspect(engine).get_columns(table)}
+    return {name for name in found if include_name(name, "column", {})}
 
 
 def index_names(engine, table: str) -> set[str]:
     """The table's indexes, but those outside the metadata (0008's search, 0010's, 0012's; tested apart)."""
     found = {i["name"] for i in sqlalchemy.inspect(engine).get_indexes(table)}
+    found = {name for name in found if include_name(name, "index", {})}  # the fields' (made at run time)
     return found - set(SEARCH_INDEXES) - set(POSTGRES_SORT_INDEXES) - set(EXPRESSION_INDEXES)
 
 

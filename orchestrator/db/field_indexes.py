@@ -7,14 +7,20 @@ indexed) and also newest-first with empty values last, the order of a descending
 SQLite has one index, read either way. The fields indexed are listed in `field_indexes` (0019),
 which the planners read to know which fields may lead a page.
 
-SQLite also gets a *number* index on the field (`json_paths.json_number_at`: the value where it
-is a number, else NULL, `statements.number_clause`), with each run's status, creation time and
-id: a numeric filter's clause on it holds its type test, so SQLite answers the filter, with a
+Each field also gets a *number* index (`json_paths.json_number_at`: the value where it is a
+number, else NULL, `statements.number_clause`), with each run's status, creation time and id: a
+numeric filter's clause on it holds its type test, so the database answers the filter, with a
 status, its count and its newest page's run ids from the index alone, where on the value index
-it read each match's row to test the value's type (103 ms against 6 for 10,000 matches at a
-million runs, page and count). A field listed without one (indexed before it existed, or
-`input.tasks` of migration 0017) is still read through its value index; `complete_field_indexes`
-(run by `upgrade_schema`, and by `index add` on the field) builds what is missing.
+it read each match's row to test the value's type (SQLite: 103 ms against 6 for 10,000 matches
+at a million runs, page and count). SQLite's is on the expression. PostgreSQL answers no query
+from an expression index alone (an index-only scan wants the column under the expression), so
+there the number is a stored generated column of runs (`number_column_name`, `numeric`: exact,
+as jsonb compares numbers), indexed (number, created_at, run_id) INCLUDE (status). Adding it
+rewrites runs under an ACCESS EXCLUSIVE lock (88 s at a million runs, see README); the index is
+then built CONCURRENTLY and runs vacuumed (the visibility map an index-only scan needs). A field
+listed without one (indexed before it existed, or `input.tasks` of migration 0017) is still read
+through its value index; `complete_field_indexes` (run by `upgrade_schema`, and by `index add`
+on the field) builds what is missing.
 """
 
 from __future__ import annotations
@@ -25,12 +31,17 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import (
+    Column,
+    Computed,
     Connection,
     Engine,
     Index,
     MetaData,
+    Numeric,
+    cast,
     column,
     delete,
     func,
@@ -39,9 +50,12 @@ from sqlalchemy import (
     table,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.schema import CreateIndex, DropIndex
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateIndex, DropIndex, ExecutableDDLElement
+from sqlalchemy.sql.expression import ColumnClause
 
+from orchestrator.db.dialect import analyze_after_bulk_write
 from orchestrator.db.json_paths import json_at, json_number_at
 from orchestrator.db.schema import field_indexes, runs, utcnow
 
@@ -51,38 +65,146 @@ logger = logging.getLogger("orchestrator.field_indexes")
 _RUNS = runs.to_metadata(MetaData())
 
 
+def _digest(field: str) -> str:
+    return hashlib.sha1(field.encode()).hexdigest()[:12]
+
+
 def index_names(field: str, dialect: str) -> list[str]:
     """The names of the indexes made for `field` (a hash: a path may be longer than a name)."""
-    digest = hashlib.sha1(field.encode()).hexdigest()[:12]
-    names = [f"ix_runs_f_{digest}"]
+    names = [f"ix_runs_f_{_digest(field)}"]
     if dialect == "postgresql":
-        names.append(f"ix_runs_pg_f_{digest}_desc")
-    else:
-        names.append(number_index_name(field))
+        names.append(f"ix_runs_pg_f_{_digest(field)}_desc")
+    names.append(number_index_name(field))
     return names
 
 
 def number_index_name(field: str) -> str:
-    """The name of SQLite's number index on `field`."""
-    return f"ix_runs_f_{hashlib.sha1(field.encode()).hexdigest()[:12]}_num"
+    """The name of the number index on `field` (SQLite's on its expression, PostgreSQL's on its
+    number column)."""
+    return f"ix_runs_f_{_digest(field)}_num"
 
 
-def _number_index(field: str, column: str, keys: Sequence[str]) -> Index:
+def number_column_name(field: str) -> str:
+    """PostgreSQL: the name of the column of runs that holds `field`'s number."""
+    return f"f_{_digest(field)}_num"
+
+
+def number_column(field: str) -> ColumnClause[Any]:
+    """PostgreSQL: `field`'s number column, as the read path names it (on the package's runs)."""
+    return column(number_column_name(field), Numeric(), _selectable=runs)
+
+
+def _pg_number_column(field: str, column_name: str, keys: Sequence[str]) -> Column[Any]:
+    """PostgreSQL: the field's number as a stored generated column (on a copy of runs of its own),
+    the value where it is a number, as `numeric` (exact, as jsonb compares numbers), else NULL."""
+    on = runs.to_metadata(MetaData())
+    number = cast(json_number_at(on.c[column_name], tuple(keys)), Numeric())
+    made = Column(number_column_name(field), Numeric(), Computed(number, persisted=True))
+    on.append_column(made)
+    return made
+
+
+def _number_index(field: str, column_name: str, keys: Sequence[str], dialect: str) -> Index:
     # With the status, creation time and id of each run: a filter on the field with a status,
-    # its count, and its page of the newest runs are then read from the index alone.
-    number = json_number_at(_RUNS.c[column], tuple(keys))
-    return Index(number_index_name(field), number, _RUNS.c.status, _RUNS.c.created_at, _RUNS.c.run_id)
+    # its count, and its page of the newest runs are then read from the index alone. PostgreSQL
+    # reads no expression index alone (it wants the column the expression is on): its index is
+    # on the number column, ordered (number, created_at, run_id), the status carried.
+    if dialect == "postgresql":
+        number = _pg_number_column(field, column_name, keys)
+        on = number.table.c
+        return Index(
+            number_index_name(field),
+            number,
+            on.created_at,
+            on.run_id,
+            postgresql_include=["status"],
+            postgresql_concurrently=True,
+        )
+    value = json_number_at(_RUNS.c[column_name], tuple(keys))
+    return Index(number_index_name(field), value, _RUNS.c.status, _RUNS.c.created_at, _RUNS.c.run_id)
 
 
 def _indexes(field: str, column: str, keys: Sequence[str], dialect: str) -> list[Index]:
     value = json_at(_RUNS.c[column], tuple(keys))
     names = index_names(field, dialect)
     if dialect != "postgresql":
-        return [Index(names[0], value, _RUNS.c.run_id), _number_index(field, column, keys)]
+        return [Index(names[0], value, _RUNS.c.run_id), _number_index(field, column, keys, dialect)]
     return [
         Index(names[0], value, _RUNS.c.run_id, postgresql_concurrently=True),
         Index(names[1], value.desc().nulls_last(), _RUNS.c.run_id.desc(), postgresql_concurrently=True),
+        _number_index(field, column, keys, dialect),
     ]
+
+
+class _add_column(ExecutableDDLElement):
+    """`ALTER TABLE t ADD COLUMN IF NOT EXISTS <column's own DDL>` (SQLAlchemy Core has no such
+    construct; the column's specification is the dialect's, its generated expression compiled)."""
+
+    def __init__(self, made: Column[Any]) -> None:
+        self.column = made
+
+
+@compiles(_add_column)
+def _add_column_ddl(element: _add_column, compiler: Any, **kw: Any) -> str:
+    table_name = compiler.preparer.format_table(element.column.table)
+    return f"ALTER TABLE {table_name} ADD COLUMN IF NOT EXISTS {compiler.get_column_specification(element.column)}"
+
+
+class _drop_column(ExecutableDDLElement):
+    """`ALTER TABLE runs DROP COLUMN IF EXISTS <name>` (its indexes go with it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@compiles(_drop_column)
+def _drop_column_ddl(element: _drop_column, compiler: Any, **kw: Any) -> str:
+    name = compiler.preparer.quote(element.name)
+    return f"ALTER TABLE {compiler.preparer.format_table(runs)} DROP COLUMN IF EXISTS {name}"
+
+
+def _build(conn: Connection, index: Index, poll_seconds: float = 0.5) -> None:
+    """Make `index`; PostgreSQL's number index after its column (a rewrite of runs, see README)."""
+    if conn.dialect.name == "postgresql" and str(index.name).endswith("_num"):
+        _add_number_column(conn, next(iter(index.columns)), poll_seconds)
+    index.create(conn)
+
+
+# PostgreSQL: how long the ALTER that adds a number column waits for its lock at a time (ms).
+LOCK_WAIT_MS = 1000
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _add_number_column(conn: Connection, number: Column[Any], poll_seconds: float) -> None:
+    """ALTER TABLE waits for its ACCESS EXCLUSIVE lock in the lock's queue, and every later reader
+    of runs would wait behind it for as long as a transaction holds runs (a worker's): so it
+    asks with a lock_timeout of LOCK_WAIT_MS, again until it has the lock; a reader then waits at
+    most that long for the lock, and then the rewrite itself."""
+    conn.execute(select(func.set_config("lock_timeout", str(LOCK_WAIT_MS), False)))
+    said = False
+    try:
+        while True:
+            try:
+                conn.execute(_add_column(number))
+                return
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+            if not said:
+                logger.info("runs is held by a transaction; adding the field's number column when it ends")
+                said = True
+            time.sleep(poll_seconds)
+    finally:
+        with contextlib.suppress(SQLAlchemyError):
+            conn.execute(select(func.set_config("lock_timeout", "0", False)))
+
+
+def _settle(engine: Engine) -> None:
+    """PostgreSQL, after a number column was made: VACUUM (ANALYZE) of runs, so the planner knows
+    the column's values and the new (rewritten) table's visibility map lets its index be read
+    alone (an index-only scan)."""
+    if engine.dialect.name == "postgresql":
+        analyze_after_bulk_write(engine, [runs])
 
 
 def _listed(conn: Connection) -> dict[str, list[str]]:
@@ -99,7 +221,7 @@ def indexed_fields(conn: Connection) -> frozenset[str]:
 
 
 def number_indexed_fields(conn: Connection) -> frozenset[str]:
-    """The indexed fields that also have a number index (SQLite; none on PostgreSQL)."""
+    """The indexed fields that also have a number index (PostgreSQL: and its number column)."""
     return frozenset(field for field, names in _listed(conn).items() if number_index_name(field) in names)
 
 
@@ -187,7 +309,7 @@ def add_field_index(engine: Engine, field: str, column: str, keys: Sequence[str]
                 if present.get(str(index.name)) is False:
                     _drop(conn, [str(index.name)])
                 if not present.get(str(index.name)):
-                    index.create(conn)
+                    _build(conn, index)
         except BaseException:
             _drop_after_failure(engine, names)
             raise
@@ -200,31 +322,46 @@ def add_field_index(engine: Engine, field: str, column: str, keys: Sequence[str]
 
 
 def complete_field_indexes(engine: Engine, fields: Sequence[str] | None = None) -> list[str]:
-    """Build SQLite's number index for each indexed field (of `fields`, or all) that lacks one,
-    and list it with the field's indexes; the fields completed. Nothing to do on PostgreSQL.
+    """Build the number index of each indexed field (of `fields`, or all) that lacks one, and
+    list it with the field's indexes; the fields completed.
 
     What a migration would do, done here because a team's fields are known only at run time:
-    the value index stays (sorts read it). Two processes may both get here: the index is made
-    IF NOT EXISTS and the listing updated in the same write transaction."""
-    if engine.dialect.name == "postgresql":
-        return []
+    the value indexes stay (sorts read them). Two processes may both get here: SQLite makes the
+    index IF NOT EXISTS and updates the listing in the same write transaction; PostgreSQL in the
+    field's session (`_field_session`), its column IF NOT EXISTS, then VACUUM (ANALYZE) of runs."""
     from orchestrator.run_queries.fields import field_path  # the package's parser of a field's path
 
+    dialect = engine.dialect.name
     with engine.connect() as conn:
         listed = _listed(conn)
     missing = [f for f in fields or sorted(listed) if f in listed and number_index_name(f) not in listed[f]]
     for field in missing:
         path = field_path(field)
+        index = _number_index(field, path.column, path.keys, dialect)
+        if dialect == "postgresql":
+            with _field_session(engine, field) as conn:
+                if _present(conn, [str(index.name)]).get(str(index.name)) is False:
+                    _drop(conn, [str(index.name)])  # a stopped concurrent build's INVALID index
+                if not _present(conn, [str(index.name)]):
+                    _build(conn, index)
+                _list_number_index(conn, field)
+            continue
         with engine.connect().execution_options(sqlite_write=True) as conn, conn.begin():
-            conn.execute(CreateIndex(_number_index(field, path.column, path.keys), if_not_exists=True))
-            names = conn.scalar(select(field_indexes.c.index_names).where(field_indexes.c.field == field))
-            if names is not None and number_index_name(field) not in names.split():
-                conn.execute(
-                    update(field_indexes)
-                    .where(field_indexes.c.field == field)
-                    .values(index_names=f"{names} {number_index_name(field)}")
-                )
+            conn.execute(CreateIndex(index, if_not_exists=True))
+            _list_number_index(conn, field)
+    if missing:
+        _settle(engine)
     return missing
+
+
+def _list_number_index(conn: Connection, field: str) -> None:
+    names = conn.scalar(select(field_indexes.c.index_names).where(field_indexes.c.field == field))
+    if names is not None and number_index_name(field) not in names.split():
+        conn.execute(
+            update(field_indexes)
+            .where(field_indexes.c.field == field)
+            .values(index_names=f"{names} {number_index_name(field)}")
+        )
 
 
 def _drop(conn: Connection, names: Sequence[str]) -> None:
@@ -258,4 +395,6 @@ def drop_field_index(engine: Engine, field: str) -> bool:
         present = _present(conn, names)
         conn.execute(delete(field_indexes).where(field_indexes.c.field == field))
         _drop(conn, [name for name in names if name in present])
+        if engine.dialect.name == "postgresql":
+            conn.execute(_drop_column(number_column_name(field)))
     return listed is not None or bool(present)

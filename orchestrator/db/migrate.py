@@ -27,6 +27,7 @@ VERSION_TABLE = "orchestrator_alembic_version"
 
 # pg_advisory_lock keys: one for our migrations, one for LangGraph's saver set-up.
 FIELD_INDEX_PREFIXES = ("ix_runs_f_", "ix_runs_pg_f_")
+FIELD_COLUMN = re.compile(r"f_[0-9a-f]{12}_num")
 MIGRATION_LOCK_KEY = 0x6F726368
 SAVER_SETUP_LOCK_KEY = 0x6F726369
 
@@ -39,6 +40,8 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
         return False
     if type_ == "index" and name is not None and name.startswith(FIELD_INDEX_PREFIXES):
         return False  # a field's index made at run time (db.field_indexes)
+    if type_ == "column" and name is not None and FIELD_COLUMN.fullmatch(name):
+        return False  # PostgreSQL: a field's number column made at run time (db.field_indexes)
     return not (type_ == "index" and name in (*SEARCH_INDEXES, *POSTGRES_SORT_INDEXES, *EXPRESSION_INDEXES))
 
 
@@ -153,7 +156,9 @@ def schema_version(engine: Engine) -> str | None:
     except DBAPIError as exc:
         raise describe_connection_error(exc, engine.url) from None
     if len(versions) > 1:  # a branched history; this package's is one line
-        raise DatabaseError(f"{database_label(engine)} has more than one orchestrator schema version: {versions}.")
+        raise DatabaseError(
+            f"{database_label(engine)} has more than one orchestrator schema version: {versions}."
+        )
     return versions[0] if versions else None
 
 

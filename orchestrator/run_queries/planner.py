@@ -63,7 +63,7 @@ def leads_on_index(part: object, indexed_fields: frozenset[str]) -> bool:
 
 
 class IndexedFields:
-    """The fields with an expression index, and those of them with SQLite's number index too
+    """The fields with an expression index, and those of them with a number index too
     (db.field_indexes), read from the database at most every FIELDS_SECONDS."""
 
     def __init__(self) -> None:

@@ -5,6 +5,14 @@ portable statement as written and the planner chooses the index. Only the count 
 where the filter it estimates fewest matches of has many runs, and few of them match the other
 filters, counting 10,000 matches could read 100,000 runs; a capped count then reads at most
 planner.COUNT_BUDGET of that filter's runs and says "at least" (as on SQLite).
+
+A numeric comparison on a field with a number column (db.field_indexes: a stored generated
+column, indexed with each run's creation time and id, its status carried) reads that column
+(statements.number_clause): PostgreSQL then knows the filter's share of the runs (the column's
+statistics; of the type test beside a value it knew none) and counts its matches on the index
+alone; the page finds its 50 run ids first, so that PostgreSQL may find them on that index alone
+too (ordered by creation time, or, sorted by that very field, by the column), then reads those
+50 rows. Filters on number columns need no budget for their count (count_plan).
 """
 
 from __future__ import annotations
@@ -17,11 +25,12 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 from sqlalchemy.sql.util import ClauseAdapter
 
 from orchestrator.db import runs
+from orchestrator.db.field_indexes import number_column
 from orchestrator.rows import RunSummary
 from orchestrator.run_queries import planner as interface
+from orchestrator.run_queries.fields import Where
 from orchestrator.run_queries.filter import Field, RunFilter
 from orchestrator.run_queries.planner import (
-    NO_LEAD,
     IndexedFields,
     Lead,
     LeadCache,
@@ -32,7 +41,16 @@ from orchestrator.run_queries.planner import (
     served,
     summaries,
 )
-from orchestrator.run_queries.statements import clauses, count_select, kept, portable_count, portable_page
+from orchestrator.run_queries.statements import (
+    NUMBER_OPERATORS,
+    clauses,
+    count_select,
+    kept,
+    number_clause,
+    page_select,
+    portable_count,
+    portable_page,
+)
 
 
 class _explain_json(Executable, ClauseElement):
@@ -56,19 +74,76 @@ def estimated_rows(conn: Connection, statement: Any) -> int:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-def matching_alone(filters: RunFilter, name: str) -> Select[Any]:
+def on_numbers(filters: RunFilter, numbered: frozenset[str]) -> frozenset[str]:
+    """The filters read through their field's number column: numeric comparisons on a field of
+    `numbered` (the fields with one)."""
+    return frozenset(
+        name
+        for name, part in filters.parts().items()
+        if isinstance(part, Where)
+        and part.field.name in numbered
+        and part.kind == "number"
+        and part.op in NUMBER_OPERATORS
+    )
+
+
+def spelled(filters: RunFilter, name: str, numbers: frozenset[str]) -> list[Any]:
+    """Filter `name`'s clauses: on its field's number column if it is in `numbers`."""
+    part = filters.parts()[name]
+    if name in numbers and isinstance(part, Where):
+        return [number_clause(part, number_column(part.field.name))]
+    return clauses(part)
+
+
+def conditions(filters: RunFilter, numbers: frozenset[str]) -> list[Any]:
+    return [c for name in filters.parts() for c in spelled(filters, name, numbers)]
+
+
+def matching_alone(filters: RunFilter, name: str, numbers: frozenset[str] = frozenset()) -> Select[Any]:
     """The runs that match filter `name` alone (what its estimate is of)."""
-    return select(literal(1).label("one")).select_from(runs).where(*clauses(filters.parts()[name]))
+    return select(literal(1).label("one")).select_from(runs).where(*spelled(filters, name, numbers))
 
 
 @kept
-def count_statement(filters: RunFilter, cap: int | None, within: tuple[str, int] | None) -> Select[Any]:
+def page_statement(
+    filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int, numbers: frozenset[str]
+) -> Select[Any]:
+    """A page as written; with filters on number columns, its run ids first (page_select), and
+    sorted by such a filter's field, ordered on its column (the same order: every match holds a
+    number there)."""
+    if not numbers:
+        return portable_page(filters, sort, descending, limit, offset)
+    parts = filters.parts()
+    on_column = sort.dotted and any(
+        isinstance(part, Where) and part.field.name == sort.name
+        for name, part in parts.items()
+        if name in numbers
+    )
+    return page_select(
+        runs,
+        conditions(filters, numbers),
+        sort,
+        descending,
+        limit,
+        offset,
+        order_on=number_column(sort.name) if on_column else None,
+        ids_first=True,
+        nulls_last=not on_column,
+    )
+
+
+@kept
+def count_statement(
+    filters: RunFilter, cap: int | None, within: tuple[str, int] | None, numbers: frozenset[str] = frozenset()
+) -> Select[Any]:
     """The count; `within` (a filter, a size) and a cap: of the first `size` runs that match that
     filter (read as the planner likes), those that match every other filter."""
     if within is None or cap is None:
-        return portable_count(filters, cap)
+        return (
+            count_select(runs, conditions(filters, numbers), cap) if numbers else portable_count(filters, cap)
+        )
     name, size = within
-    first = select(runs).where(*clauses(filters.parts()[name])).limit(size).subquery("first")
+    first = select(runs).where(*spelled(filters, name, numbers)).limit(size).subquery("first")
     adapt = ClauseAdapter(first).traverse
     others = [adapt(c) for other, part in filters.parts().items() if other != name for c in clauses(part)]
     return count_select(first, others, cap)
@@ -85,18 +160,25 @@ class PostgresPlanner(Planner):
         """The filter its planner expects the fewest matches of (its statistics; only the count's
         budget needs it, and only with two filters or more)."""
         names = probed_parts(filters, self._fields.get(conn))
+        numbers = on_numbers(filters, self._fields.numbers(conn))
         if len(names) < 2:
-            return NO_LEAD
-        estimates = {name: estimated_rows(conn, matching_alone(filters, name)) for name in names}
+            return Lead(None, {}, frozenset(), numbers=numbers)
+        estimates = {name: estimated_rows(conn, matching_alone(filters, name, numbers)) for name in names}
         lead = min(names, key=lambda n: estimates[n])
-        return Lead(lead, estimates, served(lead, filters))
+        return Lead(lead, estimates, served(lead, filters), numbers=numbers)
 
     @staticmethod
     def count_plan(filters: RunFilter, lead: Lead) -> tuple[str, int] | None:
-        """Where the lead has more than COUNT_BUDGET runs and a filter its index does not serve,
-        a capped count reads only COUNT_BUDGET of them: (the lead, the budget); else None."""
+        """Where the lead has more than COUNT_BUDGET runs and a filter neither its index nor a
+        number column serves, a capped count reads only COUNT_BUDGET of them: (the lead, the
+        budget); else None.
+
+        Filters on number columns are combined by PostgreSQL (a BitmapAnd of their indexes), and
+        the count is exact: two fields of 100,000 matches each, 9,981 with both, took 36 to 63 ms
+        at a million runs (load 11), the budget's 12,000 rows 44 to 91 ms ("1,233+")."""
         budget = interface.COUNT_BUDGET
-        if lead.name is not None and lead.probes[lead.name] > budget and set(filters.parts()) - lead.indexed:
+        unserved = set(filters.parts()) - lead.indexed - lead.numbers
+        if lead.name is not None and lead.probes[lead.name] > budget and unserved:
             return (lead.name, budget)
         return None
 
@@ -109,14 +191,17 @@ class PostgresPlanner(Planner):
     def page(
         self, conn: Connection, filters: RunFilter, sort: Field, descending: bool, limit: int, offset: int
     ) -> list[RunSummary]:
-        """The page as written: PostgreSQL's planner chooses the index."""
-        return summaries(conn.execute(portable_page(filters, sort, descending, limit, offset)))
+        """The page as written (number columns read where there are: page_statement):
+        PostgreSQL's planner chooses the index."""
+        numbers = on_numbers(filters, self._fields.numbers(conn))  # no lead needed (no probe)
+        return summaries(conn.execute(page_statement(filters, sort, descending, limit, offset, numbers)))
 
     def count(self, conn: Connection, filters: RunFilter, cap: int | None) -> MatchCount:
         """As written, or within the budget of the filter it estimates fewest of (count_plan)."""
         lead = self.lead(conn, filters)
         within = None if lead is None else self.count_plan(filters, lead)
-        n = conn.execute(count_statement(filters, cap, within)).scalar_one()
+        numbers = frozenset() if lead is None else lead.numbers
+        n = conn.execute(count_statement(filters, cap, within, numbers)).scalar_one()
         return match_count(n, cap, budgeted=cap is not None and within is not None)
 
     def forget(self) -> None:

@@ -14,7 +14,20 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, FromClause, Select, case, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Numeric,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from orchestrator.db import db_now, json_text, runs, seconds_between
 from orchestrator.db.json_paths import (
@@ -166,8 +179,8 @@ def where_clauses(test: Where, column: ColumnElement[Any] | None = None) -> list
     return [typed, _compared(value, test)]
 
 
-def _compared(value: ColumnElement[Any], test: Where) -> ColumnElement[bool]:
-    other = json_value(test.json_value)
+def _compared(value: ColumnElement[Any], test: Where, other: Any = None) -> ColumnElement[bool]:
+    other = json_value(test.json_value) if other is None else other
     return {
         "=": value == other,
         "!=": value != other,
@@ -178,12 +191,19 @@ def _compared(value: ColumnElement[Any], test: Where) -> ColumnElement[bool]:
     }[test.op]
 
 
-def number_clause(test: Where) -> ColumnElement[bool]:
+NUMBER_OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
+
+
+def number_clause(test: Where, number: ColumnElement[Any] | None = None) -> ColumnElement[bool]:
     """A numeric comparison (`input.tasks >= 100`) as one clause on the field's number
     (json_paths.json_number_at: NULL unless a number), what where_clauses means in two: SQLite's
-    number index (db.field_indexes) answers it, and its count, without reading a row."""
-    if test.kind != "number" or test.op not in ("=", "!=", "<", "<=", ">", ">="):
+    number index (db.field_indexes) answers it, and its count, without reading a row.
+    `number`: that number as a column of its own (PostgreSQL's, `numeric`: the value is bound as
+    one, exact as jsonb compares numbers)."""
+    if test.kind != "number" or test.op not in NUMBER_OPERATORS:
         raise ValueError(f"{test} is not a numeric comparison")
+    if number is not None:
+        return _compared(number, test, cast(literal(test.json_value, String()), Numeric()))
     return _compared(json_number_at(runs.c[test.field.column], test.field.keys), test)
 
 
@@ -234,16 +254,18 @@ def page_select(
     order_on: ColumnElement[Any] | None = None,
     fields: tuple[Field, ...] = (),
     ids_first: bool = False,
+    nulls_last: bool = True,
 ) -> Select[Any]:
     """One page of the runs in `source` that match `conds`, sorted by `sort` (nulls last), then
     by run id in the same direction, so that every order is total and pages never overlap.
     `order_on`: the sort's column as a planner spells it (else as sort_column has it); `fields`:
     dotted fields to read as more columns, each labelled by its path (the CSV's); `ids_first`:
     find the page's run ids first at any offset (an index that holds the sort's column finds
-    them without reading a row)."""
+    them without reading a row); not `nulls_last`: `order_on` is NULL in no run that matches (an
+    index in either direction then serves the order)."""
     column = sort_column(sort) if order_on is None else order_on
     order = column.desc() if descending else column.asc()
-    if nullable_sort(sort):
+    if nullable_sort(sort) and nulls_last:
         order = order.nulls_last()
     tiebreak = runs.c.run_id.desc() if descending else runs.c.run_id.asc()
     shown = [*LIST_COLUMNS, *(runs.c[f.column][f.keys].label(f.name) for f in fields)]

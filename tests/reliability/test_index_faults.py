@@ -144,7 +144,7 @@ def assert_indexed_and_read(store: RunStore) -> None:
     assert {n: v for n, v in catalog(store.engine).items()} == dict.fromkeys(names, True)
     assert listed(store.engine) == [FIELD]
     plan = plan_text(store.engine, BEST, FIELD)
-    assert names[0] in plan or names[-1] in plan
+    assert any(name in plan for name in names), plan
     store.forget_plans()
     assert [r["run_id"] for r in store.page_runs(BEST, limit=50)] == BEST_IDS
 
