@@ -343,6 +343,13 @@ def complete_field_indexes(engine: Engine, fields: Sequence[str] | None = None) 
                 if _present(conn, [str(index.name)]).get(str(index.name)) is False:
                     _drop(conn, [str(index.name)])  # a stopped concurrent build's INVALID index
                 if not _present(conn, [str(index.name)]):
+                    if conn.scalar(select(runs.c.run_id).limit(1)) is not None:
+                        # Once per field (an upgrade's `input.tasks` too): say why runs waits.
+                        logger.warning(
+                            "Adding %s's number column to runs: PostgreSQL rewrites the table, "
+                            "which waits meanwhile (about 90 s a million runs).",
+                            field,
+                        )
                     _build(conn, index)
                 _list_number_index(conn, field)
             continue
