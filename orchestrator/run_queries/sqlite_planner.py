@@ -276,16 +276,21 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
 
 
 def _probe(
-    conn: Connection, filters: RunFilter, names: list[str], cap: int, numbers: frozenset[str]
+    conn: Connection,
+    filters: RunFilter,
+    names: list[str],
+    cap: int,
+    numbers: frozenset[str],
+    whole: int = WHOLE,
 ) -> dict[str, int]:
     """Each named filter's matches alone, up to its cap + 1, in one statement; above its cap a
     filter says cap + 1 ("more than cap": broad).
 
-    A field on its number index (in `numbers`) counts up to WHOLE at least (index-only); one
+    A field on its number index (in `numbers`) counts up to `whole` at least (index-only); one
     without counts at most NARROW (its value index holds no type: each match's row is read)."""
     parts = filters.parts()
     caps = {
-        name: max(cap, WHOLE)
+        name: max(cap, whole)
         if name in numbers
         else min(cap, NARROW)
         if isinstance(parts[name], Where)
@@ -295,6 +300,27 @@ def _probe(
     probes = [probe_statement(filters, name, caps[name], name in numbers).scalar_subquery() for name in names]
     found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
     return {name: max(cap, caps[name]) + 1 if found[name] > caps[name] else found[name] for name in names}
+
+
+def _ranked(
+    conn: Connection,
+    filters: RunFilter,
+    probes: dict[str, int],
+    cap: int,
+    numbers: frozenset[str],
+    whole: int,
+) -> dict[str, int]:
+    """The probes, each filter counted up to `cap` (at most `whole`): only those the first probe
+    counted no further than NARROW are counted again; a field on its number index was counted
+    up to `whole` already, and one without counts no further than NARROW (it ranks as broad)."""
+    parts = filters.parts()
+    again = [n for n, found in probes.items() if found > NARROW and n not in numbers]
+    recount = [n for n in again if not isinstance(parts[n], Where)]
+    ranked = dict(probes)
+    ranked.update({n: cap + 1 for n in again})
+    if recount:
+        ranked.update(_probe(conn, filters, recount, cap, numbers, whole))
+    return ranked
 
 
 def _sample(
@@ -335,15 +361,18 @@ class SqlitePlanner(Planner):
             for name, part in filters.parts().items()
             if name in names and isinstance(part, Where) and part.field.name in numbered
         )
-        probes = _probe(conn, filters, names, NARROW, numbers)
+        # Beside other filters, a field on its number index counts up to RANK at once (index-only,
+        # ~0.1 us an entry), so that ranking the broad ones below need not count it again.
+        whole = WHOLE if len(names) == 1 else max(WHOLE, RANK)
+        probes = _probe(conn, filters, names, NARROW, numbers, whole)
         # The fewest matches leads; on a tie, an index on runs before the search index (cheaper a row).
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
         if probes[lead] > NARROW and len(names) > 1:
-            # A field's count on its number index is exact up to WHOLE: the others need counting
+            # A field's count on its number index is exact up to `whole`: the others need counting
             # only that far to tell whether they have fewer.
-            known = [probes[n] for n in numbers if probes[n] <= WHOLE]
-            probes = _probe(conn, filters, names, min([RANK, *known]), numbers)
+            known = [probes[n] for n in numbers if probes[n] <= whole]
+            probes = _ranked(conn, filters, probes, min([RANK, *known]), numbers, whole)
             lead = min(names, key=lambda n: (probes[n], rank[n]))
             tied = [name for name in names if probes[name] > RANK]
             if probes[lead] > RANK and len(tied) > 1:
