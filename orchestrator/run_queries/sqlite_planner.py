@@ -15,7 +15,7 @@ the filter with the fewest leads:
   index has the sort's order (a status with `created_at`), else through the sort's index, every
   filter tested row by row: a page is then found within about 50 x N / matches rows;
 - the count always reads through the lead's index, capped as the page shows it, and at most
-  planner.COUNT_BUDGET of its runs.
+  planner.COUNT_BUDGET of its runs (FIELD_BUDGET of it where a field filter is tested on each).
 
 A field filter on a field with a number index (db.field_indexes) reads it as one clause
 (statements.number_clause) that the index answers without a row: its probe is exact, its
