@@ -16,6 +16,8 @@ from psycopg.rows import dict_row
 
 from orchestrator.checkpointer import open_checkpointer, startup
 from orchestrator.config import OrchestratorConfig
+from orchestrator.db import make_engine
+from orchestrator.db.engines import SQLITE_MMAP_BYTES
 from orchestrator.runs import RunStore
 from orchestrator.snapshots import to_jsonable
 
@@ -41,6 +43,16 @@ def test_sqlite_connections_use_wal_a_30_s_busy_timeout_and_foreign_keys(
                 for name in ("journal_mode", "busy_timeout", "foreign_keys")
             }
         assert pragma == {"journal_mode": "wal", "busy_timeout": 30_000, "foreign_keys": 1}
+        # the file read through a memory map, on a read-only engine too (SQLite caps the size at
+        # its build's limit: 2 GB in the common builds, 0 where the platform has no use for it)
+        with sqlite3.connect(sqlite_config.sqlite_path) as other:
+            limit = other.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}").fetchone()[0]
+        assert limit > 0
+        reader = make_engine(sqlite_config, read_only=True)
+        for each in (engine, reader):
+            with each.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == limit
+        reader.dispose()
         # WAL is the file's: any other connection (LangGraph's saver, a reader) sees it too
         with sqlite3.connect(sqlite_config.sqlite_path) as other:
             assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)

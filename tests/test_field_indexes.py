@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Index, MetaData, func, select, text, update
+from sqlalchemy import Engine, Index, MetaData, event, func, select, text, update
 from sqlalchemy.schema import DropIndex
 
 from orchestrator.config import OrchestratorConfig
@@ -274,6 +274,56 @@ def test_a_numeric_filter_reads_the_same_runs_with_the_number_index_as_without(
         assert reads(store, two)[0] == [
             r for r in expected("input.x >= 0", []) if r in expected("input.x < 1000", [])
         ]
+
+
+# 40 runs, one a minute: input.tasks = i, metrics.accuracy spread over them (i * 7 % 40 / 40).
+PAIRS = [
+    full_row(
+        f"p{i:02d}",
+        created_at=T0 + dt.timedelta(minutes=i),
+        input={"tasks": i},
+        metrics={"accuracy": i * 7 % 40 / 40},
+    )
+    for i in range(40)
+]
+TWO = RunFilter(where=["input.tasks >= 15", "metrics.accuracy > 0.4"])  # 25 and 23 runs, 16 with both
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # only SQLite's planner is ours to test here
+def test_two_broad_fields_are_counted_once_on_their_number_indexes_and_read_the_runs_they_mean(
+    store: RunStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two fields, each on its number index and broader than RANK: each is counted once, up to
+    RANK at once (not to WHOLE and then again), then both are sampled; every read finds the
+    runs a Python reference does, and a count within its budget (FIELD_BUDGET of it: the other
+    field is tested on each row) says "at least"."""
+    store.insert_many(PAIRS)
+    add_field_index(store.engine, "metrics.accuracy", "metrics", ("accuracy",), by="test")
+    store = RunStore(store.engine)
+    assert isinstance(store.planner, SqlitePlanner)
+    want = sorted(
+        (r["run_id"] for r in PAIRS if r["input"]["tasks"] >= 15 and r["metrics"]["accuracy"] > 0.4),
+        reverse=True,
+    )
+    assert len(want) == 16
+    for name, value in (("WHOLE", 2), ("NARROW", 4), ("RANK", 12), ("SAMPLE", 5)):
+        monkeypatch.setattr(sqlite_planner, name, value)
+    counted: list[str] = []
+    with store.engine.connect() as conn:
+        store.planner._fields.get(conn)  # the indexed fields read first, apart
+        event.listen(conn, "before_cursor_execute", lambda *args: counted.append(args[2]))
+        lead = store.planner.choose_lead(conn, TWO)
+    assert len(counted) == 2, counted  # one probe of both, one sample of both
+    assert lead.numbers == set(TWO.parts()) and lead.name in lead.numbers
+    assert dict(lead.probes) == {name: 13 for name in TWO.parts()}  # more than RANK, each
+    ids, capped, exact = reads(store, TWO)
+    assert ids == want and capped == exact == MatchCount(16, exact=True)
+    # Within a budget of 9 of the lead's runs (its lowest values), 6 of it with a field to test:
+    # 4 with both, whichever field leads (input.tasks 15 to 20; metrics.accuracy 0.425 to 0.55).
+    monkeypatch.setattr(planner, "COUNT_BUDGET", 9)
+    store.forget_plans()
+    assert store.count_matching(TWO) == MatchCount(4, exact=False)
+    assert [r["run_id"] for r in store.page_runs(TWO, limit=5, offset=3)] == want[3:8]
 
 
 def count_plan_text(store: RunStore, f: RunFilter) -> str:

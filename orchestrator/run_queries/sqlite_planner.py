@@ -15,7 +15,7 @@ the filter with the fewest leads:
   index has the sort's order (a status with `created_at`), else through the sort's index, every
   filter tested row by row: a page is then found within about 50 x N / matches rows;
 - the count always reads through the lead's index, capped as the page shows it, and at most
-  planner.COUNT_BUDGET of its runs.
+  planner.COUNT_BUDGET of its runs (FIELD_BUDGET of it where a field filter is tested on each).
 
 A field filter on a field with a number index (db.field_indexes) reads it as one clause
 (statements.number_clause) that the index answers without a row: its probe is exact, its
@@ -90,6 +90,9 @@ SAMPLE = 1_000
 # lead on it with at most WHOLE matches, beside no filter but a status, finds the newest page
 # and its count in the index alone (~0.2 us an entry: <= 4 ms), then reads that page's rows.
 WHOLE = 20_000
+# A count within its budget that tests a field filter on each of the lead's runs reads its JSON:
+# ~2.3 us a run, not ~1.5, so it reads this share of planner.COUNT_BUDGET (the same ~20 ms).
+FIELD_BUDGET = 2 / 3
 CARRIED = frozenset({"status"})
 
 
@@ -276,16 +279,21 @@ def _ordered(filters: RunFilter, lead: str, sort: Field) -> bool:
 
 
 def _probe(
-    conn: Connection, filters: RunFilter, names: list[str], cap: int, numbers: frozenset[str]
+    conn: Connection,
+    filters: RunFilter,
+    names: list[str],
+    cap: int,
+    numbers: frozenset[str],
+    whole: int = WHOLE,
 ) -> dict[str, int]:
     """Each named filter's matches alone, up to its cap + 1, in one statement; above its cap a
     filter says cap + 1 ("more than cap": broad).
 
-    A field on its number index (in `numbers`) counts up to WHOLE at least (index-only); one
+    A field on its number index (in `numbers`) counts up to `whole` at least (index-only); one
     without counts at most NARROW (its value index holds no type: each match's row is read)."""
     parts = filters.parts()
     caps = {
-        name: max(cap, WHOLE)
+        name: max(cap, whole)
         if name in numbers
         else min(cap, NARROW)
         if isinstance(parts[name], Where)
@@ -295,6 +303,27 @@ def _probe(
     probes = [probe_statement(filters, name, caps[name], name in numbers).scalar_subquery() for name in names]
     found = dict(zip(names, conn.execute(select(*probes)).one(), strict=True))
     return {name: max(cap, caps[name]) + 1 if found[name] > caps[name] else found[name] for name in names}
+
+
+def _ranked(
+    conn: Connection,
+    filters: RunFilter,
+    probes: dict[str, int],
+    cap: int,
+    numbers: frozenset[str],
+    whole: int,
+) -> dict[str, int]:
+    """The probes, each filter counted up to `cap` (at most `whole`): only those the first probe
+    counted no further than NARROW are counted again; a field on its number index was counted
+    up to `whole` already, and one without counts no further than NARROW (it ranks as broad)."""
+    parts = filters.parts()
+    again = [n for n, found in probes.items() if found > NARROW and n not in numbers]
+    recount = [n for n in again if not isinstance(parts[n], Where)]
+    ranked = dict(probes)
+    ranked.update({n: cap + 1 for n in again})
+    if recount:
+        ranked.update(_probe(conn, filters, recount, cap, numbers, whole))
+    return ranked
 
 
 def _sample(
@@ -335,15 +364,18 @@ class SqlitePlanner(Planner):
             for name, part in filters.parts().items()
             if name in names and isinstance(part, Where) and part.field.name in numbered
         )
-        probes = _probe(conn, filters, names, NARROW, numbers)
+        # Beside other filters, a field on its number index counts up to RANK at once (index-only,
+        # ~0.1 us an entry), so that ranking the broad ones below need not count it again.
+        whole = WHOLE if len(names) == 1 else max(WHOLE, RANK)
+        probes = _probe(conn, filters, names, NARROW, numbers, whole)
         # The fewest matches leads; on a tie, an index on runs before the search index (cheaper a row).
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
         if probes[lead] > NARROW and len(names) > 1:
-            # A field's count on its number index is exact up to WHOLE: the others need counting
+            # A field's count on its number index is exact up to `whole`: the others need counting
             # only that far to tell whether they have fewer.
-            known = [probes[n] for n in numbers if probes[n] <= WHOLE]
-            probes = _probe(conn, filters, names, min([RANK, *known]), numbers)
+            known = [probes[n] for n in numbers if probes[n] <= whole]
+            probes = _ranked(conn, filters, probes, min([RANK, *known]), numbers, whole)
             lead = min(names, key=lambda n: (probes[n], rank[n]))
             tied = [name for name in names if probes[name] > RANK]
             if probes[lead] > RANK and len(tied) > 1:
@@ -384,14 +416,17 @@ class SqlitePlanner(Planner):
     @staticmethod
     def count_plan(filters: RunFilter, lead: Lead) -> Plan:
         """The count reads through the lead's index; when the lead has more than COUNT_BUDGET runs
-        and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them."""
+        and a filter its index does not serve, a capped count reads only COUNT_BUDGET of them (a
+        field filter among those: FIELD_BUDGET of it)."""
         within = None
         budget = interface.COUNT_BUDGET
+        unserved = set(filters.parts()) - lead.indexed
         if whole_on_numbers(filters, lead):
             pass  # the lead's number index has every filter: its count reads no row
-        elif (
-            lead.name is not None and lead.probes[lead.name] > budget and set(filters.parts()) - lead.indexed
-        ):
+        elif lead.name is not None and lead.probes[lead.name] > budget and unserved:
+            parts = filters.parts()
+            if any(isinstance(parts[name], Where) for name in unserved):
+                budget = int(budget * FIELD_BUDGET)
             within = (lead.name, budget)
         return Plan(lead.indexed, sort_indexed=False, within=within, numbers=lead.numbers)
 
