@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import cases, measure, overhead, report, seed
+from bench.measure import add_backends_argument
 from orchestrator.run_queries import COUNT_CAP, RunFilter
 from orchestrator.runs import RunStore
 
@@ -33,9 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs", type=int, default=100_000, help="runs to seed per backend (default 100,000)"
     )
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     parser.add_argument("--repeats", type=int, default=9, help="timed repeats per query (after one warm-up)")
     parser.add_argument(
         "--smoke",

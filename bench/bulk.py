@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from bench.measure import add_backends_argument
 from orchestrator import bulk
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import utcnow
@@ -71,9 +72,7 @@ def measure(config: OrchestratorConfig, runs: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bulk", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1_000)
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     args = parser.parse_args(argv)
     for backend in args.backends:
         print(f"{backend}, {args.runs:,} runs:")

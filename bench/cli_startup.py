@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psycopg
 
+from bench.measure import add_backends_argument
+
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "bench_cli_startup"
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,9 +91,7 @@ def measure(backend: str, database: list[str], repeats: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cli_startup", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per command (after one warm-up)")
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     args = parser.parse_args(argv)
     print(f"{args.repeats} runs each, medians; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     print("floor:")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import seed
+from bench.measure import add_backends_argument
 from orchestrator.runs import RunStore
 
 WAYS = ("streamed", "dataframe")
@@ -138,9 +139,7 @@ def line(g: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.csv_export", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     parser.add_argument("--repeats", type=int, default=3, help="processes per figure (the fastest is shown)")
     parser.add_argument("--measure", nargs=3, metavar=("BACKEND", "N", "WAY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

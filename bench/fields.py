@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Engine
 
 from bench.data import COLUMNS, generate
+from bench.measure import add_backends_argument
 from bench.seed import PG_SERVER, RESULTS, _pg_seeded, _sqlite_seeded, _stamp
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import analyze_after_bulk_write, make_engine, runs, upgrade_schema
@@ -198,11 +199,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    add_backends_argument(parser)
     args = parser.parse_args()
     for backend in args.backends:
         store = store_at(args.runs, backend)
-        print(f"\n| {backend}, {args.runs:,} runs | page ms | count ms | page+count p95 ms | shown | target |")
+        print(
+            f"\n| {backend}, {args.runs:,} runs | page ms | count ms | page+count p95 ms | shown | target |"
+        )
         print("|---|---:|---:|---:|---:|---|")
         for name, f, sort in CASES:
             pages, counts, both = [], [], []

@@ -42,6 +42,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, func, insert, select, text
 
+from bench.measure import add_backends_argument
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, run_logs, schema_version, upgrade_schema
 from orchestrator.observe.reads import ObservationReader
@@ -313,9 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     parser.add_argument("--reseed", action="store_true", help="seed anew even if a seeded database is kept")
     args = parser.parse_args(argv)
     for backend in args.backends:

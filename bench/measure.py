@@ -3,6 +3,7 @@ and the overview per period. Figures are milliseconds (median and p95 of the rep
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sqlite3
 import statistics
@@ -18,6 +19,13 @@ from bench.cases import Case
 from bench.data import NOW
 from orchestrator.metrics import Period, overview
 from orchestrator.runs import RunStore
+
+BACKENDS = ("sqlite", "postgres")
+
+
+def add_backends_argument(parser: argparse.ArgumentParser) -> None:
+    """`--backends` (both by default), as every benchmark takes it."""
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
 
 
 def ms_since(start: float) -> float:

@@ -34,6 +34,7 @@ from typing import Any
 
 import psycopg
 
+from bench.measure import add_backends_argument
 from orchestrator.checkpointer import open_checkpointer
 from orchestrator.config import OrchestratorConfig
 from orchestrator.executor import Executor
@@ -237,9 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000, help="simulate's task count (default 1,000)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per side (after a warm-up)")
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.UTC)
     print(f"load before: {load()}", flush=True)

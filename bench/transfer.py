@@ -251,7 +251,10 @@ def run(n: int, only: tuple[str, ...] = ("import", "export", "migrate")) -> list
             templates = make_templates(directory)
             if "pages" in only:
                 repeat(templates, n, directory / "rows.jsonl", rows_only=True)
-                for mode, target in (("sqlite", str(directory / "pages.db")), ("postgres", f"{PG_SERVER}/{name}")):
+                for mode, target in (
+                    ("sqlite", str(directory / "pages.db")),
+                    ("postgres", f"{PG_SERVER}/{name}"),
+                ):
                     got = _in_process(f"pages-{mode}", str(directory / "rows.jsonl"), target)
                     print(
                         f"runs page after importing {got['runs']:,} runs into {mode}: first page + count "

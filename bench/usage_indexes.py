@@ -27,6 +27,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import Engine, text
 
+from bench.measure import add_backends_argument
 from bench.seed import PG_SERVER, RESULTS, _seed_postgres, _seed_sqlite, _sqlite_seeded
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import analyze_after_bulk_write, make_engine, runs, upgrade_schema
@@ -144,9 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=9)
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     args = parser.parse_args(argv)
     for backend in args.backends:

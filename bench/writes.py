@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy import Engine, insert, select, text, update
 
 from bench import seed
+from bench.measure import add_backends_argument
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, runs
 
@@ -156,9 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.writes", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50_000)
     parser.add_argument("--repeats", type=int, default=500)
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     args = parser.parse_args(argv)
     print(section(args.runs, args.backends, args.repeats))
 
