@@ -11,7 +11,8 @@ and log lines written in batches) three times per repeat:
 - silent: each task logs nothing.
 
 Timed from the claim to the run's end (`execute_claimed`): wall (perf_counter) and this process's
-CPU; the order of the three rotates with each repeat; medians. The ratios are kept / off (what
+CPU; the order of the three rotates with each repeat; medians. On PostgreSQL also the CPU of the
+server's backends serving the bench's database (the server shares the machine's cores). The ratios are kept / off (what
 keeping the logs costs) and kept / silent. Figures only: nothing here fails on a slow run.
 """
 
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import run_logs
@@ -42,6 +43,10 @@ PG_DATABASE = "orchestrator_bench_logging"
 WORKFLOWS = {"logging_bench": "bench.logging_workflow:build"}
 # Each run's writer CPU seconds (see _timed_record), in the order run.
 WRITER_CPU: list[float] = []
+# Each run's CPU seconds of the PostgreSQL server's backends serving the bench's database (read
+# from /proc: the server runs on this machine, on the same cores), in the order run.
+SERVER_CPU: list[float] = []
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def fresh_config(backend: str) -> OrchestratorConfig:
@@ -80,16 +85,36 @@ def _timed_record(self: FencedRun, *args: Any, **kwargs: Any) -> None:
 FencedRun.record_task_events = _timed_record  # type: ignore[method-assign]
 
 
+def _server_cpu(orch: Orchestrator) -> dict[int, float]:
+    """CPU seconds so far of each server backend of the bench's database (none on SQLite)."""
+    if orch.engine.dialect.name != "postgresql":
+        return {}
+    with orch.engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        seconds = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # it ended meanwhile
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+    return seconds
+
+
 def one_run(orch: Orchestrator, tasks: int, lines: int) -> tuple[float, float, int]:
     """(claim -> end wall seconds, CPU seconds, log lines stored) of one run executed here."""
     run_id = orch.launch("logging_bench", {"tasks": tasks, "lines": lines})
     executor = Executor(orch.config, engine=orch.engine, registry=orch.registry, concurrency=1)
     (row,) = executor.store.claim_queued(executor.worker, 1, run_id=run_id)
     _writer_cpu[0] = 0.0
+    server = _server_cpu(orch)
     began, cpu = time.perf_counter(), time.process_time()
     asyncio.run(executor.execute_claimed(row))
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     WRITER_CPU.append(_writer_cpu[0])
+    SERVER_CPU.append(sum(now - server.get(pid, 0.0) for pid, now in _server_cpu(orch).items()))
     run = orch.get_run(run_id)
     if run["status"] != "succeeded" or run["tasks_total"] != tasks + 1:
         raise RuntimeError(
@@ -113,6 +138,7 @@ def measure_backend(
     sides = [("kept", lines), ("off", lines), ("silent", 0)]
     samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name, _ in sides}
     writer: dict[str, list[float]] = {name: [] for name, _ in sides}
+    server: dict[str, list[float]] = {name: [] for name, _ in sides}
     try:
         one_run(orchs["kept"], 10, lines)  # warm-up: imports, the saver's tables, the first connections
         for repeat in range(repeats):
@@ -125,6 +151,7 @@ def measure_backend(
                     raise RuntimeError(f"{backend} {name}: {sample[2]:,} lines stored, not {want:,}")
                 samples[name].append(sample)
                 writer[name].append(WRITER_CPU[-1])
+                server[name].append(SERVER_CPU[-1])
         # Each repeat's own kept / off (the two ran back to back): the spread beside the medians.
         walls = sorted(k[0] / o[0] for k, o in zip(samples["kept"], samples["off"], strict=True))
         cpus = sorted(k[1] / o[1] for k, o in zip(samples["kept"], samples["off"], strict=True))
@@ -139,6 +166,21 @@ def measure_backend(
             f"off {statistics.median(writer['off']):.3f}: {extra / max(1, tasks * lines) * 1e6:.1f} us a line kept",
             flush=True,
         )
+        if backend == "postgres":
+            both = sorted(
+                (k[1] + ks) / (o[1] + os_)
+                for k, o, ks, os_ in zip(
+                    samples["kept"], samples["off"], server["kept"], server["off"], strict=True
+                )
+            )
+            extra = statistics.median(server["kept"]) - statistics.median(server["off"])
+            print(
+                f"{backend}: the server's backends, CPU s (medians): kept {statistics.median(server['kept']):.3f}, "
+                f"off {statistics.median(server['off']):.3f}: {extra / max(1, tasks * lines) * 1e6:.1f} us a line "
+                f"kept; each repeat's kept/off CPU of this process and the server together "
+                f"{' '.join(f'{r:.2f}' for r in both)} (median {statistics.median(both):.2f})",
+                flush=True,
+            )
         return {
             name: (
                 statistics.median(s[0] for s in got),
