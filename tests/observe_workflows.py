@@ -64,11 +64,15 @@ def test_model(answers: int = 10) -> UsageReportingTestChatModel:
     )
 
 
+ODD_TEXT = "a\x00b \ud800 c"
+
+
 class ChattyInput(BaseModel):
     tasks: int = Field(3, ge=1, le=2000)
     lines: int = Field(5, ge=0, le=100_000)
     fail: bool = False
     calls: int = Field(2, ge=0, le=10)
+    odd: bool = False  # plan also logs text a database cannot hold as it is (a NUL, a lone surrogate)
 
 
 class ChattyState(TypedDict, total=False):
@@ -76,12 +80,15 @@ class ChattyState(TypedDict, total=False):
     lines: int
     fail: bool
     calls: int
+    odd: bool
     done: Annotated[list[int], operator.add]
     messages: Annotated[list[BaseMessage], add_messages]
 
 
 def _plan(state: ChattyState) -> dict:
     logger.info("planning %d tasks", state["tasks"])
+    if state.get("odd"):
+        logger.warning("odd text %s", ODD_TEXT)
     return {}
 
 

@@ -109,6 +109,18 @@ def test_a_runs_logs_are_kept_per_task_with_their_levels(make_orch) -> None:
     assert (run["warnings"], run["errors"]) == (3, 3)
 
 
+def test_text_a_database_cannot_hold_is_kept_escaped_with_the_rest(make_orch) -> None:
+    # PostgreSQL's text holds no NUL and only valid UTF-8: such a line was refused with its batch.
+    orch = make_orch()
+    run_id = run_here(orch, tasks=2, lines=1, calls=0, odd=True)
+    (plan,) = task_ids(orch, run_id, "plan")
+    assert [line["message"] for line in orch.observations.logs(run_id, task_id=plan)] == [
+        "planning 2 tasks",
+        "odd text a\\x00b \\ud800 c",
+    ]
+    assert len(orch.observations.logs(run_id)) == 2 + 2 * 2
+
+
 def test_the_cap_per_task_marks_its_cut(make_orch) -> None:
     orch = make_orch(log_lines_per_task=3)
     run_id = run_here(orch, tasks=2, lines=10, calls=0)

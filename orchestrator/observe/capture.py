@@ -124,7 +124,7 @@ class RunObservations:
             # A tuple now (the message formatted, as its arguments may change); its row is made
             # by the writer, off the task's path (log_rows).
             self._pending.logs.append(
-                (task_id, node, record.created, record.levelno, record.name, _message(record))
+                (task_id, node, record.created, record.levelno, storable_text(record.name), _message(record))
             )
 
     def add_call(self, call: dict[str, Any]) -> None:
@@ -173,7 +173,15 @@ def _message(record: logging.LogRecord) -> str:
         text = f"{record.msg!r} {record.args!r}"
     if record.exc_info:
         text = f"{text}\n{_exception_text(record.exc_info)}"
-    return text[:MAX_MESSAGE_CHARS]
+    return storable_text(text[:MAX_MESSAGE_CHARS])
+
+
+def storable_text(text: str) -> str:
+    """`text` as both databases can hold it: a NUL written `\\x00` (PostgreSQL's text holds none)
+    and a lone surrogate escaped (no UTF-8 has one); such a line failed its run's writes."""
+    if text.isascii() and "\x00" not in text:
+        return text  # the common case, at no cost
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def current_task() -> tuple[str, str, str] | None:
