@@ -30,6 +30,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select, text
 
+from bench.measure import add_backends_argument
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import run_logs
 from orchestrator.executor import Executor
@@ -201,9 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--lines", type=int, default=10, help="log lines per task")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--backends", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
-    )
+    add_backends_argument(parser)
     args = parser.parse_args(argv)
     print(
         f"A run of {args.tasks} tasks, each logging {args.lines} lines (kept, or OFF) or none (silent); "
