@@ -88,7 +88,7 @@ class ChattyState(TypedDict, total=False):
 def _plan(state: ChattyState) -> dict:
     logger.info("planning %d tasks", state["tasks"])
     if state.get("odd"):
-        logger.warning("odd text %s", ODD_TEXT)
+        logger.warning("odd text %s", ODD_TEXT)  # (test_run_logs keeps it out of pytest's capture)
     return {}
 
 
