@@ -129,7 +129,10 @@ def _render_plan(plan: list[Any], prefix: str) -> None:
         column_config={"task": st.column_config.TextColumn("Task", required=True, width="large")},
         hide_index=True,
     )
-    st.caption(f"{len(edited_plan(plan, st.session_state.get(f'{prefix}_plan')))} tasks will run.")
+    edited = edited_plan(plan, st.session_state.get(f"{prefix}_plan"))
+    # Says when the edits reached the server: Approve sends what this line counts.
+    changed = " (edited)" if edited != [str(t).strip() for t in plan] else ""
+    st.caption(f"{len(edited)} tasks will run{changed}.")
 
 
 def _send_json(orch: Orchestrator, run_id: str, interrupt_id: str, prefix: str) -> str:

@@ -472,7 +472,7 @@ def test_approve_an_edited_plan_and_reject_another_from_the_live_cards(orch: Orc
         "deleted_rows": [2],
     }
     at.run()
-    assert "2 tasks will run." in main_texts(at, "caption")
+    assert "2 tasks will run (edited)." in main_texts(at, "caption")
     at.button(key=f"{LIVE}_{approved}_approve").click().run()
     assert not at.exception, [e.value for e in at.exception]
     run = orch.store.get_run(approved)

@@ -504,6 +504,8 @@ def test_launch_plan_execute_edit_the_plan_and_approve(
     page.keyboard.press("Enter")
     cells = editor.locator("table")  # the grid's accessible copy of its cells
     wait_for(lambda: "Gather every log" in (cells.text_content() or ""), timeout=60, what="the edit")
+    # The grid shows an edit before the server has it (CI approved the plan as proposed once).
+    page.get_by_text("3 tasks will run (edited).").wait_for()
     wait_until_drawn(page)
     page.get_by_role("button", name="Approve").click()
     page.get_by_text("Answer sent: the run is queued and continues.").wait_for()
