@@ -18,7 +18,7 @@ import pytest
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
 from scripts.browser import wait_until_drawn
-from tests.browser.conftest import STEP_MS, Dashboard
+from tests.browser.conftest import Dashboard, download_by_clicking
 from tests.browser.test_journeys import main, open_page, pick
 from tests.helpers import wait_for
 
@@ -132,10 +132,9 @@ def test_browse_an_archive_compare_with_a_live_run_then_export_and_preview_an_im
 
     page.get_by_text("Move runs: export to a file, import from one").click()
     wait_until_drawn(page)
-    with page.expect_download(timeout=STEP_MS) as download:
-        page.get_by_role("button", name="Export matching runs").click()
-    saved = tmp_path / download.value.suggested_filename
-    download.value.save_as(saved)
+    exported = download_by_clicking(page, page.get_by_role("button", name="Export matching runs"))
+    saved = tmp_path / exported.suggested_filename
+    exported.save_as(saved)
     assert saved.name.endswith(".jsonl.gz")
     records = [json.loads(line) for line in gzip.decompress(saved.read_bytes()).decode().splitlines()]
     assert sorted(r["row"]["run_id"] for r in records if r["kind"] == "run") == [

@@ -29,7 +29,7 @@ from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
 from scripts.browser import wait_until_drawn
 from scripts.demo_data import DEMO_LAUNCHER, DemoData
-from tests.browser.conftest import STEP_MS, Dashboard, assert_no_error
+from tests.browser.conftest import STEP_MS, Dashboard, assert_no_error, download_by_clicking
 from tests.helpers import wait_for
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -202,9 +202,8 @@ def test_filter_reload_and_download_the_filtered_runs(
 
     # The CSV holds exactly those runs, in the order on screen (tasks ascending, then run id).
     wait_until_drawn(page)
-    with page.expect_download(timeout=STEP_MS) as download:
-        page.get_by_role("button", name="Download filtered runs (CSV)").click()
-    rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+    download = download_by_clicking(page, page.get_by_role("button", name="Download filtered runs (CSV)"))
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text())))
     order = sorted(expected, key=lambda r: (r["tasks_total"], r["run_id"]))
     assert [r["run_id"] for r in rows] == [r["run_id"] for r in order]
     assert [int(r["tasks_total"]) for r in rows] == [r["tasks_total"] for r in order]

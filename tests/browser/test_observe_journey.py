@@ -22,7 +22,7 @@ from orchestrator.observe.figures import cost_text
 from orchestrator.operations import Orchestrator
 from scripts.browser import wait_until_drawn
 from scripts.dashboard_server import DashboardServer
-from tests.browser.conftest import STEP_MS, Dashboard, _database
+from tests.browser.conftest import Dashboard, _database, download_by_clicking
 from tests.browser.test_journeys import bars, caption_with, chart_svg, main, number, open_page, pick
 from tests.conftest import BACKENDS, _admin_connect
 from tests.helpers import wait_for
@@ -105,7 +105,9 @@ def test_see_inside_a_run_then_find_it_by_cost_and_tokens(page: Any, dashboard: 
         assert "***" in panel and SECRET not in panel
         shot(page, dashboard, "logs", shown)
         page.get_by_role("tab", name="Model calls").click()
-        usage = f"2 model calls: {run['tokens']:,} tokens (2,400 input, 600 output), {cost_text(run['cost_usd'])}"
+        usage = (
+            f"2 model calls: {run['tokens']:,} tokens (2,400 input, 600 output), {cost_text(run['cost_usd'])}"
+        )
         shown.get_by_text(usage).wait_for()  # the run's figures, as its header says them too
         assert "Per node and model" in shown.inner_text()  # (its tables are drawn on a canvas)
         shot(page, dashboard, "model-calls", shown)
@@ -120,17 +122,20 @@ def test_see_inside_a_run_then_find_it_by_cost_and_tokens(page: Any, dashboard: 
         page.wait_for_url(re.compile(r"sort=tokens"))
         number(page, "Cost $ ≥", 0.005)
         page.wait_for_url(re.compile(r"cost_usd_min=0.005"))
-        wait_for(lambda: caption_with(page, "matching runs").startswith("2 matching runs"), timeout=60, what="2")
+        wait_for(
+            lambda: caption_with(page, "matching runs").startswith("2 matching runs"), timeout=60, what="2"
+        )
         wait_until_drawn(page)
-        with page.expect_download(timeout=STEP_MS) as download:
-            page.get_by_role("button", name="Download filtered runs (CSV)").click()
-        rows = list(csv.DictReader(io.StringIO(download.value.path().read_text())))
+        download = download_by_clicking(page, page.get_by_role("button", name="Download filtered runs (CSV)"))
+        rows = list(csv.DictReader(io.StringIO(download.path().read_text())))
         assert [r["run_id"] for r in rows] == [dear, cheap]  # most tokens first
         assert [int(r["tokens"]) for r in rows] == [3000, 1500]
         assert float(rows[0]["cost_usd"]) == pytest.approx(run["cost_usd"], abs=1e-12)
         number(page, "Cost $ ≥", 0.01)
         page.wait_for_url(re.compile(r"cost_usd_min=0.01"))
-        wait_for(lambda: caption_with(page, "matching runs").startswith("1 matching runs"), timeout=60, what="1")
+        wait_for(
+            lambda: caption_with(page, "matching runs").startswith("1 matching runs"), timeout=60, what="1"
+        )
         shot(page, dashboard, "runs-filters", page.get_by_role("spinbutton", name="Tasks ≥", exact=True))
         shot(page, dashboard, "runs", main(page).get_by_test_id("stDataFrame").first)
 
