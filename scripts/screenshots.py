@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.config import OrchestratorConfig
-from scripts.browser import VIEWPORT, launch_chromium, missing_browser, wait_until_drawn
+from scripts.browser import VIEWPORT, launch_chromium, missing_browser, new_context, wait_until_drawn
 from scripts.dashboard_server import DashboardServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ def take(
     written = []
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        page = browser.new_page(viewport=VIEWPORT)
+        page = new_context(browser).new_page()
         page.set_default_timeout(90_000)
         for name, path, before in shots(demo, team, observed):
             page.goto(server.url + path)

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from orchestrator.config import OrchestratorConfig
-from scripts.browser import VIEWPORT, launch_chromium, missing_browser, wait_until_drawn
+from scripts.browser import launch_chromium, missing_browser, new_context, wait_until_drawn
 from scripts.dashboard_server import DashboardServer
 from scripts.demo_data import DemoData, seed_demo
 from scripts.team_demo import TEAM_WORKFLOWS
@@ -149,7 +149,7 @@ def page(browser: Any, dashboard: Dashboard, request: pytest.FixtureRequest) -> 
     """A fresh tab at 1440×900 on the dashboard; afterwards, no exception box, traceback or log error.
 
     When the journey fails, what the tab showed is saved next to the server's log."""
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    context = new_context(browser, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(STEP_MS)
     offset = dashboard.server.log_size()

@@ -27,7 +27,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from orchestrator.history import checkpoint_history
 from orchestrator.operations import Orchestrator
 from orchestrator.runs import RunFilter
-from scripts.browser import wait_until_drawn
+from scripts.browser import new_context, wait_until_drawn
 from scripts.demo_data import DEMO_LAUNCHER, DemoData
 from tests.browser.conftest import STEP_MS, Dashboard, assert_no_error, download_by_clicking
 from tests.helpers import wait_for
@@ -590,7 +590,7 @@ def test_a_fresh_servers_first_page_shows_only_our_navigation(browser: Any, tmp_
 
     env = {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(tmp_path / "orchestrator.db")}
     with DashboardServer(tmp_path, env) as server:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context = new_context(browser)
         try:
             page = context.new_page()
             page.set_default_timeout(STEP_MS)
@@ -619,7 +619,7 @@ def test_database_unreachable_shows_a_banner(
         uri = f"postgresql://orchestrator:s3cret@127.0.0.1:{free_port()}/nowhere"
         env, phrase = {"CHECKPOINT_MODE": "postgres", "POSTGRES_URI": uri}, "does not answer"
     with DashboardServer(tmp_path, env) as server:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context = new_context(browser)
         try:
             page = context.new_page()
             page.set_default_timeout(STEP_MS)

@@ -13,7 +13,7 @@ from typing import Any
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.operations import Orchestrator
-from scripts.browser import VIEWPORT
+from scripts.browser import new_context
 from scripts.dashboard_server import DashboardServer
 from tests.browser.conftest import STEP_MS
 from tests.browser.test_journeys import open_page
@@ -28,7 +28,7 @@ def test_ctrl_c_stops_the_sqlite_dashboard_quietly(browser: Any, tmp_path: Path)
         run_id = orch.launch("simulate", {"tasks": 40, "delay_ms": 500})
         server = DashboardServer(tmp_path, {"CHECKPOINT_MODE": "sqlite", "SQLITE_PATH": str(db)}).start()
         try:
-            context = browser.new_context(viewport=VIEWPORT)
+            context = new_context(browser)
             tab = context.new_page()
             tab.set_default_timeout(STEP_MS)
             open_page(tab, server, "/", "Runs")  # the first session starts the embedded executor

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from dashboard.actions import LAUNCHER_COOKIE
+from scripts.browser import new_context
 from tests.browser.conftest import STEP_MS, Dashboard
 from tests.browser.test_journeys import open_page
 
@@ -52,7 +53,7 @@ def test_your_runs_survive_a_new_tab_without_the_by_link(page: Any, dashboard: D
     finally:
         again.close()
 
-    other = browser.new_context()
+    other = new_context(browser)
     try:
         stranger = other.new_page()
         open_page(stranger, dashboard, "/launch", "Launch a run")
