@@ -157,8 +157,9 @@ def measure_backend(
         walls = sorted(k[0] / o[0] for k, o in zip(samples["kept"], samples["off"], strict=True))
         cpus = sorted(k[1] / o[1] for k, o in zip(samples["kept"], samples["off"], strict=True))
         print(
-            f"{backend}: each repeat's kept/off wall {' '.join(f'{r:.2f}' for r in walls)}; "
-            f"CPU {' '.join(f'{r:.2f}' for r in cpus)}; load average now {os.getloadavg()[0]:.1f}",
+            f"{backend}: each repeat's kept/off wall {' '.join(f'{r:.2f}' for r in walls)} "
+            f"(median {statistics.median(walls):.2f}); CPU {' '.join(f'{r:.2f}' for r in cpus)} "
+            f"(median {statistics.median(cpus):.2f}); load average now {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         extra = statistics.median(writer["kept"]) - statistics.median(writer["off"])

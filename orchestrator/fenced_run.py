@@ -38,6 +38,7 @@ from orchestrator.observe.redact import Redactor
 from orchestrator.run_times import attempt_work, finished_values
 from orchestrator.runs import RunStore
 from orchestrator.status import FINAL, RunStatus, TaskStatus
+from orchestrator.validation import storable_text
 
 # Automatic resumes after database outages, per run, before it is left failed for a person.
 MAX_AUTO_RETRIES = 5
@@ -57,6 +58,18 @@ REPLACED_ON_RESUME = (
 class ClaimLost(OrchestratorError):
     """The run is no longer held by this claim: another executor took it over, or it was
     marked interrupted while this executor was cut off or paused."""
+
+
+def _storable(text: str | None) -> str | None:
+    """An error's text as both databases hold it (validation.storable_text): a node's exception
+    may say anything."""
+    return None if text is None else storable_text(text)
+
+
+def _storable_call(call: dict[str, Any]) -> dict[str, Any]:
+    """A model call's text fields as both databases hold them (a model's name and its error come
+    from the model's library, or its provider)."""
+    return {key: _storable(call.get(key)) for key in ("task_id", "node", "model", "error")}
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ def _merge(claim: Claim, events: Sequence[TaskEvent]) -> _Batch:
         elif event.kind == "work":
             change = {"status": TaskStatus.RUNNING, "work_started_at": event.at}
         else:
-            change = {"status": event.status, "finished_at": event.at, "error": event.error}
+            change = {"status": event.status, "finished_at": event.at, "error": _storable(event.error)}
         row = batch.new_rows.get(event.task_id)
         if row is not None:
             row.update(change)
@@ -245,7 +258,7 @@ class FencedRun:
         return {
             # The log lines, the many rows: ready for the driver before the transaction (fast_insert).
             run_logs: stored_rows(dialect, run_logs, LOG_COLUMNS, lines),
-            run_model_calls: [{**mine, **call} for call in observed.calls],
+            run_model_calls: [{**mine, **call, **_storable_call(call)} for call in observed.calls],
             run_task_io: list(io.values()),
         }
 
@@ -324,7 +337,7 @@ class FencedRun:
                     continue
                 open_rows = [r for r in mine if r.status in REPLACED_ON_RESUME]
                 if open_rows:
-                    self._set_task(conn, open_rows[-1], task.outcome, task.error, task.finished_at)
+                    self._set_task(conn, open_rows[-1], task.outcome, _storable(task.error), task.finished_at)
                 elif not mine or task.outcome == TaskStatus.FAILED:
                     at = task.started_at or utcnow()
                     conn.execute(
@@ -336,7 +349,7 @@ class FencedRun:
                             status=task.outcome,
                             started_at=at,
                             finished_at=task.finished_at or at,
-                            error=task.error,
+                            error=_storable(task.error),
                             step=task.step,
                         )
                     )
@@ -406,7 +419,7 @@ class FencedRun:
         they waited), the answer it carried to an interrupt is consumed, and the attempt's running
         time is added to the run's work. False when the claim was lost (nothing is written then).
         """
-        values: dict[str, Any] = {"status": status, "error": error, "resume_value": None}
+        values: dict[str, Any] = {"status": status, "error": _storable(error), "resume_value": None}
         if status != RunStatus.AWAITING_INPUT:
             values.update(finished_values())
         if snapshot is not None:

@@ -29,13 +29,43 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
 )
 
+from orchestrator.errors import OrchestratorError
 from orchestrator.outage import WriteGate, backoff, is_transient
+from orchestrator.validation import storable_text
 
 T = TypeVar("T")
 
 
 def _nothing(*_: Any) -> None:
     return None
+
+
+# PostgreSQL's SQLSTATEs for JSON text it cannot hold: a NUL (untranslatable_character) and a
+# lone surrogate (invalid_text_representation).
+_REFUSED_TEXT = ("22P05", "22P02")
+
+
+def unsavable_text(checkpoint: Checkpoint, exc: BaseException) -> OrchestratorError | None:
+    """The error to fail a run with when PostgreSQL refused its checkpoint for the text of a
+    channel (None: another failure). LangGraph's PostgreSQL saver keeps a channel whose value is
+    text in the checkpoint's own JSONB, which holds no NUL and no lone surrogate; SQLite's saver
+    keeps the checkpoint serialized (a NUL is kept; LangGraph's serializer writes a lone
+    surrogate as `?`, on both backends, wherever it is)."""
+    if getattr(exc, "sqlstate", None) not in _REFUSED_TEXT:
+        return None
+    channels = sorted(
+        f"`{name}`"
+        for name, value in checkpoint["channel_values"].items()
+        if isinstance(value, str) and storable_text(value) != value
+    )
+    if not channels:
+        return None
+    said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return OrchestratorError(
+        f"The run's state could not be saved: the text in {', '.join(channels)} holds a NUL "
+        "character (\\u0000) or a lone surrogate, which LangGraph's PostgreSQL saver cannot store "
+        f"(it keeps a channel's text in PostgreSQL's JSONB); remove it from that text. PostgreSQL said: {said}"
+    )
 
 
 class FencedSaver(BaseCheckpointSaver[Any]):
@@ -105,7 +135,13 @@ class FencedSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        saved = await self._write(lambda: self.saver.aput(config, checkpoint, metadata, new_versions))
+        try:
+            saved = await self._write(lambda: self.saver.aput(config, checkpoint, metadata, new_versions))
+        except Exception as exc:
+            clearer = unsavable_text(checkpoint, exc)
+            if clearer is None:
+                raise
+            raise clearer from exc
         self.on_checkpoint_saved()
         return saved
 

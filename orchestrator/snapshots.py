@@ -3,6 +3,8 @@
 LangChain objects (messages and the like) become their serialised dicts, pydantic models and
 dataclasses their fields; anything else unknown becomes its `repr`. Long strings and lists
 are cut with a marker saying how much was left out, so one huge state cannot bloat the table.
+Text neither database can hold (a NUL, a lone surrogate), in values and keys, is kept escaped
+(`validation.storable_text`: `\\x00`, `\\ud800`), so the rest of the state is stored with it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from langchain_core.load import dumpd
 from langchain_core.load.serializable import Serializable
 from pydantic import BaseModel
+
+from orchestrator.validation import storable_text
 
 MAX_STRING = 10_000
 MAX_ITEMS = 1_000
@@ -33,8 +37,8 @@ def _convert(value: Any, max_string: int, max_items: int, depth: int) -> Any:
         return value
     if isinstance(value, str):
         if len(value) > max_string:
-            return value[:max_string] + f"…[truncated {len(value) - max_string} chars]"
-        return value
+            value = value[:max_string] + f"…[truncated {len(value) - max_string} chars]"
+        return storable_text(value)
     if depth >= MAX_DEPTH:
         return "…[truncated: nested too deep]"
 
@@ -43,7 +47,7 @@ def _convert(value: Any, max_string: int, max_items: int, depth: int) -> Any:
 
     if isinstance(value, Mapping):
         items = list(value.items())
-        out = {str(k): again(v) for k, v in items[:max_items]}
+        out = {storable_text(str(k)): again(v) for k, v in items[:max_items]}
         if len(items) > max_items:
             out["…"] = f"[truncated {len(items) - max_items} keys]"
         return out

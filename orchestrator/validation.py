@@ -48,6 +48,17 @@ def shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
 
 
+def storable_text(text: str) -> str:
+    """`text` as both databases can hold it, in text and JSON columns alike: a NUL written `\\x00`
+    (PostgreSQL's text and JSONB hold none) and a lone surrogate written `\\ud800` (no UTF-8 has
+    one), the rest as it is. For what the package keeps of a run (its tasks' log lines, inputs and
+    outputs, model calls, errors, final state), where refusing would lose the rest with it; what
+    a person gives (a run's input, a name) is refused instead (`_valid_text`)."""
+    if text.isascii() and "\x00" not in text:
+        return text  # the common case, at no cost
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _valid_text(value: str) -> bool:
     """No NUL (PostgreSQL text cannot hold it) and encodable as UTF-8 (no lone surrogates)."""
     if "\x00" in value:

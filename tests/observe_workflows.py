@@ -10,9 +10,10 @@ calls a tool, answered in `messages`) -> end.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -143,3 +144,91 @@ def build_chatty() -> StateGraph:
 
 
 build_chatty.input_model = ChattyInput  # type: ignore[attr-defined]
+
+
+# -- text a database cannot hold as it is, in what a run's tasks are given, write and call ------
+
+NUL_TEXT = "a\x00b"
+SURROGATE_TEXT = "c \ud800 d"
+# A model named with both (a provider's name is whatever it says), and the error another raises.
+ODD_MODEL_NAME = f"odd{NUL_TEXT} {SURROGATE_TEXT}"
+ODD_ERROR = f"provider refused {NUL_TEXT} {SURROGATE_TEXT}"
+
+
+class OddModelError(ValueError):
+    pass
+
+
+class RefusingTestChatModel(UsageReportingTestChatModel):
+    """The test model, failing every call with an error that says odd text."""
+
+    def _generate(self, *args: Any, **kwargs: Any) -> Any:
+        raise OddModelError(ODD_ERROR)
+
+
+class OddInput(BaseModel):
+    # `ask` raises an error saying the odd text (the run fails with it).
+    fail: bool = False
+    # `plan` writes a lone surrogate into the state (LangGraph's savers cannot serialise it).
+    surrogate_in_state: bool = False
+    # `plan` writes a NUL ("nul") or a lone surrogate ("surrogate") into a text channel, which
+    # LangGraph's PostgreSQL saver keeps in the checkpoint's own JSONB.
+    odd_title: Literal["", "nul", "surrogate"] = ""
+
+
+class OddState(TypedDict, total=False):
+    fail: bool
+    surrogate_in_state: bool
+    odd_title: str
+    title: str
+    notes: Annotated[list[str], operator.add]
+    messages: Annotated[list[BaseMessage], add_messages]
+
+
+def _odd_plan(state: OddState) -> dict:
+    logger.info("planning odd work")
+    notes = [NUL_TEXT, SURROGATE_TEXT] if state.get("surrogate_in_state") else [NUL_TEXT]
+    wrote: dict[str, Any] = {"notes": notes}
+    if state.get("odd_title"):
+        wrote["title"] = NUL_TEXT if state["odd_title"] == "nul" else SURROGATE_TEXT
+    return wrote
+
+
+def _odd_fan_out(state: OddState) -> list[Send]:
+    # Each `work` task is given the odd text, as a value and in a key.
+    return [Send("work", {"index": i, "note": state["notes"][0], "key\x00": 1}) for i in range(2)]
+
+
+def _odd_work(step: dict[str, Any]) -> dict:
+    logger.info("odd work %d", step["index"])
+    return {"notes": [f"{step['note']} done {step['index']}"]}
+
+
+async def _odd_ask(state: OddState) -> dict:
+    logger.info("asking about odd work")
+    question = HumanMessage(content=f"what of {NUL_TEXT}?")
+    model = UsageReportingTestChatModel(
+        model_name=ODD_MODEL_NAME, responses=[AIMessage(content=f"it said {NUL_TEXT}", usage_metadata=USAGE)]  # type: ignore[arg-type]
+    )
+    answer = await model.ainvoke([question])
+    with contextlib.suppress(OddModelError):
+        await RefusingTestChatModel(responses=[AIMessage(content="never")]).ainvoke([question])
+    if state.get("fail"):
+        raise OddModelError(f"odd failure {NUL_TEXT} {SURROGATE_TEXT}")
+    return {"messages": [question, answer]}
+
+
+def build_odd() -> StateGraph:
+    """Tasks given, writing and calling models with text a database cannot hold as it is."""
+    graph = StateGraph(OddState)
+    graph.add_node("plan", _odd_plan)
+    graph.add_node("work", _odd_work)
+    graph.add_node("ask", _odd_ask)
+    graph.add_edge(START, "plan")
+    graph.add_conditional_edges("plan", _odd_fan_out, ["work"])
+    graph.add_edge("work", "ask")
+    graph.add_edge("ask", END)
+    return graph
+
+
+build_odd.input_model = OddInput  # type: ignore[attr-defined]

@@ -29,6 +29,8 @@ from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
 
+from orchestrator.validation import storable_text
+
 # The logger of the line marking a task's cut.
 CUT_LOGGER = "orchestrator.logs"
 MAX_MESSAGE_CHARS = 10_000
@@ -174,14 +176,6 @@ def _message(record: logging.LogRecord) -> str:
     if record.exc_info:
         text = f"{text}\n{_exception_text(record.exc_info)}"
     return storable_text(text[:MAX_MESSAGE_CHARS])
-
-
-def storable_text(text: str) -> str:
-    """`text` as both databases can hold it: a NUL written `\\x00` (PostgreSQL's text holds none)
-    and a lone surrogate escaped (no UTF-8 has one); such a line failed its run's writes."""
-    if text.isascii() and "\x00" not in text:
-        return text  # the common case, at no cost
-    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def current_task() -> tuple[str, str, str] | None:
