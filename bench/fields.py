@@ -3,7 +3,7 @@ of 50 and its capped count, each read with its lead chosen anew (the planner's p
 median and p95 of `repeats`, against the runs page's target (p95 < 50 ms, page plus count).
 
     python -m bench.fields --runs 1000000 --backends sqlite postgres
-    python -m bench.fields --backends sqlite --cases "accuracy > 0.9" --repeats 21   # one case
+    python -m bench.fields --backends sqlite --cases "tasks >= 900" --repeats 21   # the two fields
     python -m bench.fields --backends postgres --seed-only   # seed (and index) now, time later
 
 Seeds the runs (bench.data.generate: input.tasks = tasks_total, 1 … 999), each with a recorded
