@@ -12,10 +12,9 @@ column, indexed with each run's creation time and id, its status carried) reads 
 statistics; of the type test beside a value it knew none) and counts its matches on the index
 alone; the page finds its 50 run ids first, so that PostgreSQL may find them on that index alone
 too (ordered by creation time, or, sorted by that very field, by the column), then reads those
-50 rows. Filters on number columns need no budget for their count (count_plan): two or more of
-them (a status beside, which their indexes carry) are counted on their indexes alone, the
-lead's run ids joined with each other's (joined_count), exact, where PostgreSQL expects at most
-JOIN_ENTRIES entries in all; a budget's other filters are tested on their number columns.
+50 rows. One filter on a number column needs no budget for its count; two or more do
+(COMBINED_BUDGET: combined, they read every match's row); a budget's other filters are tested
+on their number columns, not their JSON.
 """
 
 from __future__ import annotations
@@ -55,11 +54,12 @@ from orchestrator.run_queries.statements import (
     portable_page,
 )
 
-# A count on number columns alone reads their indexes' entries, no row (joined_count): up to
-# this many entries in all (~0.1 us each, about 20 ms), by PostgreSQL's estimates.
-JOIN_ENTRIES = 200_000
-# What a number column's index carries beside the number (db.field_indexes: INCLUDE (status)).
-CARRIED = frozenset({"status"})
+# Two filters or more on number columns: PostgreSQL combines their indexes (a BitmapAnd) and then
+# reads the row of every run that matches both (two fields of 100,000 runs each, 9,981 with both:
+# 9,273 heap blocks, 100 to 200 ms at a million runs, load 3 to 12). A capped count then reads at
+# most this many of the lead's runs (a quarter of planner.COUNT_BUDGET) and tests the others on
+# their number columns: 20 to 60 ms at load 12 ("301+").
+COMBINED_BUDGET = 3_000
 
 
 class _explain_json(Executable, ClauseElement):
@@ -174,21 +174,6 @@ def count_statement(
     return count_select(first, others, cap)
 
 
-@kept
-def joined_count(filters: RunFilter, cap: int | None, lead: str, numbers: frozenset[str]) -> Select[Any]:
-    """The count from number indexes alone: the lead's run ids (its number column's index, with
-    a status it carries) that are among each other filter's (its own column's index): an exact
-    count that reads index entries, no row (PostgreSQL joins them by hash)."""
-    parts = filters.parts()
-    among = [
-        runs.c.run_id.in_(select(runs.c.run_id).where(*spelled(filters, name, numbers)).correlate(None))
-        for name in parts
-        if name in numbers and name != lead
-    ]
-    carried = [c for name in parts if name not in numbers for c in clauses(parts[name])]
-    return count_select(runs, [*spelled(filters, lead, numbers), *carried, *among], cap)
-
-
 class PostgresPlanner(Planner):
     """PostgreSQL's reads: its own planner's, but for the count's budget."""
 
@@ -211,29 +196,16 @@ class PostgresPlanner(Planner):
     def count_plan(filters: RunFilter, lead: Lead) -> tuple[str, int] | None:
         """Where the lead has more than COUNT_BUDGET runs and a filter neither its index nor a
         number column serves, a capped count reads only COUNT_BUDGET of them: (the lead, the
-        budget); else None.
-
-        Filters on number columns need none: two or more of them are joined on their indexes
-        (joins, joined_count); past JOIN_ENTRIES, PostgreSQL combines them as it likes (a
-        BitmapAnd of their indexes, then the rows), exact, its cap reading at most cap + 1."""
-        budget = interface.COUNT_BUDGET
+        budget); where it has more than COMBINED_BUDGET and two filters or more are on number
+        columns (the lead among them), COMBINED_BUDGET of them; else None (exact)."""
+        if lead.name is None:
+            return None
         unserved = set(filters.parts()) - lead.indexed - lead.numbers
-        if lead.name is not None and lead.probes[lead.name] > budget and unserved:
+        combined = lead.name in lead.numbers and len(lead.numbers & set(filters.parts())) >= 2
+        budget = min(interface.COUNT_BUDGET, COMBINED_BUDGET) if combined else interface.COUNT_BUDGET
+        if lead.probes[lead.name] > budget and (unserved or combined):
             return (lead.name, budget)
         return None
-
-    @staticmethod
-    def joins(filters: RunFilter, lead: Lead) -> bool:
-        """Whether the count joins number indexes (joined_count): two filters or more on number
-        columns, every other filter one their indexes carry (a status), and at most JOIN_ENTRIES
-        entries to read in all, by PostgreSQL's estimates of each (its columns' statistics)."""
-        numbered = lead.numbers & set(lead.probes)
-        return (
-            lead.name in numbered
-            and len(numbered) >= 2
-            and set(filters.parts()) - numbered <= CARRIED
-            and sum(lead.probes[name] for name in numbered) <= JOIN_ENTRIES
-        )
 
     def lead(self, conn: Connection, filters: RunFilter) -> Lead | None:
         """The lead for `filters` (kept planner.PLAN_SECONDS); None for a filter with no parts."""
@@ -252,9 +224,6 @@ class PostgresPlanner(Planner):
     def count(self, conn: Connection, filters: RunFilter, cap: int | None) -> MatchCount:
         """As written, or within the budget of the filter it estimates fewest of (count_plan)."""
         lead = self.lead(conn, filters)
-        if lead is not None and lead.name is not None and self.joins(filters, lead):
-            n = conn.execute(joined_count(filters, cap, lead.name, lead.numbers)).scalar_one()
-            return match_count(n, cap, budgeted=False)
         within = None if lead is None else self.count_plan(filters, lead)
         numbers = frozenset() if lead is None else lead.numbers
         n = conn.execute(count_statement(filters, cap, within, numbers)).scalar_one()
