@@ -56,10 +56,10 @@ from orchestrator.run_queries.statements import (
 
 # Two filters or more on number columns: PostgreSQL combines their indexes (a BitmapAnd) and then
 # reads the row of every run that matches both (two fields of 100,000 runs each, 9,981 with both:
-# 9,273 heap blocks, 100 to 200 ms at a million runs, load 3 to 12). A capped count then reads at
-# most this many of the lead's runs (a quarter of planner.COUNT_BUDGET) and tests the others on
-# their number columns: 20 to 60 ms at load 12 ("301+").
-COMBINED_BUDGET = 3_000
+# 9,273 heap blocks, 80 to 210 ms at a million runs, load 3 to 14). A capped count then reads at
+# most this many of the lead's runs (a row costs ~7 us here, read for the other column) and
+# tests the others on their number columns: ~17 ms with the lead's estimates, load 2.5 ("198+").
+COMBINED_BUDGET = 2_000
 
 
 class _explain_json(Executable, ClauseElement):
