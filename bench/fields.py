@@ -3,6 +3,8 @@ of 50 and its capped count, each read with its lead chosen anew (the planner's p
 median and p95 of `repeats`, against the runs page's target (p95 < 50 ms, page plus count).
 
     python -m bench.fields --runs 1000000 --backends sqlite postgres
+    python -m bench.fields --backends sqlite --cases "tasks >= 900" --repeats 21   # the two fields
+    python -m bench.fields --backends postgres --seed-only   # seed (and index) now, time later
 
 Seeds the runs (bench.data.generate: input.tasks = tasks_total, 1 … 999), each with a recorded
 metric (`metrics.accuracy`, 0.000 … 0.999 from its index: what record_metric leaves on the row),
@@ -199,15 +201,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument(
+        "--cases", nargs="+", default=(), help="only the cases whose name contains one of these texts"
+    )
+    parser.add_argument("--seed-only", action="store_true", help="seed (and index), time nothing")
     add_backends_argument(parser)
     args = parser.parse_args()
+    cases = [case for case in CASES if not args.cases or any(text in case[0] for text in args.cases)]
     for backend in args.backends:
         store = store_at(args.runs, backend)
+        if args.seed_only:
+            store.engine.dispose()
+            continue
         print(
             f"\n| {backend}, {args.runs:,} runs | page ms | count ms | page+count p95 ms | shown | target |"
         )
         print("|---|---:|---:|---:|---:|---|")
-        for name, f, sort in CASES:
+        for name, f, sort in cases:
             pages, counts, both = [], [], []
             shown = None
             store.page_runs(f, sort=sort, limit=50)  # warm-up

@@ -293,10 +293,10 @@ TWO = RunFilter(where=["input.tasks >= 15", "metrics.accuracy > 0.4"])  # 25 and
 def test_two_broad_fields_are_counted_once_on_their_number_indexes_and_read_the_runs_they_mean(
     store: RunStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two fields, each on its number index and broader than RANK: each is counted once, up to
-    RANK at once (not to WHOLE and then again), then both are sampled; every read finds the
-    runs a Python reference does, and a count within its budget (FIELD_BUDGET of it: the other
-    field is tested on each row) says "at least"."""
+    """Two fields, each on its number index and broader than WHOLE: each is counted once, up to
+    WHOLE (no further: past it both are broad), then both are sampled; every read finds the runs
+    a Python reference does, and a count within its budget (FIELD_BUDGET of it: the other field
+    is tested on each row) says "at least" with as many as its lead's first runs hold."""
     store.insert_many(PAIRS)
     add_field_index(store.engine, "metrics.accuracy", "metrics", ("accuracy",), by="test")
     store = RunStore(store.engine)
@@ -308,21 +308,34 @@ def test_two_broad_fields_are_counted_once_on_their_number_indexes_and_read_the_
     assert len(want) == 16
     for name, value in (("WHOLE", 2), ("NARROW", 4), ("RANK", 12), ("SAMPLE", 5)):
         monkeypatch.setattr(sqlite_planner, name, value)
-    counted: list[str] = []
+    counted: list[tuple[str, Any]] = []
     with store.engine.connect() as conn:
         store.planner._fields.get(conn)  # the indexed fields read first, apart
-        event.listen(conn, "before_cursor_execute", lambda *args: counted.append(args[2]))
+        event.listen(conn, "before_cursor_execute", lambda *args: counted.append((args[2], args[3])))
         lead = store.planner.choose_lead(conn, TWO)
     assert len(counted) == 2, counted  # one probe of both, one sample of both
+    # each probed up to WHOLE (NARROW here, the larger) + 1, not RANK + 1
+    assert 5 in counted[0][1] and 13 not in counted[0][1], counted[0]
     assert lead.numbers == set(TWO.parts()) and lead.name in lead.numbers
-    assert dict(lead.probes) == {name: 13 for name in TWO.parts()}  # more than RANK, each
+    assert dict(lead.probes) == {name: 13 for name in TWO.parts()}  # broad, each: ranked past RANK
     ids, capped, exact = reads(store, TWO)
     assert ids == want and capped == exact == MatchCount(16, exact=True)
-    # Within a budget of 9 of the lead's runs (its lowest values), 6 of it with a field to test:
-    # 4 with both, whichever field leads (input.tasks 15 to 20; metrics.accuracy 0.425 to 0.55).
-    monkeypatch.setattr(planner, "COUNT_BUDGET", 9)
+    # Within a budget of the lead's runs (its lowest values), FIELD_BUDGET of COUNT_BUDGET with a
+    # field to test: as many as match among them.
+    monkeypatch.setattr(planner, "COUNT_BUDGET", 12)
     store.forget_plans()
-    assert store.count_matching(TWO) == MatchCount(4, exact=False)
+    with store.engine.connect() as conn:
+        lead = store.planner.choose_lead(conn, TWO)
+    budget = int(12 * sqlite_planner.FIELD_BUDGET)
+    assert 1 <= budget < 12
+    # The lead's index holds its matches in value order (no two runs share a value here).
+    value, low = {
+        "input.tasks >= 15": (lambda r: r["input"]["tasks"], 15),
+        "metrics.accuracy > 0.4": (lambda r: r["metrics"]["accuracy"], 0.425),
+    }[str(lead.name)]
+    first = sorted((r for r in PAIRS if value(r) >= low), key=value)[:budget]
+    both = [r for r in first if r["run_id"] in want]
+    assert store.count_matching(TWO) == MatchCount(len(both), exact=False)
     assert [r["run_id"] for r in store.page_runs(TWO, limit=5, offset=3)] == want[3:8]
 
 

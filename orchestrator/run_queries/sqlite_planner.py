@@ -20,7 +20,9 @@ the filter with the fewest leads:
 A field filter on a field with a number index (db.field_indexes) reads it as one clause
 (statements.number_clause) that the index answers without a row: its probe is exact, its
 count index-only, and with at most WHOLE matches (beside no filter but a status, which that
-index holds too) its newest page's ids come from the index as well.
+index holds too) its newest page's ids come from the index as well. Fields on their number
+indexes alone (two broad fields) are probed up to WHOLE each; past it they are all broad, and
+the sample chooses which leads the count.
 
 A plan changes how rows are found, never which: every plan's statement has every filter.
 """
@@ -90,9 +92,11 @@ SAMPLE = 1_000
 # lead on it with at most WHOLE matches, beside no filter but a status, finds the newest page
 # and its count in the index alone (~0.2 us an entry: <= 4 ms), then reads that page's rows.
 WHOLE = 20_000
-# A count within its budget that tests a field filter on each of the lead's runs reads its JSON:
-# ~2.3 us a run, not ~1.5, so it reads this share of planner.COUNT_BUDGET (the same ~20 ms).
-FIELD_BUDGET = 2 / 3
+# A count within its budget that tests a field filter on each of the lead's runs reads its JSON
+# (~2.3 us a run, not ~1.5) beside a page that reads as many: two broad fields' page reads about
+# 5,000 runs in the sort's order (1 % match) and their lead's sample 2,000. So it reads this share
+# of planner.COUNT_BUDGET, 3,000 runs (~7 ms), keeping page and count near 10,000 runs in all.
+FIELD_BUDGET = 1 / 4
 CARRIED = frozenset({"status"})
 
 
@@ -365,9 +369,16 @@ class SqlitePlanner(Planner):
             if name in names and isinstance(part, Where) and part.field.name in numbered
         )
         # Beside other filters, a field on its number index counts up to RANK at once (index-only,
-        # ~0.1 us an entry), so that ranking the broad ones below need not count it again.
-        whole = WHOLE if len(names) == 1 else max(WHOLE, RANK)
+        # ~0.1 us an entry), so that ranking the broad ones below need not count it again. Beside
+        # fields on their number indexes alone, up to WHOLE: past it each is broad (more runs than
+        # a count's budget reads), and the sample tells broad ones apart (counting two fields
+        # of 100,000 runs each to RANK took 8 to 14 ms, the sample 5 to 10).
+        alone = len(names) == 1 or set(names) <= numbers
+        whole = WHOLE if alone else max(WHOLE, RANK)
         probes = _probe(conn, filters, names, NARROW, numbers, whole)
+        if alone and len(names) > 1:
+            broad = max(NARROW, whole)  # what _probe counted each to
+            probes = {name: RANK + 1 if found > broad else found for name, found in probes.items()}
         # The fewest matches leads; on a tie, an index on runs before the search index (cheaper a row).
         rank = {name: i for i, name in enumerate(sorted(names, key=lambda n: n == "text"))}
         lead = min(names, key=lambda n: (probes[n], rank[n]))
