@@ -232,8 +232,11 @@ def password_role(postgres_admin: str) -> str:
     When a wrong password logs in anyway (the server trusts everybody) the test is skipped,
     or fails under ORCHESTRATOR_REQUIRE_POSTGRES=1. Returns the URI with the right password.
     """
-    with _admin_connect() as conn:
-        conn.execute("SET password_encryption = 'scram-sha-256'")
+    # One test process at a time: two ALTER ROLEs at once fail one with "tuple concurrently
+    # updated" (seen under three pytest-xdist workers), two CREATE ROLEs with "already exists".
+    with _admin_connect() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (PASSWORD_ROLE,))
+        conn.execute("SET LOCAL password_encryption = 'scram-sha-256'")
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(f"{verb} ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{RIGHT_PASSWORD}'")
