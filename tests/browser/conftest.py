@@ -5,8 +5,11 @@ executor on, a team's own graphs registered through ORCHESTRATOR_WORKFLOWS) on a
 file or PostgreSQL database, and stopped (its database
 dropped) when the module's journeys on that backend are over. It opens empty; the first test
 that asks for `demo` fills it with the demo data set (scripts/demo_data.py), once. Every test
-gets a fresh browser context at 1440×900 and, when it ends, must have left no exception box or
-traceback on its page and no error in the server's log.
+gets a new tab at 1440×900 in its module's one browser context, with no cookie or stored item
+of the tests before it, and, when it ends, must have left no exception box or traceback on its
+page and no error in the server's log. The context is shared for its cache: Streamlit's front end
+(several megabytes of JavaScript) then comes from the browser's cache and compiled code, as for a
+person who opens the dashboard again, instead of being fetched and compiled for every test.
 
 Skipped with the reason when Chromium or Playwright is missing, unless
 ORCHESTRATOR_REQUIRE_BROWSER=1 (set by .ci/run), which makes that a failure.
@@ -14,6 +17,7 @@ ORCHESTRATOR_REQUIRE_BROWSER=1 (set by .ci/run), which makes that a failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -144,12 +148,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 FAILED = pytest.StashKey[bool]()
 
 
+@pytest.fixture(scope="module")
+def browser_context(browser: Any) -> Iterator[Any]:
+    """The module's browser context (1440×900, downloads accepted): its tabs share the cache."""
+    context = new_context(browser, accept_downloads=True)
+    yield context
+    context.close()
+
+
 @pytest.fixture
-def page(browser: Any, dashboard: Dashboard, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh tab at 1440×900 on the dashboard; afterwards, no exception box, traceback or log error.
+def page(browser_context: Any, dashboard: Dashboard, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A new tab at 1440×900 on the dashboard, with no cookie or stored item of an earlier test;
+    afterwards, no exception box, traceback or log error.
 
     When the journey fails, what the tab showed is saved next to the server's log."""
-    context = new_context(browser, accept_downloads=True)
+    context = browser_context
     tab = context.new_page()
     tab.set_default_timeout(STEP_MS)
     offset = dashboard.server.log_size()
@@ -164,7 +177,21 @@ def page(browser: Any, dashboard: Dashboard, request: pytest.FixtureRequest) -> 
         errors = dashboard.server.errors_since(offset)
         assert not errors, "the server logged errors:\n" + dashboard.server.log(offset)
     finally:
-        context.close()
+        forget(context)  # the tab and any other the journey opened
+
+
+def forget(context: Any) -> None:
+    """Nothing of an earlier test in `context` but its cache: no tab, cookie (the launcher id the
+    launch page keeps), permission, or item in the dashboards' local storage."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for opened in context.pages:
+        if opened.url.startswith("http"):
+            with contextlib.suppress(PlaywrightError):  # a tab that crashed has nothing to keep
+                opened.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        opened.close()
+    context.clear_cookies()
+    context.clear_permissions()
 
 
 def assert_no_error(tab: Any) -> None:
