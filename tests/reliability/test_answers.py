@@ -46,20 +46,29 @@ RACERS: dict[str, tuple[list[str], str]] = {
     "approve B": (["approve", "--value", json.dumps(PLAN_B)], f"(approved with {json.dumps(PLAN_B)})"),
     "reject": (["reject", "--reason", REASON], f'(rejected: "{REASON}")'),
 }
-# A racer: one process per kind of answer, for every trial. It imports the package once, then for
-# each trial says it is ready, waits for the trial's barrier file and runs the real CLI's `main`
-# on that trial's run, its output and exit code in files.
+# A racer: one process per kind of answer, for every trial. It imports the package once (with
+# what `approve` and `reject` import on their first call, so the first trial's racers start their
+# commands as close together as the others'), then for each trial says it is ready, waits for the
+# trial's barrier file and runs the real CLI's `main` on that trial's run (`run_ids.json`, written
+# before the first barrier: the racers start while the runs are set up), its output and exit code
+# in files.
 RACER = """
 import contextlib, gc, json, os, sys, time
 from orchestrator.cli import main
-folder, name, run_ids, argv = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4:]
+import orchestrator.answers, orchestrator.workflows
+folder, name, trials, argv = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
 parent = os.getppid()
-for trial, run_id in enumerate(run_ids):
+run_ids = None
+for trial in range(trials):
     open(os.path.join(folder, f"ready-{name}-{trial}"), "w").close()
     while not os.path.exists(os.path.join(folder, f"go-{trial}")):
         if os.getppid() != parent:
             sys.exit("the test is gone")  # never spin on for a test that was killed
         time.sleep(0.0005)
+    if run_ids is None:
+        with open(os.path.join(folder, "run_ids.json")) as f:
+            run_ids = json.load(f)
+    run_id = run_ids[trial]
     out, err = (open(os.path.join(folder, f"{kind}-{name}-{trial}"), "w") for kind in ("out", "err"))
     with out, err, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main([argv[0], run_id, *argv[1:]])
@@ -82,15 +91,15 @@ def orch(config: OrchestratorConfig) -> Iterator[Orchestrator]:
 
 
 class Racers:
-    """The three racer processes (see RACER) over `run_ids`, one trial at a time."""
+    """The three racer processes (see RACER) over `trials` runs (`give`n later), one trial at a time."""
 
-    def __init__(self, folder: Path, config: OrchestratorConfig, run_ids: list[str]):
+    def __init__(self, folder: Path, config: OrchestratorConfig, trials: int):
         self.folder = folder
         self.names = [name.replace(" ", "_") for name in RACERS]
         database = database_args(config)
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-c", RACER, str(folder), name, json.dumps(run_ids), *command, *database],
+                [sys.executable, "-c", RACER, str(folder), name, str(trials), *command, *database],
                 cwd=folder,
                 env=cli_env(),
                 stdout=subprocess.PIPE,
@@ -105,11 +114,16 @@ class Racers:
             assert proc.poll() is None or kind == "code", proc.communicate()[0]
         return all((self.folder / f"{kind}-{name}-{trial}").exists() for name in self.names)
 
+    def give(self, run_ids: list[str]) -> None:
+        """The runs of the trials, in order (read by the racers at the first barrier)."""
+        (self.folder / "run_ids.json").write_text(json.dumps(run_ids))
+
     def race(self, trial: int) -> dict[str, Outcome]:
         """Release the racers of `trial` together; their exit codes and output."""
-        wait_for(lambda: self._all("ready", trial), timeout=180, what="the racers to be ready")
+        assert (self.folder / "run_ids.json").exists()
+        wait_for(lambda: self._all("ready", trial), timeout=180, interval=0.01, what="the racers to be ready")
         (self.folder / f"go-{trial}").touch()
-        wait_for(lambda: self._all("code", trial), timeout=180, what="the racers to finish")
+        wait_for(lambda: self._all("code", trial), timeout=180, interval=0.01, what="the racers to finish")
         return {
             racer: Outcome(
                 int((self.folder / f"code-{name}-{trial}").read_text()),
@@ -129,14 +143,15 @@ class Racers:
 def test_concurrent_answers_exactly_one_wins_and_the_run_goes_on_with_it(
     orch: Orchestrator, config: OrchestratorConfig, backend: str, tmp_path: Path
 ) -> None:
-    run_ids = orch.launch_copies("plan_execute", WAITING, copies=TRIALS)
-    assert {r["status"] for r in execute(orch, run_ids).values()} == {"awaiting_input"}
-    winners: dict[str, str] = {}
-    racers = Racers(tmp_path, config, run_ids)
+    racers = Racers(tmp_path, config, TRIALS)
     try:
+        run_ids = orch.launch_copies("plan_execute", WAITING, copies=TRIALS)
+        assert {r["status"] for r in execute(orch, run_ids).values()} == {"awaiting_input"}
+        racers.give(run_ids)
         outcomes_of = [racers.race(trial) for trial in range(TRIALS)]
     finally:
         racers.close()
+    winners: dict[str, str] = {}
     for run_id, outcomes in zip(run_ids, outcomes_of, strict=True):
         won = [name for name, outcome in outcomes.items() if outcome.code == 0]
         assert len(won) == 1, outcomes

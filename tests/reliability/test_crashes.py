@@ -90,6 +90,9 @@ def test_a_worker_killed_at_ten_points_leaves_exact_counts_and_no_step_runs_twic
         ORCHESTRATOR_HEARTBEAT_SECONDS="0.3",
         ORCHESTRATOR_STALE_AFTER_SECONDS="1.5",
     )
+    # Started with the second one (its start-up meanwhile): nothing is queued for it to take
+    # until the runs are resumed below, and by its default judgement no run is dead yet.
+    third = workers("third", config, "--concurrency", "12", ORCHESTRATOR_HEARTBEAT_SECONDS="0.3")
     for rid in [*saved_before]:
         assert wait_status(orch, rid, ("interrupted", "succeeded"), 60)["status"] in (
             "interrupted",
@@ -100,7 +103,7 @@ def test_a_worker_killed_at_ten_points_leaves_exact_counts_and_no_step_runs_twic
     # would, on a loaded machine, also take its own runs for dead when a heartbeat is late (and
     # leave them interrupted). The resumed runs go to a worker with the default judgement.
     assert second.terminate() == 0, second.describe()
-    third = workers("third", config, "--concurrency", "12", ORCHESTRATOR_HEARTBEAT_SECONDS="0.3")
+    assert third.claimed() == [], third.describe()  # it took nothing before the resumes
     for _, folder in runs.values():
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "open").write_text("go")

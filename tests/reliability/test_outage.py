@@ -1,14 +1,14 @@
 """A PostgreSQL server that stops while workers run fan-outs, two at a time per run.
 
 A throwaway cluster of our own (scripts/pg_cluster.py) is stopped with `pg_ctl stop -m fast`
-(every connection cut) and started again later. Its stale window is 9 s here (a worker's runs
-are taken for dead after 9 s without a heartbeat):
+(every connection cut) and started again later. The workers heartbeat every 0.5 s; the stale
+window (a worker's runs are taken for dead after that long without a heartbeat) is set per case:
 
-- an outage within it (3 s) pauses the runs: no task begins new work while the database is
-  away, the same attempt goes on when it is back, and no step runs twice;
-- an outage beyond it (14 s) cuts the runs off: they are queued again and continue from their
-  last checkpoints, and no more steps run twice than were working when the outage began (at
-  most the fan-out of each run).
+- an outage within it (2 s of a 9 s window) pauses the runs: no task begins new work while the
+  database is away, the same attempt goes on when it is back, and no step runs twice;
+- an outage beyond it (5 s of a 3 s window) cuts the runs off: they are queued again and
+  continue from their last checkpoints, and no more steps run twice than were working when the
+  outage began (at most the fan-out of each run).
 
 In both, every run ends succeeded by itself, its task rows say exactly what LangGraph saved (a
 task is succeeded only once its result is saved), the counts equal the rows, and the workers
@@ -18,6 +18,7 @@ log the outage in one line each way, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import time
 import uuid
@@ -37,7 +38,6 @@ from tests.helpers import wait_for
 from tests.processes import wait_status
 from tests.reliability.conftest import WORKFLOWS
 
-STALE_AFTER = 9
 FAN_OUT = 2
 
 
@@ -61,11 +61,17 @@ def cluster() -> Iterator[Cluster]:
         shutil.rmtree(cluster.root, ignore_errors=True)
 
 
+# Within: 7 s of margin for the heartbeat after the restart (a second worker would mark the runs
+# of one heard from later than that). Beyond: 2 s past the window, for the worker to notice and
+# cut its runs off; the server is back (about 5.2 s in) before the cut runs' requeue try at about
+# 6.75 s (0.25, 0.5, 1, 2 s apart from the cut at 3 to 3.5 s), so none waits a 4 s backoff.
 @pytest.mark.parametrize(
-    ("outage", "worker_names"), [(3, ("a", "b")), (14, ("a",))], ids=["within", "beyond"]
+    ("outage", "stale_after", "worker_names"),
+    [(2, 9, ("a", "b")), (5, 3, ("a",))],
+    ids=["within", "beyond"],
 )
 def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
-    cluster: Cluster, workers, tmp_path: Path, outage: int, worker_names: tuple[str, ...]
+    cluster: Cluster, workers, tmp_path: Path, outage: int, stale_after: int, worker_names: tuple[str, ...]
 ) -> None:
     with psycopg.connect(cluster.uri(), autocommit=True) as conn:
         database = f"outage_{uuid.uuid4().hex[:8]}"  # the cluster lives for the module
@@ -87,7 +93,7 @@ def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
             orch.launch("gated", {"dir": str(f), "tasks": 40, "delay_ms": 150, "fan_out": FAN_OUT})
             for f in folders
         ]
-        env = {"ORCHESTRATOR_HEARTBEAT_SECONDS": "0.5", "ORCHESTRATOR_STALE_AFTER_SECONDS": str(STALE_AFTER)}
+        env = {"ORCHESTRATOR_HEARTBEAT_SECONDS": "0.5", "ORCHESTRATOR_STALE_AFTER_SECONDS": str(stale_after)}
         pool = [workers(name, config, "--concurrency", "5", **env) for name in worker_names]
         for worker in pool:  # every worker serving before the fault (one still starting under load
             worker.wait_serving(60)  # met the outage at its start, and a start says so and exits)
@@ -133,7 +139,7 @@ def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
             assert final["state_snapshot"]["summary"]["indices"] == list(range(expected))
             ran = executions(folder)
             twice = sum(count - 1 for count in ran.values())
-            if outage < STALE_AFTER:
+            if outage < stale_after:
                 assert (final["attempt"], final["auto_retries"]) == (1, 0)  # the same attempt went on
                 assert twice == 0, ran
             else:
@@ -141,14 +147,16 @@ def test_an_outage_pauses_work_and_repeats_at_most_what_was_in_flight(
                 # and the one before it, if it had ended with its result not yet saved (the next
                 # one begins once any write, not only that result, was saved since). CI saw 3.
                 assert twice <= 2 * FAN_OUT, ran
-        if outage >= STALE_AFTER:
+        if outage >= stale_after:
             assert any(r["attempt"] > 1 for r in orch.store.get_runs(busy)), "no run was cut off"
         for worker in pool:
             assert worker.proc.poll() is None, worker.describe()
             out = worker.stdout + worker.stderr
             assert "Traceback" not in out, worker.describe()
             assert out.count("Database not answering") <= 3, worker.describe()
+        for worker in pool:  # stopped at once
+            worker.proc.send_signal(signal.SIGTERM)
         for worker in pool:
-            assert worker.terminate() == 0, worker.describe()
+            assert worker.proc.wait(30) == 0, worker.describe()
     finally:
         orch.engine.dispose()

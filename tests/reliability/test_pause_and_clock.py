@@ -52,6 +52,9 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
             "second", config, "--concurrency", "1",
             ORCHESTRATOR_HEARTBEAT_SECONDS="0.2", ORCHESTRATOR_STALE_AFTER_SECONDS="1",
         )  # fmt: skip
+        # Started with the second one (its start-up meanwhile): nothing is queued for it to take
+        # until the run is resumed below, and by its default judgement no run is dead yet.
+        third = workers("third", config, "--concurrency", "1", ORCHESTRATOR_HEARTBEAT_SECONDS="0.2")
         wait_status(orch, run_id, ("interrupted",), 60)
         # What there is once the second worker marked the run (and its open tasks) interrupted.
         rows_at_pause = orch.store.get_tasks(run_id)
@@ -72,14 +75,16 @@ def test_a_paused_worker_that_lost_its_run_writes_nothing_when_it_continues(
     assert orch.store.get_tasks(run_id) == rows_at_pause
     assert saved_task_ids(config, run_id) == saved_at_pause
     assert saved_writes(config, run_id, "results") == results_at_pause
-    assert first.terminate() == 0, first.describe()  # (else it could take the resumed run)
+    # Both stopped (at once) before the resume: the first could take the resumed run; the second
+    # judges a worker dead after 1 s, so on a loaded machine it could take its own run for dead
+    # when a heartbeat is late. The resumed run goes to a worker with the default judgement.
+    for worker in (first, second):
+        worker.proc.send_signal(signal.SIGTERM)
+    assert first.proc.wait(30) == 0, first.describe()
     # It said so in one line, not with asyncio's "Task exception was never retrieved" traceback.
     assert "Traceback" not in first.stdout + first.stderr, first.describe()
-    # The second worker judges a worker dead after 1 s, so on a loaded machine it could take its
-    # own run for dead when a heartbeat is late: the resumed run goes to a worker with the
-    # default judgement.
-    assert second.terminate() == 0, second.describe()
-    third = workers("third", config, "--concurrency", "1", ORCHESTRATOR_HEARTBEAT_SECONDS="0.2")
+    assert second.proc.wait(30) == 0, second.describe()
+    assert third.claimed() == [], third.describe()  # it took nothing before the resume
     gate.mkdir(exist_ok=True)
     (gate / "open").write_text("go")
     assert orch.resume(run_id) == "queued"
@@ -123,12 +128,8 @@ def test_a_worker_with_a_slow_clock_is_not_taken_for_dead(
         FAKETIME="-60s",
         FAKETIME_DONT_RESET="1",
     )
-    slow.wait_serving()
-    run_id = orch.launch("gated", {"dir": str(gate), "tasks": 4, "allow": 0, "delay_ms": 10})
-    wait_status(orch, run_id, ("running",), 60)
-    # The claim is committed before the worker logs it.
-    wait_for(lambda: slow.claimed() == [run_id], 30, what=f"the slow worker to log its claim of {run_id}")
     # The judge: a worker with the right clock that marks runs stale after 1 s without heartbeat.
+    # It serves no `gated` run (it could take ours before the slow worker), so it starts with it.
     judge = workers(
         "judge",
         config,
@@ -136,7 +137,13 @@ def test_a_worker_with_a_slow_clock_is_not_taken_for_dead(
         "1",
         ORCHESTRATOR_HEARTBEAT_SECONDS="0.2",
         ORCHESTRATOR_STALE_AFTER_SECONDS="1",
+        ORCHESTRATOR_WORKFLOWS="{}",
     )
+    slow.wait_serving()
+    run_id = orch.launch("gated", {"dir": str(gate), "tasks": 4, "allow": 0, "delay_ms": 10})
+    wait_status(orch, run_id, ("running",), 60)
+    # The claim is committed before the worker logs it.
+    wait_for(lambda: slow.claimed() == [run_id], 30, what=f"the slow worker to log its claim of {run_id}")
     judge.wait_serving()
     # Proof that the judge checked for stale runs while ours waited at its gate: a ghost run
     # (running, silent for an hour) gets marked interrupted by the judge, twice over.
