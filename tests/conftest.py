@@ -17,6 +17,7 @@ import asyncio
 import os
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -103,15 +104,20 @@ def postgres_drops(postgres_admin: str) -> Iterator[PostgresDrops]:
     drops.close()
 
 
+# Copies made ahead: two, so that a run of short PostgreSQL tests (each shorter than a copy takes)
+# does not wait for each next copy.
+COPIES_AHEAD = 2
+
+
 class PostgresCopies:
-    """Copies of this process's template database, each made while the test before runs, and
+    """Copies of this process's template database, each made while the tests before run, and
     dropped while the tests after run (`PostgresDrops`): a test waits for neither. Every test
     still gets a database of its own that nobody used."""
 
     def __init__(self, template: str, drops: PostgresDrops):
         self.template = template
         self._making = ThreadPoolExecutor(max_workers=1, thread_name_prefix="postgres-copy")
-        self._next: Future[str] = self._making.submit(self._copy)
+        self._ahead: deque[Future[str]] = deque(self._making.submit(self._copy) for _ in range(COPIES_AHEAD))
         self._drops = drops
 
     def _copy(self) -> str:
@@ -121,18 +127,19 @@ class PostgresCopies:
 
     def take(self) -> str:
         """A new copy's name (the caller gives it back with `drop`)."""
-        name = self._next.result()
-        self._next = self._making.submit(self._copy)
+        name = self._ahead.popleft().result()
+        self._ahead.append(self._making.submit(self._copy))
         return name
 
     def drop(self, name: str) -> None:
         self._drops.drop(name)
 
     def close(self) -> None:
-        """Drop the copy made ahead (before the template goes: the drops keep their order)."""
+        """Drop the copies made ahead (before the template goes: the drops keep their order)."""
         self._making.shutdown(wait=True)
-        if self._next.exception() is None:
-            self.drop(self._next.result())
+        for made in self._ahead:
+            if made.exception() is None:
+                self.drop(made.result())
 
 
 @pytest.fixture(scope="session")
