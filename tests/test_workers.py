@@ -176,11 +176,13 @@ def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig,
     try:
         short = orch.launch("gated", {"dir": str(short_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
         long = orch.launch("gated", {"dir": str(long_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
-        worker = workers("w", config, "--concurrency", "2", "--grace", "10")
+        # The grace period is waited out in full (the long run's gate never opens): long enough
+        # for the short run's last steps once its gate opens, even on a loaded machine.
+        worker = workers("w", config, "--concurrency", "2", "--grace", "3")
         wait_status(orch, short, ("running",))
         wait_status(orch, long, ("running",))
         worker.proc.send_signal(signal.SIGTERM)
-        wait_for(lambda: "Waiting up to 10 s for 2 running runs" in worker.stdout, what="the grace period")
+        wait_for(lambda: "Waiting up to 3 s for 2 running runs" in worker.stdout, what="the grace period")
         signalled = dt.datetime.now(dt.UTC)
         (short_gate / "open").touch()
         assert worker.proc.wait(60) == 0, worker.describe()
