@@ -7,10 +7,8 @@ worker a test starts is killed at teardown if it is still alive.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import signal
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -20,12 +18,11 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from sqlalchemy.engine import make_url
 
-from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
-from tests.conftest import _admin_connect
+from tests.conftest import PostgresCopies
 from tests.engine_workflows import executions
 from tests.helpers import wait_for, with_workflows
 from tests.processes import Worker, wait_status
@@ -43,22 +40,22 @@ SHARED_CONCURRENCY = 4
 
 
 @pytest.fixture(scope="module")
-def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def shared_queue(
+    postgres_admin: str, postgres_copies: PostgresCopies, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Queue 50 runs on a PostgreSQL database, let two worker processes empty the queue, stop them.
 
     Yields the run ids, the two workers, their exit codes, the runs' rows and task rows, and the
     most runs one worker held at once (sampled while they ran)."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    # A copy of the set-up template (conftest): LangGraph's tables are there before the workers
+    # start (two setting them up at once is test_two_workers_starting_together_...'s race).
+    name = postgres_copies.take()
     uri = make_url(postgres_admin).set(database=name).render_as_string(hide_password=False)
     config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
     directory = tmp_path_factory.mktemp("shared-queue")
     orch = Orchestrator(config)
     procs: list[Worker] = []
     try:
-        # LangGraph's tables first: two workers setting them up at once race (see below).
-        asyncio.run(startup(config, orch.engine))
         run_ids = orch.launch_copies(
             "simulate", {"tasks": 3, "delay_ms": 20}, ["shared-queue"], copies=SHARED_RUNS
         )
@@ -77,7 +74,9 @@ def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) 
             return counts["succeeded"] == SHARED_RUNS
 
         wait_for(all_done, 60, interval=0.05, what=f"{SHARED_RUNS} succeeded runs")
-        exits = [proc.terminate() for proc in procs]
+        for proc in procs:  # both at once, then their exit codes
+            proc.proc.send_signal(signal.SIGTERM)
+        exits = [proc.proc.wait(30) for proc in procs]
         yield {
             "run_ids": run_ids,
             "a": procs[0],
@@ -91,8 +90,7 @@ def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) 
         for proc in procs:
             proc.kill()
         orch.engine.dispose()
-        with _admin_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_copies.drop(name)  # in the background, WITH (FORCE)
 
 
 def test_two_postgres_workers_execute_each_run_exactly_once(shared_queue: dict[str, Any]) -> None:
