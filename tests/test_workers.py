@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
+from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
 from tests.conftest import PostgresCopies
@@ -156,8 +157,10 @@ def test_two_workers_starting_together_on_a_fresh_postgres_database(postgres_uri
             holder.rollback()
     a.wait_serving()
     b.wait_serving()
-    assert a.terminate() == 0, a.describe()
-    assert b.terminate() == 0, b.describe()
+    for worker in (a, b):  # both at once, then their exit codes
+        worker.proc.send_signal(signal.SIGTERM)
+    assert a.proc.wait(30) == 0, a.describe()
+    assert b.proc.wait(30) == 0, b.describe()
 
 
 # -- SIGTERM: finish what fits in the grace period, release the rest, exit 0 ------------------------
@@ -255,13 +258,19 @@ def test_sigint_releases_the_runs_the_grace_period_does_not_fit(
         assert f"Run {run_id} released back to the queue" in first.stdout
         assert executions(gate) == {}
 
-        # The next worker continues it once the gate opens; each step runs once.
+        # The next executor continues it once the gate opens; each step runs once. (One in this
+        # process: what is about a process, the signal and the release, is done above.)
         (gate / "open").touch()
-        second = workers("second", config, "--concurrency", "1")
-        run = wait_status(orch, run_id)
+        second = Executor(config, engine=orch.engine, registry=orch.registry, poll_seconds=0.1)
+        second.start()
+        try:
+            run = wait_status(orch, run_id)
+        finally:
+            second.stop(grace=5)
         assert run["status"] == "succeeded", run["error"]
+        assert run["worker"] is not None and run["worker"].split(":")[1] != str(first.proc.pid)
         assert executions(gate) == {0: 1, 1: 1}
-        assert second.terminate() == 0, second.describe()
+        assert not second.is_alive
     finally:
         orch.engine.dispose()
 
