@@ -6,6 +6,7 @@ workers that run only what they can build. Expected values are written out by ha
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -327,7 +328,9 @@ def test_workers_claim_only_what_they_can_build(team: Orchestrator, workers, tmp
     assert wait_status(team, run_id, ("awaiting_input",), 60)["worker"].split(":")[1] == str(able.proc.pid)
     assert plain.claimed() == [] and able.claimed() == [run_id]
     assert team.waiting_reason(team.get_run(run_id)) is None
-    assert plain.terminate() == 0 and able.terminate() == 0
+    for worker in (plain, able):  # both at once, then their exit codes
+        worker.proc.send_signal(signal.SIGTERM)
+    assert plain.proc.wait(30) == 0 and able.proc.wait(30) == 0
     assert not any(w["online"] for w in team.workers())
 
 
