@@ -107,10 +107,12 @@ def assert_one_error_line(result: subprocess.CompletedProcess, *fragments: str) 
 
 
 def test_run_wait_executes_and_reports(cli, store: RunStore) -> None:
-    # One after the other: two executors setting up LangGraph's tables at once on a fresh
-    # PostgreSQL database race (test_workers.py, test_two_workers_starting_together_...).
-    ok = cli("run", "simulate", "--input", '{"tasks": 20, "fail_rate": 0}', "--tag", "cli", "--wait")
-    failing = cli("run", "simulate", "--input", '{"tasks": 3, "delay_ms": 10, "fail_rate": 1}', "--wait")
+    # Both at once: the test's database is set up already (conftest), LangGraph's tables too, and
+    # each `run --wait` claims only its own run.
+    ok, failing = cli.many(
+        ("run", "simulate", "--input", '{"tasks": 20, "fail_rate": 0}', "--tag", "cli", "--wait"),
+        ("run", "simulate", "--input", '{"tasks": 3, "delay_ms": 10, "fail_rate": 1}', "--wait"),
+    )
     assert ok.returncode == 0, ok.stderr
     run_id = run_id_of(ok)
     assert summary_of(ok) == {

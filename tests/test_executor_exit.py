@@ -20,14 +20,19 @@ SCRIPT = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     import logging
     logging.basicConfig(level=logging.WARNING)
+    from orchestrator import executor
     from orchestrator.config import OrchestratorConfig
     from orchestrator.executor import Executor
     from orchestrator.operations import Orchestrator
+    # The grace on the way out, shortened from 2 s: the run (6 s of work) is released after it.
+    executor.EXIT_GRACE_SECONDS = 0.2
     config = OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=sys.argv[1], env_file=None)
     orch = Orchestrator(config)
     run_id = orch.launch("simulate", {"tasks": 20, "delay_ms": 300})
     Executor(config, engine=orch.engine, registry=orch.registry, poll_seconds=0.001).start()
-    time.sleep(1.0)
+    # Until the run is going: its first tasks are started.
+    while orch.get_run(run_id)["tasks_total"] < 2:
+        time.sleep(0.02)
     print(run_id)
     # The main thread ends here, as Streamlit's does after Ctrl-C.
     """

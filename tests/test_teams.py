@@ -14,6 +14,7 @@ import pytest
 
 from orchestrator.config import OrchestratorConfig
 from orchestrator.errors import InputError, InvalidOperation
+from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from tests.apptest_helpers import execute
 from tests.checkpoint_reader import checkpoints, saved_writes
@@ -323,11 +324,20 @@ def test_workers_claim_only_what_they_can_build(team: Orchestrator, workers, tmp
         listed["online"] and "invoices" not in listed["workflows"] and "invoices" in (listed["broken"] or {})
     )
 
-    able = workers("able", config, "--concurrency", "2")
-    assert wait_status(team, run_id, ("awaiting_input",), 60)["worker"].split(":")[1] == str(able.proc.pid)
-    assert plain.claimed() == [] and able.claimed() == [run_id]
-    assert team.waiting_reason(team.get_run(run_id)) is None
-    assert plain.terminate() == 0 and able.terminate() == 0
+    # A worker with the module: an executor in this process (the one that cannot build the
+    # workflow, above, is the process whose start-up is checked), on the same database.
+    able = Executor(config, concurrency=2, poll_seconds=0.1)
+    able.start()
+    try:
+        assert wait_status(team, run_id, ("awaiting_input",), 60)["worker"] == able.worker
+        assert plain.claimed() == []
+        assert team.waiting_reason(team.get_run(run_id)) is None
+        assert {w["worker"] for w in team.workers(include_offline=False)} == {able.worker, listed["worker"]}
+    finally:
+        able.stop(grace=5)
+        able.engine.dispose()
+    assert not able.is_alive
+    assert plain.terminate() == 0, plain.describe()
     assert not any(w["online"] for w in team.workers())
 
 

@@ -7,10 +7,8 @@ worker a test starts is killed at teardown if it is still alive.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import signal
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -20,12 +18,12 @@ import pytest
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from sqlalchemy.engine import make_url
 
-from orchestrator.checkpointer import startup
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import make_engine, upgrade_schema
+from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
-from tests.conftest import _admin_connect
+from tests.conftest import PostgresCopies
 from tests.engine_workflows import executions
 from tests.helpers import wait_for, with_workflows
 from tests.processes import Worker, wait_status
@@ -43,22 +41,22 @@ SHARED_CONCURRENCY = 4
 
 
 @pytest.fixture(scope="module")
-def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def shared_queue(
+    postgres_admin: str, postgres_copies: PostgresCopies, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """Queue 50 runs on a PostgreSQL database, let two worker processes empty the queue, stop them.
 
     Yields the run ids, the two workers, their exit codes, the runs' rows and task rows, and the
     most runs one worker held at once (sampled while they ran)."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    with _admin_connect() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    # A copy of the set-up template (conftest): LangGraph's tables are there before the workers
+    # start (two setting them up at once is test_two_workers_starting_together_...'s race).
+    name = postgres_copies.take()
     uri = make_url(postgres_admin).set(database=name).render_as_string(hide_password=False)
     config = OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None)
     directory = tmp_path_factory.mktemp("shared-queue")
     orch = Orchestrator(config)
     procs: list[Worker] = []
     try:
-        # LangGraph's tables first: two workers setting them up at once race (see below).
-        asyncio.run(startup(config, orch.engine))
         run_ids = orch.launch_copies(
             "simulate", {"tasks": 3, "delay_ms": 20}, ["shared-queue"], copies=SHARED_RUNS
         )
@@ -77,7 +75,9 @@ def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) 
             return counts["succeeded"] == SHARED_RUNS
 
         wait_for(all_done, 60, interval=0.05, what=f"{SHARED_RUNS} succeeded runs")
-        exits = [proc.terminate() for proc in procs]
+        for proc in procs:  # both at once, then their exit codes
+            proc.proc.send_signal(signal.SIGTERM)
+        exits = [proc.proc.wait(30) for proc in procs]
         yield {
             "run_ids": run_ids,
             "a": procs[0],
@@ -91,8 +91,7 @@ def shared_queue(postgres_admin: str, tmp_path_factory: pytest.TempPathFactory) 
         for proc in procs:
             proc.kill()
         orch.engine.dispose()
-        with _admin_connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_copies.drop(name)  # in the background, WITH (FORCE)
 
 
 def test_two_postgres_workers_execute_each_run_exactly_once(shared_queue: dict[str, Any]) -> None:
@@ -158,8 +157,10 @@ def test_two_workers_starting_together_on_a_fresh_postgres_database(postgres_uri
             holder.rollback()
     a.wait_serving()
     b.wait_serving()
-    assert a.terminate() == 0, a.describe()
-    assert b.terminate() == 0, b.describe()
+    for worker in (a, b):  # both at once, then their exit codes
+        worker.proc.send_signal(signal.SIGTERM)
+    assert a.proc.wait(30) == 0, a.describe()
+    assert b.proc.wait(30) == 0, b.describe()
 
 
 # -- SIGTERM: finish what fits in the grace period, release the rest, exit 0 ------------------------
@@ -176,11 +177,13 @@ def test_sigterm_finishes_or_releases_runs_in_flight(config: OrchestratorConfig,
     try:
         short = orch.launch("gated", {"dir": str(short_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
         long = orch.launch("gated", {"dir": str(long_gate), "tasks": 2, "allow": 0, "delay_ms": 0})
-        worker = workers("w", config, "--concurrency", "2", "--grace", "10")
+        # The grace period is waited out in full (the long run's gate never opens): long enough
+        # for the short run's last steps once its gate opens, even on a loaded machine.
+        worker = workers("w", config, "--concurrency", "2", "--grace", "3")
         wait_status(orch, short, ("running",))
         wait_status(orch, long, ("running",))
         worker.proc.send_signal(signal.SIGTERM)
-        wait_for(lambda: "Waiting up to 10 s for 2 running runs" in worker.stdout, what="the grace period")
+        wait_for(lambda: "Waiting up to 3 s for 2 running runs" in worker.stdout, what="the grace period")
         signalled = dt.datetime.now(dt.UTC)
         (short_gate / "open").touch()
         assert worker.proc.wait(60) == 0, worker.describe()
@@ -255,13 +258,19 @@ def test_sigint_releases_the_runs_the_grace_period_does_not_fit(
         assert f"Run {run_id} released back to the queue" in first.stdout
         assert executions(gate) == {}
 
-        # The next worker continues it once the gate opens; each step runs once.
+        # The next executor continues it once the gate opens; each step runs once. (One in this
+        # process: what is about a process, the signal and the release, is done above.)
         (gate / "open").touch()
-        second = workers("second", config, "--concurrency", "1")
-        run = wait_status(orch, run_id)
+        second = Executor(config, engine=orch.engine, registry=orch.registry, poll_seconds=0.1)
+        second.start()
+        try:
+            run = wait_status(orch, run_id)
+        finally:
+            second.stop(grace=5)
         assert run["status"] == "succeeded", run["error"]
+        assert run["worker"] is not None and run["worker"].split(":")[1] != str(first.proc.pid)
         assert executions(gate) == {0: 1, 1: 1}
-        assert second.terminate() == 0, second.describe()
+        assert not second.is_alive
     finally:
         orch.engine.dispose()
 
