@@ -189,8 +189,9 @@ class Executor:
                         outage.recovered()
                     except Exception as exc:
                         # The outage's backoff: a run ending meanwhile does not cut it short.
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._stop.wait(), outage.failed(exc))
+                        with contextlib.suppress(TimeoutError):  # not wait_for: see WriteGate
+                            async with asyncio.timeout(outage.failed(exc)):
+                                await self._stop.wait()
                         continue
                     await self._next_poll()
             finally:

@@ -145,10 +145,11 @@ class WriteGate:
         failures = 0
         while not (self._open.is_set() and self.last_success >= moment):
             success = self._next_success
+            # asyncio.timeout, not wait_for: CPython 3.11's wait_for drops a cancel (the run's
+            # cancel, a lost claim) that comes in the same turn as the success it waits for.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    success.wait(), PROBE_AFTER_SECONDS if self.is_open else backoff(failures)
-                )
+                async with asyncio.timeout(PROBE_AFTER_SECONDS if self.is_open else backoff(failures)):
+                    await success.wait()
                 continue
             if self.probe is None:
                 await success.wait()
