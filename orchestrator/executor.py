@@ -44,7 +44,7 @@ from orchestrator.observe.retention import prune_observations
 from orchestrator.observe.traces import RunTracer, run_tracer
 from orchestrator.outage import Outage, WriteGate, is_transient
 from orchestrator.rows import RunRow
-from orchestrator.run_attempt import RunAttempt, StopReason
+from orchestrator.run_attempt import STOP_ASKED_AGAIN_SECONDS, RunAttempt, StopReason
 from orchestrator.workers import WorkerStore
 from orchestrator.workflows import WorkflowRegistry, load_registry
 
@@ -275,11 +275,11 @@ class Executor:
         logger.info("Waiting up to %.0f s for %d running runs", grace, len(self._runs))
         tasks = [a.task for a in self._runs.values() if a.task is not None]
         _done, pending = await asyncio.wait(tasks, timeout=grace)
-        for attempt in list(self._runs.values()):
-            if attempt.task in pending:
-                attempt.stop(StopReason.RELEASED)
-        if pending:
-            await asyncio.wait(pending)
+        while pending:  # asked again until each stops (RunAttempt.stop: a cancel can be dropped)
+            for attempt in list(self._runs.values()):
+                if attempt.task in pending:
+                    attempt.stop(StopReason.RELEASED)
+            _done, pending = await asyncio.wait(pending, timeout=STOP_ASKED_AGAIN_SECONDS)
 
     async def _upkeep(self) -> None:
         """Heartbeats, cancel requests, lost claims, and recovery of runs whose executor died."""

@@ -54,6 +54,8 @@ from orchestrator.workflows import WorkflowRegistry, WorkflowSpec
 from orchestrator.workflows.limits import release_run, slot_event, watch_run
 
 logger = logging.getLogger("orchestrator.executor")
+# A stop not begun this long after it was asked is asked again (RunAttempt.stop).
+STOP_ASKED_AGAIN_SECONDS = 2.0
 
 
 class StopReason(StrEnum):
@@ -106,6 +108,7 @@ class RunAttempt:
         self.trust_seconds = trust_seconds
         self.task: asyncio.Task[None] | None = None
         self.stop_reason: StopReason | None = None
+        self._stop_asked_at = 0.0
         # Once the attempt is writing its end, a heartbeat that no longer finds it running is expected.
         self.ending = False
         # When the claim was last confirmed by the database (monotonic clock), and the check of it
@@ -118,10 +121,20 @@ class RunAttempt:
         return self.claim.run_id
 
     def stop(self, reason: StopReason) -> None:
-        """Cancel the attempt's task once (a second cancel would interrupt its clean-up)."""
-        if self.stop_reason is not None or self.ending or self.task is None or self.task.done():
+        """Cancel the attempt's task, for the first reason given. Asked again (the heartbeat asks
+        each time it finds the run still to stop) while its clean-up has not begun: CPython
+        3.11's `asyncio.wait_for`, which LangGraph's runner awaits between steps, drops a cancel
+        that comes in the same turn as what it waits for. Once the clean-up began (`ending`),
+        never again: it must not be interrupted."""
+        if self.ending or self.task is None or self.task.done():
             return
-        self.stop_reason = reason
+        if self.stop_reason is None:
+            self.stop_reason, self._stop_asked_at = reason, time.monotonic()
+        elif time.monotonic() - self._stop_asked_at < STOP_ASKED_AGAIN_SECONDS:
+            return  # its clean-up may just be under way
+        else:
+            logger.warning("Run %s had not stopped (%s); asked again", self.run_id, self.stop_reason)
+            self._stop_asked_at = time.monotonic()
         self.task.cancel()
 
     def confirmed(self, asked: float) -> None:
