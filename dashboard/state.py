@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 from typing import Any
 
 import streamlit as st
@@ -17,6 +19,10 @@ from orchestrator.metrics import Period, overview
 from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import MatchCount, RunFilter
 from orchestrator.runs_csv import download_count
+
+# The server's process ends without Python's last garbage collections over everything it imported
+# (as `orchestrator.cli.run`): the OS frees it. Registered once, at this module's first import.
+atexit.register(gc.freeze)
 
 
 @st.cache_resource(show_spinner=False)
