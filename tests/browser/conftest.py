@@ -5,11 +5,11 @@ executor on, a team's own graphs registered through ORCHESTRATOR_WORKFLOWS) on a
 file or PostgreSQL database, and stopped (its database
 dropped) when the module's journeys on that backend are over. It opens empty; the first test
 that asks for `demo` fills it with the demo data set (scripts/demo_data.py), once. Every test
-gets its module's one tab at 1440×900, blank, with no cookie or stored item of the tests before
-it, and, when it ends, must have left no exception box or traceback on its page and no error in
-the server's log. The tab and its browser context are shared for their cost: Streamlit's front end
-(several megabytes of JavaScript) then comes from the browser's cache, as for a person who opens
-the dashboard again, and Chromium does not set up a new tab for every test.
+gets a new tab at 1440×900 in its module's one browser context, with no cookie or stored item
+of the tests before it, and, when it ends, must have left no exception box or traceback on its
+page and no error in the server's log. The context is shared for its cache: Streamlit's front end
+(several megabytes of JavaScript) then comes from the browser's cache and compiled code, as for a
+person who opens the dashboard again, instead of being fetched and compiled for every test.
 
 Skipped with the reason when Chromium or Playwright is missing, unless
 ORCHESTRATOR_REQUIRE_BROWSER=1 (set by .ci/run), which makes that a failure.
@@ -150,7 +150,7 @@ FAILED = pytest.StashKey[bool]()
 
 @pytest.fixture(scope="module")
 def browser_context(browser: Any) -> Iterator[Any]:
-    """The module's browser context (1440×900, downloads accepted), whose tabs share the cache."""
+    """The module's browser context (1440×900, downloads accepted): its tabs share the cache."""
     context = new_context(browser, accept_downloads=True)
     yield context
     context.close()
@@ -158,12 +158,12 @@ def browser_context(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser_context: Any, dashboard: Dashboard, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The module's tab at 1440×900, on a blank page, with no cookie or stored item of an earlier
-    test; afterwards, no exception box, traceback or log error.
+    """A new tab at 1440×900 on the dashboard, with no cookie or stored item of an earlier test;
+    afterwards, no exception box, traceback or log error.
 
     When the journey fails, what the tab showed is saved next to the server's log."""
     context = browser_context
-    tab = context.pages[0] if context.pages else context.new_page()
+    tab = context.new_page()
     tab.set_default_timeout(STEP_MS)
     offset = dashboard.server.log_size()
     try:
@@ -177,27 +177,19 @@ def page(browser_context: Any, dashboard: Dashboard, request: pytest.FixtureRequ
         errors = dashboard.server.errors_since(offset)
         assert not errors, "the server logged errors:\n" + dashboard.server.log(offset)
     finally:
-        forget(context)
+        forget(context)  # the tab and any other the journey opened
 
 
 def forget(context: Any) -> None:
-    """Nothing of a test left in `context` but its cache and one blank tab: no other tab, no
-    cookie (the launcher id the launch page keeps), permission, or item in the dashboards'
-    storage. One tab stays for the next test: a new tab cost Chromium about 0.5 s of CPU and
-    0.9 s of wall time more than going to the next page in the same one."""
+    """Nothing of an earlier test in `context` but its cache: no tab, cookie (the launcher id the
+    launch page keeps), permission, or item in the dashboards' local storage."""
     from playwright.sync_api import Error as PlaywrightError
 
     for opened in context.pages:
         if opened.url.startswith("http"):
             with contextlib.suppress(PlaywrightError):  # a tab that crashed has nothing to keep
                 opened.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
-    for extra in context.pages[1:]:
-        extra.close()
-    if context.pages:
-        try:
-            context.pages[0].goto("about:blank")  # the dashboard's session ends with the page
-        except PlaywrightError:
-            context.pages[0].close()  # a tab that crashed: the next test gets a new one
+        opened.close()
     context.clear_cookies()
     context.clear_permissions()
 
