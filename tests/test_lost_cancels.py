@@ -1,9 +1,8 @@
 """A run's stop (cancel, release, lost claim, outage) is never lost to a dropped cancel.
 
 CPython 3.11's `asyncio.wait_for` returns what it waited for, and drops the cancel, when both come
-in the same turn of the loop (fixed in 3.12). Seen once in CI: "Cancellation requested", and the
-run still running a minute later. Our write gate no longer uses it; LangGraph's runner still does,
-so an attempt whose stop has not begun is asked again.
+in the same turn of the loop (fixed in 3.12). Our write gate no longer uses it; LangGraph's runner
+still does, so an attempt whose stop has not begun is asked again.
 """
 
 from __future__ import annotations
