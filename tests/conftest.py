@@ -38,7 +38,6 @@ from tests.postgres_drops import ADMIN_URI, PostgresDrops, admin_connect
 from tests.processes import Worker
 from tests.rollup_check import assert_rollup_matches
 
-
 _modules_frozen = 0
 # A test process collects its young objects every 50,000 allocations, not 700, and all of them
 # a tenth as often: its tests make many short-lived objects (AppTest's pages, SQLAlchemy's
@@ -59,6 +58,7 @@ def pytest_runtest_logfinish() -> None:
         _modules_frozen = len(sys.modules)
         gc.collect()
         gc.freeze()
+
 
 REQUIRE_POSTGRES = os.environ.get("ORCHESTRATOR_REQUIRE_POSTGRES") == "1"
 # Set by .ci/run too: a test that needs a tool the CI machine has (libfaketime, a mount namespace)
