@@ -63,6 +63,12 @@ class DashboardServer:
         self.stop()
         raise RuntimeError(f"streamlit did not listen on {self.port} within {timeout:.0f} s:\n{self.log()}")
 
+    @property
+    def pid(self) -> int:
+        """The server's process id (its CPU and memory are measured from /proc by bench.page_loads)."""
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
     def stop(self) -> None:
         if self._proc is None:
             return
