@@ -15,7 +15,6 @@ so a task is recorded as ended only once its result is saved.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -90,7 +89,8 @@ class FencedSaver(BaseCheckpointSaver[Any]):
 
     async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
         """`write()` after the claim is checked; while the database is away (and the gate is
-        patient), the gate is shut and the write tried again with backoff."""
+        patient), the gate is shut and the write tried again after its backoff, or sooner, once
+        another write or the gate's probe got through."""
         failures = 0
         while True:
             began = time.monotonic()
@@ -104,7 +104,7 @@ class FencedSaver(BaseCheckpointSaver[Any]):
                 if not self.gate.patient():
                     raise
                 failures += 1
-                await asyncio.sleep(backoff(failures))
+                await self.gate.reopened(backoff(failures))
                 continue
             if self.gate is not None:
                 self.gate.succeeded(began)

@@ -136,6 +136,13 @@ class WriteGate:
         self._next_success.set()
         self._next_success = asyncio.Event()
 
+    async def reopened(self, within: float) -> None:
+        """Return once the gate is open (another write or a probe got through), or after `within`
+        seconds: a write waiting out its backoff tries again as soon as the database answers."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):  # not wait_for: see saved_since
+                await self._open.wait()
+
     def patient(self) -> bool:
         """Whether a failed write may still try again (the outage is within the stale window)."""
         return self.shut_since is None or time.monotonic() - self.shut_since < self.patience_seconds

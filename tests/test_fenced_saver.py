@@ -4,7 +4,8 @@
   nothing when the guard says the claim is lost (both `aput` and `aput_writes`);
 - it tells the run's recorder what was saved, and the recorder writes a task's end only then;
 - `WriteGate.saved_since` returns once a write that began after the moment succeeded, asks the
-  database itself when none comes, and waits while the database does not answer.
+  database itself when none comes, and waits while the database does not answer; a write waiting
+  out its backoff tries again as soon as another write got through.
 """
 
 from __future__ import annotations
@@ -151,6 +152,50 @@ def test_the_gate_holds_work_while_the_database_is_away() -> None:
         gate.succeeded(time.monotonic())  # the database saved a write again (a heartbeat, say)
         await asyncio.wait_for(waiting, 5)
         assert gate.is_open
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        away.dispose()
+
+
+def test_a_write_waiting_out_its_backoff_goes_on_once_another_write_gets_through(
+    config: OrchestratorConfig, engine: Any
+) -> None:
+    """The database is away for a checkpoint write (its claim check finds nothing listening on the
+    port): the write fails three times and waits out a backoff of 2 s. Then the database answers
+    again and another write of the executor (a heartbeat, another run's step) succeeds: the
+    waiting write tries again at once, not when its backoff ends, and is saved."""
+    away = make_engine(
+        OrchestratorConfig(
+            checkpoint_mode="postgres",
+            postgres_uri=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+            env_file=None,
+        )
+    )
+    unreachable = RunStore(away)
+    attempts: list[float] = []
+
+    async def scenario() -> None:
+        async with open_checkpointer(config, engine=engine) as real:
+            gate = WriteGate(30)
+
+            async def guard() -> None:
+                attempts.append(time.monotonic())
+                if len(attempts) <= 3:
+                    await asyncio.to_thread(unreachable.ping)  # raises: nothing listens there
+
+            fenced = FencedSaver(real, guard, gate=gate)
+            writing = asyncio.ensure_future(_put_one(fenced, "r1"))
+            while len(attempts) < 3 or gate.is_open:
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)  # into the backoff after the third failure: 2 s
+            assert not writing.done() and len(attempts) == 3
+            back = time.monotonic()
+            gate.succeeded(back)  # another write was saved: the database answers
+            await asyncio.wait_for(writing, 1.0)  # well before the backoff's end, 1.9 s from here
+            assert len(attempts) == 4 and attempts[3] - back < 1.0
+            assert [t async for t in real.alist(thread("r1"))], "the checkpoint is saved"
 
     try:
         asyncio.run(scenario())
