@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,6 +28,21 @@ from orchestrator.runs import RunStore
 from orchestrator.task_recorder import TaskRecorder
 from tests.helpers import closed_port
 from tests.test_store import full_row
+
+
+@pytest.fixture
+def unreachable() -> Iterator[RunStore]:
+    """A run store on a PostgreSQL address where nothing listens: each round trip fails at once,
+    as when the database is away."""
+    away = make_engine(
+        OrchestratorConfig(
+            checkpoint_mode="postgres",
+            postgres_uri=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
+            env_file=None,
+        )
+    )
+    yield RunStore(away)
+    away.dispose()
 
 
 def thread(run_id: str) -> dict[str, Any]:
@@ -127,22 +143,14 @@ def test_the_gate_waits_for_a_write_after_the_moment_and_asks_the_database_itsel
     asyncio.run(scenario())
 
 
-def test_the_gate_holds_work_while_the_database_is_away() -> None:
+def test_the_gate_holds_work_while_the_database_is_away(unreachable: RunStore) -> None:
     """A database that does not answer (nothing listens on its port): the gate shuts on the first
     probe and a task waits; once a write succeeds, it goes on."""
-    away = make_engine(
-        OrchestratorConfig(
-            checkpoint_mode="postgres",
-            postgres_uri=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
-            env_file=None,
-        )
-    )
-    store = RunStore(away)
     attempts: list[float] = []
 
     async def ping() -> None:
         attempts.append(time.monotonic())
-        await asyncio.to_thread(store.ping)
+        await asyncio.to_thread(unreachable.ping)
 
     async def scenario() -> None:
         gate = WriteGate(30, ping)
@@ -153,27 +161,16 @@ def test_the_gate_holds_work_while_the_database_is_away() -> None:
         await asyncio.wait_for(waiting, 5)
         assert gate.is_open
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        away.dispose()
+    asyncio.run(scenario())
 
 
 def test_a_write_waiting_out_its_backoff_goes_on_once_another_write_gets_through(
-    config: OrchestratorConfig, engine: Any
+    config: OrchestratorConfig, engine: Any, unreachable: RunStore
 ) -> None:
     """The database is away for a checkpoint write (its claim check finds nothing listening on the
     port): the write fails three times and waits out a backoff of 2 s. Then the database answers
     again and another write of the executor (a heartbeat, another run's step) succeeds: the
     waiting write tries again at once, not when its backoff ends, and is saved."""
-    away = make_engine(
-        OrchestratorConfig(
-            checkpoint_mode="postgres",
-            postgres_uri=f"postgresql://postgres@127.0.0.1:{closed_port()}/x",
-            env_file=None,
-        )
-    )
-    unreachable = RunStore(away)
     attempts: list[float] = []
 
     async def scenario() -> None:
@@ -197,7 +194,4 @@ def test_a_write_waiting_out_its_backoff_goes_on_once_another_write_gets_through
             assert len(attempts) == 4 and attempts[3] - back < 1.0
             assert [t async for t in real.alist(thread("r1"))], "the checkpoint is saved"
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        away.dispose()
+    asyncio.run(scenario())
