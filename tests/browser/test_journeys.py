@@ -372,7 +372,10 @@ def test_overview_for_each_period(page: Any, dashboard: Dashboard, demo: DemoDat
 def test_launch_simulate_and_watch_it_finish(page: Any, dashboard: Dashboard, demo: DemoData) -> None:
     open_page(page, dashboard, "/launch", "Launch a run")
     number(page, "Tasks", 3)
-    number(page, "Delay (ms)", 1200)
+    # Three steps one after another, about 6 s of running (seed 0's jitters). The sidebar's counts
+    # are refreshed every 2 s from a count up to 1 s old, and a refresh can wait behind the page's
+    # other live parts: a run of 2.8 s (1,200 ms steps) ended between two of them once in CI.
+    number(page, "Delay (ms)", 2500)
     number(page, "Fan out", 1)
     page.get_by_role("button", name="Launch").click()
     queued = page.get_by_text(re.compile(r"Queued 1 run: "))
