@@ -93,6 +93,9 @@ class Executor:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        # Set when a run ends: a slot is free, so the claim loop looks at the queue at once rather
+        # than at its next poll (made on the loop, in `serve`).
+        self._slot_freed: asyncio.Event | None = None
         self._grace = 10.0
         # Shut while the database cannot save what this executor's runs would do (made on its loop).
         self.gate: WriteGate | None = None
@@ -154,6 +157,7 @@ class Executor:
         self._loop = asyncio.get_running_loop()
         self.gate = WriteGate(self.config.stale_after_seconds, self._ping)
         self._stop = stop or asyncio.Event()
+        self._slot_freed = asyncio.Event()
         async with open_checkpointer(
             self.config, max_connections=self.concurrency + 2, engine=self.engine
         ) as saver:
@@ -179,15 +183,17 @@ class Executor:
             outage = Outage("claim loop")
             try:
                 while not self._stop.is_set():
-                    wait = self.poll_seconds
+                    self._slot_freed.clear()
                     try:
                         await self._claim_and_start()
                         outage.recovered()
                     except Exception as exc:
-                        wait = outage.failed(exc)
-                    with contextlib.suppress(TimeoutError):  # not wait_for: see WriteGate
-                        async with asyncio.timeout(wait):
-                            await self._stop.wait()
+                        # The outage's backoff: a run ending meanwhile does not cut it short.
+                        with contextlib.suppress(TimeoutError):  # not wait_for: see WriteGate
+                            async with asyncio.timeout(outage.failed(exc)):
+                                await self._stop.wait()
+                        continue
+                    await self._next_poll()
             finally:
                 upkeep.cancel()
                 folding.cancel()
@@ -196,6 +202,16 @@ class Executor:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self.workers.stopped, self.worker)
         logger.info("Executor %s stopped", self.worker)
+
+    async def _next_poll(self) -> None:
+        """Wait `poll_seconds`, or less: until a run ends (its slot is free) or `stop` is set."""
+        assert self._stop is not None and self._slot_freed is not None
+        waits = [asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self._slot_freed.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     async def _claim_and_start(self) -> None:
         free = self.concurrency - len(self._runs)
@@ -250,6 +266,8 @@ class Executor:
 
     def _forget(self, run_id: str, _task: asyncio.Task[None]) -> None:
         self._runs.pop(run_id, None)
+        if self._slot_freed is not None:
+            self._slot_freed.set()
 
     async def _drain(self, grace: float) -> None:
         if not self._runs:

@@ -189,6 +189,20 @@ def test_failing_run_records_the_error_and_traceback(orch: Orchestrator, executo
     assert not [t for t in orch.store.get_tasks(run_id) if t["status"] == "running"]
 
 
+def test_a_freed_slot_takes_the_next_queued_run_without_waiting_for_the_poll(orch: Orchestrator) -> None:
+    """An executor whose poll would come only in an hour: the run queued behind the one it holds
+    is claimed as soon as that one ends (its slot is free), not at the next poll."""
+    first, second = orch.launch_copies("simulate", {"tasks": 2, "delay_ms": 10}, ["slot"], copies=2)
+    executor = Executor(orch.config, engine=orch.engine, concurrency=1, poll_seconds=3600)
+    executor.start()
+    try:
+        for run_id in (first, second):
+            assert wait_status(orch, run_id, timeout=30)["status"] == "succeeded"
+    finally:
+        executor.stop(grace=1)
+    assert not executor.is_alive  # the hour's poll does not hold the stop up either
+
+
 # -- cancel -----------------------------------------------------------------------------------
 
 
