@@ -41,7 +41,7 @@ from tests.rollup_check import assert_rollup_matches
 _modules_frozen = 0
 # A test process collects its young objects every 50,000 allocations, not 700, and all of them
 # a tenth as often: its tests make many short-lived objects (AppTest's pages, SQLAlchemy's
-# statements) and little that is cyclic, and with the defaults the collector took 20 s of each
+# statements) and little that is cyclic, and with the defaults the collector took 17-21 s of each
 # test process's CPU in the suite. The whole heap is still collected at each freeze below.
 gc.set_threshold(50_000, 20, 100)
 
@@ -50,9 +50,10 @@ gc.set_threshold(50_000, 20, 100)
 def pytest_runtest_logfinish() -> None:
     """Once a test has imported modules no test before it did (collection, or AppTest's first page
     and the libraries it brings), leave what is alive then out of later garbage collections: it
-    is the test process's own (modules, the test items, module fixtures) and lives until the
-    process ends, and each full collection walked its ~300,000 objects again, 0.2-0.4 s a time,
-    about a seventh of a page test's time."""
+    is mostly what lives as long as the process (modules, the test items), and each full
+    collection walked its ~300,000 objects again, 0.2-0.4 s a time, about a seventh of a page
+    test's time. A module fixture frozen with it is still freed when torn down (reference
+    counting); only a reference cycle inside it outlives it."""
     global _modules_frozen
     if len(sys.modules) != _modules_frozen:
         _modules_frozen = len(sys.modules)
