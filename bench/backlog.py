@@ -17,16 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
-from bench.measure import add_backends_argument
+from bench.measure import add_backends_argument, scratch_postgres_uri
 from orchestrator.config import OrchestratorConfig
 from orchestrator.executor import Executor
 from orchestrator.operations import Orchestrator
 from orchestrator.status import FINAL
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "bench_backlog"
 
 
 def measure(config: OrchestratorConfig, runs: int) -> str:
@@ -66,19 +61,12 @@ def main(argv: list[str] | None = None) -> None:
                 )
             )
     if "postgres" in args.backends:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            admin.execute(f"CREATE DATABASE {DATABASE}")
-        try:
-            uri = ADMIN.rsplit("/", 1)[0] + f"/{DATABASE}"
+        with scratch_postgres_uri("bench_backlog") as uri:
             print(
                 measure(
                     OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None), args.runs
                 )
             )
-        finally:
-            with psycopg.connect(ADMIN, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
-from bench.measure import add_backends_argument
+from bench.measure import add_backends_argument, scratch_postgres_uri
 from orchestrator import bulk
 from orchestrator.config import OrchestratorConfig
 from orchestrator.db import utcnow
@@ -29,8 +26,6 @@ from orchestrator.operations import Orchestrator
 from orchestrator.run_queries import RunFilter
 from orchestrator.runs import new_run_id
 from orchestrator.status import Action, RunStatus
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _timed(what: str, n: int, call: Callable[[], Any]) -> Any:
@@ -83,17 +78,10 @@ def main(argv: list[str] | None = None) -> None:
                     OrchestratorConfig(checkpoint_mode="sqlite", sqlite_path=path, env_file=None), args.runs
                 )
             continue
-        name = f"bench_bulk_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            uri = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        with scratch_postgres_uri("bench_bulk") as uri:
             measure(
                 OrchestratorConfig(checkpoint_mode="postgres", postgres_uri=uri, env_file=None), args.runs
             )
-        finally:
-            with psycopg.connect(ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import datetime as dt
 import sqlite3
 import statistics
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +23,26 @@ from orchestrator.metrics import Period, overview
 from orchestrator.runs import RunStore
 
 BACKENDS = ("sqlite", "postgres")
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def add_backends_argument(parser: argparse.ArgumentParser) -> None:
     """`--backends` (both by default), as every benchmark takes it."""
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+
+
+@contextmanager
+def scratch_postgres_uri(prefix: str) -> Iterator[str]:
+    """The URI of a new, empty database on the local server (`prefix` and a random suffix),
+    dropped when the block ends."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ms_since(start: float) -> float:
