@@ -19,11 +19,11 @@ from sqlalchemy import Engine, event
 
 from bench.cases import Case
 from bench.data import NOW
+from bench.seed import PG_SERVER
 from orchestrator.metrics import Period, overview
 from orchestrator.runs import RunStore
 
 BACKENDS = ("sqlite", "postgres")
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def add_backends_argument(parser: argparse.ArgumentParser) -> None:
@@ -36,12 +36,12 @@ def scratch_postgres_uri(prefix: str) -> Iterator[str]:
     """The URI of a new, empty database on the local server (`prefix` and a random suffix),
     dropped when the block ends."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        yield f"{PG_SERVER}/{name}"
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

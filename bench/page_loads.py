@@ -21,6 +21,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from orchestrator.config import OrchestratorConfig
 from scripts.browser import launch_chromium, missing_browser, new_context, wait_until_drawn
@@ -42,7 +43,7 @@ def _rss_mb(pid: int) -> int:
     return 0
 
 
-def _measure(playwright: object, database: Path, post_script_gc: bool, loads: int) -> str:
+def _measure(playwright: Any, database: Path, post_script_gc: bool, loads: int) -> str:
     env = {
         "CHECKPOINT_MODE": "sqlite",
         "SQLITE_PATH": str(database),
